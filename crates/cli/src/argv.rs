@@ -1,0 +1,113 @@
+//! Packer users type `-var`, `-on-error=abort`, `-only=a,b`: this module rewrites a single-dash
+//! long flag into clap's double-dash form before parsing. Only names that some command of ours
+//! declares as a long flag are rewritten, so a value such as `-1` or a file named `-x` is left alone.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+
+/// Collects every long flag name declared anywhere in the command tree.
+fn long_names(cmd: &clap::Command, out: &mut HashSet<String>) {
+    for arg in cmd.get_arguments() {
+        if let Some(l) = arg.get_long() {
+            out.insert(l.to_string());
+        }
+        if let Some(aliases) = arg.get_all_aliases() {
+            out.extend(aliases.into_iter().map(str::to_string));
+        }
+    }
+    out.insert("help".into());
+    out.insert("version".into());
+    for sub in cmd.get_subcommands() {
+        long_names(sub, out);
+    }
+}
+
+/// Rewrites `-name` and `-name=value` into `--name` / `--name=value` where `name` is a known long
+/// flag. Arguments after a bare `--` are never touched.
+pub fn normalize(args: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
+    let mut names = HashSet::new();
+    long_names(cmd, &mut names);
+    let mut out = Vec::with_capacity(args.len());
+    let mut passthrough = false;
+    let mut expect_value = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        if i == 0 || passthrough {
+            out.push(arg);
+            continue;
+        }
+        let Some(s) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if s == "--" {
+            passthrough = true;
+            out.push(arg);
+            continue;
+        }
+        if expect_value {
+            // The value of a flag that takes one is never itself a flag (`-var -x=1` keeps `-x=1`).
+            expect_value = false;
+            out.push(arg);
+            continue;
+        }
+        if let Some(rest) = s.strip_prefix('-').filter(|r| !r.starts_with('-')) {
+            let name = rest.split('=').next().unwrap_or(rest);
+            if name.len() > 1 && names.contains(name) {
+                expect_value = !rest.contains('=') && takes_value(cmd, name);
+                out.push(OsString::from(format!("--{rest}")));
+                continue;
+            }
+        }
+        if let Some(rest) = s.strip_prefix("--") {
+            let name = rest.split('=').next().unwrap_or(rest);
+            expect_value = !rest.contains('=') && takes_value(cmd, name);
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Whether the long flag `name` takes a value in any command that declares it.
+fn takes_value(cmd: &clap::Command, name: &str) -> bool {
+    let own = cmd.get_arguments().any(|a| {
+        a.get_long() == Some(name)
+            && a.get_action().takes_values()
+    });
+    own || cmd.get_subcommands().any(|s| takes_value(s, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Arg, ArgAction, Command};
+
+    fn cmd() -> Command {
+        Command::new("t").subcommand(
+            Command::new("build")
+                .arg(Arg::new("var").long("var").action(ArgAction::Append))
+                .arg(Arg::new("on-error").long("on-error"))
+                .arg(Arg::new("force").long("force").action(ArgAction::SetTrue))
+                .arg(Arg::new("path")),
+        )
+    }
+
+    fn norm(v: &[&str]) -> Vec<String> {
+        let args = v.iter().map(OsString::from).collect();
+        normalize(args, &cmd()).into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double_dash() {
+        assert_eq!(
+            norm(&["t", "build", "-var", "a=1", "-on-error=abort", "-force", "x.pkr.hcl"]),
+            ["t", "build", "--var", "a=1", "--on-error=abort", "--force", "x.pkr.hcl"]
+        );
+    }
+
+    #[test]
+    fn unknown_names_and_values_are_left_alone() {
+        assert_eq!(norm(&["t", "build", "-var", "-x=1", "-zzz"]), ["t", "build", "--var", "-x=1", "-zzz"]);
+        assert_eq!(norm(&["t", "build", "--", "-force"]), ["t", "build", "--", "-force"]);
+        assert_eq!(norm(&["t", "build", "--var", "-force"]), ["t", "build", "--var", "-force"]);
+    }
+}

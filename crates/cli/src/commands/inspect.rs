@@ -1,0 +1,9 @@
+//! The `inspect` subcommand.
+
+/// Flags of `inspect`.
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<u8> {
+    anyhow::bail!("`inspect` is not built yet: see the open issues for its status")
+}

@@ -1,0 +1,9 @@
+//! The `localcloud` subcommand.
+
+/// Flags of `localcloud`.
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<u8> {
+    anyhow::bail!("`localcloud` is not built yet: see the open issues for its status")
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand; each exposes `Args` (its flags) and `run`, which returns the exit code.
+
+pub mod fmt;
+pub mod init;
+pub mod inspect;
+pub mod localcloud;
+pub mod validate;
+pub mod version;

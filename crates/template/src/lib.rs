@@ -1,0 +1,3 @@
+//! The template room: loads Packer HCL2 templates (`*.pkr.hcl`, `*.auto.pkrvars.hcl`), evaluates
+//! variables, locals and functions, checks every block against its schema and produces a typed
+//! build plan. It never touches the network or a cloud.

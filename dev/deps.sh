@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs every system and Python package the tests and benchmarks need, at pinned versions.
+# Idempotent: a package already at its pinned version is not touched, and apt's lists are only
+# refreshed when something is missing. Runs as root on Debian 12 (bookworm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, pinned. packer 1.6.6 is the peer that judges templates and formatting.
+APT_PINS=(
+  "packer=1.6.6+ds2-1+b1"
+  "openssh-server=1:9.2p1-2+deb12u10"
+  "openssh-client=1:9.2p1-2+deb12u10"
+  "debootstrap=1.0.128+nmu2+deb12u2"
+  "e2fsprogs=1.47.0-2+b2"
+  "iproute2=6.1.0-3"
+  "socat=1.7.4.4-2"
+)
+# Python packages, pinned: the official Huawei Cloud SDK that our API is held to.
+PIP_PINS=(
+  "huaweicloudsdkcore==3.1.219"
+  "huaweicloudsdkiam==3.1.219"
+  "huaweicloudsdkecs==3.1.219"
+  "huaweicloudsdkims==3.1.219"
+  "huaweicloudsdkvpc==3.1.219"
+  "huaweicloudsdkeip==3.1.219"
+)
+
+missing=()
+for pin in "${APT_PINS[@]}"; do
+  name=${pin%%=*} want=${pin#*=}
+  have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
+  [ "$have" = "$want" ] || missing+=("$pin")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  apt-get update -qq
+  # --allow-downgrades: a pin is a pin, even if a newer build is already installed.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/dev/null
+fi
+# Debian starts services it installs where it can; the tests start their own sshd instances.
+[ -x /usr/sbin/sshd ] && mkdir -p /run/sshd
+
+VENV=${CCE_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" - "${PIP_PINS[@]}" <<'PY'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    try:
+        if version(name) != want:
+            sys.exit(1)
+    except PackageNotFoundError:
+        sys.exit(1)
+PY
+then
+  echo "deps: installing ${PIP_PINS[*]}"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${PIP_PINS[@]}"
+fi
+echo "deps: ok"

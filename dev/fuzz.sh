@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make fuzz`: cargo-fuzz targets on the stable toolchain (RUSTC_BOOTSTRAP=1). Not part of `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+export RUSTC_BOOTSTRAP=1
+for t in $(cargo fuzz list 2>/dev/null); do
+  cargo fuzz run "$t" -- -max_total_time="${FUZZ_SECONDS:-60}"
+done
