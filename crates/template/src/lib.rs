@@ -1,3 +1,6 @@
 //! The template room: loads Packer HCL2 templates (`*.pkr.hcl`, `*.auto.pkrvars.hcl`), evaluates
 //! variables, locals and functions, checks every block against its schema and produces a typed
 //! build plan. It never touches the network or a cloud.
+
+pub mod body;
+pub mod diag;
