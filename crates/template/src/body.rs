@@ -21,6 +21,9 @@ pub struct Attribute {
     pub name_span: Span,
     pub value: AttrValue,
     pub value_span: Span,
+    /// The expression is a plain literal (no reference, no function call), e.g. a key typed
+    /// straight into the template instead of coming from a variable.
+    pub literal: bool,
 }
 
 /// One block, e.g. `source "huaweicloud-ecs" "builder" { ... }`.

@@ -4,3 +4,5 @@
 
 pub mod body;
 pub mod diag;
+pub mod load;
+pub mod schema;
