@@ -14,6 +14,8 @@ APT_PINS=(
   "e2fsprogs=1.47.0-2+b2"
   "iproute2=6.1.0-3"
   "socat=1.7.4.4-2"
+  "time=1.9-0.2"
+  "shellcheck=0.9.0-1"
 )
 # Python packages, pinned: the official Huawei Cloud SDK that our API is held to.
 PIP_PINS=(
