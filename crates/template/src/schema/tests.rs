@@ -1,0 +1,1 @@
+//! Behaviour tests of the schemas, through HCL text turned into blocks.
