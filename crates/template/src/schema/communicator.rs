@@ -62,6 +62,8 @@ pub static COMMUNICATOR_FIELDS: &[Field] = &[
 ];
 
 /// How a source is reached.
+// Built once per template and moved rarely; boxing would only add noise for readers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Communicator {

@@ -592,7 +592,8 @@ impl<'b> Reader<'b> {
         let span = self.attr(name).map_or(self.block.kind_span, |a| a.value_span);
         let list = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
         let mut d = Diagnostic::error(format!("\"{name}\" must be one of {list}, got \"{s}\"")).at(span);
-        if let Some(m) = did_you_mean(&s, allowed.iter().copied()) {
+        let same_case = allowed.iter().copied().find(|a| a.eq_ignore_ascii_case(&s));
+        if let Some(m) = same_case.or_else(|| did_you_mean(&s, allowed.iter().copied())) {
             d = d.help(format!("did you mean \"{m}\"?"));
         }
         self.diags.push(d);

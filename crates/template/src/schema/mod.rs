@@ -39,9 +39,12 @@ pub use provisioners::{Provisioner, ProvisionerKind};
 pub const SOURCE_TYPES: &[&str] = &["huaweicloud-ecs", "null"];
 
 /// A checked source configuration.
+// Built once per template and moved rarely; boxing would only add noise for readers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceConfig {
+    #[serde(rename = "huaweicloud-ecs")]
     HuaweiEcs(HuaweiEcsConfig),
     Null(NullConfig),
 }

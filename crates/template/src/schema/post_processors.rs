@@ -49,6 +49,8 @@ pub struct Checksum {
     pub output: Option<Deferrable<String>>,
 }
 
+// Built once per template and moved rarely; boxing would only add noise for readers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PostProcessorKind {

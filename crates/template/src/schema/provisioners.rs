@@ -209,7 +209,7 @@ fn env_vars(r: &mut Reader<'_>) -> Option<Deferrable<Vec<String>>> {
     let vars = r.text_list("environment_vars");
     if let Some(Deferrable::Known(list)) = &vars {
         for v in list {
-            if !v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+            if v.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
                 let span = r.attr("environment_vars").map_or(r.block.kind_span, |a| a.value_span);
                 r.error_at(span, format!("environment variable not in format 'key=value': \"{v}\""));
             }
@@ -356,9 +356,10 @@ fn read_overrides(r: &mut Reader<'_>, fields: &[Field], refs: &[String], names: 
         if !refs.contains(key) && !names.contains(key) {
             let all = refs.iter().chain(names).map(String::as_str);
             let mut d = Diagnostic::error(format!("\"override\" names \"{key}\", which is not a source of this build")).at(attr.value_span);
-            if let Some(m) = did_you_mean(key, all) {
-                d = d.help(format!("did you mean \"{m}\"?"));
-            }
+            d = match did_you_mean(key, all) {
+                Some(m) => d.help(format!("did you mean \"{m}\"?")),
+                None => d.help(format!("the sources of this build are: {}", refs.join(", "))),
+            };
             r.diags.push(d);
         }
         let hcl::Value::Object(inner) = value else {
