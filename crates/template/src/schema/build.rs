@@ -15,7 +15,7 @@ use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 pub static BUILD_FIELDS: &[Field] = &[
     field("name", Ty::String, "Name of the build, shown in the output and in `PACKER_BUILD_NAME`.").from(Origin::Packer),
     field("description", Ty::String, "Free text.").from(Origin::Packer),
-    field("sources", Ty::StringList, "Sources to build, as `source.TYPE.NAME`.").from(Origin::Packer),
+    field("sources", Ty::StringList, "Sources to build, as `source.TYPE.NAME` (or `TYPE.NAME`, which Packer 1.6 also takes).").from(Origin::Packer),
     field("source", Ty::BlockList, "`source \"source.TYPE.NAME\" { name = ..., more fields }`: use a source, giving it another name and setting fields it leaves unset.").from(Origin::Packer),
     field("provisioner", Ty::BlockList, "Steps run on the machine, in order.").from(Origin::Packer),
     field("error-cleanup-provisioner", Ty::Block, "Runs when a provisioner fails.").from(Origin::Packer),
@@ -136,15 +136,9 @@ pub(crate) fn read(block: &Block, sources: &[TopSource<'_>], env: &BTreeMap<Stri
     if let Some(list) = r.list("sources") {
         let span = r.attr("sources").map_or(block.kind_span, |a| a.value_span);
         for s in list {
-            match split_ref(&s, false) {
-                Err(e) => {
-                    let fixed = format!("source.{s}");
-                    let mut d = Diagnostic::error(e).at(span);
-                    if split_ref(&fixed, false).is_ok() {
-                        d = d.help(format!("write \"{fixed}\""));
-                    }
-                    diags.push(d);
-                }
+            // Packer 1.6 takes "TYPE.NAME" as well as "source.TYPE.NAME".
+            match split_ref(&s, true) {
+                Err(e) => diags.push(Diagnostic::error(e).at(span).help("write \"source.TYPE.NAME\"")),
                 Ok((ty, n)) => match find(sources, ty, n) {
                     None => diags.push(unknown_source(sources, &s, ty, n).at(span)),
                     Some(src) => {

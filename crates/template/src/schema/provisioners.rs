@@ -18,7 +18,7 @@ pub static PROVISIONER_META_FIELDS: &[Field] = &[
     field("timeout", Ty::Duration, "Fail when it runs longer than this.").from(Origin::Packer),
     field("only", Ty::StringList, "Run only for these sources (`TYPE.NAME`).").from(Origin::Packer),
     field("except", Ty::StringList, "Run for every source but these (`TYPE.NAME`).").from(Origin::Packer),
-    field("override", Ty::AnyMap, "Per source (`NAME` or `TYPE.NAME`), fields that replace this block's fields.").from(Origin::Packer),
+    field("override", Ty::AnyMap, "Per source name (`NAME`, as in Packer), fields that replace this block's fields.").from(Origin::Packer),
 ];
 
 pub static FILE_FIELDS: &[Field] = &[
@@ -353,12 +353,14 @@ fn read_overrides(r: &mut Reader<'_>, fields: &[Field], refs: &[String], names: 
     let Some((attr, map)) = r.object("override") else { return BTreeMap::new() };
     let mut out = BTreeMap::new();
     for (key, value) in map {
-        if !refs.contains(key) && !names.contains(key) {
-            let all = refs.iter().chain(names).map(String::as_str);
-            let mut d = Diagnostic::error(format!("\"override\" names \"{key}\", which is not a source of this build")).at(attr.value_span);
-            d = match did_you_mean(key, all) {
-                Some(m) => d.help(format!("did you mean \"{m}\"?")),
-                None => d.help(format!("the sources of this build are: {}", refs.join(", "))),
+        if !names.contains(key) {
+            // Packer keys overrides by the source's name only; "TYPE.NAME" keys never match.
+            let by_ref = refs.iter().position(|r| r == key).and_then(|i| names.get(i));
+            let mut d = Diagnostic::error(format!("\"override\" names \"{key}\", which is not a source name of this build")).at(attr.value_span);
+            d = match (by_ref, did_you_mean(key, names.iter().map(String::as_str))) {
+                (Some(n), _) => d.help(format!("override is keyed by the source name alone: write \"{n}\"")),
+                (None, Some(m)) => d.help(format!("did you mean \"{m}\"?")),
+                (None, None) => d.help(format!("the source names of this build are: {}", names.join(", "))),
             };
             r.diags.push(d);
         }
