@@ -26,7 +26,7 @@ pub static HUAWEI_ECS_FIELDS: &[Field] = &[
     // Source image.
     field("source_image", Ty::String, "Base image ID (for CCE: the CCE node base image). Exactly one of `source_image`, `source_image_name`, `source_image_filter` is required with credentials.").req(Req::Cloud),
     field("source_image_name", Ty::String, "Base image name, looked up in IMS (`GET /v2/cloudimages?name=`), newest first.").req(Req::Cloud),
-    field("source_image_filter", Ty::Block, "`filters { name, owner, visibility, tag, properties }` and `most_recent`: looked up in IMS among active images, newest first. `visibility` maps to IMS `__imagetype` (`public` becomes `gold`; `private`, `market`, `shared` as is; v0.4.0's `community` has no IMS equivalent and is refused). v0.4.0's `properties` are matched against the image's fields client-side. Without `most_recent`, more than one match is an error (v0.4.0); with it, the newest is taken.").req(Req::Cloud),
+    field("source_image_filter", Ty::Block, "`filters { name, owner, visibility, tag, properties }` and `most_recent`: looked up in IMS among active images, newest first. Not used (with a warning) when `source_image` or `source_image_name` is set, as in the plugin. `visibility` maps to IMS `__imagetype` (`public` becomes `gold`; `private`, `market`, `shared` as is; v0.4.0's `community` has no IMS equivalent and is refused). v0.4.0's `properties` are matched against the image's fields client-side. Without `most_recent`, more than one match is an error (v0.4.0); with it, the newest is taken.").req(Req::Cloud),
     // Server.
     field("flavor", Ty::String, "Flavor ID, e.g. `s7n.large.2`.").req(Req::Cloud),
     field("availability_zone", Ty::String, "Availability zone; unset picks one of the region's zones."),
@@ -383,7 +383,8 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 fn read_source_image(r: &mut Reader<'_>) -> Option<SourceImage> {
-    let count = r.at_most_one(&["source_image", "source_image_name", "source_image_filter"]);
+    // As in the plugin: an ID and a name conflict; a filter next to either is not used.
+    let count = r.at_most_one(&["source_image", "source_image_name"]);
     let id = r.string("source_image");
     let name = r.string("source_image_name");
     let filter = r.block.blocks_of("source_image_filter").next().and_then(|b| {
@@ -418,6 +419,14 @@ fn read_source_image(r: &mut Reader<'_>) -> Option<SourceImage> {
     });
     if count > 1 {
         return None;
+    }
+    if let (Some(b), true) = (r.block.blocks_of("source_image_filter").next(), count == 1) {
+        let other = if id.is_some() { "source_image" } else { "source_image_name" };
+        r.diags.push(
+            Diagnostic::warning(format!("\"source_image_filter\" is not used because \"{other}\" is set"))
+                .at(b.kind_span)
+                .help("remove one of them"),
+        );
     }
     id.map(SourceImage::Id).or(name.map(SourceImage::Name)).or(filter.map(SourceImage::Filter))
 }

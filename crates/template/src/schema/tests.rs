@@ -236,6 +236,9 @@ fn image_filter_visibility_maps_to_ims_image_type() {
     assert_eq!(d[0], "error 6:20 visibility \"community\" has no equivalent in IMS [use \"public\", \"private\", \"market\" or \"shared\"]");
     let d = errors(&local("  source_image = \"a\"\n  source_image_name = \"b\""));
     assert_eq!(d, ["error 5:3 only one of \"source_image\" and \"source_image_name\" can be set in source \"huaweicloud-ecs\" \"node\" [keep one of source_image, source_image_name and remove the other]"]);
+    let (plan, d) = check(&local("  source_image = \"a\"\n  source_image_filter {\n    filters {\n      name = \"b\"\n    }\n  }"));
+    assert_eq!(d, ["warning 5:3 \"source_image_filter\" is not used because \"source_image\" is set [remove one of them]"]);
+    assert_eq!(ecs(&plan.expect("warnings only")).source_image, Some(SourceImage::Id("a".into())));
 }
 
 #[test]
