@@ -212,6 +212,7 @@ impl fmt::Display for GoDuration {
             if rem == 0 {
                 whole.to_string()
             } else {
+                // `div` is a power of ten of at least 1000, so its digits minus one is the width.
                 let width = div.to_string().len() - 1;
                 let s = format!("{whole}.{rem:0width$}");
                 s.trim_end_matches('0').to_string()
@@ -421,6 +422,7 @@ impl<'b> Reader<'b> {
 
     pub fn error_at(&mut self, span: Span, summary: impl Into<String>) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(summary).at(span));
+        // Just pushed, so the list is not empty.
         let last = self.diags.0.len() - 1;
         &mut self.diags.0[last]
     }

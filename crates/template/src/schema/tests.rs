@@ -598,3 +598,66 @@ fn agrees_with_packer_on_validity() {
     }
     assert_eq!(ran, cases.len());
 }
+
+/// The shape of the CCE kit's turbo-node.pkr.hcl (plugin pinned to "= 0.4.0", v0.4.0 fields,
+/// keys from variables) plans without a diagnostic.
+#[test]
+fn turbo_node_shaped_template_plans_cleanly() {
+    let text = r#"packer {
+  required_plugins {
+    huaweicloud = {
+      version = "= 0.4.0"
+      source  = "github.com/huaweicloud/huaweicloud"
+    }
+  }
+}
+source "huaweicloud-ecs" "builder" {
+  region             = var.region
+  access_key         = var.access_key
+  secret_key         = var.secret_key
+  auth_url           = "https://iam.ru-moscow-1.hc.sbercloud.ru/v3"
+  availability_zone  = ""
+  flavor             = "s7n.large.2"
+  source_image       = var.source_image
+  image_name         = "cce-turbo-node"
+  vpc_id             = "6f0f3a52-2f0e-4f43-9a4b-0e2d5d7c1a11"
+  networks           = ["8a7c1e1d-93a3-4c0e-9d3e-2a8f8d6c2b22"]
+  security_groups    = ["0d3a8f6e-1b2c-4d5e-8f90-a1b2c3d4e5f6"]
+  eip_type           = "5_bgp"
+  eip_bandwidth_size = 5
+  volume_type        = "SSD"
+  volume_size        = 50
+  ssh_username       = "root"
+  ssh_ip_version     = "4"
+  image_tags = {
+    builder = "cce-image-builder"
+  }
+}
+build {
+  sources = ["source.huaweicloud-ecs.builder"]
+  provisioner "file" {
+    source      = "user-packages/example.package"
+    destination = "/tmp/example.package"
+  }
+  provisioner "shell" {
+    scripts = ["scripts/step1.sh", "user-scripts/example.sh"]
+  }
+  provisioner "shell" {
+    inline = ["echo foo"]
+  }
+  post-processor "manifest" {
+    output     = "manifest.json"
+    strip_path = true
+  }
+}
+"#;
+    let plan = ok(text);
+    let c = ecs(&plan);
+    assert!(!c.local_cloud);
+    assert_eq!(c.availability_zone, None);
+    assert_eq!(c.subnets, ["8a7c1e1d-93a3-4c0e-9d3e-2a8f8d6c2b22"]);
+    assert_eq!(c.security_groups, [SecurityGroupRef::Id("0d3a8f6e-1b2c-4d5e-8f90-a1b2c3d4e5f6".into())]);
+    assert_eq!((c.eip_bandwidth_size, c.volume_size, c.ssh_ip_version), (5, Some(50), Some(4)));
+    assert_eq!(plan.packer.required_plugins[0].version.as_deref(), Some("= 0.4.0"));
+    assert_eq!(plan.builds[0].provisioners.len(), 3);
+}
