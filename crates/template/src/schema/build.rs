@@ -142,8 +142,13 @@ pub(crate) fn read(block: &Block, sources: &[TopSource<'_>], env: &BTreeMap<Stri
                 Ok((ty, n)) => match find(sources, ty, n) {
                     None => diags.push(unknown_source(sources, &s, ty, n).at(span)),
                     Some(src) => {
-                        if let Some(config) = &src.config {
-                            used.push(BuildSource { source_type: ty.into(), source_name: n.into(), name: n.into(), config: config.clone() });
+                        // Read again with every requirement: the top-level reading skips them when
+                        // another build completes this source (repeated messages are merged).
+                        let what = format!("source \"{ty}\" \"{n}\"");
+                        let (config, d) = read_source(ty, src.block, &what, true, env);
+                        diags.extend(d);
+                        if let Some(config) = config {
+                            used.push(BuildSource { source_type: ty.into(), source_name: n.into(), name: n.into(), config });
                         }
                     }
                 },

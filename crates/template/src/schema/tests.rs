@@ -313,6 +313,14 @@ fn null_source_rules() {
 
 #[test]
 fn unknown_source_type_and_duplicates() {
+    let d = errors(&local("  source_image_filter {\n    most_recent = true\n  }\n  source_image_filter {\n    most_recent = true\n  }"));
+    assert_eq!(
+        d,
+        [
+            "error 7:3 duplicate \"source_image_filter\" block in source \"huaweicloud-ecs\" \"node\" [only one such block is allowed; merge them]",
+            "error 4:3 \"source_image_filter\" has no filters [add filters { name = \"...\" } or use source_image with the base image ID]",
+        ]
+    );
     let d = errors("source \"huaweicloud-ecs2\" \"n\" {\n}\n");
     assert_eq!(d, ["error 1:1 unknown source type \"huaweicloud-ecs2\" [did you mean \"huaweicloud-ecs\"?]"]);
     let d = errors("source \"null\" \"n\" {\n  communicator = \"none\"\n}\nsource \"null\" \"n\" {\n  communicator = \"none\"\n}\n");
@@ -357,6 +365,9 @@ fn nested_build_source_completes_and_renames() {
             "error 1:1 \"image_name\" must be set in source \"huaweicloud-ecs\" \"base\" [set image_name to the name of the image to create]",
         ]
     );
+    // Used as written by another build, the source still needs its required fields.
+    let text = "source \"huaweicloud-ecs\" \"base\" {\n  ssh_username = \"root\"\n}\nbuild {\n  source \"source.huaweicloud-ecs.base\" {\n    image_name = \"x\"\n  }\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.base\"]\n}\n";
+    assert_eq!(errors(text), ["error 1:1 \"image_name\" must be set in source \"huaweicloud-ecs\" \"base\" [set image_name to the name of the image to create]"]);
     let text = "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  source \"source.null.a\" {\n    ssh_usrname = \"x\"\n  }\n}\n";
     assert_eq!(errors(text), ["error 6:5 unsupported argument \"ssh_usrname\" in source \"null\" \"a\" [did you mean \"ssh_username\"?]"]);
 }
