@@ -16,6 +16,7 @@ APT_PINS=(
   "socat=1.7.4.4-2"
   "time=1.9-0.2"
   "shellcheck=0.9.0-1"
+  "uidmap=1:4.13+dfsg1-1+deb12u2"
 )
 # Python packages, pinned: the official Huawei Cloud SDK that our API is held to.
 PIP_PINS=(
@@ -43,6 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # --allow-downgrades: a pin is a pin, even if a newer build is already installed.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}" >/dev/null
 fi
+# Local-cloud servers run as root of a user namespace whose ids start at 100000 on the host.
+for f in /etc/subuid /etc/subgid; do
+  grep -q '^root:100000:65536$' "$f" 2>/dev/null || echo 'root:100000:65536' >> "$f"
+done
 # Debian starts services it installs where it can; the tests start their own sshd instances.
 [ -x /usr/sbin/sshd ] && mkdir -p /run/sshd
 
