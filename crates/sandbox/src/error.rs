@@ -8,8 +8,8 @@ pub enum SandboxError {
     Io { id: String, what: String, #[source] source: std::io::Error },
     #[error("sandbox {id}: `{command}` failed: {stderr}")]
     Command { id: String, command: String, stderr: String },
-    #[error("sandbox {id}: sshd did not answer within {seconds} s; see {log}")]
-    BootTimeout { id: String, seconds: u64, log: PathBuf },
+    #[error("sandbox {id}: sshd did not answer within {seconds} s; last lines of {log}:\n{tail}")]
+    BootTimeout { id: String, seconds: u64, log: PathBuf, tail: String },
     #[error("sandbox {id}: init exited during boot ({status}); last lines of {log}:\n{tail}")]
     BootFailed { id: String, status: String, log: PathBuf, tail: String },
     #[error("sandbox {id} is {state}, not {wanted}")]

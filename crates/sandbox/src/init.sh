@@ -1,6 +1,7 @@
 #!/bin/sh
-# PID 1 of a fresh sandbox until it execs systemd: runs in new mount, pid, uts, ipc and cgroup
-# namespaces, inside the server's network namespace, still on the host's files. It assembles the
+# PID 1 of a fresh sandbox until it execs systemd: runs as root of a new user namespace (host ids
+# shifted, so nothing here is root on the host) with its own network, mount, pid, uts, ipc and
+# cgroup namespaces, still on the host's files. It assembles the
 # server's root (overlay of the image layers and the server's disk), a private /proc with a
 # writable copy of /proc/sys that never reaches the host, a minimal /dev, then pivots into it.
 # Arguments: SB (server folder), NAME (hostname), LOWER (overlay lowerdir), BACKLOG (the value
@@ -11,6 +12,7 @@ M=$SB/merged
 FS=$SB/sysctl
 
 mount --make-rprivate /
+ip link set lo up
 mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$SB/upper,workdir=$SB/work" "$M"
 mount -t proc -o nosuid,nodev,noexec proc "$M/proc"
 cat /proc/sys/kernel/random/uuid > "$SB/boot_id"
@@ -34,7 +36,7 @@ for f in "$M"/proc/sys/net/core/*; do
 done
 echo "$BACKLOG" > "$FS/net/core/netdev_max_backlog"
 chmod 644 "$FS/net/core/rmem_max" "$FS/net/core/wmem_max" "$FS/net/core/netdev_max_backlog"
-for f in kernel/hostname kernel/domainname kernel/pid_max kernel/shmmax kernel/shmall kernel/shmmni \
+for f in kernel/hostname kernel/domainname kernel/shmmax kernel/shmall kernel/shmmni \
          kernel/shm_rmid_forced kernel/msgmax kernel/msgmnb kernel/msgmni kernel/sem \
          kernel/random/uuid kernel/random/entropy_avail fs/mqueue; do
   [ -e "$M/proc/sys/$f" ] && mount --bind "$M/proc/sys/$f" "$FS/$f"

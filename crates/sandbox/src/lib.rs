@@ -12,5 +12,5 @@ mod sandbox;
 
 pub use error::SandboxError;
 pub use forward::Forwarder;
-pub use rootfs::{debian_mirror, ensure_debian_rootfs};
+pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
 pub use sandbox::{gc, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

@@ -29,6 +29,7 @@ pub const DOCUMENT_SYSCTLS: [&str; 8] = [
 ];
 
 const INIT_SCRIPT: &str = include_str!("init.sh");
+use crate::rootfs::{ID_COUNT, ID_SHIFT};
 const NETNS_PREFIX: &str = "cce-sb-";
 const CGROUP_GROUP: &str = "cce-sandboxes";
 
@@ -69,8 +70,8 @@ struct Inner {
     changed: Condvar,
 }
 
-/// A server sandbox. Dropping it does not stop it: call [`Sandbox::stop`] or [`Sandbox::delete`];
-/// if the whole process dies, the kernel ends every sandbox it started (parent-death signal).
+/// A server sandbox. Dropping it ends its processes (see `Drop`); [`Sandbox::stop`] powers it off
+/// cleanly first. If the process that runs sandboxes is killed, [`gc`] reclaims what they left.
 pub struct Sandbox {
     inner: Arc<Inner>,
     supervisor: Option<std::thread::JoinHandle<()>>,
@@ -186,8 +187,9 @@ impl Sandbox {
                 }
             }
             if Instant::now() >= deadline {
+                let tail = crate::error::log_tail(&log);
                 let _ = self.stop(Duration::from_secs(10));
-                return Err(SandboxError::BootTimeout { id: spec.id.clone(), seconds: spec.boot_timeout.as_secs(), log });
+                return Err(SandboxError::BootTimeout { id: spec.id.clone(), seconds: spec.boot_timeout.as_secs(), log, tail });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -250,6 +252,23 @@ impl Sandbox {
     }
 }
 
+impl Drop for Sandbox {
+    /// A sandbox never outlives its handle: whatever state it is in, its processes end and its
+    /// namespace and cgroup are removed (the disk stays, as after a power loss).
+    fn drop(&mut self) {
+        let running = { self.inner.lock().state != SandboxState::Stopped };
+        if running {
+            self.inner.lock().stop_requested = true;
+            self.inner.kill_all();
+            let _ = self.inner.wait_state(SandboxState::Stopped, Duration::from_secs(10));
+        }
+        if let Some(h) = self.supervisor.take() {
+            let _ = h.join();
+        }
+        self.inner.teardown();
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A poisoned lock only means a supervisor panicked; the state itself stays usable.
@@ -290,15 +309,21 @@ impl Inner {
     fn prepare(&self) -> Result<(), SandboxError> {
         let id = &self.spec.id;
         let dir = &self.spec.dir;
+        check_traversable(id, dir)?;
         for sub in ["upper", "work", "merged", "sysctl", "sysctl-initial"] {
             fs::create_dir_all(dir.join(sub)).map_err(|e| SandboxError::io(id, format!("create {sub}"), e))?;
+            chown_to_sandbox(id, &dir.join(sub))?;
         }
+        chown_to_sandbox(id, dir)?;
+        fs::write(dir.join("boot_id"), b"").map_err(|e| SandboxError::io(id, "create boot_id", e))?;
+        chown_to_sandbox(id, &dir.join("boot_id"))?;
         let upper = dir.join("upper");
         let first_boot = !dir.join(".booted").exists();
         if first_boot {
             fs::create_dir_all(upper.join("etc")).map_err(|e| SandboxError::io(id, "create etc", e))?;
             fs::write(upper.join("etc/hostname"), format!("{}\n", self.spec.hostname))
                 .map_err(|e| SandboxError::io(id, "write /etc/hostname", e))?;
+            crate::rootfs::shift_owners(&upper.join("etc")).map_err(|e| SandboxError::io(id, "chown /etc", e))?;
             if let Some(keys) = &self.spec.authorized_keys {
                 let ssh = upper.join("root/.ssh");
                 fs::create_dir_all(&ssh).map_err(|e| SandboxError::io(id, "create /root/.ssh", e))?;
@@ -306,6 +331,7 @@ impl Inner {
                 fs::write(ssh.join("authorized_keys"), keys).map_err(|e| SandboxError::io(id, "write authorized_keys", e))?;
                 fs::set_permissions(ssh.join("authorized_keys"), fs::Permissions::from_mode(0o600))
                     .map_err(|e| SandboxError::io(id, "chmod authorized_keys", e))?;
+                crate::rootfs::shift_owners(&upper.join("root")).map_err(|e| SandboxError::io(id, "chown /root", e))?;
             }
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
         }
@@ -350,10 +376,17 @@ impl Inner {
         let id = &self.spec.id;
         let ns = self.netns();
         let _ = run(id, Command::new("ip").args(["netns", "del", &ns]));
-        run(id, Command::new("ip").args(["netns", "add", &ns]))?;
-        run(id, Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]))?;
         let cgroup = self.cgroup().ok_or_else(|| SandboxError::Unsupported("no cgroup2 hierarchy".into()))?;
         fs::create_dir_all(&cgroup).map_err(|e| SandboxError::io(id, format!("create cgroup {}", cgroup.display()), e))?;
+        // systemd inside manages its own subtree: delegate it to the sandbox's root.
+        for f in ["", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"] {
+            let p = if f.is_empty() { cgroup.clone() } else { cgroup.join(f) };
+            if p.exists() {
+                std::os::unix::fs::chown(&p, Some(ID_SHIFT), Some(ID_SHIFT)).map_err(|e| SandboxError::io(id, format!("chown {}", p.display()), e))?;
+            }
+        }
+        let map_users = format!("--map-users={ID_SHIFT},0,{ID_COUNT}");
+        let map_groups = format!("--map-groups={ID_SHIFT},0,{ID_COUNT}");
         let lower = self.spec.layers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
         let backlog = fs::read_to_string("/proc/sys/net/core/netdev_max_backlog").unwrap_or_else(|_| "1000".into());
         let log = fs::OpenOptions::new()
@@ -367,8 +400,8 @@ impl Inner {
         cmd.arg("-c")
             .arg("echo $$ > \"$0\" && exec \"$@\"")
             .arg(cgroup.join("cgroup.procs"))
-            .args(["ip", "netns", "exec", &ns])
-            .args(["unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--uts", "--ipc", "--cgroup", "--propagation", "private"])
+            .args(["unshare", &map_users, &map_groups, "--setuid", "0", "--setgid", "0"])
+            .args(["--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--uts", "--ipc", "--cgroup", "--net", "--propagation", "private"])
             .arg("/bin/sh")
             .arg(self.spec.dir.join("init.sh"))
             .arg(&self.spec.dir)
@@ -378,9 +411,9 @@ impl Inner {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
-        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe. It ties the launcher's life to this
-        // supervisor thread, and `--kill-child` ties init's to the launcher, so no sandbox
-        // outlives the process that started it.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe. It ends the launcher with this
+        // supervisor thread; init itself changes credentials (which clears the setting), so what
+        // survives a crash is reclaimed by `gc` through the cgroup.
         unsafe {
             cmd.pre_exec(|| {
                 nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)
@@ -390,8 +423,13 @@ impl Inner {
         let launcher = child.id();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let children = fs::read_to_string(format!("/proc/{launcher}/task/{launcher}/children")).unwrap_or_default();
-            if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
+            if let Some(pid) = namespace_init_of(launcher) {
+                // Name the sandbox's network namespace so the forwarder can reach its sshd.
+                if let Err(e) = run(id, Command::new("ip").args(["netns", "attach", &ns, &pid.to_string()])) {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(e);
+                }
                 let mut s = self.lock();
                 s.pid1 = Some(pid);
                 s.boots += 1;
@@ -403,6 +441,7 @@ impl Inner {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
+                self.kill_all();
                 return Err(SandboxError::Command { id: id.clone(), command: "unshare".into(), stderr: "init did not start within 10 s".into() });
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -430,6 +469,41 @@ impl Inner {
             remove_cgroup(&cg);
         }
     }
+}
+
+/// The host PID of the init of the pid namespace that `launcher` (unshare) made: the child whose
+/// `NSpid` ends in 1. Other children (the helper that writes the id maps) are skipped.
+fn namespace_init_of(launcher: u32) -> Option<i32> {
+    let children = fs::read_to_string(format!("/proc/{launcher}/task/{launcher}/children")).ok()?;
+    children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()).find(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .is_some_and(|v| v.split_whitespace().count() >= 2 && v.split_whitespace().last() == Some("1"))
+        })
+    })
+}
+
+/// Hands a host path to the sandbox's root (the first id of its user-namespace range).
+fn chown_to_sandbox(id: &str, path: &Path) -> Result<(), SandboxError> {
+    std::os::unix::fs::chown(path, Some(ID_SHIFT), Some(ID_SHIFT)).map_err(|e| SandboxError::io(id, format!("chown {}", path.display()), e))
+}
+
+/// The sandbox's root is not root on the host, so it must be able to walk down to its folder.
+fn check_traversable(id: &str, dir: &Path) -> Result<(), SandboxError> {
+    use std::os::unix::fs::MetadataExt as _;
+    for ancestor in dir.ancestors().skip(1) {
+        if let Ok(meta) = fs::metadata(ancestor) {
+            if meta.mode() & 0o001 == 0 {
+                return Err(SandboxError::Command {
+                    id: id.to_string(),
+                    command: "prepare".into(),
+                    stderr: format!("{} is not searchable by others; the sandbox cannot reach its disk (chmod o+x {})", ancestor.display(), ancestor.display()),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn remove_cgroup(cg: &Path) {
@@ -469,22 +543,33 @@ pub(crate) fn connect_in_netns(netns: &str, port: u16, timeout: Duration) -> std
     .map_err(|_| std::io::Error::other("the namespace connector thread panicked"))?
 }
 
-/// Reclaims what sandboxes left after a crash of the process that ran them: their network
-/// namespaces and cgroups (their processes died with it). Returns the names reclaimed.
+/// Reclaims what sandboxes left after a crash of the process that ran them: every process in a
+/// sandbox cgroup is killed, the cgroups and the named network namespaces removed. Only for
+/// when no local cloud is running. Returns the sandbox ids reclaimed.
 pub fn gc() -> Vec<String> {
     let mut reclaimed = Vec::new();
+    if let Some(group) = cgroup_root().map(|r| r.join(CGROUP_GROUP)) {
+        if let Ok(entries) = fs::read_dir(&group) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = fs::write(e.path().join("cgroup.kill"), "1");
+                    reclaimed.push(e.file_name().to_string_lossy().to_string());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for id in &reclaimed {
+            remove_cgroup(&group.join(id));
+        }
+    }
     if let Ok(entries) = fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with(NETNS_PREFIX) {
-                let id = name.trim_start_matches(NETNS_PREFIX).to_string();
-                if let Some(cg) = cgroup_root().map(|r| r.join(CGROUP_GROUP).join(&id)) {
-                    let _ = fs::write(cg.join("cgroup.kill"), "1");
-                    std::thread::sleep(Duration::from_millis(50));
-                    remove_cgroup(&cg);
-                }
+            if let Some(id) = name.strip_prefix(NETNS_PREFIX) {
                 let _ = Command::new("ip").args(["netns", "del", &name]).output();
-                reclaimed.push(name);
+                if !reclaimed.iter().any(|r| r == id) {
+                    reclaimed.push(id.to_string());
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ fn keypair(dir: &Path) -> (PathBuf, String) {
 struct Ssh {
     key: PathBuf,
     addr: std::net::SocketAddr,
+    console: PathBuf,
 }
 
 impl Ssh {
@@ -64,7 +65,11 @@ impl Ssh {
             if self.run("true").0 == 0 {
                 return;
             }
-            assert!(Instant::now() < deadline, "ssh did not come back within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "ssh did not come back within {timeout:?}; console:\n{}",
+                std::fs::read_to_string(&self.console).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -95,7 +100,13 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     }
     let rootfs = tokio::task::spawn_blocking(rootfs).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    // The sandbox's root is not root on the host: it must be able to walk down to its folder.
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
     let (key, public) = keypair(tmp.path());
+    let host_marker = PathBuf::from(format!("/var/tmp/cce-host-marker-{}", std::process::id()));
+    std::fs::write(&host_marker, "host").unwrap();
+    let host_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_service.local_addr().unwrap().port();
     let id = format!("t{}", std::process::id());
     let spec = SandboxSpec {
         id: id.clone(),
@@ -113,7 +124,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     .await
     .unwrap();
     let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key, addr: fwd.local_addr() };
+    let ssh = Ssh { key, addr: fwd.local_addr(), console: tmp.path().join("server/console.log") };
 
     let host_before: Vec<(String, String)> = DOCUMENT_SYSCTLS
         .iter()
@@ -122,11 +133,25 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
         .collect();
     let host_hostname = host_value("kernel.hostname");
 
+    let marker_inside = host_marker.clone();
     let checks = tokio::task::spawn_blocking(move || {
         assert_eq!(ssh.ok("hostname"), "cce-test-node");
         assert_eq!(ssh.ok("cat /proc/1/comm"), "systemd");
-        // No host block device is visible.
+        // Root inside is not root on the host.
+        assert_eq!(ssh.ok("awk 'NR==1{print $2}' /proc/self/uid_map"), "100000");
+        // No host block device is visible, and none can be made.
         assert_eq!(ssh.ok("ls /dev | grep -cE '^(vd|sd|nvme|loop|dm-)' || true"), "0");
+        let (code, out) = ssh.run("mknod /root/sda b 8 0");
+        assert_ne!(code, 0, "mknod of a block device succeeded: {out}");
+        // A fresh /proc does not open a way to the host's kernel parameters.
+        let (code, out) = ssh.run("mkdir -p /root/p2 && mount -t proc proc /root/p2 && echo 61 > /root/p2/sys/vm/swappiness");
+        assert_ne!(code, 0, "writing vm.swappiness through a fresh /proc succeeded: {out}");
+        // The host's files and services are out of reach; the only interface is loopback.
+        let (code, _) = ssh.run(&format!("test -e {}", marker_inside.display()));
+        assert_ne!(code, 0, "a host file is visible inside");
+        let (code, _) = ssh.run(&format!("timeout 3 bash -c 'echo > /dev/tcp/127.0.0.1/{host_port}'"));
+        assert_ne!(code, 0, "a host service is reachable from inside");
+        assert_eq!(ssh.ok("ip -o link | awk -F': ' '{print $2}'"), "lo");
         let inside_initial: Vec<String> = DOCUMENT_SYSCTLS.iter().map(|k| ssh.ok(&format!("sysctl -n {k}"))).collect();
         for key in DOCUMENT_SYSCTLS {
             let (a, b) = new_values(key);
@@ -189,4 +214,6 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     .await
     .unwrap();
     drop(fwd);
+    drop(host_service);
+    let _ = std::fs::remove_file(host_marker);
 }
