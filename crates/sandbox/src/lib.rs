@@ -1,3 +1,16 @@
-//! Local-cloud servers as Linux sandboxes: network, mount, pid, uts and ipc namespaces over an
-//! overlayfs disk, with a real `sshd` inside, reached through a loopback forwarder, and kernel
-//! parameters that never reach the host.
+//! Local-cloud servers as Linux sandboxes: network, mount, pid, uts, ipc and cgroup namespaces
+//! over an overlayfs disk, systemd as init and a real `sshd` inside, reached through a loopback
+//! forwarder, with kernel parameters that never reach the host.
+//!
+//! What is covered today and what is not is listed in the crate's README section of the
+//! project's `README.md`.
+
+mod error;
+mod forward;
+mod rootfs;
+mod sandbox;
+
+pub use error::SandboxError;
+pub use forward::Forwarder;
+pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
+pub use sandbox::{gc, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

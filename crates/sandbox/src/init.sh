@@ -1,0 +1,78 @@
+#!/bin/sh
+# PID 1 of a fresh sandbox until it execs systemd: runs as root of a new user namespace (host ids
+# shifted, so nothing here is root on the host) with its own network, mount, pid, uts, ipc and
+# cgroup namespaces, still on the host's files. It assembles the
+# server's root (overlay of the image layers and the server's disk), a private /proc with a
+# writable copy of /proc/sys that never reaches the host, a minimal /dev, then pivots into it.
+# Arguments: SB (server folder), NAME (hostname), LOWER (overlay lowerdir), BACKLOG (the value
+# net.core.netdev_max_backlog starts from, since this kernel gives a namespace none of its own).
+set -eu
+SB=$1 NAME=$2 LOWER=$3 BACKLOG=$4
+M=$SB/merged
+FS=$SB/sysctl
+
+mount --make-rprivate /
+ip link set lo up
+mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$SB/upper,workdir=$SB/work" "$M"
+mount -t proc -o nosuid,nodev,noexec proc "$M/proc"
+cat /proc/sys/kernel/random/uuid > "$SB/boot_id"
+
+# /proc/sys: a tmpfs copy of every knob, with the ones that this sandbox's namespaces really own
+# bound back on top. Global knobs (vm.*, fs.*, most of kernel.*) and the net.core ones the kernel
+# does not give a network namespace are served from the copy, so a write never reaches the host.
+mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs "$FS"
+cp -r "$M/proc/sys/." "$FS/" 2>/dev/null || true
+(cd "$M/proc/sys" && find . -type d) | while read -r d; do mkdir -p "$FS/$d"; done
+(cd "$M/proc/sys" && find . -type f) | while read -r f; do [ -e "$FS/$f" ] || : > "$FS/$f"; done
+for d in "$M"/proc/sys/net/*; do
+  n=${d##*/}
+  [ "$n" = core ] && continue
+  mount --bind "$d" "$FS/net/$n"
+done
+for f in "$M"/proc/sys/net/core/*; do
+  n=${f##*/}
+  case $n in rmem_max|wmem_max|netdev_max_backlog) continue ;; esac
+  mount --bind "$f" "$FS/net/core/$n"
+done
+echo "$BACKLOG" > "$FS/net/core/netdev_max_backlog"
+chmod 644 "$FS/net/core/rmem_max" "$FS/net/core/wmem_max" "$FS/net/core/netdev_max_backlog"
+for f in kernel/hostname kernel/domainname kernel/shmmax kernel/shmall kernel/shmmni \
+         kernel/shm_rmid_forced kernel/msgmax kernel/msgmnb kernel/msgmni kernel/sem \
+         kernel/random/uuid kernel/random/entropy_avail fs/mqueue; do
+  [ -e "$M/proc/sys/$f" ] && mount --bind "$M/proc/sys/$f" "$FS/$f"
+done
+mount --bind "$SB/boot_id" "$FS/kernel/random/boot_id"
+cp -a "$FS/." "$SB/sysctl-initial/" 2>/dev/null || true
+mount --rbind "$FS" "$M/proc/sys"
+if [ -e "$M/proc/sysrq-trigger" ]; then mount --bind /dev/null "$M/proc/sysrq-trigger"; fi
+
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$M/sys"
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$M/sys/fs/cgroup"
+
+# A minimal /dev: no host block device is ever visible.
+mount -t tmpfs -o mode=755,nosuid tmpfs "$M/dev"
+for d in null zero full random urandom tty; do
+  : > "$M/dev/$d"
+  mount --bind "/dev/$d" "$M/dev/$d"
+done
+mkdir -p "$M/dev/pts" "$M/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts "$M/dev/pts"
+ln -s pts/ptmx "$M/dev/ptmx"
+mount -t tmpfs -o nosuid,nodev tmpfs "$M/dev/shm"
+ln -s /proc/self/fd "$M/dev/fd"
+ln -s /proc/self/fd/0 "$M/dev/stdin"
+ln -s /proc/self/fd/1 "$M/dev/stdout"
+ln -s /proc/self/fd/2 "$M/dev/stderr"
+
+mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$M/run"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$M/tmp"
+hostname "$NAME"
+
+export container=other
+mkdir "$M/run/.oldroot"
+cd "$M"
+pivot_root . run/.oldroot
+cd /
+umount -l /run/.oldroot
+rmdir /run/.oldroot
+exec /lib/systemd/systemd --system
