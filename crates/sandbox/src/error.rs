@@ -16,6 +16,8 @@ pub enum SandboxError {
     WrongState { id: String, state: String, wanted: String },
     #[error("building the base root filesystem failed: {0}; see the debootstrap log for the cause")]
     Rootfs(String),
+    #[error("image: {0}")]
+    Image(String),
     #[error("sandboxes need root and namespaces: {0}")]
     Unsupported(String),
 }

@@ -7,6 +7,7 @@
 
 mod error;
 mod forward;
+pub mod image;
 mod rootfs;
 mod sandbox;
 

@@ -2,78 +2,14 @@
 //! reached through the loopback forwarder with the real `ssh` client. Needs root; under `CI=true`
 //! a missing prerequisite fails the test instead of skipping it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{keypair, prerequisites, rootfs, Ssh};
+
 use cce_sandbox::{Forwarder, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
-
-fn prerequisites() -> bool {
-    match cce_sandbox::host_supports_sandboxes() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true and sandboxes cannot run: {e}"),
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
-}
-
-fn rootfs() -> PathBuf {
-    let cache = std::env::var_os("CCE_ROOTFS_CACHE").map_or_else(|| PathBuf::from("/var/cache/cce-image-builder"), PathBuf::from);
-    cce_sandbox::ensure_debian_rootfs(&cache, &cce_sandbox::debian_mirror()).expect("base rootfs")
-}
-
-fn keypair(dir: &Path) -> (PathBuf, String) {
-    let key = dir.join("id_ed25519");
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
-    assert!(st.success());
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    (key, public)
-}
-
-struct Ssh {
-    key: PathBuf,
-    addr: std::net::SocketAddr,
-    console: PathBuf,
-}
-
-impl Ssh {
-    fn run(&self, cmd: &str) -> (i32, String) {
-        let out = Command::new("ssh")
-            .arg("-i")
-            .arg(&self.key)
-            .args(["-p", &self.addr.port().to_string()])
-            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes"])
-            .args(["-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
-            .arg(format!("root@{}", self.addr.ip()))
-            .arg(cmd)
-            .output()
-            .unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr))
-    }
-
-    fn ok(&self, cmd: &str) -> String {
-        let (code, out) = self.run(cmd);
-        assert_eq!(code, 0, "`{cmd}` failed: {out}");
-        out
-    }
-
-    fn wait_up(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.run("true").0 == 0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ssh did not come back within {timeout:?}; console:\n{}",
-                std::fs::read_to_string(&self.console).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
 
 fn host_value(key: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/"))).map(|s| s.trim().to_string()).unwrap_or_default()
