@@ -10,6 +10,7 @@ fn main() {
         dir,
         layers: vec![rootfs],
         authorized_keys: None,
+        user_data: None,
         boot_timeout: std::time::Duration::from_secs(60),
     });
     let t = std::time::Instant::now();

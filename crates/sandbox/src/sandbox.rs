@@ -29,6 +29,37 @@ pub const DOCUMENT_SYSCTLS: [&str; 8] = [
 ];
 
 const INIT_SCRIPT: &str = include_str!("init.sh");
+
+/// Runs the user data once per instance, after the network is up, before logins, as cloud-init's
+/// `scripts-user` stage does.
+const USER_DATA_UNIT: &str = "[Unit]
+Description=Run the server's user data once per instance
+After=network.target
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/var/lib/cce-instance/run-user-data
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+";
+
+const USER_DATA_RUNNER: &str = r##"#!/bin/sh
+# Runs /var/lib/cce-instance/user-data once for this instance id; output in /var/log/cce-user-data.log.
+set -u
+dir=/var/lib/cce-instance
+id=$(cat "$dir/instance-id")
+done="$dir/done-$id"
+[ -e "$done" ] && exit 0
+if [ -f "$dir/user-data" ] && [ "$(head -c 2 "$dir/user-data")" = "#!" ]; then
+  cp "$dir/user-data" "$dir/user-data.run" && chmod 700 "$dir/user-data.run"
+  "$dir/user-data.run" >> /var/log/cce-user-data.log 2>&1
+  echo "user data exited with $?" >> /var/log/cce-user-data.log
+fi
+: > "$done"
+"##;
 use crate::rootfs::{ID_COUNT, ID_SHIFT};
 const NETNS_PREFIX: &str = "cce-sb-";
 const CGROUP_GROUP: &str = "cce-sandboxes";
@@ -45,6 +76,9 @@ pub struct SandboxSpec {
     pub layers: Vec<PathBuf>,
     /// Written to root's `authorized_keys` on the first boot.
     pub authorized_keys: Option<String>,
+    /// Run once, on the first boot of this server, as cloud-init runs a script given as user
+    /// data (it must start with `#!`; other content is kept in the instance folder but not run).
+    pub user_data: Option<Vec<u8>>,
     pub boot_timeout: Duration,
 }
 
@@ -333,9 +367,39 @@ impl Inner {
                     .map_err(|e| SandboxError::io(id, "chmod authorized_keys", e))?;
                 crate::rootfs::shift_owners(&upper.join("root")).map_err(|e| SandboxError::io(id, "chown /root", e))?;
             }
+            self.install_first_boot(&upper)?;
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
         }
         fs::write(dir.join("init.sh"), INIT_SCRIPT).map_err(|e| SandboxError::io(id, "write init.sh", e))?;
+        Ok(())
+    }
+
+    /// Writes the instance identity, the user data and the unit that runs it once per instance,
+    /// so that an image captured from this server runs the next server's user data, not this one's.
+    fn install_first_boot(&self, upper: &Path) -> Result<(), SandboxError> {
+        let id = &self.spec.id;
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |e| SandboxError::io(id, what, e)
+        };
+        let inst = upper.join("var/lib/cce-instance");
+        fs::create_dir_all(&inst).map_err(io("create the instance folder"))?;
+        fs::write(inst.join("instance-id"), format!("{id}\n")).map_err(io("write instance-id"))?;
+        if let Some(data) = &self.spec.user_data {
+            fs::write(inst.join("user-data"), data).map_err(io("write user-data"))?;
+        }
+        let units = upper.join("etc/systemd/system");
+        fs::create_dir_all(units.join("multi-user.target.wants")).map_err(io("create unit folders"))?;
+        fs::write(units.join("cce-user-data.service"), USER_DATA_UNIT).map_err(io("write the user-data unit"))?;
+        let link = units.join("multi-user.target.wants/cce-user-data.service");
+        if fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink("/etc/systemd/system/cce-user-data.service", &link).map_err(io("enable the user-data unit"))?;
+        }
+        fs::write(upper.join("var/lib/cce-instance/run-user-data"), USER_DATA_RUNNER).map_err(io("write the user-data runner"))?;
+        fs::set_permissions(inst.join("run-user-data"), fs::Permissions::from_mode(0o755)).map_err(io("chmod the runner"))?;
+        for top in ["var", "etc/systemd"] {
+            crate::rootfs::shift_owners(&upper.join(top)).map_err(io("chown first-boot files"))?;
+        }
         Ok(())
     }
 

@@ -50,6 +50,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
         dir: tmp.path().join("server"),
         layers: vec![rootfs],
         authorized_keys: Some(public),
+        user_data: Some(b"#!/bin/sh\necho from-user-data > /etc/cce-user-data-ran\n".to_vec()),
         boot_timeout: Duration::from_secs(60),
     };
     let mut sb = Sandbox::new(spec);
@@ -73,6 +74,8 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     let checks = tokio::task::spawn_blocking(move || {
         assert_eq!(ssh.ok("hostname"), "cce-test-node");
         assert_eq!(ssh.ok("cat /proc/1/comm"), "systemd");
+        // The user data ran on first boot, before sshd let us in.
+        assert_eq!(ssh.ok("cat /etc/cce-user-data-ran"), "from-user-data");
         // Root inside is not root on the host.
         assert_eq!(ssh.ok("awk 'NR==1{print $2}' /proc/self/uid_map"), "100000");
         // No host block device is visible, and none can be made.
@@ -121,6 +124,8 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
         }
         ssh.wait_up(Duration::from_secs(60));
         assert_eq!(ssh.ok("cat /etc/cce-marker"), "kept");
+        // User data runs once per instance, not on every boot.
+        assert_eq!(ssh.ok("grep -c 'user data exited' /var/log/cce-user-data.log"), "1");
         for (key, initial) in DOCUMENT_SYSCTLS.iter().zip(&inside_initial) {
             assert_eq!(&ssh.ok(&format!("sysctl -n {key}")), initial, "{key} after reboot");
         }
