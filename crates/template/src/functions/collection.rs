@@ -103,11 +103,14 @@ pub(super) fn contains(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Bool(list.contains(&args[1])))
 }
 
+/// `distinct(list)`: first occurrences in order, after cty's conversion of mixed primitives to
+/// strings (so `1` and `"1"` are the same element).
 pub(super) fn distinct(args: &[Value]) -> Result<Value, String> {
+    let items = super::conversion::unify(list_arg(args, 0, "list")?.to_vec())?;
     let mut out: Vec<Value> = Vec::new();
-    for v in list_arg(args, 0, "list")? {
-        if !out.contains(v) {
-            out.push(v.clone());
+    for v in items {
+        if !out.contains(&v) {
+            out.push(v);
         }
     }
     Ok(Value::Array(out))
@@ -184,13 +187,7 @@ pub(super) fn length(args: &[Value]) -> Result<Value, String> {
 pub(super) fn lookup(args: &[Value]) -> Result<Value, String> {
     let map = obj_arg(args, 0, "inputMap")?;
     let key = str_arg(args, 1, "key")?;
-    match map.get(&key) {
-        Some(v) => Ok(v.clone()),
-        None => args
-            .get(2)
-            .cloned()
-            .ok_or_else(|| format!("lookup failed to find key {key:?}")),
-    }
+    Ok(map.get(&key).unwrap_or(&args[2]).clone())
 }
 
 /// `merge(maps...)`: later keys win; null arguments are skipped.
@@ -402,6 +399,7 @@ mod tests {
         assert_eq!(call("contains", vec![strs(&["a", "b"]), s("c")]), F);
         assert!(call_err("contains", vec![s("ab"), s("a")]).contains("\"list\""));
         assert_eq!(call("distinct", vec![strs(&["b", "a", "b", "c", "a"])]), strs(&["b", "a", "c"]));
+        assert_eq!(call("distinct", vec![list(vec![n(1.0), n(2.0), n(1.0), s("1")])]), strs(&["1", "2"]));
         assert!(call_err("distinct", vec![Value::Null]).contains("must not be null"));
         assert_eq!(call("element", vec![strs(&["a", "b", "c"]), n(1.0)]), s("b"));
         assert_eq!(call("element", vec![strs(&["a", "b", "c"]), n(3.0)]), s("a"));
@@ -423,9 +421,11 @@ mod tests {
         assert!(call_err("keys", vec![strs(&["a"])]).contains("map of any single type required"));
         assert_eq!(call("values", vec![m.clone()]), list(vec![n(1.0), n(2.0)]));
         assert!(call_err("values", vec![s("x")]).contains("\"mapping\""));
-        assert_eq!(call("lookup", vec![m.clone(), s("a")]), n(1.0));
+        assert_eq!(call("lookup", vec![m.clone(), s("a"), s("dflt")]), n(1.0));
         assert_eq!(call("lookup", vec![m.clone(), s("z"), s("dflt")]), s("dflt"));
-        assert_eq!(call_err("lookup", vec![m.clone(), s("z")]), "lookup failed to find key \"z\"");
+        // cty's lookup, as Packer uses it, requires the default
+        assert_eq!(call_err("lookup", vec![m.clone(), s("z")]), "function \"lookup\" expects 3 arguments, got 2");
+        assert!(call_err("lookup", vec![s("x"), s("z"), s("d")]).contains("map of any single type required"));
         assert_eq!(
             call("merge", vec![obj(vec![("a", n(1.0)), ("c", n(3.0))]), Value::Null, obj(vec![("a", n(9.0))])]),
             obj(vec![("a", n(9.0)), ("c", n(3.0))])

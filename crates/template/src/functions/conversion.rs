@@ -47,7 +47,7 @@ pub(super) fn tobool(args: &[Value]) -> Result<Value, String> {
 
 /// Brings collection elements to one type as cty does: mixed primitives become strings, nulls
 /// stay null, structural values must all be of the same kind.
-fn unify(items: Vec<Value>) -> Result<Vec<Value>, String> {
+pub(super) fn unify(items: Vec<Value>) -> Result<Vec<Value>, String> {
     let kinds: Vec<&'static str> = items
         .iter()
         .filter(|v| !v.is_null())

@@ -208,11 +208,30 @@ pub(super) fn yamldecode(args: &[Value]) -> Result<Value, String> {
     from_yaml(v)
 }
 
-fn yaml_scalar(v: &Value) -> Option<String> {
+/// A scalar as it follows `key: ` or `- ` on a line indented by `indent`; strings with line
+/// breaks become literal blocks (`|-`, `|`, `|+` by their trailing newlines) as go-yaml writes them.
+fn yaml_scalar(v: &Value, indent: usize) -> Option<String> {
     match v {
         Value::Null => Some("null".to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) => Some(number_to_string(n)),
+        Value::String(s) if s.contains('\n') && !s.starts_with(' ') => {
+            let (body, chomp) = match s.strip_suffix('\n') {
+                Some(rest) if rest.ends_with('\n') => (rest, "+"),
+                Some(rest) => (rest, ""),
+                None => (s.as_str(), "-"),
+            };
+            let pad = " ".repeat(indent + 2);
+            let mut out = format!("|{chomp}");
+            for line in body.split('\n') {
+                out.push('\n');
+                if !line.is_empty() {
+                    out.push_str(&pad);
+                    out.push_str(line);
+                }
+            }
+            Some(out)
+        }
         Value::String(s) => {
             let mut out = String::new();
             json_quote(s, &mut out);
@@ -231,7 +250,7 @@ fn yaml_block(v: &Value, indent: usize, out: &mut String) {
     match v {
         Value::Array(items) => {
             for item in items {
-                match yaml_scalar(item) {
+                match yaml_scalar(item, indent) {
                     Some(s) => out.push_str(&format!("{pad}- {s}\n")),
                     None => {
                         let mut inner = String::new();
@@ -249,7 +268,7 @@ fn yaml_block(v: &Value, indent: usize, out: &mut String) {
             for (k, v) in entries {
                 let mut key = String::new();
                 json_quote(k, &mut key);
-                match yaml_scalar(v) {
+                match yaml_scalar(v, indent) {
                     Some(s) => out.push_str(&format!("{pad}{key}: {s}\n")),
                     None => {
                         out.push_str(&format!("{pad}{key}:\n"));
@@ -260,7 +279,7 @@ fn yaml_block(v: &Value, indent: usize, out: &mut String) {
             }
         }
         scalar => {
-            if let Some(s) = yaml_scalar(scalar) {
+            if let Some(s) = yaml_scalar(scalar, indent) {
                 out.push_str(&format!("{pad}{s}\n"));
             }
         }
@@ -440,6 +459,11 @@ mod tests {
             s("\"a\":\n- 1\n- \"j\": []\n  \"k\": true\n\"b\": \"baz\"\n\"m\":\n  \"x\": \"y\"\n")
         );
         assert_eq!(call("yamldecode", vec![text]), v);
+        assert_eq!(call("yamlencode", vec![s("multi\nline")]), s("|-\n  multi\n  line\n"));
+        let nested = obj(vec![("k", obj(vec![("t", s("a\n\nb\n"))]))]);
+        let text = call("yamlencode", vec![nested.clone()]);
+        assert_eq!(text, s("\"k\":\n  \"t\": |\n    a\n\n    b\n"));
+        assert_eq!(call("yamldecode", vec![text]), nested);
         assert_eq!(call("yamldecode", vec![s("- a\n- 2\n")]), list(vec![s("a"), n(2.0)]));
         assert!(call_err("yamldecode", vec![s("a: [")]).starts_with("invalid yaml"));
         assert!(call_err("yamlencode", vec![]).contains("expects 1"));

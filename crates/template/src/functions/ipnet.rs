@@ -65,13 +65,10 @@ pub(super) fn cidrhost(args: &[Value]) -> Result<Value, String> {
     Ok(Value::String(addr_text(net.base | index as u128, net.bits)))
 }
 
+/// `cidrnetmask(prefix)`; an IPv6 prefix gives its mask in IPv6 notation, as Packer does.
 pub(super) fn cidrnetmask(args: &[Value]) -> Result<Value, String> {
-    let prefix = str_arg(args, 0, "prefix")?;
-    let net = parse(&prefix)?;
-    if net.bits != 32 {
-        return Err(format!("IPv6 addresses cannot have a netmask: {prefix}"));
-    }
-    Ok(Value::String(addr_text(mask(net.len, 32), 32)))
+    let net = parse(&str_arg(args, 0, "prefix")?)?;
+    Ok(Value::String(addr_text(mask(net.len, net.bits), net.bits)))
 }
 
 fn subnet(net: Net, newbits: i64, netnum: i64) -> Result<Net, String> {
@@ -175,7 +172,8 @@ mod tests {
         assert_eq!(call("cidrnetmask", vec![s("172.16.0.0/12")]), s("255.240.0.0"));
         assert_eq!(call("cidrnetmask", vec![s("10.0.0.0/0")]), s("0.0.0.0"));
         assert_eq!(call("cidrnetmask", vec![s("10.0.0.0/32")]), s("255.255.255.255"));
-        assert_eq!(call_err("cidrnetmask", vec![s("fd00::/64")]), "IPv6 addresses cannot have a netmask: fd00::/64");
+        assert_eq!(call("cidrnetmask", vec![s("fd00::/64")]), s("ffff:ffff:ffff:ffff::"));
+        assert!(call_err("cidrnetmask", vec![s("10.0.0.0/33")]).starts_with("invalid CIDR expression"));
     }
 
     #[test]

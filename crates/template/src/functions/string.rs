@@ -30,7 +30,7 @@ pub(super) fn trimspace(args: &[Value]) -> Result<Value, String> {
 }
 
 /// Go's `strings.Title`: the first letter of every word upper-cased, words separated by
-/// anything that is not a letter, digit, underscore or apostrophe.
+/// anything that is not a letter, digit or underscore.
 pub(super) fn title(args: &[Value]) -> Result<Value, String> {
     string_fn(args, |s| {
         let mut out = String::with_capacity(s.len());
@@ -41,7 +41,7 @@ pub(super) fn title(args: &[Value]) -> Result<Value, String> {
             } else {
                 out.push(c);
             }
-            prev_sep = !(c.is_alphanumeric() || c == '_' || c == '\'');
+            prev_sep = !(c.is_alphanumeric() || c == '_');
         }
         out
     })
@@ -335,6 +335,12 @@ fn format_one(verb: char, spec: &Spec, value: &Value) -> Result<String, String> 
         'v' if spec.sharp => super::encoding::json_string(value),
         'v' => match value {
             Value::Null => Ok("null".to_string()),
+            // cty prints numbers for %v as Go's shortest %g
+            Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(0.0);
+                let sign = if f < 0.0 { "-" } else { "" };
+                Ok(format!("{sign}{}", go_g(f.abs(), None)))
+            }
             Value::Array(_) | Value::Object(_) => super::encoding::json_string(value),
             other => value_to_str(other, "value"),
         },
@@ -492,7 +498,7 @@ mod tests {
         assert_eq!(call("upper", vec![n(5.0)]), s("5"));
         assert_eq!(call_err("upper", vec![strs(&["a"])]), "invalid value for \"str\" parameter: string required, got tuple");
         assert_eq!(call_err("lower", vec![Value::Null]), "invalid value for \"str\" parameter: argument must not be null");
-        assert_eq!(call("title", vec![s("hello world-wide web")]), s("Hello World-Wide Web"));
+        assert_eq!(call("title", vec![s("hello world-wide web o'neil")]), s("Hello World-Wide Web O'Neil"));
         assert!(call_err("title", vec![obj(vec![])]).contains("string required"));
         assert_eq!(call("chomp", vec![s("hello\r\n\n")]), s("hello"));
         assert_eq!(call("chomp", vec![s("a\nb")]), s("a\nb"));
@@ -589,6 +595,7 @@ mod tests {
         assert_eq!(call("format", vec![s("%[2]s %[1]s"), s("a"), s("b")]), s("b a"));
         assert_eq!(call("format", vec![s("%.3s%%"), s("abcdef")]), s("abc%"));
         assert_eq!(call("format", vec![s("%g %g"), n(0.5), n(1e21)]), s("0.5 1e+21"));
+        assert_eq!(call("format", vec![s("%v|%s|%v"), n(1234567.0), n(1234567.0), n(-0.00001)]), s("1.234567e+06|1234567|-1e-05"));
         assert_eq!(
             call_err("format", vec![s("%d"), s("hello")]),
             "unsupported value for \"%d\" at 0: number required"
