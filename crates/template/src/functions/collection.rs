@@ -352,6 +352,53 @@ pub(super) fn zipmap(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
+pub(super) fn setsubtract(args: &[Value]) -> Result<Value, String> {
+    let a = list_arg(args, 0, "a")?;
+    let b = list_arg(args, 1, "b")?;
+    Ok(Value::Array(make_set(a.iter().filter(|v| !b.contains(v)).cloned())))
+}
+
+/// `matchkeys(values, keys, searchset)`: the values whose key at the same index is searched for.
+pub(super) fn matchkeys(args: &[Value]) -> Result<Value, String> {
+    let values = list_arg(args, 0, "values")?;
+    let keys = list_arg(args, 1, "keys")?;
+    let search = list_arg(args, 2, "searchset")?;
+    if values.len() != keys.len() {
+        return Err("length of keys and values should be equal".to_string());
+    }
+    Ok(Value::Array(
+        values
+            .iter()
+            .zip(keys)
+            .filter(|(_, k)| search.contains(k))
+            .map(|(v, _)| v.clone())
+            .collect(),
+    ))
+}
+
+/// `transpose(map of lists of strings)`: swaps keys and values.
+pub(super) fn transpose(args: &[Value]) -> Result<Value, String> {
+    let map = obj_arg(args, 0, "values")?;
+    let mut out: hcl::Map<String, Value> = hcl::Map::new();
+    for (k, v) in sorted_entries(map) {
+        let Value::Array(items) = v else {
+            return Err(format!(
+                "invalid value for \"values\" parameter: map of list of string required, got {} for key {k:?}",
+                type_name(v)
+            ));
+        };
+        for item in items {
+            let name = value_to_str(item, "values")?;
+            let entry = out.entry(name).or_insert_with(|| Value::Array(vec![]));
+            if let Value::Array(list) = entry {
+                list.push(Value::String(k.clone()));
+            }
+        }
+    }
+    out.sort_keys();
+    Ok(Value::Object(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -443,6 +490,23 @@ mod tests {
     }
 
     #[test]
+    fn matchkeys_and_transpose() {
+        assert_eq!(
+            call("matchkeys", vec![strs(&["i-1", "i-2", "i-3"]), strs(&["a", "b", "a"]), strs(&["a"])]),
+            strs(&["i-1", "i-3"])
+        );
+        assert_eq!(
+            call_err("matchkeys", vec![strs(&["x"]), strs(&[]), strs(&[])]),
+            "length of keys and values should be equal"
+        );
+        assert_eq!(
+            call("transpose", vec![obj(vec![("b", strs(&["2", "3"])), ("a", strs(&["1", "2"]))])]),
+            obj(vec![("1", strs(&["a"])), ("2", strs(&["a", "b"])), ("3", strs(&["b"]))])
+        );
+        assert!(call_err("transpose", vec![obj(vec![("a", s("x"))])]).contains("map of list of string required"));
+    }
+
+    #[test]
     fn length_of_each_kind() {
         assert_eq!(call("length", vec![s("héllo")]), n(5.0));
         assert_eq!(call("length", vec![strs(&["a", "b"])]), n(2.0));
@@ -474,6 +538,8 @@ mod tests {
             list(vec![strs(&["a", "1"]), strs(&["a", "2"]), strs(&["b", "1"]), strs(&["b", "2"])])
         );
         assert_eq!(call_err("setproduct", vec![strs(&["a"])]), "at least two arguments are required");
+        assert_eq!(call("setsubtract", vec![strs(&["a", "b", "c"]), strs(&["a", "c"])]), strs(&["b"]));
+        assert!(call_err("setsubtract", vec![strs(&["a"]), s("a")]).contains("\"b\""));
     }
 
     #[test]

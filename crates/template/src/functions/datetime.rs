@@ -209,6 +209,17 @@ pub(super) fn timeadd(args: &[Value]) -> Result<Value, String> {
     Ok(Value::String(rfc3339(sum)))
 }
 
+/// `timecmp(a, b)`: -1, 0 or 1 as timestamp `a` is before, equal to or after `b`.
+pub(super) fn timecmp(args: &[Value]) -> Result<Value, String> {
+    let a = parse_rfc3339(&str_arg(args, 0, "timestamp_a")?)?;
+    let b = parse_rfc3339(&str_arg(args, 1, "timestamp_b")?)?;
+    Ok(super::int(match a.cmp(&b) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    }))
+}
+
 /// Formats with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`).
 pub(crate) fn go_layout(t: OffsetDateTime, layout: &str) -> String {
     // longest tokens first, as Go's nextStdChunk matches them
@@ -387,6 +398,14 @@ mod tests {
         assert_eq!(call("timeadd", vec![s("2017-11-22T00:00:00+03:00"), s("1.5h")]), s("2017-11-22T01:30:00+03:00"));
         assert_eq!(call_err("timeadd", vec![s("2017-11-22T00:00:00Z"), s("1d")]), "time: unknown unit \"d\" in duration \"1d\"");
         assert!(call_err("timeadd", vec![s("2017-11-22T00:00:00Z"), s("10")]).contains("missing unit"));
+    }
+
+    #[test]
+    fn timecmp_orders_instants() {
+        assert_eq!(call("timecmp", vec![s("2017-11-22T00:00:00Z"), s("2017-11-22T01:00:00+01:00")]), n(0.0));
+        assert_eq!(call("timecmp", vec![s("2017-11-22T00:00:00Z"), s("2017-11-22T00:00:01Z")]), n(-1.0));
+        assert_eq!(call("timecmp", vec![s("2018-01-01T00:00:00Z"), s("2017-11-22T00:00:01Z")]), n(1.0));
+        assert!(call_err("timecmp", vec![s("yesterday"), s("2017-11-22T00:00:01Z")]).starts_with("not a valid RFC3339"));
     }
 
     #[test]

@@ -387,6 +387,39 @@ pub(super) fn textdecodebase64(args: &[Value]) -> Result<Value, String> {
     Ok(Value::String(text))
 }
 
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; the result must be UTF-8.
+pub(super) fn urldecode(args: &[Value]) -> Result<Value, String> {
+    let s = str_arg(args, 0, "str")?;
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+                let Some(hex) = hex else {
+                    let bad: String = s[i..].chars().take(3).collect();
+                    return Err(format!("invalid URL escape {bad:?}"));
+                };
+                out.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out)
+        .map(Value::String)
+        .map_err(|_| "the decoded string is not valid UTF-8".to_string())
+}
+
+/// Packer's `yaml2json(str)`: one YAML document as compact JSON.
+pub(super) fn yaml2json(args: &[Value]) -> Result<Value, String> {
+    let decoded = yamldecode(args)?;
+    json_string(&decoded).map(Value::String)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -417,6 +450,8 @@ mod tests {
         assert_eq!(call("urlencode", vec![s("Hello World!")]), s("Hello+World%21"));
         assert_eq!(call("urlencode", vec![s("a/b?c=d&é")]), s("a%2Fb%3Fc%3Dd%26%C3%A9"));
         assert!(call_err("urlencode", vec![obj(vec![])]).contains("string required"));
+        assert_eq!(call("urldecode", vec![s("Hello+World%21%C3%A9")]), s("Hello World!é"));
+        assert_eq!(call_err("urldecode", vec![s("a%zz")]), "invalid URL escape \"%zz\"");
     }
 
     #[test]
@@ -467,6 +502,8 @@ mod tests {
         assert_eq!(call("yamldecode", vec![s("- a\n- 2\n")]), list(vec![s("a"), n(2.0)]));
         assert!(call_err("yamldecode", vec![s("a: [")]).starts_with("invalid yaml"));
         assert!(call_err("yamlencode", vec![]).contains("expects 1"));
+        assert_eq!(call("yaml2json", vec![s("b: [1, x]\na: {c: true}\n")]), s(r#"{"a":{"c":true},"b":[1,"x"]}"#));
+        assert!(call_err("yaml2json", vec![s("[")]).starts_with("invalid yaml"));
     }
 
     #[test]

@@ -106,6 +106,9 @@ mod tests {
         let parsed = uuid::Uuid::parse_str(&a).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
         assert!(call_err("uuidv4", vec![s("x")]).contains("expects 0 arguments"));
+        let Value::String(c) = call("uuid", vec![]) else { panic!("string") };
+        assert_eq!(uuid::Uuid::parse_str(&c).unwrap().get_version_num(), 4);
+        assert!(call_err("uuid", vec![n(1.0)]).contains("expects 0 arguments"));
         assert_eq!(
             call("uuidv5", vec![s("dns"), s("www.terraform.io")]),
             s("a5008fae-b28c-5ba5-96cd-82b4c53552d6")

@@ -147,6 +147,27 @@ pub(super) fn cidrsubnets(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
+/// `cidrcontains(prefix, address_or_prefix)`: whether the second lies wholly inside the first.
+pub(super) fn cidrcontains(args: &[Value]) -> Result<Value, String> {
+    let outer_text = str_arg(args, 0, "containing_prefix")?;
+    let inner_text = str_arg(args, 1, "contained_ip_or_prefix")?;
+    let outer = parse(&outer_text)?;
+    let inner = if inner_text.contains('/') {
+        parse(&inner_text)?
+    } else {
+        match inner_text.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => Net { base: u128::from(u32::from(a)), len: 32, bits: 32 },
+            Ok(IpAddr::V6(a)) => Net { base: u128::from(a), len: 128, bits: 128 },
+            Err(_) => return Err(format!("invalid IP address: {inner_text}")),
+        }
+    };
+    if outer.bits != inner.bits {
+        return Err(format!("address family mismatch: {outer_text} vs. {inner_text}"));
+    }
+    let inside = inner.len >= outer.len && inner.base & mask(outer.len, outer.bits) == outer.base;
+    Ok(Value::Bool(inside))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -164,6 +185,18 @@ mod tests {
         assert_eq!(
             call_err("cidrhost", vec![s("10.0.0.0"), n(1.0)]),
             "invalid CIDR expression: invalid CIDR address: 10.0.0.0"
+        );
+    }
+
+    #[test]
+    fn containment() {
+        assert_eq!(call("cidrcontains", vec![s("10.0.0.0/8"), s("10.1.2.3")]), hcl::Value::Bool(true));
+        assert_eq!(call("cidrcontains", vec![s("10.0.0.0/8"), s("10.1.0.0/16")]), hcl::Value::Bool(true));
+        assert_eq!(call("cidrcontains", vec![s("10.0.0.0/16"), s("10.0.0.0/8")]), hcl::Value::Bool(false));
+        assert_eq!(call("cidrcontains", vec![s("fd00::/8"), s("fd12::1")]), hcl::Value::Bool(true));
+        assert_eq!(
+            call_err("cidrcontains", vec![s("10.0.0.0/8"), s("2001:db8::1")]),
+            "address family mismatch: 10.0.0.0/8 vs. 2001:db8::1"
         );
     }
 

@@ -107,15 +107,18 @@ table! {
     "keys" => 1, Some(1), collection::keys;
     "length" => 1, Some(1), collection::length;
     "lookup" => 3, Some(3), collection::lookup;
+    "matchkeys" => 3, Some(3), collection::matchkeys;
     "merge" => 0, None, collection::merge;
     "range" => 1, Some(3), collection::range;
     "reverse" => 1, Some(1), collection::reverse;
     "setintersection" => 1, None, collection::setintersection;
     "setproduct" => 1, None, collection::setproduct;
+    "setsubtract" => 2, Some(2), collection::setsubtract;
     "setunion" => 1, None, collection::setunion;
     "slice" => 3, Some(3), collection::slice;
     "sort" => 1, Some(1), collection::sort;
     "sum" => 1, Some(1), collection::sum;
+    "transpose" => 1, Some(1), collection::transpose;
     "values" => 1, Some(1), collection::values;
     "zipmap" => 2, Some(2), collection::zipmap;
     // numeric
@@ -137,9 +140,11 @@ table! {
     "jsonencode" => 1, Some(1), encoding::jsonencode;
     "textdecodebase64" => 2, Some(2), encoding::textdecodebase64;
     "textencodebase64" => 2, Some(2), encoding::textencodebase64;
+    "urldecode" => 1, Some(1), encoding::urldecode;
     "urlencode" => 1, Some(1), encoding::urlencode;
     "yamldecode" => 1, Some(1), encoding::yamldecode;
     "yamlencode" => 1, Some(1), encoding::yamlencode;
+    "yaml2json" => 1, Some(1), encoding::yaml2json;
     // filesystem
     "abspath" => 1, Some(1), filesystem::abspath;
     "basename" => 1, Some(1), filesystem::basename;
@@ -158,12 +163,14 @@ table! {
     "sha256" => 1, Some(1), hash::sha256;
     "sha512" => 1, Some(1), hash::sha512;
     "uuidv4" => 0, Some(0), hash::uuidv4;
+    "uuid" => 0, Some(0), hash::uuidv4;
     "uuidv5" => 2, Some(2), hash::uuidv5;
     // date and time
     "formatdate" => 2, Some(2), datetime::formatdate;
     "legacy_isotime" => 0, Some(1), datetime::legacy_isotime;
     "legacy_strftime" => 1, Some(1), datetime::legacy_strftime;
     "timeadd" => 2, Some(2), datetime::timeadd;
+    "timecmp" => 2, Some(2), datetime::timecmp;
     "timestamp" => 0, Some(0), datetime::timestamp;
     // type conversion
     "tobool" => 1, Some(1), conversion::tobool;
@@ -173,6 +180,7 @@ table! {
     "toset" => 1, Some(1), conversion::toset;
     "tostring" => 1, Some(1), conversion::tostring;
     // ip networks
+    "cidrcontains" => 2, Some(2), ipnet::cidrcontains;
     "cidrhost" => 2, Some(2), ipnet::cidrhost;
     "cidrnetmask" => 1, Some(1), ipnet::cidrnetmask;
     "cidrsubnet" => 3, Some(3), ipnet::cidrsubnet;
