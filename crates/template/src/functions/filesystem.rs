@@ -74,7 +74,7 @@ pub(super) fn dirname(args: &[Value]) -> Result<Value, String> {
 fn read(path: &str) -> Result<Vec<u8>, String> {
     let p = expand_home(path)?;
     std::fs::read(&p).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("no file exists at {path:?}"),
+        std::io::ErrorKind::NotFound => format!("no file exists at {path}"),
         _ => format!("failed to read {path:?}: {e}"),
     })
 }
@@ -95,11 +95,40 @@ pub(super) fn fileexists(args: &[Value]) -> Result<Value, String> {
     let path = str_arg(args, 0, "path")?;
     match std::fs::metadata(expand_home(&path)?) {
         Ok(m) if m.is_file() => Ok(Value::Bool(true)),
-        Ok(m) if m.is_dir() => Err(format!("{path:?} is a directory, not a file")),
-        Ok(_) => Err(format!("{path:?} is not a regular file")),
+        Ok(m) => Err(format!("{path} is not a regular file, but {:?}", go_mode(&m))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Bool(false)),
         Err(e) => Err(format!("failed to stat {path:?}: {e}")),
     }
+}
+
+/// Go's `FileMode.String()` for what `stat` reports: type letters then `rwx` triplets.
+fn go_mode(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let ft = meta.file_type();
+    let mut out = String::new();
+    if ft.is_dir() {
+        out.push('d');
+    }
+    if ft.is_block_device() {
+        out.push('D');
+    }
+    if ft.is_char_device() {
+        out.push_str("Dc");
+    }
+    if ft.is_fifo() {
+        out.push('p');
+    }
+    if ft.is_socket() {
+        out.push('S');
+    }
+    if out.is_empty() {
+        out.push('-');
+    }
+    let mode = meta.permissions().mode();
+    for (i, c) in "rwxrwxrwx".chars().enumerate() {
+        out.push(if mode & (1 << (8 - i)) != 0 { c } else { '-' });
+    }
+    out
 }
 
 fn expand_home(path: &str) -> Result<PathBuf, String> {
@@ -309,13 +338,19 @@ mod tests {
         let missing = dir.path().join("missing");
         assert_eq!(
             call_err("file", vec![path_str(&missing)]),
-            format!("no file exists at {:?}", missing.to_string_lossy())
+            format!("no file exists at {}", missing.to_string_lossy())
         );
         assert_eq!(call("filebase64", vec![path_str(&binary)]), s("/wA="));
         assert!(call_err("filebase64", vec![path_str(&missing)]).starts_with("no file exists"));
         assert_eq!(call("fileexists", vec![path_str(&hello)]), Value::Bool(true));
         assert_eq!(call("fileexists", vec![path_str(&missing)]), Value::Bool(false));
-        assert!(call_err("fileexists", vec![path_str(dir.path())]).contains("is a directory"));
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path().join("d"), std::fs::Permissions::from_mode(0o750)).unwrap();
+        assert_eq!(
+            call_err("fileexists", vec![path_str(&dir.path().join("d"))]),
+            format!("{}/d is not a regular file, but \"drwxr-x---\"", dir.path().display())
+        );
     }
 
     #[test]

@@ -103,14 +103,22 @@ fn run_ours(expr: &str) -> Result<String, String> {
     }
 }
 
+/// False (the test should return) when packer is missing outside CI; fails under `CI=true`.
+fn require_packer() -> bool {
+    if packer_available() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "packer is required under CI=true (installed by dev/deps.sh)"
+    );
+    eprintln!("skipping: packer is not installed");
+    false
+}
+
 #[test]
 fn results_match_packer_console() {
-    if !packer_available() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "packer is required under CI=true (installed by dev/deps.sh)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !require_packer() {
         return;
     }
     let exprs: Vec<&str> = EXPRESSIONS
@@ -118,7 +126,59 @@ fn results_match_packer_console() {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    let packer = run_packer(&exprs);
+    compare(&exprs);
+}
+
+/// Filesystem functions over a fixture tree, with absolute paths so both sides read the same
+/// files whatever their working directory.
+#[test]
+fn filesystem_results_match_packer_console() {
+    if !require_packer() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let root = dir.path().display().to_string();
+    for (name, content) in [
+        ("a.txt", &b"Hello"[..]),
+        ("b.md", b"x\n"),
+        ("bin", b"\xff\x00"),
+        ("sub/c.txt", b"y\n"),
+        ("sub/deep/d.txt", b"z\n"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("fixture has a parent")).expect("fixture dir");
+        std::fs::write(path, content).expect("fixture written");
+    }
+    let exprs: Vec<String> = [
+        "file(\"R/a.txt\")",
+        "file(\"R/missing\")",
+        "file(\"R/bin\")",
+        "fileexists(\"R/a.txt\")",
+        "fileexists(\"R/nope\")",
+        "fileexists(\"R/sub\")",
+        "fileset(\"R\", \"**/*.txt\")",
+        "fileset(\"R\", \"*\")",
+        "fileset(\"R\", \"{a,b}.*\")",
+        "fileset(\"R\", \"sub/**\")",
+        "fileset(\"R\", \"[ab].*\")",
+        "fileset(\"R\", \"**\")",
+        "fileset(\"R/sub\", \"*/?.txt\")",
+        "fileset(\"R/none\", \"*\")",
+        "filebase64(\"R/bin\")",
+        "abspath(\"R/sub/../a.txt\")",
+        "basename(\"R/sub/\")",
+        "dirname(\"R/sub/c.txt\")",
+        "pathexpand(\"~/x\")",
+    ]
+    .iter()
+    .map(|e| e.replace('R', &root))
+    .collect();
+    let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+    compare(&exprs);
+}
+
+fn compare(exprs: &[&str]) {
+    let packer = run_packer(exprs);
     let mut mismatches = Vec::new();
     let mut skipped = Vec::new();
     let mut compared = 0;
@@ -138,6 +198,6 @@ fn results_match_packer_console() {
         "compared {compared} expressions with packer; skipped {} the installed packer lacks: {skipped:?}",
         skipped.len()
     );
-    assert!(compared > exprs.len() / 2, "too few expressions compared: {compared}");
+    assert!(compared > exprs.len() / 2, "too few expressions compared: {compared} of {}", exprs.len());
     assert!(mismatches.is_empty(), "{} differences from packer:\n{}", mismatches.len(), mismatches.join("\n"));
 }
