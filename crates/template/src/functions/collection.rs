@@ -170,10 +170,12 @@ pub(super) fn values(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Array(sorted_entries(map).into_iter().map(|(_, v)| v.clone()).collect()))
 }
 
-/// `length(value)`: characters of a string, elements of a list, entries of a map.
+/// `length(value)`: grapheme clusters of a string, elements of a list, entries of a map.
 pub(super) fn length(args: &[Value]) -> Result<Value, String> {
     match &args[0] {
-        Value::String(s) => Ok(int(s.chars().count() as i64)),
+        Value::String(s) => Ok(int(
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as i64,
+        )),
         Value::Array(a) => Ok(int(a.len() as i64)),
         Value::Object(o) => Ok(int(o.len() as i64)),
         Value::Null => Err("argument must not be null".to_string()),
@@ -509,6 +511,7 @@ mod tests {
     #[test]
     fn length_of_each_kind() {
         assert_eq!(call("length", vec![s("héllo")]), n(5.0));
+        assert_eq!(call("length", vec![s("cafe\u{301}")]), n(4.0));
         assert_eq!(call("length", vec![strs(&["a", "b"])]), n(2.0));
         assert_eq!(call("length", vec![obj(vec![("a", T)])]), n(1.0));
         assert_eq!(call_err("length", vec![Value::Null]), "argument must not be null");

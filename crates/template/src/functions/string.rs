@@ -2,6 +2,7 @@
 
 use hcl::Value;
 use regex::Regex;
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::{int_arg, str_arg, type_name, value_to_str};
 
@@ -21,8 +22,9 @@ pub(super) fn upper(args: &[Value]) -> Result<Value, String> {
     string_fn(args, str::to_uppercase)
 }
 
+/// Reverses grapheme clusters, so combining marks stay on their letters (as cty does).
 pub(super) fn strrev(args: &[Value]) -> Result<Value, String> {
-    string_fn(args, |s| s.chars().rev().collect())
+    string_fn(args, |s| s.graphemes(true).rev().collect())
 }
 
 pub(super) fn trimspace(args: &[Value]) -> Result<Value, String> {
@@ -123,13 +125,13 @@ pub(super) fn split(args: &[Value]) -> Result<Value, String> {
     Ok(Value::Array(parts))
 }
 
-/// `substr(str, offset, length)`: offsets count characters; a negative offset counts from the
-/// end; a length of -1 takes the rest.
+/// `substr(str, offset, length)`: offsets count grapheme clusters; a negative offset counts
+/// from the end; a length of -1 takes the rest.
 pub(super) fn substr(args: &[Value]) -> Result<Value, String> {
     let s = str_arg(args, 0, "str")?;
     let mut offset = int_arg(args, 1, "offset")?;
     let length = int_arg(args, 2, "length")?;
-    let chars: Vec<char> = s.chars().collect();
+    let chars: Vec<&str> = s.graphemes(true).collect();
     let total = chars.len() as i64;
     if offset < 0 {
         offset += total;
@@ -141,7 +143,7 @@ pub(super) fn substr(args: &[Value]) -> Result<Value, String> {
         return Ok(Value::String(String::new()));
     }
     let end = if length < 0 { total } else { (offset + length).min(total) };
-    Ok(Value::String(chars[offset as usize..end as usize].iter().collect()))
+    Ok(Value::String(chars[offset as usize..end as usize].concat()))
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
@@ -504,6 +506,8 @@ mod tests {
         assert_eq!(call("chomp", vec![s("a\nb")]), s("a\nb"));
         assert!(call_err("chomp", vec![Value::Null]).contains("must not be null"));
         assert_eq!(call("strrev", vec![s("héllo")]), s("olléh"));
+        // e + combining acute accent stays one cluster
+        assert_eq!(call("strrev", vec![s("cafe\u{301}!")]), s("!e\u{301}fac"));
         assert!(call_err("strrev", vec![list(vec![])]).contains("string required"));
         assert_eq!(call("trimspace", vec![s(" \t hello\n ")]), s("hello"));
         assert!(call_err("trimspace", vec![Value::Null]).contains("null"));
@@ -550,6 +554,7 @@ mod tests {
         assert_eq!(call("substr", vec![s("hello world"), n(1.0), n(4.0)]), s("ello"));
         assert_eq!(call("substr", vec![s("hello world"), n(-5.0), n(-1.0)]), s("world"));
         assert_eq!(call("substr", vec![s("héllo"), n(1.0), n(100.0)]), s("éllo"));
+        assert_eq!(call("substr", vec![s("cafe\u{301}s"), n(3.0), n(1.0)]), s("e\u{301}"));
         assert_eq!(call("substr", vec![s("hello"), n(10.0), n(2.0)]), s(""));
         assert!(call_err("substr", vec![s("hello"), n(0.5), n(1.0)]).contains("whole number"));
     }
