@@ -43,29 +43,22 @@ pub(super) fn chunklist(args: &[Value]) -> Result<Value, String> {
     ))
 }
 
+/// `coalesce(values...)`: mixed primitives are first brought to strings, as cty unifies them.
 pub(super) fn coalesce(args: &[Value]) -> Result<Value, String> {
-    args.iter()
+    let args = super::conversion::unify(args.to_vec())?;
+    args.into_iter()
         .find(|v| !v.is_null() && v.as_str() != Some(""))
-        .cloned()
         .ok_or_else(|| "no non-null, non-empty-string arguments".to_string())
 }
 
 pub(super) fn coalescelist(args: &[Value]) -> Result<Value, String> {
-    for (i, v) in args.iter().enumerate() {
-        match v {
-            Value::Null => {}
-            Value::Array(a) if a.is_empty() => {}
-            Value::Array(_) => return Ok(v.clone()),
-            other => {
-                return Err(format!(
-                    "invalid value for argument {}: list required, got {}",
-                    i + 1,
-                    type_name(other)
-                ));
-            }
-        }
+    if args.iter().any(|v| !v.is_array()) {
+        return Err("coalescelist arguments must be lists or tuples".to_string());
     }
-    Err("no non-null arguments".to_string())
+    args.iter()
+        .find(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+        .cloned()
+        .ok_or_else(|| "no non-null arguments".to_string())
 }
 
 pub(super) fn compact(args: &[Value]) -> Result<Value, String> {
@@ -432,7 +425,12 @@ mod tests {
         assert_eq!(call("coalesce", vec![n(1.0), n(2.0)]), n(1.0));
         assert_eq!(call_err("coalesce", vec![Value::Null, s("")]), "no non-null, non-empty-string arguments");
         assert_eq!(call("coalescelist", vec![list(vec![]), strs(&["c", "d"])]), strs(&["c", "d"]));
-        assert_eq!(call_err("coalescelist", vec![list(vec![]), Value::Null]), "no non-null arguments");
+        assert_eq!(call_err("coalescelist", vec![list(vec![]), list(vec![])]), "no non-null arguments");
+        assert_eq!(
+            call_err("coalescelist", vec![Value::Null, strs(&["a"])]),
+            "coalescelist arguments must be lists or tuples"
+        );
+        assert_eq!(call("coalesce", vec![n(1.0), s("a")]), s("1"));
         assert_eq!(call("compact", vec![list(vec![s("a"), s(""), Value::Null, s("c")])]), strs(&["a", "c"]));
         assert!(call_err("compact", vec![list(vec![list(vec![])])]).contains("string required"));
         assert_eq!(call("concat", vec![strs(&["a"]), strs(&["b", "c"])]), strs(&["a", "b", "c"]));

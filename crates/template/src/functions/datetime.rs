@@ -21,6 +21,13 @@ fn now() -> OffsetDateTime {
 }
 
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
+    // the time crate also takes `t`, `z` and a space; cty and Go insist on `T` and `Z`
+    if s.len() > 10 && s.as_bytes()[10] != b'T' {
+        return Err("not a valid RFC3339 timestamp: missing required time introducer 'T'".to_string());
+    }
+    if s.ends_with('z') {
+        return Err(format!("not a valid RFC3339 timestamp: {s:?}: the zone must be Z or an offset"));
+    }
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|e| format!("not a valid RFC3339 timestamp: {s:?}: {e}"))
 }
@@ -389,6 +396,11 @@ mod tests {
         assert_eq!(call("formatdate", vec![s("M/D/YYYY"), ts.clone()]), s("1/2/2018"));
         assert!(call_err("formatdate", vec![s("YYY"), ts.clone()]).contains("year must either be"));
         assert!(call_err("formatdate", vec![s("YYYY"), s("2018-01-02")]).starts_with("not a valid RFC3339 timestamp"));
+        assert_eq!(
+            call_err("formatdate", vec![s("YYYY"), s("2018-01-02 23:12:01Z")]),
+            "not a valid RFC3339 timestamp: missing required time introducer 'T'"
+        );
+        assert!(call_err("formatdate", vec![s("YYYY"), s("2018-01-02T23:12:01z")]).starts_with("not a valid RFC3339"));
     }
 
     #[test]

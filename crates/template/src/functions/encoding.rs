@@ -14,8 +14,10 @@ pub(super) fn base64encode(args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn base64decode(args: &[Value]) -> Result<Value, String> {
     let s = str_arg(args, 0, "str")?;
+    // Go's decoder skips line breaks
+    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let bytes = STANDARD
-        .decode(&s)
+        .decode(&compact)
         .map_err(|_| format!("failed to decode base64 data {s:?}"))?;
     String::from_utf8(bytes)
         .map(Value::String)
@@ -143,28 +145,119 @@ pub(super) fn jsondecode(args: &[Value]) -> Result<Value, String> {
 
 // ---- CSV -----------------------------------------------------------------------------------------
 
+/// Parses CSV the way Go's `encoding/csv` does by default: RFC 4180 quoting, `\r\n` read as
+/// `\n`, blank lines skipped, and every record as wide as the first.
+fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let text = text.replace("\r\n", "\n");
+    let chars: Vec<char> = text.chars().collect();
+    let mut records = Vec::new();
+    let (mut i, mut line) = (0usize, 1usize);
+    let mut width: Option<usize> = None;
+    while i < chars.len() {
+        if chars[i] == '\n' {
+            // blank line
+            i += 1;
+            line += 1;
+            continue;
+        }
+        let record_line = line;
+        let mut line_start = i;
+        let mut fields = Vec::new();
+        loop {
+            let mut field = String::new();
+            if chars.get(i) == Some(&'"') {
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return Err(format!(
+                                "parse error on line {line}, column {}: extraneous or missing \" in quoted-field",
+                                i - line_start + 1
+                            ));
+                        }
+                        Some('"') if chars.get(i + 1) == Some(&'"') => {
+                            field.push('"');
+                            i += 2;
+                        }
+                        Some('"') => {
+                            if !matches!(chars.get(i + 1), None | Some(',') | Some('\n')) {
+                                return Err(format!(
+                                    "parse error on line {line}, column {}: extraneous or missing \" in quoted-field",
+                                    i - line_start + 1
+                                ));
+                            }
+                            i += 1;
+                            break;
+                        }
+                        Some(c) => {
+                            if *c == '\n' {
+                                line += 1;
+                                line_start = i + 1;
+                            }
+                            field.push(*c);
+                            i += 1;
+                        }
+                    }
+                }
+            } else {
+                while let Some(c) = chars.get(i) {
+                    match c {
+                        ',' | '\n' => break,
+                        '"' => {
+                            return Err(format!(
+                                "parse error on line {line}, column {}: bare \" in non-quoted-field",
+                                i - line_start + 1
+                            ));
+                        }
+                        c => field.push(*c),
+                    }
+                    i += 1;
+                }
+            }
+            fields.push(field);
+            match chars.get(i) {
+                Some(',') => i += 1,
+                Some('\n') => {
+                    i += 1;
+                    line += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        match width {
+            None => width = Some(fields.len()),
+            Some(w) if w != fields.len() => {
+                return Err(format!("record on line {record_line}: wrong number of fields"));
+            }
+            _ => {}
+        }
+        records.push(fields);
+    }
+    Ok(records)
+}
+
 /// `csvdecode(str)`: the first line names the columns; every other line becomes an object.
 pub(super) fn csvdecode(args: &[Value]) -> Result<Value, String> {
     let s = str_arg(args, 0, "str")?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(s.as_bytes());
-    let mut records = reader.records();
-    let header = match records.next() {
-        None => return Err("missing header line".to_string()),
-        Some(r) => r.map_err(|e| format!("invalid csv: {e}"))?,
-    };
-    let names: Vec<String> = header.iter().map(str::to_string).collect();
-    let mut rows = Vec::new();
-    for record in records {
-        let record = record.map_err(|e| format!("invalid csv: {e}"))?;
-        let mut row = hcl::Map::new();
-        for (name, field) in names.iter().zip(record.iter()) {
-            row.insert(name.clone(), Value::String(field.to_string()));
+    let mut records = parse_csv(&s)?.into_iter();
+    let names = records.next().ok_or_else(|| "missing header line".to_string())?;
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(format!("duplicate column name {name:?}"));
         }
-        row.sort_keys();
-        rows.push(Value::Object(row));
     }
+    let rows = records
+        .map(|record| {
+            let mut row: hcl::Map<String, Value> = names
+                .iter()
+                .cloned()
+                .zip(record.into_iter().map(Value::String))
+                .collect();
+            row.sort_keys();
+            Value::Object(row)
+        })
+        .collect();
     Ok(Value::Array(rows))
 }
 
@@ -204,6 +297,13 @@ fn from_yaml(v: serde_yaml::Value) -> Result<Value, String> {
 
 pub(super) fn yamldecode(args: &[Value]) -> Result<Value, String> {
     let s = str_arg(args, 0, "src")?;
+    let has_content = s.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#')
+    });
+    if !has_content {
+        return Err("on line 1, column 1: missing start of document".to_string());
+    }
     let v: serde_yaml::Value = serde_yaml::from_str(&s).map_err(|e| format!("invalid yaml: {e}"))?;
     from_yaml(v)
 }
@@ -288,7 +388,16 @@ fn yaml_block(v: &Value, indent: usize, out: &mut String) {
 
 pub(super) fn yamlencode(args: &[Value]) -> Result<Value, String> {
     let mut out = String::new();
-    yaml_block(&args[0], 0, &mut out);
+    match &args[0] {
+        // go-yaml ends a document made of one plain scalar with an explicit end marker
+        v @ (Value::Null | Value::Bool(_) | Value::Number(_)) => {
+            out = format!("{}\n...\n", yaml_scalar(v, 0).unwrap_or_default());
+        }
+        v => match yaml_scalar(v, 0) {
+            Some(s) => out = format!("{s}\n"),
+            None => yaml_block(v, 0, &mut out),
+        },
+    }
     Ok(Value::String(out))
 }
 
@@ -432,6 +541,7 @@ mod tests {
         assert!(call_err("base64encode", vec![list(vec![])]).contains("string required"));
         assert_eq!(call("base64decode", vec![s("SGVsbG8gV29ybGQ=")]), s("Hello World"));
         assert_eq!(call_err("base64decode", vec![s("no!")]), "failed to decode base64 data \"no!\"");
+        assert_eq!(call("base64decode", vec![s("SGVs\nbG8=\r\n")]), s("Hello"));
         assert_eq!(
             call_err("base64decode", vec![s("/w==")]),
             "the result of decoding the provided string is not valid UTF-8"
@@ -478,7 +588,20 @@ mod tests {
             ])
         );
         assert_eq!(call_err("csvdecode", vec![s("")]), "missing header line");
-        assert!(call_err("csvdecode", vec![s("a,b\n1,2,3\n")]).starts_with("invalid csv"));
+        assert_eq!(
+            call("csvdecode", vec![s("a,b\r\n\r\n1,\"x,\"\"y\"\"\nz\"\r\n")]),
+            list(vec![obj(vec![("a", s("1")), ("b", s("x,\"y\"\nz"))])])
+        );
+        assert_eq!(call_err("csvdecode", vec![s("a,b\n1,2,3\n")]), "record on line 2: wrong number of fields");
+        assert_eq!(
+            call_err("csvdecode", vec![s("a\nx\"y\n")]),
+            "parse error on line 2, column 2: bare \" in non-quoted-field"
+        );
+        assert_eq!(
+            call_err("csvdecode", vec![s("a\n\"x\"y\n")]),
+            "parse error on line 2, column 3: extraneous or missing \" in quoted-field"
+        );
+        assert_eq!(call_err("csvdecode", vec![s("a,a\n1,2")]), "duplicate column name \"a\"");
     }
 
     #[test]
@@ -501,6 +624,10 @@ mod tests {
         assert_eq!(call("yamldecode", vec![text]), nested);
         assert_eq!(call("yamldecode", vec![s("- a\n- 2\n")]), list(vec![s("a"), n(2.0)]));
         assert!(call_err("yamldecode", vec![s("a: [")]).starts_with("invalid yaml"));
+        assert_eq!(call_err("yamldecode", vec![s("# only a comment\n")]), "on line 1, column 1: missing start of document");
+        assert_eq!(call("yamlencode", vec![n(1.5)]), s("1.5\n...\n"));
+        assert_eq!(call("yamlencode", vec![list(vec![])]), s("[]\n"));
+        assert_eq!(call("yamlencode", vec![s("x")]), s("\"x\"\n"));
         assert!(call_err("yamlencode", vec![]).contains("expects 1"));
         assert_eq!(call("yaml2json", vec![s("b: [1, x]\na: {c: true}\n")]), s(r#"{"a":{"c":true},"b":[1,"x"]}"#));
         assert!(call_err("yaml2json", vec![s("[")]).starts_with("invalid yaml"));

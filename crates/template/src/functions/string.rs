@@ -14,12 +14,31 @@ pub(super) fn chomp(args: &[Value]) -> Result<Value, String> {
     string_fn(args, |s| s.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// Go's per-rune `unicode.ToUpper`: a letter whose upper case is several letters (`ß`) stays.
+pub(crate) fn upper_char(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's per-rune `unicode.ToLower`: `İ` lowers to a plain `i`, as its simple mapping says.
+fn lower_char(c: char) -> char {
+    let mut low = c.to_lowercase();
+    match (low.next(), low.next()) {
+        (Some(l), None) => l,
+        (Some(l), Some(_)) if c == '\u{130}' => l,
+        _ => c,
+    }
+}
+
 pub(super) fn lower(args: &[Value]) -> Result<Value, String> {
-    string_fn(args, str::to_lowercase)
+    string_fn(args, |s| s.chars().map(lower_char).collect())
 }
 
 pub(super) fn upper(args: &[Value]) -> Result<Value, String> {
-    string_fn(args, str::to_uppercase)
+    string_fn(args, |s| s.chars().map(upper_char).collect())
 }
 
 /// Reverses grapheme clusters, so combining marks stay on their letters (as cty does).
@@ -39,7 +58,7 @@ pub(super) fn title(args: &[Value]) -> Result<Value, String> {
         let mut prev_sep = true;
         for c in s.chars() {
             if prev_sep {
-                out.extend(c.to_uppercase());
+                out.push(upper_char(c));
             } else {
                 out.push(c);
             }
@@ -271,9 +290,14 @@ fn format_with(fmt: &str, args: &[Value]) -> Result<String, String> {
         };
         if i < bytes.len() && bytes[i].1 == '[' {
             i += 1;
+            let num_start = i;
             let idx = read_num(&mut i);
             if i >= bytes.len() || bytes[i].1 != ']' || idx.is_none_or(|n| n == 0) {
-                return Err(format!("invalid argument index at {start}"));
+                // cty points at the zero of [0], else at whatever broke the index
+                let bad = if idx == Some(0) { num_start } else { i };
+                let at = bytes.get(bad).map_or(fmt.len(), |b| b.0);
+                let c = bytes.get(bad).map_or(' ', |b| b.1);
+                return Err(format!("unrecognized format character '{c}' at offset {at}"));
             }
             i += 1;
             next_arg = idx.unwrap_or(1) - 1;
@@ -283,17 +307,28 @@ fn format_with(fmt: &str, args: &[Value]) -> Result<String, String> {
             i += 1;
             spec.precision = Some(read_num(&mut i).unwrap_or(0));
         }
-        let Some(&(_, verb)) = bytes.get(i) else {
-            return Err(format!("missing format verb at end of string, after % at {start}"));
+        let Some(&(verb_at, verb)) = bytes.get(i) else {
+            return Err(format!("invalid format string starting at offset {start}"));
         };
         i += 1;
         if verb == '%' {
+            // only a bare %% is an escaped percent sign
+            if verb_at != start + 1 {
+                return Err(format!("unrecognized format character '%' at offset {verb_at}"));
+            }
             out.push('%');
             continue;
         }
+        if !"vtsqdboxXeEfgG".contains(verb) {
+            return Err(format!(
+                "unsupported format verb {verb:?} in {:?} at offset {start}",
+                &fmt[start..verb_at + verb.len_utf8()]
+            ));
+        }
         let Some(value) = args.get(next_arg) else {
             return Err(format!(
-                "not enough arguments for \"%{verb}\" at {start}: need index {} but have {} total",
+                "not enough arguments for {:?} at {start}: need index {} but have {} total",
+                &fmt[start..verb_at + verb.len_utf8()],
                 next_arg + 1,
                 args.len()
             ));
@@ -403,7 +438,8 @@ fn format_one(verb: char, spec: &Spec, value: &Value) -> Result<String, String> 
             };
             Ok(format!("{sign}{digits}"))
         }
-        other => Err(format!("unsupported format verb %{other}")),
+        // format_with only passes the verbs above
+        other => Err(format!("unsupported format verb {other:?}")),
     }
 }
 
@@ -498,6 +534,8 @@ mod tests {
         assert_eq!(call("upper", vec![s("héllo")]), s("HÉLLO"));
         assert_eq!(call("lower", vec![s("HeLLo")]), s("hello"));
         assert_eq!(call("upper", vec![n(5.0)]), s("5"));
+        assert_eq!(call("upper", vec![s("straße")]), s("STRAßE"));
+        assert_eq!(call("lower", vec![s("İ")]), s("i"));
         assert_eq!(call_err("upper", vec![strs(&["a"])]), "invalid value for \"str\" parameter: string required, got tuple");
         assert_eq!(call_err("lower", vec![Value::Null]), "invalid value for \"str\" parameter: argument must not be null");
         assert_eq!(call("title", vec![s("hello world-wide web o'neil")]), s("Hello World-Wide Web O'Neil"));
@@ -608,6 +646,14 @@ mod tests {
         assert_eq!(
             call_err("format", vec![s("%s %s"), s("a")]),
             "not enough arguments for \"%s\" at 3: need index 2 but have 1 total"
+        );
+        assert_eq!(call_err("format", vec![s("%5%")]), "unrecognized format character '%' at offset 2");
+        assert_eq!(call_err("format", vec![s("%z"), n(1.0)]), "unsupported format verb 'z' in \"%z\" at offset 0");
+        assert_eq!(call_err("format", vec![s("%"), n(1.0)]), "invalid format string starting at offset 0");
+        assert_eq!(call_err("format", vec![s("%[0]s"), s("a")]), "unrecognized format character '0' at offset 2");
+        assert_eq!(
+            call_err("format", vec![s("%[3]s"), s("a")]),
+            "not enough arguments for \"%[3]s\" at 0: need index 3 but have 1 total"
         );
         assert_eq!(
             call_err("format", vec![s("%s"), s("a"), s("b")]),
