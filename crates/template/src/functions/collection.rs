@@ -76,6 +76,9 @@ pub(super) fn compact(args: &[Value]) -> Result<Value, String> {
 }
 
 pub(super) fn concat(args: &[Value]) -> Result<Value, String> {
+    if args.is_empty() {
+        return Err("at least one argument is required".to_string());
+    }
     let mut out = Vec::new();
     for (i, v) in args.iter().enumerate() {
         match v {
@@ -171,11 +174,8 @@ pub(super) fn length(args: &[Value]) -> Result<Value, String> {
         )),
         Value::Array(a) => Ok(int(a.len() as i64)),
         Value::Object(o) => Ok(int(o.len() as i64)),
-        Value::Null => Err("argument must not be null".to_string()),
-        other => Err(format!(
-            "argument must be a string, a collection type, or a structural type, got {}",
-            type_name(other)
-        )),
+        Value::Null => Err("invalid value for \"value\" parameter: argument must not be null".to_string()),
+        _ => Err("argument must be a string, a collection type, or a structural type".to_string()),
     }
 }
 
@@ -221,13 +221,13 @@ pub(super) fn range(args: &[Value]) -> Result<Value, String> {
     };
     let step = step_given.unwrap_or(if end < start { -1.0 } else { 1.0 });
     if step == 0.0 {
-        return Err("step must not be zero".to_string());
+        return Err("invalid value for \"params\" parameter: step must not be zero".to_string());
     }
     if start < end && step < 0.0 {
-        return Err("step must be positive when start is less than limit".to_string());
+        return Err("invalid value for \"params\" parameter: end must be less than start when step is negative".to_string());
     }
     if start > end && step > 0.0 {
-        return Err("step must be negative when start is greater than limit".to_string());
+        return Err("invalid value for \"params\" parameter: end must be greater than start when step is positive".to_string());
     }
     let mut out = Vec::new();
     let mut i = 0u32;
@@ -291,13 +291,13 @@ pub(super) fn slice(args: &[Value]) -> Result<Value, String> {
     let start = int_arg(args, 1, "start_index")?;
     let end = int_arg(args, 2, "end_index")?;
     if start < 0 {
-        return Err("invalid value for \"start_index\" parameter: must not be less than zero".to_string());
+        return Err("invalid value for \"start_index\" parameter: start index must not be less than zero".to_string());
     }
     if end > list.len() as i64 {
-        return Err("invalid value for \"end_index\" parameter: must not be greater than the length of the list".to_string());
+        return Err("invalid value for \"end_index\" parameter: end index must not be greater than the length of the list".to_string());
     }
     if start > end {
-        return Err("invalid value for \"start_index\" parameter: must not be greater than end_index".to_string());
+        return Err("invalid value for \"start_index\" parameter: start index must not be greater than end index".to_string());
     }
     Ok(Value::Array(list[start as usize..end as usize].to_vec()))
 }
@@ -512,8 +512,8 @@ mod tests {
         assert_eq!(call("length", vec![s("cafe\u{301}")]), n(4.0));
         assert_eq!(call("length", vec![strs(&["a", "b"])]), n(2.0));
         assert_eq!(call("length", vec![obj(vec![("a", T)])]), n(1.0));
-        assert_eq!(call_err("length", vec![Value::Null]), "argument must not be null");
-        assert!(call_err("length", vec![n(3.0)]).contains("got number"));
+        assert_eq!(call_err("length", vec![Value::Null]), "invalid value for \"value\" parameter: argument must not be null");
+        assert_eq!(call_err("length", vec![n(3.0)]), "argument must be a string, a collection type, or a structural type");
     }
 
     #[test]
@@ -523,8 +523,11 @@ mod tests {
         assert_eq!(call("range", vec![n(4.0), n(1.0)]), list(vec![n(4.0), n(3.0), n(2.0)]));
         assert_eq!(call("range", vec![n(0.0), n(1.0), n(0.25)]), list(vec![n(0.0), n(0.25), n(0.5), n(0.75)]));
         assert_eq!(call("range", vec![n(0.0)]), list(vec![]));
-        assert_eq!(call_err("range", vec![n(1.0), n(4.0), n(0.0)]), "step must not be zero");
-        assert_eq!(call_err("range", vec![n(1.0), n(4.0), n(-1.0)]), "step must be positive when start is less than limit");
+        assert_eq!(call_err("range", vec![n(1.0), n(4.0), n(0.0)]), "invalid value for \"params\" parameter: step must not be zero");
+        assert_eq!(
+            call_err("range", vec![n(1.0), n(4.0), n(-1.0)]),
+            "invalid value for \"params\" parameter: end must be less than start when step is negative"
+        );
         assert!(call_err("range", vec![n(2000.0)]).starts_with("more than 1024 values"));
     }
 
@@ -547,7 +550,7 @@ mod tests {
     fn slice_reverse_sort_sum() {
         assert_eq!(call("slice", vec![strs(&["a", "b", "c", "d"]), n(1.0), n(3.0)]), strs(&["b", "c"]));
         assert!(call_err("slice", vec![strs(&["a"]), n(0.0), n(2.0)]).contains("greater than the length"));
-        assert!(call_err("slice", vec![strs(&["a", "b"]), n(2.0), n(1.0)]).contains("greater than end_index"));
+        assert!(call_err("slice", vec![strs(&["a", "b"]), n(2.0), n(1.0)]).contains("start index must not be greater than end index"));
         assert!(call_err("slice", vec![strs(&["a"]), n(-1.0), n(1.0)]).contains("less than zero"));
         assert_eq!(call("reverse", vec![strs(&["a", "b"])]), strs(&["b", "a"]));
         assert!(call_err("reverse", vec![n(1.0)]).contains("list"));

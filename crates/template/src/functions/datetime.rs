@@ -22,7 +22,7 @@ fn now() -> OffsetDateTime {
 
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
     // the time crate also takes `t`, `z` and a space; cty and Go insist on `T` and `Z`
-    if s.len() > 10 && s.as_bytes()[10] != b'T' {
+    if s.as_bytes().get(10) != Some(&b'T') {
         return Err("not a valid RFC3339 timestamp: missing required time introducer 'T'".to_string());
     }
     if s.ends_with('z') {
@@ -74,7 +74,12 @@ fn hour12(h: u8) -> u8 {
 /// `formatdate(spec, timestamp)` with Terraform's format letters and `'literal'` quoting.
 pub(super) fn formatdate(args: &[Value]) -> Result<Value, String> {
     let spec = str_arg(args, 0, "format")?;
-    let t = parse_rfc3339(&str_arg(args, 1, "time")?)?;
+    let t = parse_rfc3339(&str_arg(args, 1, "time")?)
+        .map_err(|e| format!("invalid value for \"time\" parameter: {e}"))?;
+    formatdate_spec(&spec, t).map_err(|e| format!("invalid value for \"format\" parameter: {e}"))
+}
+
+fn formatdate_spec(spec: &str, t: OffsetDateTime) -> Result<Value, String> {
     let chars: Vec<char> = spec.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -156,7 +161,7 @@ pub(super) fn formatdate(args: &[Value]) -> Result<Value, String> {
                 'm' => return Err(bad("minute must either be \"m\" or \"mm\"")),
                 's' => return Err(bad("second must either be \"s\" or \"ss\"")),
                 'Z' => return Err(bad("timezone must be Z, ZZZZ, or ZZZZZ")),
-                _ => return Err(bad("unsupported; quote literal text with '")),
+                _ => return Err(format!("invalid date format verb {tok:?}")),
             },
         };
         out.push_str(&piece);
@@ -394,13 +399,23 @@ mod tests {
         assert_eq!(call("formatdate", vec![s("H:mmaa"), ts.clone()]), s("11:12pm"));
         assert_eq!(call("formatdate", vec![s("h 'o''clock' Z ZZZZZ"), s("2018-01-02T08:12:01+05:30")]), s("8 o'clock +05:30 +05:30"));
         assert_eq!(call("formatdate", vec![s("M/D/YYYY"), ts.clone()]), s("1/2/2018"));
-        assert!(call_err("formatdate", vec![s("YYY"), ts.clone()]).contains("year must either be"));
-        assert!(call_err("formatdate", vec![s("YYYY"), s("2018-01-02")]).starts_with("not a valid RFC3339 timestamp"));
+        assert_eq!(
+            call_err("formatdate", vec![s("YYY"), ts.clone()]),
+            "invalid value for \"format\" parameter: invalid date format verb \"YYY\": year must either be \"YY\" or \"YYYY\""
+        );
+        assert_eq!(
+            call_err("formatdate", vec![s("x"), ts.clone()]),
+            "invalid value for \"format\" parameter: invalid date format verb \"x\""
+        );
+        assert_eq!(
+            call_err("formatdate", vec![s("YYYY"), s("2018-01-02")]),
+            "invalid value for \"time\" parameter: not a valid RFC3339 timestamp: missing required time introducer 'T'"
+        );
         assert_eq!(
             call_err("formatdate", vec![s("YYYY"), s("2018-01-02 23:12:01Z")]),
-            "not a valid RFC3339 timestamp: missing required time introducer 'T'"
+            "invalid value for \"time\" parameter: not a valid RFC3339 timestamp: missing required time introducer 'T'"
         );
-        assert!(call_err("formatdate", vec![s("YYYY"), s("2018-01-02T23:12:01z")]).starts_with("not a valid RFC3339"));
+        assert!(call_err("formatdate", vec![s("YYYY"), s("2018-01-02T23:12:01z")]).contains("not a valid RFC3339"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(super) fn base64decode(args: &[Value]) -> Result<Value, String> {
     let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
     let bytes = STANDARD
         .decode(&compact)
-        .map_err(|_| format!("failed to decode base64 data {s:?}"))?;
+        .map_err(|_| format!("failed to decode base64 data '{s}'"))?;
     String::from_utf8(bytes)
         .map(Value::String)
         .map_err(|_| "the result of decoding the provided string is not valid UTF-8".to_string())
@@ -138,8 +138,16 @@ fn from_json(v: serde_json::Value) -> Result<Value, String> {
 
 pub(super) fn jsondecode(args: &[Value]) -> Result<Value, String> {
     let s = str_arg(args, 0, "str")?;
-    let v: serde_json::Value =
-        serde_json::from_str(&s).map_err(|e| format!("invalid json: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| {
+        // the texts of Go's decoder for the two cases templates hit most
+        if e.is_eof() {
+            "EOF".to_string()
+        } else if e.to_string().starts_with("trailing characters") {
+            "extraneous data after JSON object".to_string()
+        } else {
+            format!("invalid json: {e}")
+        }
+    })?;
     from_json(v)
 }
 
@@ -190,7 +198,8 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
                             break;
                         }
                         Some(c) => {
-                            if *c == '\n' {
+                            // a final newline leaves the position on its line, as Go reports it
+                            if *c == '\n' && i + 1 < chars.len() {
                                 line += 1;
                                 line_start = i + 1;
                             }
@@ -540,7 +549,7 @@ mod tests {
         assert_eq!(call("base64encode", vec![s("Hello World")]), s("SGVsbG8gV29ybGQ="));
         assert!(call_err("base64encode", vec![list(vec![])]).contains("string required"));
         assert_eq!(call("base64decode", vec![s("SGVsbG8gV29ybGQ=")]), s("Hello World"));
-        assert_eq!(call_err("base64decode", vec![s("no!")]), "failed to decode base64 data \"no!\"");
+        assert_eq!(call_err("base64decode", vec![s("no!")]), "failed to decode base64 data 'no!'");
         assert_eq!(call("base64decode", vec![s("SGVs\nbG8=\r\n")]), s("Hello"));
         assert_eq!(
             call_err("base64decode", vec![s("/w==")]),
@@ -574,7 +583,9 @@ mod tests {
         assert_eq!(text, s(r#"{"a":"\u003cb\u003e\u0026","z":[1,2.5,true,null]}"#));
         assert_eq!(call("jsondecode", vec![text]), v);
         assert_eq!(call("jsondecode", vec![s("\"x\"")]), s("x"));
-        assert!(call_err("jsondecode", vec![s("{")]).starts_with("invalid json"));
+        assert_eq!(call_err("jsondecode", vec![s("{")]), "EOF");
+        assert_eq!(call_err("jsondecode", vec![s("{} x")]), "extraneous data after JSON object");
+        assert!(call_err("jsondecode", vec![s("{x}")]).starts_with("invalid json"));
         assert!(call_err("jsonencode", vec![]).contains("expects 1 argument"));
     }
 
@@ -602,6 +613,10 @@ mod tests {
             "parse error on line 2, column 3: extraneous or missing \" in quoted-field"
         );
         assert_eq!(call_err("csvdecode", vec![s("a,a\n1,2")]), "duplicate column name \"a\"");
+        assert_eq!(
+            call_err("csvdecode", vec![s("a\n\"unterminated\n")]),
+            "parse error on line 2, column 15: extraneous or missing \" in quoted-field"
+        );
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 pub(super) fn file(args: &[Value]) -> Result<Value, String> {
     let path = str_arg(args, 0, "path")?;
     String::from_utf8(read(&path)?).map(Value::String).map_err(|_| {
-        format!("contents of {path:?} are not valid UTF-8; use the filebase64 function to obtain the base64 encoded contents")
+        format!("contents of {path} are not valid UTF-8; use the filebase64 function to obtain the Base64 encoded contents or the other file functions (e.g. filemd5, filesha256) to obtain file hashing results instead")
     })
 }
 

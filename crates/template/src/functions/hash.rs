@@ -51,8 +51,15 @@ pub(super) fn uuidv5(args: &[Value]) -> Result<Value, String> {
         "url" => uuid::Uuid::NAMESPACE_URL,
         "oid" => uuid::Uuid::NAMESPACE_OID,
         "x500" => uuid::Uuid::NAMESPACE_X500,
-        other => uuid::Uuid::parse_str(other)
-            .map_err(|_| format!("uuidv5() doesn't support namespace {other}"))?,
+        other => uuid::Uuid::parse_str(other).map_err(|_| {
+            // the reason Go's uuid parser gives
+            let reason = if [32, 36, 38, 41, 45].contains(&other.len()) {
+                "invalid UUID format".to_string()
+            } else {
+                format!("invalid UUID length: {}", other.len())
+            };
+            format!("uuidv5() doesn't support namespace {other} ({reason})")
+        })?,
     };
     Ok(Value::String(uuid::Uuid::new_v5(&namespace, name.as_bytes()).to_string()))
 }
@@ -117,7 +124,7 @@ mod tests {
             call("uuidv5", vec![s("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), s("www.terraform.io")]),
             s("a5008fae-b28c-5ba5-96cd-82b4c53552d6")
         );
-        assert_eq!(call_err("uuidv5", vec![s("bogus"), s("x")]), "uuidv5() doesn't support namespace bogus");
+        assert_eq!(call_err("uuidv5", vec![s("bogus"), s("x")]), "uuidv5() doesn't support namespace bogus (invalid UUID length: 5)");
     }
 
     #[test]

@@ -113,22 +113,22 @@ pub(super) fn cidrsubnets(args: &[Value]) -> Result<Value, String> {
     // the address just past the previous subnet, or None when the space wrapped around
     let mut cursor: Option<u128> = Some(net.base);
     let mut out = Vec::new();
-    for (i, v) in args[1..].iter().enumerate() {
+    for v in &args[1..] {
         let newbits = value_to_int(v, "newbits")?;
         if newbits < 1 {
-            return Err(format!("invalid value for \"newbits\" parameter {}: must be at least 1", i + 1));
+            return Err("invalid value for \"newbits\" parameter: must extend prefix by at least one bit".to_string());
         }
         let len = i64::from(net.len) + newbits;
         if len > i64::from(net.bits) {
             let family = if net.bits == 32 { "IPv4" } else { "IPv6" };
             return Err(format!(
-                "would extend prefix to {len} bits, which is too long for an {family} address"
+                "invalid value for \"newbits\" parameter: would extend prefix to {len} bits, which is too long for an {family} address"
             ));
         }
         let len = len as u32;
         let no_space = || {
             format!(
-                "not enough remaining address space for a subnet with a prefix of {len} bits after {}",
+                "invalid value for \"newbits\" parameter: not enough remaining address space for a subnet with a prefix of {len} bits after {}",
                 out.last().and_then(Value::as_str).unwrap_or(&net_text(net))
             )
         };
@@ -237,11 +237,11 @@ mod tests {
         assert_eq!(call("cidrsubnets", vec![s("10.0.0.0/8")]), strs(&[]));
         assert_eq!(
             call_err("cidrsubnets", vec![s("10.0.0.0/24"), n(1.0), n(1.0), n(1.0)]),
-            "not enough remaining address space for a subnet with a prefix of 25 bits after 10.0.0.128/25"
+            "invalid value for \"newbits\" parameter: not enough remaining address space for a subnet with a prefix of 25 bits after 10.0.0.128/25"
         );
         assert_eq!(
             call_err("cidrsubnets", vec![s("10.0.0.0/30"), n(3.0)]),
-            "would extend prefix to 33 bits, which is too long for an IPv4 address"
+            "invalid value for \"newbits\" parameter: would extend prefix to 33 bits, which is too long for an IPv4 address"
         );
     }
 }

@@ -98,7 +98,7 @@ table! {
     "coalesce" => 1, None, collection::coalesce;
     "coalescelist" => 1, None, collection::coalescelist;
     "compact" => 1, Some(1), collection::compact;
-    "concat" => 1, None, collection::concat;
+    "concat" => 0, None, collection::concat;
     "contains" => 2, Some(2), collection::contains;
     "distinct" => 1, Some(1), collection::distinct;
     "element" => 2, Some(2), collection::element;
@@ -126,8 +126,8 @@ table! {
     "ceil" => 1, Some(1), numeric::ceil;
     "floor" => 1, Some(1), numeric::floor;
     "log" => 2, Some(2), numeric::log;
-    "max" => 1, None, numeric::max;
-    "min" => 1, None, numeric::min;
+    "max" => 0, None, numeric::max;
+    "min" => 0, None, numeric::min;
     "parseint" => 2, Some(2), numeric::parseint;
     "pow" => 2, Some(2), numeric::pow;
     "signum" => 1, Some(1), numeric::signum;
@@ -304,12 +304,15 @@ pub(crate) fn num_arg(args: &[Value], i: usize, param: &str) -> Result<f64, Stri
     value_to_f64(arg(args, i, param)?, param)
 }
 
+/// A whole number; the error carries no parameter name, as cty's conversion inside a function
+/// body reports it.
 pub(crate) fn value_to_int(v: &Value, param: &str) -> Result<i64, String> {
     let f = value_to_f64(v, param)?;
     if f.fract() != 0.0 || f < i64::MIN as f64 || f > i64::MAX as f64 {
-        return Err(format!(
-            "invalid value for {param:?} parameter: value must be a whole number, between -9223372036854775808 and 9223372036854775807"
-        ));
+        return Err(
+            "value must be a whole number, between -9223372036854775808 and 9223372036854775807"
+                .to_string(),
+        );
     }
     Ok(f as i64)
 }

@@ -113,7 +113,7 @@ pub(super) fn indent(args: &[Value]) -> Result<Value, String> {
 pub(super) fn join(args: &[Value]) -> Result<Value, String> {
     let sep = str_arg(args, 0, "separator")?;
     let mut parts = Vec::new();
-    for (li, list) in args[1..].iter().enumerate() {
+    for list in &args[1..] {
         let Value::Array(items) = list else {
             return Err(format!(
                 "invalid value for \"lists\" parameter: list of string required, got {}",
@@ -123,8 +123,7 @@ pub(super) fn join(args: &[Value]) -> Result<Value, String> {
         for (ei, item) in items.iter().enumerate() {
             if item.is_null() {
                 return Err(format!(
-                    "element {ei} of list {} is null; cannot concatenate null values",
-                    li + 1
+                    "invalid value for \"lists\" parameter: element {ei} is null; cannot concatenate null values"
                 ));
             }
             parts.push(value_to_str(item, "lists")?);
@@ -308,7 +307,7 @@ fn format_with(fmt: &str, args: &[Value]) -> Result<String, String> {
             spec.precision = Some(read_num(&mut i).unwrap_or(0));
         }
         let Some(&(verb_at, verb)) = bytes.get(i) else {
-            return Err(format!("invalid format string starting at offset {start}"));
+            return Err(format!("invalid format string starting at offset {}", fmt.len()));
         };
         i += 1;
         if verb == '%' {
@@ -341,7 +340,7 @@ fn format_with(fmt: &str, args: &[Value]) -> Result<String, String> {
     }
     if max_used < args.len() {
         return Err(format!(
-            "too many arguments; only {max_used} used by format string"
+            "invalid value for \"args\" parameter: too many arguments; only {max_used} used by format string"
         ));
     }
     Ok(out)
@@ -498,7 +497,7 @@ pub(super) fn formatlist(args: &[Value]) -> Result<Value, String> {
                 None => len = Some((items.len(), i + 1)),
                 Some((l, at)) if l != items.len() => {
                     return Err(format!(
-                        "argument {} has length {}, which is inconsistent with argument {at} of length {l}",
+                        "invalid value for \"args\" parameter: argument {} has length {}, which is inconsistent with argument {at} of length {l}",
                         i + 1,
                         items.len()
                     ));
@@ -579,7 +578,7 @@ mod tests {
         assert_eq!(call("join", vec![s("-"), list(vec![])]), s(""));
         assert_eq!(
             call_err("join", vec![s("-"), list(vec![s("a"), Value::Null])]),
-            "element 1 of list 1 is null; cannot concatenate null values"
+            "invalid value for \"lists\" parameter: element 1 is null; cannot concatenate null values"
         );
         assert_eq!(call("split", vec![s(","), s("a,b,,c")]), strs(&["a", "b", "", "c"]));
         assert_eq!(call("split", vec![s(","), s("")]), strs(&[""]));
@@ -649,7 +648,7 @@ mod tests {
         );
         assert_eq!(call_err("format", vec![s("%5%")]), "unrecognized format character '%' at offset 2");
         assert_eq!(call_err("format", vec![s("%z"), n(1.0)]), "unsupported format verb 'z' in \"%z\" at offset 0");
-        assert_eq!(call_err("format", vec![s("%"), n(1.0)]), "invalid format string starting at offset 0");
+        assert_eq!(call_err("format", vec![s("%"), n(1.0)]), "invalid format string starting at offset 1");
         assert_eq!(call_err("format", vec![s("%[0]s"), s("a")]), "unrecognized format character '0' at offset 2");
         assert_eq!(
             call_err("format", vec![s("%[3]s"), s("a")]),
@@ -657,7 +656,7 @@ mod tests {
         );
         assert_eq!(
             call_err("format", vec![s("%s"), s("a"), s("b")]),
-            "too many arguments; only 1 used by format string"
+            "invalid value for \"args\" parameter: too many arguments; only 1 used by format string"
         );
     }
 
@@ -673,7 +672,7 @@ mod tests {
         );
         assert_eq!(
             call_err("formatlist", vec![s("%s%s"), strs(&["a"]), strs(&["b", "c"])]),
-            "argument 2 has length 2, which is inconsistent with argument 1 of length 1"
+            "invalid value for \"args\" parameter: argument 2 has length 2, which is inconsistent with argument 1 of length 1"
         );
     }
 }
