@@ -250,7 +250,8 @@ fn arg<'a>(args: &'a [Value], i: usize, param: &str) -> Result<&'a Value, String
         .ok_or_else(|| format!("missing value for {param:?} parameter"))
 }
 
-/// A number as cty prints it: integers without a fraction, others in plain decimal notation.
+/// A number as cty prints it (`big.Float.Text('f', -1)`): plain decimal notation with the
+/// fewest digits that read back to the same value, so `1e300` is a 1 and 300 zeros.
 pub(crate) fn number_to_string(n: &hcl::Number) -> String {
     if let Some(i) = n.as_i64() {
         return i.to_string();
@@ -259,7 +260,25 @@ pub(crate) fn number_to_string(n: &hcl::Number) -> String {
         return u.to_string();
     }
     // as_f64 is always Some for hcl numbers; fall back to hcl's own rendering otherwise
-    n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string())
+    n.as_f64().map_or_else(|| n.to_string(), plain_decimal)
+}
+
+/// Shortest round-trip digits of `f`, written without an exponent.
+pub(crate) fn plain_decimal(f: f64) -> String {
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // the decimal point sits after `point` digits
+    let point = exp + 1;
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+    };
+    if f < 0.0 { format!("-{body}") } else { body }
 }
 
 /// Converts a primitive to a string the way cty's automatic conversion does.
@@ -477,6 +496,16 @@ mod tests {
     }
 
     #[test]
+    fn numbers_print_in_plain_shortest_decimal() {
+        assert_eq!(plain_decimal(1e300), format!("1{}", "0".repeat(300)));
+        assert_eq!(plain_decimal(1.5e-10), "0.00000000015");
+        assert_eq!(plain_decimal(-2.5), "-2.5");
+        assert_eq!(plain_decimal(123.456), "123.456");
+        assert_eq!(plain_decimal(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(number_to_string(&hcl::Number::from(-7)), "-7");
+    }
+
+    #[test]
     fn env_reads_the_injected_map_only() {
         let mut map = BTreeMap::new();
         map.insert("CCE_TEST_VAR".to_string(), "yes".to_string());
@@ -492,11 +521,11 @@ mod tests {
         let mut ctx = Context::new();
         declare_all(&mut ctx);
         let v: Value = hcl::eval::from_str(
-            "a = upper(\"x\")\nb = join(\"-\", [\"a\", \"b\"])\nc = length([1, 2, 3])\n",
+            "a = upper(\"x\")\nb = join(\"-\", [\"a\", \"b\"])\nc = length([1, 2, 3])\nd = max([1, 5, 3]...)\n",
             &ctx,
         )
         .expect("evaluates");
-        assert_eq!(v, obj(vec![("a", s("X")), ("b", s("a-b")), ("c", n(3.0))]));
+        assert_eq!(v, obj(vec![("a", s("X")), ("b", s("a-b")), ("c", n(3.0)), ("d", n(5.0))]));
         let err = hcl::eval::from_str::<Value>("a = upper()\n", &ctx).unwrap_err();
         assert!(err.to_string().contains("expects 1 argument"), "{err}");
     }

@@ -409,6 +409,7 @@ fn format_one(verb: char, spec: &Spec, value: &Value) -> Result<String, String> 
             };
             let a = f.abs();
             let digits = match verb {
+                'd' if a.fract() == 0.0 && a > u64::MAX as f64 => super::plain_decimal(a),
                 'd' | 'b' | 'o' | 'x' | 'X' => {
                     if a.fract() != 0.0 || a > u64::MAX as f64 {
                         return Err("an integer is required".to_string());
