@@ -232,6 +232,57 @@ pub(super) fn timecmp(args: &[Value]) -> Result<Value, String> {
     }))
 }
 
+/// The parts of a time both parse functions return, named as Packer names them.
+fn time_parts(t: OffsetDateTime) -> hcl::Map<String, Value> {
+    let (iso_year, iso_week, _) = t.to_iso_week_date();
+    let int = |i: i64| Value::Number(i.into());
+    let mut parts = hcl::Map::new();
+    parts.insert("year".to_string(), int(i64::from(t.year())));
+    parts.insert("year_day".to_string(), int(i64::from(t.ordinal())));
+    parts.insert("day".to_string(), int(i64::from(t.day())));
+    parts.insert("month".to_string(), int(i64::from(u8::from(t.month()))));
+    parts.insert("month_name".to_string(), Value::String(t.month().to_string()));
+    parts.insert("weekday".to_string(), int(i64::from(t.weekday().number_days_from_sunday())));
+    parts.insert("weekday_name".to_string(), Value::String(t.weekday().to_string()));
+    parts.insert("hour".to_string(), int(i64::from(t.hour())));
+    parts.insert("minute".to_string(), int(i64::from(t.minute())));
+    parts.insert("second".to_string(), int(i64::from(t.second())));
+    parts.insert("iso_year".to_string(), int(i64::from(iso_year)));
+    parts.insert("iso_week".to_string(), int(i64::from(iso_week)));
+    parts
+}
+
+/// `rfc3339_parse(timestamp)`: the parts of an RFC 3339 time (in its own offset) and its Unix
+/// seconds. As in Packer, a space may stand for the `T` and fractional seconds are optional.
+pub(super) fn rfc3339_parse(args: &[Value]) -> Result<Value, String> {
+    let ts = str_arg(args, 0, "timestamp")?;
+    let normalized = match ts.as_bytes().get(10) {
+        Some(b' ') => format!("{}T{}", &ts[..10], &ts[11..]),
+        _ => ts.clone(),
+    };
+    let t = parse_rfc3339(&normalized).map_err(|_| {
+        format!("invalid value for \"timestamp\" parameter: {ts:?} is not a valid RFC3339 timestamp")
+    })?;
+    let mut parts = time_parts(t);
+    parts.insert("unix".to_string(), Value::Number(t.unix_timestamp().into()));
+    parts.sort_keys();
+    Ok(Value::Object(parts))
+}
+
+/// `unix_timestamp_parse(seconds)`: the parts of a Unix time in UTC and its RFC 3339 form.
+pub(super) fn unix_timestamp_parse(args: &[Value]) -> Result<Value, String> {
+    let secs = super::int_arg(args, 0, "unix_timestamp").map_err(|e| {
+        format!("invalid value for \"unix_timestamp\" parameter: unix_timestamp must be a whole number of seconds representable as a 64-bit integer: {e}")
+    })?;
+    let t = OffsetDateTime::from_unix_timestamp(secs).map_err(|_| {
+        format!("invalid value for \"unix_timestamp\" parameter: {secs} is outside the years -9999 to 9999")
+    })?;
+    let mut parts = time_parts(t);
+    parts.insert("rfc3339".to_string(), Value::String(rfc3339(t)));
+    parts.sort_keys();
+    Ok(Value::Object(parts))
+}
+
 /// Formats with a Go reference-time layout (`2006-01-02T15:04:05Z07:00`).
 pub(crate) fn go_layout(t: OffsetDateTime, layout: &str) -> String {
     // longest tokens first, as Go's nextStdChunk matches them
@@ -426,6 +477,40 @@ mod tests {
         assert_eq!(call("timecmp", vec![s("2017-11-22T00:00:00Z"), s("2017-11-22T00:00:01Z")]), n(-1.0));
         assert_eq!(call("timecmp", vec![s("2018-01-01T00:00:00Z"), s("2017-11-22T00:00:01Z")]), n(1.0));
         assert!(call_err("timecmp", vec![s("yesterday"), s("2017-11-22T00:00:01Z")]).starts_with("not a valid RFC3339"));
+    }
+
+    #[test]
+    fn parse_functions_return_parts() {
+        let parts = |v: Value| match v {
+            Value::Object(o) => o,
+            other => panic!("object expected, got {other:?}"),
+        };
+        let p = parts(call("rfc3339_parse", vec![s("2024-06-01T15:04:05Z")]));
+        assert_eq!(p["year"], n(2024.0));
+        assert_eq!(p["year_day"], n(153.0));
+        assert_eq!(p["month_name"], s("June"));
+        assert_eq!(p["weekday"], n(6.0));
+        assert_eq!(p["weekday_name"], s("Saturday"));
+        assert_eq!(p["unix"], n(1717254245.0));
+        assert_eq!(p["iso_week"], n(22.0));
+        assert_eq!(p.len(), 13);
+        // own offset kept; space separator and fractions accepted
+        let p = parts(call("rfc3339_parse", vec![s("2024-01-01 01:30:00.25+03:00")]));
+        assert_eq!(p["hour"], n(1.0));
+        assert_eq!(p["unix"], n(1704061800.0));
+        assert_eq!(p["iso_year"], n(2024.0));
+        assert_eq!(
+            call_err("rfc3339_parse", vec![s("2024-06-01")]),
+            "invalid value for \"timestamp\" parameter: \"2024-06-01\" is not a valid RFC3339 timestamp"
+        );
+        let p = parts(call("unix_timestamp_parse", vec![n(1717254245.0)]));
+        assert_eq!(p["rfc3339"], s("2024-06-01T15:04:05Z"));
+        assert_eq!(p["day"], n(1.0));
+        assert_eq!(p["second"], n(5.0));
+        assert_eq!(p.len(), 13);
+        let p = parts(call("unix_timestamp_parse", vec![n(0.0)]));
+        assert_eq!((p["iso_year"].clone(), p["iso_week"].clone()), (n(1970.0), n(1.0)));
+        assert!(call_err("unix_timestamp_parse", vec![n(1.5)]).contains("whole number of seconds"));
     }
 
     #[test]

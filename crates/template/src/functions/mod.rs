@@ -172,6 +172,8 @@ table! {
     "timeadd" => 2, Some(2), datetime::timeadd;
     "timecmp" => 2, Some(2), datetime::timecmp;
     "timestamp" => 0, Some(0), datetime::timestamp;
+    "rfc3339_parse" => 1, Some(1), datetime::rfc3339_parse;
+    "unix_timestamp_parse" => 1, Some(1), datetime::unix_timestamp_parse;
     // type conversion
     "tobool" => 1, Some(1), conversion::tobool;
     "tolist" => 1, Some(1), conversion::tolist;
