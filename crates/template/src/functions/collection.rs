@@ -271,6 +271,10 @@ pub(super) fn setproduct(args: &[Value]) -> Result<Value, String> {
     if sets.len() < 2 {
         return Err("at least two arguments are required".to_string());
     }
+    let total = sets.iter().try_fold(1usize, |acc, s| acc.checked_mul(s.len()));
+    if total.is_none_or(|t| t > 1_000_000) {
+        return Err("the product of the given sets is too large (more than 1000000 elements)".to_string());
+    }
     let mut acc: Vec<Vec<Value>> = vec![vec![]];
     for set in sets {
         let mut next = Vec::with_capacity(acc.len() * set.len());

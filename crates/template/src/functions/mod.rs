@@ -22,6 +22,8 @@ mod ipnet;
 mod numeric;
 #[cfg(test)]
 mod parity;
+#[cfg(test)]
+mod robustness;
 mod string;
 
 /// One function of the library: its name, how many arguments it takes and its implementation.

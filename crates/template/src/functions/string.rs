@@ -104,6 +104,9 @@ pub(super) fn indent(args: &[Value]) -> Result<Value, String> {
     if spaces < 0 {
         return Err("invalid value for \"spaces\" parameter: must not be negative".to_string());
     }
+    if spaces > MAX_PAD as i64 {
+        return Err(format!("invalid value for \"spaces\" parameter: {spaces} spaces is too large"));
+    }
     let s = str_arg(args, 1, "str")?;
     let pad = " ".repeat(spaces as usize);
     Ok(Value::String(s.replace('\n', &format!("\n{pad}"))))
@@ -237,6 +240,10 @@ pub(super) fn replace(args: &[Value]) -> Result<Value, String> {
 
 // ---- format -------------------------------------------------------------------------------------
 
+/// The largest width, precision or indentation honoured; beyond it a typo would allocate
+/// gigabytes before anything could be reported.
+const MAX_PAD: usize = 1_000_000;
+
 #[derive(Default)]
 struct Spec {
     minus: bool,
@@ -305,6 +312,9 @@ fn format_with(fmt: &str, args: &[Value]) -> Result<String, String> {
         if i < bytes.len() && bytes[i].1 == '.' {
             i += 1;
             spec.precision = Some(read_num(&mut i).unwrap_or(0));
+        }
+        if spec.width.is_some_and(|w| w > MAX_PAD) || spec.precision.is_some_and(|p| p > MAX_PAD) {
+            return Err(format!("width or precision too large at offset {start}"));
         }
         let Some(&(verb_at, verb)) = bytes.get(i) else {
             return Err(format!("invalid format string starting at offset {}", fmt.len()));
