@@ -1,4 +1,5 @@
-//! Encoding functions: base64, gzip, CSV, JSON, YAML, URL query escaping and text encodings.
+//! Encoding functions: base64, gzip, CSV, JSON, YAML output, URL query escaping and text
+//! encodings. YAML input is in `yaml.rs`.
 
 use std::io::Write;
 
@@ -272,51 +273,6 @@ pub(super) fn csvdecode(args: &[Value]) -> Result<Value, String> {
 
 // ---- YAML ----------------------------------------------------------------------------------------
 
-fn from_yaml(v: serde_yaml::Value) -> Result<Value, String> {
-    Ok(match v {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Value::Number(i.into()),
-            (_, Some(u), _) => Value::Number(u.into()),
-            (_, _, Some(f)) => num(f)?,
-            _ => return Err(format!("unsupported number {n}")),
-        },
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(a) => {
-            Value::Array(a.into_iter().map(from_yaml).collect::<Result<_, _>>()?)
-        }
-        serde_yaml::Value::Mapping(m) => {
-            let mut map = hcl::Map::new();
-            for (k, v) in m {
-                let key = match k {
-                    serde_yaml::Value::String(s) => s,
-                    serde_yaml::Value::Number(n) => n.to_string(),
-                    serde_yaml::Value::Bool(b) => b.to_string(),
-                    _ => return Err("yaml mapping keys must be strings, numbers or booleans".to_string()),
-                };
-                map.insert(key, from_yaml(v)?);
-            }
-            map.sort_keys();
-            Value::Object(map)
-        }
-        serde_yaml::Value::Tagged(t) => from_yaml(t.value)?,
-    })
-}
-
-pub(super) fn yamldecode(args: &[Value]) -> Result<Value, String> {
-    let s = str_arg(args, 0, "src")?;
-    let has_content = s.lines().any(|l| {
-        let l = l.trim();
-        !l.is_empty() && !l.starts_with('#')
-    });
-    if !has_content {
-        return Err("on line 1, column 1: missing start of document".to_string());
-    }
-    let v: serde_yaml::Value = serde_yaml::from_str(&s).map_err(|e| format!("invalid yaml: {e}"))?;
-    from_yaml(v)
-}
-
 /// A scalar as it follows `key: ` or `- ` on a line indented by `indent`; strings with line
 /// breaks become literal blocks (`|-`, `|`, `|+` by their trailing newlines) as go-yaml writes them.
 fn yaml_scalar(v: &Value, indent: usize) -> Option<String> {
@@ -534,7 +490,7 @@ pub(super) fn urldecode(args: &[Value]) -> Result<Value, String> {
 
 /// Packer's `yaml2json(str)`: one YAML document as compact JSON.
 pub(super) fn yaml2json(args: &[Value]) -> Result<Value, String> {
-    let decoded = yamldecode(args)?;
+    let decoded = super::yaml::yamldecode(args)?;
     json_string(&decoded).map(Value::String)
 }
 
@@ -638,14 +594,14 @@ mod tests {
         assert_eq!(text, s("\"k\":\n  \"t\": |\n    a\n\n    b\n"));
         assert_eq!(call("yamldecode", vec![text]), nested);
         assert_eq!(call("yamldecode", vec![s("- a\n- 2\n")]), list(vec![s("a"), n(2.0)]));
-        assert!(call_err("yamldecode", vec![s("a: [")]).starts_with("invalid yaml"));
+        assert!(call_err("yamldecode", vec![s("a: [")]).starts_with("on line"));
         assert_eq!(call_err("yamldecode", vec![s("# only a comment\n")]), "on line 1, column 1: missing start of document");
         assert_eq!(call("yamlencode", vec![n(1.5)]), s("1.5\n...\n"));
         assert_eq!(call("yamlencode", vec![list(vec![])]), s("[]\n"));
         assert_eq!(call("yamlencode", vec![s("x")]), s("\"x\"\n"));
         assert!(call_err("yamlencode", vec![]).contains("expects 1"));
         assert_eq!(call("yaml2json", vec![s("b: [1, x]\na: {c: true}\n")]), s(r#"{"a":{"c":true},"b":[1,"x"]}"#));
-        assert!(call_err("yaml2json", vec![s("[")]).starts_with("invalid yaml"));
+        assert!(call_err("yaml2json", vec![s("[")]).starts_with("on line"));
     }
 
     #[test]

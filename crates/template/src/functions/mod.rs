@@ -25,6 +25,7 @@ mod parity;
 #[cfg(test)]
 mod robustness;
 mod string;
+mod yaml;
 
 /// One function of the library: its name, how many arguments it takes and its implementation.
 #[derive(Debug)]
@@ -144,7 +145,7 @@ table! {
     "textencodebase64" => 2, Some(2), encoding::textencodebase64;
     "urldecode" => 1, Some(1), encoding::urldecode;
     "urlencode" => 1, Some(1), encoding::urlencode;
-    "yamldecode" => 1, Some(1), encoding::yamldecode;
+    "yamldecode" => 1, Some(1), yaml::yamldecode;
     "yamlencode" => 1, Some(1), encoding::yamlencode;
     "yaml2json" => 1, Some(1), encoding::yaml2json;
     // filesystem
