@@ -96,6 +96,9 @@ pub(super) fn concat(args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn contains(args: &[Value]) -> Result<Value, String> {
     let list = list_arg(args, 0, "list")?;
+    if args[1].is_null() {
+        return Err("invalid value for \"value\" parameter: argument must not be null".to_string());
+    }
     Ok(Value::Bool(list.contains(&args[1])))
 }
 
@@ -449,6 +452,10 @@ mod tests {
         assert_eq!(call("contains", vec![strs(&["a", "b"]), s("b")]), T);
         assert_eq!(call("contains", vec![strs(&["a", "b"]), s("c")]), F);
         assert!(call_err("contains", vec![s("ab"), s("a")]).contains("\"list\""));
+        assert_eq!(
+            call_err("contains", vec![strs(&["a"]), Value::Null]),
+            "invalid value for \"value\" parameter: argument must not be null"
+        );
         assert_eq!(call("distinct", vec![strs(&["b", "a", "b", "c", "a"])]), strs(&["b", "a", "c"]));
         assert_eq!(call("distinct", vec![list(vec![n(1.0), n(2.0), n(1.0), s("1")])]), strs(&["1", "2"]));
         assert!(call_err("distinct", vec![Value::Null]).contains("must not be null"));

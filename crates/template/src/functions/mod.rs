@@ -311,9 +311,12 @@ pub(crate) fn value_to_f64(v: &Value, param: &str) -> Result<f64, String> {
         Value::Number(n) => n
             .as_f64()
             .ok_or_else(|| format!("invalid value for {param:?} parameter: number required")),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(|| {
-            format!("invalid value for {param:?} parameter: a number is required, got string {s:?}")
-        }),
+        // cty converts decimal text exactly as written, without trimming
+        Value::String(s) => s
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| format!("invalid value for {param:?} parameter: a number is required")),
         Value::Null => Err(format!(
             "invalid value for {param:?} parameter: argument must not be null"
         )),
