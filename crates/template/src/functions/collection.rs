@@ -145,6 +145,9 @@ pub(super) fn flatten(args: &[Value]) -> Result<Value, String> {
 
 pub(super) fn index(args: &[Value]) -> Result<Value, String> {
     let list = list_arg(args, 0, "list")?;
+    if list.is_empty() {
+        return Err("cannot search an empty list".to_string());
+    }
     list.iter()
         .position(|v| *v == args[1])
         .map(|i| int(i as i64))
@@ -470,6 +473,7 @@ mod tests {
         assert!(call_err("flatten", vec![s("a")]).contains("list"));
         assert_eq!(call("index", vec![strs(&["a", "b", "c"]), s("b")]), n(1.0));
         assert_eq!(call_err("index", vec![strs(&["a"]), s("z")]), "item not found");
+        assert_eq!(call_err("index", vec![list(vec![]), s("z")]), "cannot search an empty list");
     }
 
     #[test]
