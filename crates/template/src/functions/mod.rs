@@ -70,6 +70,8 @@ macro_rules! table {
     };
 }
 
+// The implementations index `args` below `min_args` directly: the generated wrapper has
+// checked the count before calling them.
 table! {
     // string
     "chomp" => 1, Some(1), string::chomp;
