@@ -4,5 +4,6 @@
 
 pub mod body;
 pub mod diag;
+pub mod fmt;
 pub mod load;
 pub mod schema;

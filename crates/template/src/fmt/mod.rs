@@ -1,0 +1,94 @@
+//! `fmt`: rewrites HCL native syntax into the canonical layout, byte for byte what
+//! `packer fmt` 1.6.6 produces (it calls `hclwrite.Format`). The work is done on tokens, not on
+//! a syntax tree, so comments, heredocs and blank-line groups come out as they went in; only the
+//! spaces between tokens and at the start of lines change. Like Packer, a file that does not
+//! parse is refused rather than formatted.
+
+pub mod format;
+pub mod lexer;
+
+use lexer::Kind;
+
+/// Why a source could not be formatted.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The source is not valid HCL native syntax; line and column are 1-based, the column counts
+    /// characters.
+    #[error("{line}:{column}: {message}")]
+    Syntax { line: usize, column: usize, message: String },
+}
+
+/// Formats `src` after checking that it parses; the result is what `packer fmt` writes.
+pub fn format(src: &[u8]) -> Result<Vec<u8>, FormatError> {
+    check_syntax(src)?;
+    Ok(format_unchecked(src))
+}
+
+/// Applies the layout rules without checking the syntax first (the equivalent of
+/// `hclwrite.Format`); on broken input the result is unspecified but no bytes are lost.
+pub fn format_unchecked(src: &[u8]) -> Vec<u8> {
+    // The scanner skips a leading byte order mark; the formatter then drops it.
+    let body = src.strip_prefix(b"\xef\xbb\xbf").unwrap_or(src);
+    let mut tokens = lexer::lex(body);
+    format::format_tokens(body, &mut tokens)
+}
+
+/// 1-based line and character column of byte `offset` in `src`.
+fn position(src: &[u8], offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+fn syntax_error(src: &[u8], offset: usize, message: impl Into<String>) -> FormatError {
+    let (line, column) = position(src, offset);
+    FormatError::Syntax { line, column, message: message.into() }
+}
+
+/// Rejects what `hclsyntax` would reject: bytes that start no token, then anything the HCL
+/// parser refuses.
+pub fn check_syntax(src: &[u8]) -> Result<(), FormatError> {
+    let body = src.strip_prefix(b"\xef\xbb\xbf").unwrap_or(src);
+    let bom = src.len() - body.len();
+    let mut open_quote = 0;
+    for t in lexer::lex(body) {
+        let at = bom + t.range.start;
+        match t.kind {
+            Kind::OQuote => open_quote = at,
+            Kind::BadUtf8 => return Err(syntax_error(src, at, "invalid UTF-8 byte; save the file as UTF-8")),
+            Kind::QuotedNewline => {
+                return Err(syntax_error(src, open_quote, "unterminated string: close the quote before the end of the line, or use a heredoc"));
+            }
+            Kind::Invalid => {
+                let text = String::from_utf8_lossy(&body[t.range.clone()]);
+                let message = if text.starts_with("/*") {
+                    "unterminated comment: close it with */".to_string()
+                } else {
+                    let c = text.chars().next().unwrap_or(' ');
+                    format!("invalid character {c:?}; remove it or put it inside a string")
+                };
+                return Err(syntax_error(src, at, message));
+            }
+            Kind::Stray => {
+                let text = String::from_utf8_lossy(&body[t.range.clone()]);
+                return Err(syntax_error(src, at, format!("invalid character {text:?}; remove it or put it inside a string")));
+            }
+            _ => {}
+        }
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(syntax_error(src, bom, "invalid UTF-8; save the file as UTF-8"));
+    };
+    if let Err(e) = hcl::edit::parser::parse_body(text) {
+        let loc = e.location();
+        return Err(FormatError::Syntax {
+            line: loc.line(),
+            column: loc.column(),
+            message: e.message().to_string(),
+        });
+    }
+    Ok(())
+}
