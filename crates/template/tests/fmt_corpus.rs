@@ -169,7 +169,9 @@ fn packer_check_flags_exactly_the_non_canonical_inputs() {
 
 #[test]
 fn syntax_errors_name_line_and_column() {
-    let cases: [(&str, usize, usize); 4] = [
+    let cases: [(&str, usize, usize); 6] = [
+        ("a = 1\nb = <<EOT\nx\nEOT", 2, 5),
+        ("a = \"x${1}", 1, 5),
         ("a = 1\nb = \"open\n", 2, 5),
         ("a = 1\n  c = 2 $\n", 2, 9),
         ("x {\n  a = [1, 2\n", 0, 0),

@@ -54,10 +54,32 @@ pub fn check_syntax(src: &[u8]) -> Result<(), FormatError> {
     let body = src.strip_prefix(b"\xef\xbb\xbf").unwrap_or(src);
     let bom = src.len() - body.len();
     let mut open_quote = 0;
+    // Quotes and heredocs still open, innermost last, to name the one a file leaves open.
+    let mut open_templates: Vec<(Kind, usize, usize)> = Vec::new();
     for t in lexer::lex(body) {
         let at = bom + t.range.start;
         match t.kind {
-            Kind::OQuote => open_quote = at,
+            Kind::OQuote | Kind::OHeredoc => {
+                if t.kind == Kind::OQuote {
+                    open_quote = at;
+                }
+                open_templates.push((t.kind, at, t.range.end));
+            }
+            Kind::CQuote | Kind::CHeredoc => {
+                open_templates.pop();
+            }
+            Kind::Eof => {
+                if let Some((kind, at, end)) = open_templates.pop() {
+                    let message = if kind == Kind::OQuote {
+                        "unterminated string: close the quote".to_string()
+                    } else {
+                        let opener = String::from_utf8_lossy(&body[at - bom..end - bom]);
+                        let marker = opener.trim_end().trim_start_matches("<<").trim_start_matches('-');
+                        format!("unterminated heredoc: end it with a line holding only {marker}, followed by a newline")
+                    };
+                    return Err(syntax_error(src, at, message));
+                }
+            }
             Kind::BadUtf8 => return Err(syntax_error(src, at, "invalid UTF-8 byte; save the file as UTF-8")),
             Kind::QuotedNewline => {
                 return Err(syntax_error(src, open_quote, "unterminated string: close the quote before the end of the line, or use a heredoc"));
