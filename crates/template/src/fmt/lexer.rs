@@ -125,9 +125,10 @@ impl Lexer<'_> {
         self.src[self.pos..].starts_with(s)
     }
 
-    /// Length of the UTF-8 character at `i`, or `None` when the bytes there are not UTF-8.
+    /// The UTF-8 character at `i` and its length, or `None` past the end or on bytes that are
+    /// not UTF-8.
     fn char_at(&self, i: usize) -> Option<(char, usize)> {
-        let b = self.src[i];
+        let b = *self.src.get(i)?;
         let len = match b {
             0x00..=0x7f => 1,
             0xc0..=0xdf => 2,

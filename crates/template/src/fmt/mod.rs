@@ -114,3 +114,57 @@ pub fn check_syntax(src: &[u8]) -> Result<(), FormatError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Characters that drive every branch of the tokenizer and of the layout rules.
+    const ALPHABET: &[&str] = &[
+        " ", "  ", "\t", "\n", "\r\n", "\r", "a", "in", "x-y", "1", "1.5e3", ".", ",", "=", "==", "=>", "!", "-",
+        "+", "*", "/", "%", "?", ":", "(", ")", "[", "]", "{", "}", "~}", "\"", "${", "%{", "$${", "\\", "#c\n",
+        "// c\n", "/*", "*/", "<<EOT\n", "<<-EOT\n", "EOT\n", "  EOT\n", "...", "&&", "||", "é", "日", "\u{feff}",
+        "\u{301}", "&", "'",
+    ];
+
+    fn random_source(seed: u64) -> String {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move |n: u64| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        };
+        let len = next(80);
+        (0..len).map(|_| ALPHABET[next(ALPHABET.len() as u64) as usize]).collect()
+    }
+
+    fn without_blanks(b: &[u8]) -> Vec<u8> {
+        b.iter().copied().filter(|&c| c != b' ' && c != b'\t').collect()
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics_and_loses_only_blanks() {
+        for seed in 0..5000 {
+            let src = random_source(seed);
+            let body = src.strip_prefix('\u{feff}').unwrap_or(&src);
+            let out = format_unchecked(src.as_bytes());
+            assert_eq!(without_blanks(&out), without_blanks(body.as_bytes()), "seed {seed}: {src:?}");
+            // The checked path either formats or reports a position inside the input.
+            match format(src.as_bytes()) {
+                Ok(checked) => assert_eq!(checked, out, "seed {seed}"),
+                Err(FormatError::Syntax { line, column, .. }) => {
+                    assert!(line >= 1 && column >= 1, "seed {seed}: {line}:{column}");
+                    assert!(line <= src.split('\n').count(), "seed {seed}: line {line} past the end");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        assert_eq!(position(b"ab\ncd", 4), (2, 2));
+        assert_eq!(position("ж\nжx".as_bytes(), 5), (2, 2));
+        assert_eq!(position(b"", 0), (1, 1));
+    }
+}
