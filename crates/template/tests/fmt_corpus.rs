@@ -169,7 +169,10 @@ fn packer_check_flags_exactly_the_non_canonical_inputs() {
 
 #[test]
 fn syntax_errors_name_line_and_column() {
-    let cases: [(&str, usize, usize); 6] = [
+    let cases: [(&str, usize, usize); 9] = [
+        ("x {\n  a = f(1\n}\n", 3, 1),
+        ("a = [1)\n", 1, 7),
+        ("a = f(<<EOT\nx\nEOT # not the end\n, 1)\n", 1, 7),
         ("a = 1\nb = <<EOT\nx\nEOT", 2, 5),
         ("a = \"x${1}", 1, 5),
         ("a = 1\nb = \"open\n", 2, 5),

@@ -33,6 +33,55 @@ pub fn format_unchecked(src: &[u8]) -> Vec<u8> {
     format::format_tokens(body, &mut tokens)
 }
 
+/// Whether a `closer` token ends what `opener` started.
+fn closes(opener: Kind, closer: Kind) -> bool {
+    matches!(
+        (opener, closer),
+        (Kind::OQuote, Kind::CQuote)
+            | (Kind::OHeredoc, Kind::CHeredoc)
+            | (Kind::OParen, Kind::CParen)
+            | (Kind::OBrack, Kind::CBrack)
+            | (Kind::OBrace, Kind::CBrace)
+            | (Kind::TemplateInterp | Kind::TemplateControl, Kind::TemplateSeqEnd)
+    )
+}
+
+/// HCL ignores newlines inside `( … )`, `[ … ]` and `${ … }`, where the `hcl-edit` parser
+/// still refuses some (before `.attr`, after a unary `-`, inside a `for` header). For the
+/// syntax check only, those newlines, and the comments there, become spaces of the same byte
+/// length, so offsets are unchanged; the newline that ends a heredoc stays.
+fn blank_ignored_newlines(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut open: Vec<Kind> = Vec::new();
+    let mut prev = Kind::Nil;
+    for t in lexer::lex(text.as_bytes()) {
+        let inside = matches!(open.last(), Some(Kind::OParen | Kind::OBrack | Kind::TemplateInterp | Kind::TemplateControl));
+        let blank = match t.kind {
+            Kind::Newline => prev != Kind::CHeredoc,
+            Kind::Comment => true,
+            _ => false,
+        };
+        if inside && blank {
+            for b in &mut bytes[t.range.clone()] {
+                *b = b' ';
+            }
+        }
+        match t.kind {
+            Kind::OParen | Kind::OBrack | Kind::OBrace | Kind::TemplateInterp | Kind::TemplateControl | Kind::OQuote | Kind::OHeredoc => {
+                open.push(t.kind)
+            }
+            Kind::CParen | Kind::CBrack | Kind::CBrace | Kind::TemplateSeqEnd | Kind::CQuote | Kind::CHeredoc => {
+                open.pop();
+            }
+            _ => {}
+        }
+        prev = t.kind;
+    }
+    // Only ASCII newlines and whole comments were replaced by ASCII spaces: when a comment holds
+    // multi-byte characters they all become spaces, so the result stays UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
 /// 1-based line and character column of byte `offset` in `src`.
 fn position(src: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(src.len());
@@ -54,28 +103,46 @@ pub fn check_syntax(src: &[u8]) -> Result<(), FormatError> {
     let body = src.strip_prefix(b"\xef\xbb\xbf").unwrap_or(src);
     let bom = src.len() - body.len();
     let mut open_quote = 0;
-    // Quotes and heredocs still open, innermost last, to name the one a file leaves open.
-    let mut open_templates: Vec<(Kind, usize, usize)> = Vec::new();
+    // Brackets, quotes and heredocs still open, innermost last: (kind, offset, end).
+    let mut open: Vec<(Kind, usize, usize)> = Vec::new();
     for t in lexer::lex(body) {
         let at = bom + t.range.start;
         match t.kind {
-            Kind::OQuote | Kind::OHeredoc => {
+            Kind::OQuote
+            | Kind::OHeredoc
+            | Kind::OParen
+            | Kind::OBrack
+            | Kind::OBrace
+            | Kind::TemplateInterp
+            | Kind::TemplateControl => {
                 if t.kind == Kind::OQuote {
                     open_quote = at;
                 }
-                open_templates.push((t.kind, at, t.range.end));
+                open.push((t.kind, at, bom + t.range.end));
             }
-            Kind::CQuote | Kind::CHeredoc => {
-                open_templates.pop();
+            Kind::CQuote | Kind::CHeredoc | Kind::CParen | Kind::CBrack | Kind::CBrace | Kind::TemplateSeqEnd => {
+                let closer = String::from_utf8_lossy(&body[t.range.clone()]).trim().to_string();
+                match open.pop() {
+                    Some((opener, _, _)) if closes(opener, t.kind) => {}
+                    Some((_, o_at, o_end)) => {
+                        let (line, column) = position(src, o_at);
+                        let opener = String::from_utf8_lossy(&src[o_at..o_end]).trim().to_string();
+                        let message = format!("unexpected `{closer}`: `{opener}` at {line}:{column} is still open");
+                        return Err(syntax_error(src, at, message));
+                    }
+                    None => return Err(syntax_error(src, at, format!("unexpected `{closer}`: nothing is open here"))),
+                }
             }
             Kind::Eof => {
-                if let Some((kind, at, end)) = open_templates.pop() {
-                    let message = if kind == Kind::OQuote {
-                        "unterminated string: close the quote".to_string()
-                    } else {
-                        let opener = String::from_utf8_lossy(&body[at - bom..end - bom]);
-                        let marker = opener.trim_end().trim_start_matches("<<").trim_start_matches('-');
-                        format!("unterminated heredoc: end it with a line holding only {marker}, followed by a newline")
+                if let Some((kind, at, end)) = open.pop() {
+                    let opener = String::from_utf8_lossy(&src[at..end]).trim().to_string();
+                    let message = match kind {
+                        Kind::OQuote => "unterminated string: close the quote".to_string(),
+                        Kind::OHeredoc => {
+                            let marker = opener.trim_start_matches("<<").trim_start_matches('-');
+                            format!("unterminated heredoc: end it with a line holding only {marker}, followed by a newline")
+                        }
+                        _ => format!("`{opener}` is never closed"),
                     };
                     return Err(syntax_error(src, at, message));
                 }
@@ -104,13 +171,11 @@ pub fn check_syntax(src: &[u8]) -> Result<(), FormatError> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Err(syntax_error(src, bom, "invalid UTF-8; save the file as UTF-8"));
     };
-    if let Err(e) = hcl::edit::parser::parse_body(text) {
-        let loc = e.location();
-        return Err(FormatError::Syntax {
-            line: loc.line(),
-            column: loc.column(),
-            message: e.message().to_string(),
-        });
+    let relaxed = blank_ignored_newlines(text);
+    if let Err(e) = hcl::edit::parser::parse_body(&relaxed) {
+        // The rewrite keeps every byte offset, so the offset maps back onto the original text.
+        let offset = e.location().offset().min(relaxed.len());
+        return Err(syntax_error(src, bom + offset, e.message()));
     }
     Ok(())
 }
