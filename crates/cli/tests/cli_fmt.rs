@@ -182,17 +182,40 @@ fn same_names_diffs_and_exit_codes_as_packer() {
     if !packer_available() {
         return;
     }
-    for flags in [&["-check"][..], &["-diff", "-write=false"][..], &["-write=false"][..], &[][..]] {
+    let cases: [&[&str]; 8] = [
+        &["-check", "."],
+        &["-check", "-diff", "."],
+        &["-diff", "-write=false", "."],
+        &["-diff", "."],
+        &["-write=false", "."],
+        &["."],
+        &["messy.pkr.hcl"],
+        &["-check", "ok.pkr.hcl"],
+    ];
+    for args in cases {
         let ours_dir = fixture();
         let theirs_dir = fixture();
-        let mut args = flags.to_vec();
-        args.push(".");
-        let ours = run(ours_dir.path(), &args);
-        let theirs = Command::new("packer").arg("fmt").args(&args).current_dir(theirs_dir.path()).output().unwrap();
-        assert_eq!(ours.status.code(), theirs.status.code(), "{flags:?}");
-        assert_eq!(stdout(&ours), stdout(&theirs), "{flags:?}");
+        let ours = run(ours_dir.path(), args);
+        let theirs = Command::new("packer").arg("fmt").args(args).current_dir(theirs_dir.path()).output().unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(stdout(&ours), stdout(&theirs), "{args:?}");
         for name in [".hidden.pkr.hcl", "messy.pkr.hcl", "vars.pkrvars.hcl", "ok.pkr.hcl"] {
-            assert_eq!(read(ours_dir.path(), name), read(theirs_dir.path(), name), "{flags:?} {name}");
+            assert_eq!(read(ours_dir.path(), name), read(theirs_dir.path(), name), "{args:?} {name}");
         }
     }
+}
+
+#[test]
+fn syntax_errors_fail_like_packer() {
+    if !packer_available() {
+        return;
+    }
+    let dir = fixture();
+    std::fs::write(dir.path().join("bad.pkr.hcl"), "x {\n  a = [1, 2\n}\n").unwrap();
+    let ours = run(dir.path(), &["-check", "bad.pkr.hcl"]);
+    let theirs = Command::new("packer").args(["fmt", "-check", "bad.pkr.hcl"]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(ours.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(err.contains("bad.pkr.hcl:3:1:"), "{err}");
 }
