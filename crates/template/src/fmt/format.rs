@@ -157,7 +157,8 @@ fn format_spaces(lines: &[Line], src: &[u8], tokens: &mut [Token]) {
     }
 }
 
-/// Display width of a cell as `hclwrite` counts it: spaces plus grapheme clusters.
+/// Display width of a cell as `hclwrite` counts it: spaces plus grapheme clusters (by the
+/// pre-15.1 Unicode rules, hence the pinned `unicode-segmentation`).
 fn columns(src: &[u8], tokens: &[Token], cell: Option<&Range<usize>>) -> usize {
     let Some(cell) = cell else { return 0 };
     tokens[cell.clone()]
