@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod diag;
+pub mod fmt;
 pub mod functions;
 pub mod load;
 pub mod schema;

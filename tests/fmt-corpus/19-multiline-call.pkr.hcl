@@ -1,0 +1,12 @@
+locals {
+  tags = merge(
+  var.common_tags,
+      {
+    Name = "cce"
+        Role = "node"
+  },
+  )
+  trimmed = trimspace(
+        file("${path.root}/VERSION")
+     )
+}

@@ -1,0 +1,9 @@
+build {
+  name = "a"
+  sources = ["b"]
+  post-processor "manifest" {
+    output = "manifest.json"
+    strip_path = true
+  }
+  description = "x"
+}

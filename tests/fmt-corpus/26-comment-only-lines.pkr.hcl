@@ -1,0 +1,7 @@
+locals {
+# not indented
+      # over indented
+  a = 1
+      // another
+  /* block */
+}

@@ -1,0 +1,8 @@
+locals {
+  cloud_init = <<-EOF
+    #cloud-config
+    hostname: ${var.hostname}
+    runcmd:
+      - [sh, -c, "echo done"]
+  EOF
+}

@@ -1,0 +1,3 @@
+variable "empty" {}
+
+locals {}

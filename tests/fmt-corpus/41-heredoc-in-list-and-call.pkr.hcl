@@ -1,0 +1,15 @@
+locals {
+  scripts = [
+  <<EOT
+echo one
+EOT
+  ,
+      <<-EOT
+      echo two ${var.x}
+      EOT
+  ]
+  joined = join("\n", [<<EOT
+a
+EOT
+  ])
+}
