@@ -6,3 +6,5 @@ pub mod body;
 pub mod diag;
 pub mod load;
 pub mod schema;
+pub mod types;
+pub mod eval;
