@@ -8,3 +8,4 @@ pub mod load;
 pub mod schema;
 pub mod types;
 pub mod eval;
+pub mod vars;
