@@ -9,3 +9,5 @@ pub mod schema;
 pub mod types;
 pub mod eval;
 pub mod vars;
+pub mod version;
+pub mod plugins;
