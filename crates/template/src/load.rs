@@ -169,7 +169,7 @@ impl Loader<'_> {
         };
         names.sort();
         for n in names {
-            let shown = if dir_shown == Path::new(".") && !meta.is_dir() { n.clone() } else { dir_shown.join(&n) };
+            let shown = if dir_shown == Path::new(".") { n.clone() } else { dir_shown.join(&n) };
             let real = dir_real.join(&n);
             if !real.is_file() {
                 continue;

@@ -1,0 +1,90 @@
+//! `inspect` through the real binary: values with where they came from, masking, builds in order.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
+    c.env_clear().current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
+
+const TPL: &str = r#"variable "region" {
+  default = "ru-moscow-1"
+}
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}
+locals {
+  image = "cce-${var.region}"
+}
+source "huaweicloud-ecs" "builder" {
+  region = var.region
+}
+build {
+  name    = "node"
+  sources = ["source.huaweicloud-ecs.builder"]
+  provisioner "shell" {
+    name   = "prepare"
+    inline = ["echo ${build.ID}"]
+  }
+  provisioner "file" {
+    source      = "a"
+    destination = "/b"
+  }
+  post-processor "manifest" {}
+}
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.pkr.hcl"), TPL).unwrap();
+    d
+}
+
+#[test]
+fn text_shows_values_sources_and_steps_in_order() {
+    let d = setup();
+    let o = run(d.path(), &["inspect", "-var", "region=kz-1", "."], &[("PKR_VAR_secret_key", "TOPSECRET")]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("Packer Inspect: HCL2 mode\n"), "{out}");
+    assert!(out.contains("var.region: \"kz-1\" [-var]"), "{out}");
+    assert!(out.contains("var.secret_key: \"<sensitive>\" [environment PKR_VAR_secret_key]"), "{out}");
+    assert!(!out.contains("TOPSECRET"), "{out}");
+    assert!(out.contains("local.image: \"cce-kz-1\""), "{out}");
+    assert!(out.contains("  huaweicloud-ecs.builder\n"), "{out}");
+    let prep = out.find("shell (prepare)").expect("shell provisioner listed");
+    let file = out.find("      file\n").expect("file provisioner listed");
+    assert!(prep < file, "{out}");
+    assert!(out.contains("  > node:"), "{out}");
+    assert!(out.contains("manifest"), "{out}");
+}
+
+#[test]
+fn json_form() {
+    let d = setup();
+    let o = run(d.path(), &["inspect", "--json", "."], &[("PKR_VAR_secret_key", "TOPSECRET")]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["variables"][0]["value"], "ru-moscow-1");
+    assert_eq!(v["variables"][0]["source"], "default");
+    assert_eq!(v["variables"][1]["value"], "<sensitive>");
+    assert_eq!(v["sources"][0], "huaweicloud-ecs.builder");
+    assert_eq!(v["builds"][0]["name"], "node");
+    assert_eq!(v["builds"][0]["provisioners"][0]["type"], "shell");
+    assert_eq!(v["builds"][0]["provisioners"][1]["type"], "file");
+    assert_eq!(v["builds"][0]["post_processors"][0][0]["type"], "manifest");
+}
+
+#[test]
+fn load_errors_exit_1() {
+    let d = setup();
+    let o = run(d.path(), &["inspect", "."], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unset variable \"secret_key\""));
+}
