@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use hcl::Value;
-use hcl::edit::expr::{Expression as Expr, ForExpr, FuncCall, Traversal, TraversalOperator};
+use hcl::edit::expr::{
+    BinaryOp, BinaryOperator, Expression as Expr, ForExpr, FuncArgs as EFuncArgs, FuncCall, Traversal, TraversalOperator,
+    UnaryOp, UnaryOperator,
+};
 use hcl::edit::template::{Element, ForTemplateExpr};
 use hcl::edit::visit::{self, Visit};
 use hcl::edit::visit_mut::{self, VisitMut};
@@ -51,6 +54,7 @@ impl<'a> Scope<'a> {
     fn context(&self) -> Context<'static> {
         let mut ctx = Context::new();
         declare_functions(&mut ctx);
+        coercion::declare(&mut ctx);
         if let Some(v) = self.vars {
             ctx.declare_var("var", Value::Object(v.clone()));
         }
@@ -456,8 +460,92 @@ fn eval_known(expr: &Expr, ctx: &Context, env: Option<&BTreeMap<String, String>>
             return Err(err);
         }
     }
+    coercion::Coercer.visit_expr_mut(&mut e);
     let converted: hcl::Expression = e.into();
-    converted.evaluate(ctx).map_err(|e| e.to_string())
+    converted.evaluate(ctx).map_err(|e| match e.kind() {
+        hcl::eval::ErrorKind::FuncCall(name, msg) if coercion::is_helper(name.name.as_str()) => msg.clone(),
+        _ => e.to_string(),
+    })
+}
+
+/// Packer (through cty) converts operands of arithmetic, comparison and logic operators:
+/// `"5" + 1` is 6 and `"true" && x` works. hcl-rs does not, so each such operand is wrapped in a
+/// conversion call before evaluation.
+mod coercion {
+    use super::*;
+    use hcl::eval::{FuncArgs, FuncDef, ParamType};
+
+    const TO_NUMBER: &str = "cce_to_number";
+    const TO_BOOL: &str = "cce_to_bool";
+
+    pub fn is_helper(name: &str) -> bool {
+        name == TO_NUMBER || name == TO_BOOL
+    }
+
+    fn to_number(args: FuncArgs) -> Result<Value, String> {
+        crate::types::convert(&args[0], &crate::types::Type::Number).and_then(|v| match v {
+            Value::Null => Err("a number is required, got null".to_string()),
+            v => Ok(v),
+        })
+    }
+
+    fn to_bool(args: FuncArgs) -> Result<Value, String> {
+        crate::types::convert(&args[0], &crate::types::Type::Bool).and_then(|v| match v {
+            Value::Null => Err("a bool is required, got null".to_string()),
+            v => Ok(v),
+        })
+    }
+
+    pub fn declare(ctx: &mut Context) {
+        ctx.declare_func(TO_NUMBER, FuncDef::builder().param(ParamType::Any).build(to_number));
+        ctx.declare_func(TO_BOOL, FuncDef::builder().param(ParamType::Any).build(to_bool));
+    }
+
+    fn wrap(e: &mut Expr, func: &'static str) {
+        let already = match func {
+            TO_NUMBER => matches!(e, Expr::Number(_)),
+            _ => matches!(e, Expr::Bool(_)),
+        };
+        if already {
+            return;
+        }
+        let inner = std::mem::replace(e, Expr::null());
+        // Both helper names are valid identifiers, so Ident::new cannot fail on them.
+        let call = FuncCall::new(Ident::new(func), EFuncArgs::from(vec![inner]));
+        *e = Expr::FuncCall(Box::new(call));
+    }
+
+    pub struct Coercer;
+
+    impl VisitMut for Coercer {
+        fn visit_binary_op_mut(&mut self, op: &mut BinaryOp) {
+            visit_mut::visit_binary_op_mut(self, op);
+            let func = match op.operator.value() {
+                BinaryOperator::Plus
+                | BinaryOperator::Minus
+                | BinaryOperator::Mul
+                | BinaryOperator::Div
+                | BinaryOperator::Mod
+                | BinaryOperator::Less
+                | BinaryOperator::LessEq
+                | BinaryOperator::Greater
+                | BinaryOperator::GreaterEq => TO_NUMBER,
+                BinaryOperator::And | BinaryOperator::Or => TO_BOOL,
+                BinaryOperator::Eq | BinaryOperator::NotEq => return,
+            };
+            wrap(&mut op.lhs_expr, func);
+            wrap(&mut op.rhs_expr, func);
+        }
+
+        fn visit_unary_op_mut(&mut self, op: &mut UnaryOp) {
+            visit_mut::visit_unary_op_mut(self, op);
+            let func = match op.operator.value() {
+                UnaryOperator::Neg => TO_NUMBER,
+                UnaryOperator::Not => TO_BOOL,
+            };
+            wrap(&mut op.expr, func);
+        }
+    }
 }
 
 /// Replaces `try()`, `can()` and `env()` calls by their values, before hcl-rs sees the expression.
@@ -803,6 +891,21 @@ mod tests {
         assert_eq!(deferred("\"$${x} ${build.User}\""), "\"$${x} ${build.User}\"");
         let e = run("\"${build.ID}\"", &[]).unwrap_err();
         assert!(e[0].contains("build.* is only known during a build"), "{e:?}");
+    }
+
+    #[test]
+    fn operators_convert_operands_like_cty() {
+        assert_eq!(known("\"5\" + 1"), Value::from(6));
+        assert_eq!(known("var.n * 2"), Value::from(10));
+        assert_eq!(known("var.n > 3"), Value::Bool(true));
+        assert_eq!(known("-var.n"), Value::from(-5));
+        assert_eq!(known("\"true\" && !\"false\""), Value::Bool(true));
+        assert_eq!(known("var.n == 5"), Value::Bool(false)); // equality never converts, as in cty
+        assert_eq!(known("[for d in var.disks : d.name if try(d.size, 0) + 0 > \"10\"]"), hcl::value!(["sys"]));
+        let e = run("var.region + 1", &[]).unwrap_err();
+        assert_eq!(e, ["cannot evaluate the expression: a number is required, got the string \"ru-moscow-1\""]);
+        // Deferred expressions keep the source as written.
+        assert_eq!(deferred("\"${build.ID}-${var.n + 1}\""), "\"${build.ID}-6\"");
     }
 
     #[test]
