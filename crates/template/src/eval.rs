@@ -253,6 +253,9 @@ struct Checker<'s, 'a> {
     has_call: bool,
     deferred: bool,
     functions: Vec<&'static str>,
+    /// Inside the arguments of try()/can(): an undefined reference is a failure those catch, as
+    /// in Packer, not an error.
+    in_try: usize,
 }
 
 impl<'s, 'a> Checker<'s, 'a> {
@@ -265,6 +268,7 @@ impl<'s, 'a> Checker<'s, 'a> {
             has_call: false,
             deferred: false,
             functions: function_names(),
+            in_try: 0,
         }
     }
 
@@ -302,6 +306,7 @@ impl<'s, 'a> Checker<'s, 'a> {
                     .help("source.name and source.type are available inside a build block"),
                 ident.span(),
             ),
+            _ if self.in_try > 0 => {}
             other => {
                 let mut roots = scope.known_roots();
                 roots.extend(scope.defer.iter().copied());
@@ -333,7 +338,7 @@ impl<'s, 'a> Checker<'s, 'a> {
         };
         let Some(attr) = attr else { return };
         let a = attr.as_str();
-        if names.iter().any(|n| n == a) {
+        if names.iter().any(|n| n == a) || self.in_try > 0 {
             return;
         }
         let range = match (ident.span(), attr.span()) {
@@ -397,7 +402,10 @@ impl Visit for Checker<'_, '_> {
                 self.error(d, range);
             }
         }
+        let catches = matches!(name, "try" | "can");
+        self.in_try += usize::from(catches);
         visit::visit_func_args(self, &call.args);
+        self.in_try -= usize::from(catches);
     }
 
     fn visit_for_expr(&mut self, f: &ForExpr) {
@@ -880,6 +888,11 @@ mod tests {
         assert_eq!(known("can(var.disks[0])"), Value::Bool(true));
         assert_eq!(known("[for d in var.disks : try(d.size, 0)]"), hcl::value!([40, 0]));
         assert_eq!(known("\"s=${try(var.disks[1].size, \"none\")}\""), Value::from("s=none"));
+        // As in Packer, try() also catches references to what does not exist.
+        assert_eq!(known("try(local.nope, var.nope, nothing.here, \"fallback\")"), Value::from("fallback"));
+        assert_eq!(known("can(var.nope)"), Value::Bool(false));
+        // A mistyped function name is still an error.
+        assert_eq!(run("try(uper(\"a\"), 1)", &[]).unwrap_err(), ["undefined function \"uper\""]);
         let err = run("try(var.disks[9].size)", &[]).unwrap_err();
         assert!(err[0].contains("no expression given to try() succeeded"), "{err:?}");
     }
