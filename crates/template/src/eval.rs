@@ -9,8 +9,8 @@ use std::ops::Range;
 
 use hcl::Value;
 use hcl::edit::expr::{
-    BinaryOp, BinaryOperator, Expression as Expr, ForExpr, FuncArgs as EFuncArgs, FuncCall, Traversal, TraversalOperator,
-    UnaryOp, UnaryOperator,
+    BinaryOp, BinaryOperator, Expression as Expr, ForExpr, FuncArgs as EFuncArgs, FuncCall, Object, ObjectKey, ObjectValue,
+    Traversal, TraversalOperator, UnaryOp, UnaryOperator,
 };
 use hcl::edit::template::{Element, ForTemplateExpr};
 use hcl::edit::visit::{self, Visit};
@@ -470,10 +470,12 @@ fn eval_known(expr: &Expr, ctx: &Context, env: Option<&BTreeMap<String, String>>
     }
     coercion::Coercer.visit_expr_mut(&mut e);
     let converted: hcl::Expression = e.into();
-    converted.evaluate(ctx).map_err(|e| match e.kind() {
+    let mut value = converted.evaluate(ctx).map_err(|e| match e.kind() {
         hcl::eval::ErrorKind::FuncCall(name, msg) if coercion::is_helper(name.name.as_str()) => msg.clone(),
         _ => e.to_string(),
-    })
+    })?;
+    crate::types::sort_objects(&mut value);
+    Ok(value)
 }
 
 /// Packer (through cty) converts operands of arithmetic, comparison and logic operators:
@@ -523,9 +525,29 @@ mod coercion {
         *e = Expr::FuncCall(Box::new(call));
     }
 
+    fn key_text(k: &ObjectKey) -> Option<String> {
+        match k {
+            ObjectKey::Ident(i) => Some(i.as_str().to_string()),
+            ObjectKey::Expression(Expr::String(s)) => Some(s.as_str().to_string()),
+            ObjectKey::Expression(_) => None,
+        }
+    }
+
     pub struct Coercer;
 
     impl VisitMut for Coercer {
+        /// cty keeps object attributes in key order, so `for k, v in {b = 1, a = 2}` visits `a`
+        /// first; an object literal with plain keys is sorted before hcl-rs sees it.
+        fn visit_object_mut(&mut self, obj: &mut Object) {
+            visit_mut::visit_object_mut(self, obj);
+            if !obj.iter().all(|(k, _)| key_text(k).is_some()) {
+                return;
+            }
+            let mut items: Vec<(ObjectKey, ObjectValue)> = std::mem::replace(obj, Object::new()).into_iter().collect();
+            items.sort_by_key(|(k, _)| key_text(k));
+            *obj = items.into_iter().collect();
+        }
+
         fn visit_binary_op_mut(&mut self, op: &mut BinaryOp) {
             visit_mut::visit_binary_op_mut(self, op);
             let func = match op.operator.value() {

@@ -219,6 +219,25 @@ pub fn number_to_string(n: &hcl::Number) -> String {
 /// Checks a value against a type and converts it like cty; the error says what was expected and
 /// where inside the value (`element 2`, `attribute "name"`) the mismatch is.
 pub fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
+    let mut v = convert_inner(value, ty)?;
+    sort_objects(&mut v);
+    Ok(v)
+}
+
+/// Puts the attributes of every object in key order, as cty keeps them, so that iterating an
+/// object (`for k, v in ...`) visits keys in the order Packer does.
+pub fn sort_objects(v: &mut Value) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(sort_objects),
+        Value::Object(map) => {
+            map.values_mut().for_each(sort_objects);
+            map.sort_keys();
+        }
+        _ => {}
+    }
+}
+
+fn convert_inner(value: &Value, ty: &Type) -> Result<Value, String> {
     if matches!(value, Value::Null) {
         return Ok(Value::Null);
     }
@@ -248,7 +267,7 @@ pub fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
             Value::Array(items) => {
                 let mut out: Vec<Value> = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    let v = convert(item, elem).map_err(|e| format!("element {i}: {e}"))?;
+                    let v = convert_inner(item, elem).map_err(|e| format!("element {i}: {e}"))?;
                     if matches!(ty, Type::Set(_)) && out.contains(&v) {
                         continue;
                     }
@@ -262,7 +281,7 @@ pub fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
             Value::Object(map) => {
                 let mut out = hcl::Map::new();
                 for (k, v) in map {
-                    out.insert(k.clone(), convert(v, elem).map_err(|e| format!("element {k:?}: {e}"))?);
+                    out.insert(k.clone(), convert_inner(v, elem).map_err(|e| format!("element {k:?}: {e}"))?);
                 }
                 Ok(Value::Object(out))
             }
@@ -273,7 +292,7 @@ pub fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
                 .iter()
                 .zip(types)
                 .enumerate()
-                .map(|(i, (v, t))| convert(v, t).map_err(|e| format!("element {i}: {e}")))
+                .map(|(i, (v, t))| convert_inner(v, t).map_err(|e| format!("element {i}: {e}")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Value::Array(items) => Err(format!("a tuple of {} elements is required, got {}", types.len(), items.len())),
@@ -285,7 +304,7 @@ pub fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
                 for a in attrs {
                     match map.get(&a.name) {
                         Some(v) => {
-                            let mut c = convert(v, &a.ty).map_err(|e| format!("attribute {:?}: {e}", a.name))?;
+                            let mut c = convert_inner(v, &a.ty).map_err(|e| format!("attribute {:?}: {e}", a.name))?;
                             if matches!(c, Value::Null) {
                                 c = a.default.clone().unwrap_or(Value::Null);
                             }
@@ -389,6 +408,8 @@ mod tests {
             ("tuple([string, number])", "[1, \"2\"]", Ok("[\"1\",2]")),
             ("tuple([string])", "[1, 2]", Err("a tuple of 1 elements")),
             ("object({a = number, b = optional(string, \"d\")})", "{a = \"3\", c = 1}", Ok("{\"a\":3,\"b\":\"d\"}")),
+            ("object({b = number, a = string})", "{b = 1, a = \"x\"}", Ok("{\"a\":\"x\",\"b\":1}")),
+            ("map(number)", "{z = 1, a = 2}", Ok("{\"a\":2,\"z\":1}")),
             ("object({a = number})", "{b = 1}", Err("attribute \"a\" is required")),
             ("any", "{x = [1]}", Ok("{\"x\":[1]}")),
             ("string", "null", Ok("null")),
