@@ -174,13 +174,15 @@ fn values_and_their_precedence_match_packer() {
     compare(&["-var-file", "v.pkrvars.hcl", "-var", "n=4", "-var", "from_files=cli"], &[]);
 }
 
+/// Arguments, environment, and the exit code both must give.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32);
+
 #[test]
 fn both_refuse_the_same_inputs() {
     if !packer_available() {
         return;
     }
-    // (arguments, environment, the exit code both must give)
-    let cases: &[(&[&str], &[(&str, &str)], i32)] = &[
+    let cases: &[Case] = &[
         (&["-var", "n=abc"], &[], 1),
         (&["-var", "undeclared=1"], &[], 1),
         (&["-var", "n=2"], &[], 1),
