@@ -43,12 +43,14 @@ pub struct Scope<'a> {
     pub env: Option<&'a BTreeMap<String, String>>,
     /// Where the expression is, for messages: "in a variable default".
     pub place: &'a str,
+    /// More roots, such as the iterator of a `dynamic` block (`tag.key`, `tag.value`).
+    pub extra: Option<&'a hcl::Map<String, Value>>,
 }
 
 impl<'a> Scope<'a> {
     /// A scope with nothing in it but functions (var files, literal checks).
     pub fn empty(file: FileId, place: &'a str) -> Self {
-        Scope { file, vars: None, locals: None, path: None, source: None, defer: &[], env: None, place }
+        Scope { file, vars: None, locals: None, path: None, source: None, defer: &[], env: None, place, extra: None }
     }
 
     fn context(&self) -> Context<'static> {
@@ -70,10 +72,17 @@ impl<'a> Scope<'a> {
         let mut packer = hcl::Map::new();
         packer.insert("version".to_string(), Value::String(PACKER_VERSION.to_string()));
         ctx.declare_var("packer", Value::Object(packer));
+        for (name, value) in self.extra.into_iter().flatten() {
+            ctx.declare_var(name.clone(), value.clone());
+        }
         ctx
     }
 
-    fn known_roots(&self) -> Vec<&'static str> {
+    fn is_extra(&self, name: &str) -> bool {
+        self.extra.is_some_and(|e| e.contains_key(name))
+    }
+
+    fn known_roots(&self) -> Vec<&'a str> {
         let mut roots = vec!["packer"];
         if self.vars.is_some() {
             roots.push("var");
@@ -87,6 +96,7 @@ impl<'a> Scope<'a> {
         if self.source.is_some() {
             roots.push("source");
         }
+        roots.extend(self.extra.into_iter().flat_map(|e| e.keys().map(String::as_str)));
         roots
     }
 
@@ -278,7 +288,7 @@ impl<'s, 'a> Checker<'s, 'a> {
 
     fn root(&mut self, ident: &Decorated<Ident>, first: Option<&Decorated<TraversalOperator>>) {
         let name = ident.as_str();
-        if self.bound.iter().any(|b| b == name) {
+        if self.bound.iter().any(|b| b == name) || self.scope.is_extra(name) {
             return;
         }
         self.has_ref = true;
@@ -875,6 +885,7 @@ mod tests {
             defer,
             env: None,
             place: "here",
+            extra: None,
         };
         let mut d = Diagnostics::default();
         eval(&expr(src), &scope, &mut d).ok_or_else(|| d.0.iter().map(|x| x.summary.clone()).collect())

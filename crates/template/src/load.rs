@@ -343,6 +343,7 @@ impl Loader<'_> {
                 defer: &[],
                 env: None,
                 place: "in this block",
+                extra: None,
             };
             match b.ident.as_str() {
                 "packer" => {
@@ -580,6 +581,7 @@ impl Loader<'_> {
                 defer: &[],
                 env: None,
                 place: "in a local value",
+                extra: None,
             };
             if let Some(v) = eval::eval_value(&d.expr, &scope, &mut self.diags) {
                 map.insert(d.name.clone(), v);
@@ -610,6 +612,101 @@ impl Loader<'_> {
                 }
                 _ => {}
             }
+        }
+        out
+    }
+
+    /// Expands `dynamic "kind" { for_each, iterator, labels, content {} }` into one `kind` block
+    /// per element, with the iterator (`kind.key`, `kind.value`) in scope of its content.
+    fn expand_dynamic(&mut self, d: &EBlock, scope: &Scope) -> Vec<Block> {
+        let file = scope.file;
+        let at = span_of(file, d.ident.span());
+        let [kind] = d.labels.as_slice() else {
+            self.error(
+                Diagnostic::error("a dynamic block needs exactly one label: the type of the blocks it makes")
+                    .at(at)
+                    .help("write dynamic \"tag\" { for_each = ..., content { ... } }"),
+            );
+            return Vec::new();
+        };
+        let kind = kind.as_str().to_string();
+        let mut for_each = None;
+        let mut iterator = kind.clone();
+        let mut labels = None;
+        let mut content = Vec::new();
+        for s in d.body.iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "for_each" => for_each = Some(&a.value),
+                    "labels" => labels = Some(&a.value),
+                    "iterator" => match &a.value {
+                        Expr::Variable(v) => iterator = v.as_str().to_string(),
+                        other => self.error(
+                            Diagnostic::error("iterator must be a plain name, e.g. iterator = t")
+                                .at(span_of(file, other.span())),
+                        ),
+                    },
+                    other => {
+                        let mut diag = Diagnostic::error(format!("unsupported argument \"{other}\" in a dynamic block"))
+                            .at(span_of(file, a.key.span()));
+                        if let Some(s) = did_you_mean(other, ["for_each", "iterator", "labels"]) {
+                            diag = diag.help(format!("did you mean \"{s}\"?"));
+                        }
+                        self.error(diag);
+                    }
+                },
+                Structure::Block(b) if b.ident.as_str() == "content" => content.push(b),
+                Structure::Block(b) => self.error(
+                    Diagnostic::error(format!("unsupported block \"{}\" in a dynamic block", b.ident.as_str()))
+                        .at(span_of(file, b.ident.span()))
+                        .help("a dynamic block holds for_each, iterator, labels and one content block"),
+                ),
+            }
+        }
+        let (Some(for_each), [content]) = (for_each, content.as_slice()) else {
+            self.error(
+                Diagnostic::error("a dynamic block needs for_each and exactly one content block")
+                    .at(at)
+                    .help("write dynamic \"tag\" { for_each = ..., content { ... } }"),
+            );
+            return Vec::new();
+        };
+        let items: Vec<(Value, Value)> = match eval::eval_value(for_each, scope, &mut self.diags) {
+            Some(Value::Array(a)) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect(),
+            Some(Value::Object(o)) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Some(Value::Null) => Vec::new(),
+            Some(other) => {
+                self.error(
+                    Diagnostic::error(format!("for_each of a dynamic block must be a list, a set or a map, got {other}"))
+                        .at(span_of(file, for_each.span())),
+                );
+                return Vec::new();
+            }
+            None => return Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (key, value) in items {
+            let mut extra = scope.extra.cloned().unwrap_or_default();
+            let mut it = hcl::Map::new();
+            it.insert("key".to_string(), key);
+            it.insert("value".to_string(), value);
+            extra.insert(iterator.clone(), Value::Object(it));
+            let inner = Scope { extra: Some(&extra), ..scope.clone() };
+            let block_labels = match labels.map(|l| eval::eval_value(l, &inner, &mut self.diags)) {
+                None => Vec::new(),
+                Some(Some(Value::Array(ls))) => ls.iter().map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string)).collect(),
+                Some(Some(_)) => {
+                    self.error(Diagnostic::error("labels of a dynamic block must be a list of strings").at(at));
+                    return out;
+                }
+                Some(None) => return out,
+            };
+            let mut made = self.convert_block(content, &inner);
+            made.kind = kind.clone();
+            made.labels = block_labels;
+            made.kind_span = at;
+            made.span = span_of(file, d.span());
+            out.push(made);
         }
         out
     }
@@ -648,11 +745,10 @@ impl Loader<'_> {
                         });
                     }
                 }
-                Structure::Block(inner) if inner.ident.as_str() == "dynamic" => self.error(
-                    Diagnostic::error("dynamic blocks are not supported")
-                        .at(span_of(file, inner.ident.span()))
-                        .help("write the blocks out one by one"),
-                ),
+                Structure::Block(inner) if inner.ident.as_str() == "dynamic" => {
+                    let expanded = self.expand_dynamic(inner, scope);
+                    block.blocks.extend(expanded);
+                }
                 Structure::Block(inner) => {
                     let converted = self.convert_block(inner, scope);
                     block.blocks.push(converted);

@@ -345,14 +345,57 @@ fn local_blocks_and_sensitive_locals() {
 }
 
 #[test]
-fn unknown_data_and_dynamic_blocks_are_refused() {
-    let tpl = "biuld {\n}\ndata \"amazon-ami\" \"x\" {}\nsource \"null\" \"n\" {\n  dynamic \"tag\" {\n  }\n}\n";
+fn unknown_data_and_broken_dynamic_blocks_are_refused() {
+    let tpl = "biuld {\n}\ndata \"amazon-ami\" \"x\" {}\nsource \"null\" \"n\" {\n  dynamic \"tag\" {\n    for_eash = []\n  }\n}\n";
     let d = Dir::new(&[("t.pkr.hcl", tpl)]);
     let e = errors(load(&d.opts()));
     has(&e, "unsupported block type \"biuld\"", 1, 1);
     has(&e, "data sources are not supported", 3, 1);
-    has(&e, "dynamic blocks are not supported", 5, 3);
+    has(&e, "unsupported argument \"for_eash\" in a dynamic block", 6, 5);
+    has(&e, "a dynamic block needs for_each and exactly one content block", 5, 3);
     assert_eq!(e.diagnostics.0[0].help.as_deref(), Some("did you mean \"build\"?"));
+}
+
+#[test]
+fn dynamic_blocks_are_expanded() {
+    let tpl = r#"variable "disks" {
+  default = { data = 100, logs = 20 }
+}
+source "huaweicloud-ecs" "b" {
+  dynamic "data_disks" {
+    for_each = var.disks
+    iterator = d
+    content {
+      volume_size = d.value
+      name        = "disk-${d.key}"
+    }
+  }
+}
+build {
+  sources = ["source.huaweicloud-ecs.b"]
+  dynamic "provisioner" {
+    for_each = ["a", "b"]
+    labels   = ["shell"]
+    content {
+      inline = ["echo ${provisioner.value} ${provisioner.key} ${build.ID}"]
+    }
+  }
+}
+"#;
+    let d = Dir::new(&[("t.pkr.hcl", tpl)]);
+    let l = load(&d.opts()).unwrap_or_else(|e| panic!("{}", e.diagnostics.render(&e.sources)));
+    let disks: Vec<_> = l.blocks[0].blocks_of("data_disks").collect();
+    assert_eq!(disks.len(), 2);
+    assert_eq!(disks[0].attribute("name").unwrap().value, AttrValue::Known(Value::from("disk-data")));
+    assert_eq!(disks[1].attribute("volume_size").unwrap().value, AttrValue::Known(Value::from(20)));
+    let provs: Vec<_> = l.blocks[1].blocks_of("provisioner").collect();
+    assert_eq!(provs.len(), 2);
+    assert_eq!(provs[1].labels, ["shell"]);
+    assert_eq!(provs[1].attribute("inline").unwrap().value, AttrValue::Deferred("[\"echo b 1 ${build.ID}\"]".into()));
+    // The iterator exists only inside its content.
+    let bad = tpl.replace("name        = \"disk-${d.key}\"", "name = \"x\"\n    }\n  }\n  other = d.key\n  dynamic \"x\" {\n    for_each = []\n    content {");
+    let e = errors(load(&Dir::new(&[("t.pkr.hcl", &bad)]).opts()));
+    assert!(located(&e).iter().any(|(s, _, _)| s.starts_with("unknown variable \"d\"")), "{:?}", located(&e));
 }
 
 #[test]
