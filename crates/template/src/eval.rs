@@ -116,6 +116,11 @@ fn declare_functions(ctx: &mut Context) {
     stand_in_functions::declare_all(ctx) // replaced by crate::functions::declare_all
 }
 
+/// How many arguments a function takes: `(min, max)`, `None` for no limit.
+fn function_arity(name: &str) -> Option<(usize, Option<usize>)> {
+    stand_in_functions::arity(name) // replaced by crate::functions::lookup(name).map(|f| (f.min_args, f.max_args))
+}
+
 /// A few functions so that templates evaluate before the full function library is merged.
 // replaced by crate::functions
 mod stand_in_functions {
@@ -123,6 +128,15 @@ mod stand_in_functions {
     use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 
     pub const NAMES: [&str; 4] = ["upper", "lower", "timestamp", "join"];
+
+    pub fn arity(name: &str) -> Option<(usize, Option<usize>)> {
+        match name {
+            "upper" | "lower" => Some((1, Some(1))),
+            "timestamp" => Some((0, Some(0))),
+            "join" => Some((2, Some(2))),
+            _ => None,
+        }
+    }
 
     fn upper(args: FuncArgs) -> Result<Value, String> {
         Ok(Value::String(args[0].as_str().unwrap_or_default().to_uppercase()))
@@ -401,7 +415,22 @@ impl Visit for Checker<'_, '_> {
             "env" | "can" if nargs != 1 => self.error(Diagnostic::error(format!("{name}() takes exactly one argument, got {nargs}")), range),
             "try" if nargs == 0 => self.error(Diagnostic::error("try() needs at least one argument"), range),
             "env" | "try" | "can" => {}
-            n if self.functions.contains(&n) => {}
+            n if self.functions.contains(&n) => {
+                if let Some((min, max)) = function_arity(n) {
+                    if nargs < min || max.is_some_and(|m| nargs > m) {
+                        let want = match max {
+                            Some(m) if m == min => format!("{min}"),
+                            Some(m) => format!("{min} to {m}"),
+                            None => format!("at least {min}"),
+                        };
+                        let plural = if want == "1" { "" } else { "s" };
+                        self.error(
+                            Diagnostic::error(format!("{n}() takes {want} argument{plural}, got {nargs}")),
+                            range.clone(),
+                        );
+                    }
+                }
+            }
             n => {
                 let mut all = self.functions.clone();
                 all.extend(["env", "try", "can"]);
@@ -952,6 +981,26 @@ mod tests {
         assert_eq!(e, ["cannot evaluate the expression: a number is required, got the string \"ru-moscow-1\""]);
         // Deferred expressions keep the source as written.
         assert_eq!(deferred("\"${build.ID}-${var.n + 1}\""), "\"${build.ID}-6\"");
+    }
+
+    #[test]
+    fn function_arity_is_checked_with_positions() {
+        assert_eq!(run("upper()", &[]).unwrap_err(), ["upper() takes 1 argument, got 0"]);
+        assert_eq!(run("join(\",\")", &[]).unwrap_err(), ["join() takes 2 arguments, got 1"]);
+    }
+
+    #[test]
+    fn deferred_heredocs_keep_their_shape() {
+        let src = "<<EOF\necho ${build.ID}\necho ${var.region} $${HOME}\nEOF";
+        assert_eq!(deferred(src), "<<EOF\necho ${build.ID}\necho ru-moscow-1 $${HOME}\nEOF");
+        let src = "<<-EOT\n    run ${build.Host}\n      ${upper(var.region)}\n    EOT";
+        let out = deferred(src);
+        // Evaluated again with build values, it gives what Packer would.
+        let e = hcl::edit::parser::parse_expr(&out).unwrap();
+        let mut ctx = Context::new();
+        ctx.declare_var("build", hcl::value!({ Host = "10.0.0.5" }));
+        let v = hcl::Expression::from(e).evaluate(&ctx).unwrap();
+        assert_eq!(v, Value::from("run 10.0.0.5\n  RU-MOSCOW-1\n"), "{out}");
     }
 
     #[test]
