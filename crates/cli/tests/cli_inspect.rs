@@ -88,3 +88,90 @@ fn load_errors_exit_1() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unset variable \"secret_key\""));
 }
+
+/// The shape of the kit's turbo-node.pkr.hcl: credentials and ids come from the environment
+/// through env() defaults, optional ones through PKR_VAR_*.
+const TURBO_NODE: &str = r#"packer {
+  required_plugins {
+    huaweicloud = {
+      version = "= 0.4.0"
+      source  = "github.com/huaweicloud/huaweicloud"
+    }
+  }
+}
+
+variable "region" {
+  type    = string
+  default = env("REGION_NAME")
+}
+variable "access_key" {
+  type      = string
+  default   = env("IAM_ACCESS_KEY")
+  sensitive = true
+}
+variable "secret_key" {
+  type      = string
+  default   = env("IAM_SECRET_KEY")
+  sensitive = true
+}
+variable "ecs_az" {
+  type    = string
+  default = ""
+}
+variable "ecs_flavor" {
+  type    = string
+  default = "s7n.large.2"
+}
+
+source "huaweicloud-ecs" "builder" {
+  region            = var.region
+  access_key        = var.access_key
+  secret_key        = var.secret_key
+  availability_zone = var.ecs_az
+  flavor            = var.ecs_flavor
+  ssh_username      = "root"
+}
+
+build {
+  sources = ["source.huaweicloud-ecs.builder"]
+  provisioner "file" {
+    source      = "user-packages/"
+    destination = "/tmp/user-packages"
+  }
+  provisioner "shell" {
+    scripts = ["user-scripts/step1.sh", "user-scripts/step2.sh"]
+  }
+  provisioner "shell" {
+    inline = ["echo foo"]
+  }
+}
+"#;
+
+#[test]
+fn turbo_node_values_come_from_the_environment() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("turbo-node.pkr.hcl"), TURBO_NODE).unwrap();
+    let env = [
+        ("REGION_NAME", "ru-moscow-1"),
+        ("IAM_ACCESS_KEY", "AKEXAMPLE"),
+        ("IAM_SECRET_KEY", "SKEXAMPLE"),
+        ("PKR_VAR_ecs_az", "ru-moscow-1b"),
+    ];
+    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let by_name = |n: &str| v["variables"].as_array().unwrap().iter().find(|x| x["name"] == n).unwrap().clone();
+    assert_eq!(by_name("region")["value"], "ru-moscow-1");
+    assert_eq!(by_name("access_key")["value"], "<sensitive>");
+    assert_eq!(by_name("ecs_az")["value"], "ru-moscow-1b");
+    assert_eq!(by_name("ecs_az")["source"], "environment PKR_VAR_ecs_az");
+    assert_eq!(by_name("ecs_flavor")["source"], "default");
+    let provs: Vec<&str> = v["builds"][0]["provisioners"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(provs, ["file", "shell", "shell"]);
+
+    let o = run(d.path(), &["init", "turbo-node.pkr.hcl"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("satisfies \"= 0.4.0\""));
+}
