@@ -518,8 +518,9 @@ fn eval_known(expr: &Expr, ctx: &Context, env: Option<&BTreeMap<String, String>>
 }
 
 /// Packer (through cty) converts operands of arithmetic, comparison and logic operators:
-/// `"5" + 1` is 6 and `"true" && x` works. hcl-rs does not, so each such operand is wrapped in a
-/// conversion call before evaluation.
+/// `"5" + 1` is 6 and `"true" && x` works, and arithmetic never overflows or divides by zero
+/// silently. hcl-rs does neither (and panics on `1 / 0`), so arithmetic is rewritten into calls
+/// of checked helpers and other operands are wrapped in conversion calls before evaluation.
 mod coercion {
     use super::*;
     use hcl::eval::{FuncArgs, FuncDef, ParamType};
@@ -528,14 +529,18 @@ mod coercion {
     const TO_BOOL: &str = "cce_to_bool";
 
     pub fn is_helper(name: &str) -> bool {
-        name == TO_NUMBER || name == TO_BOOL
+        name.starts_with("cce_")
+    }
+
+    fn number(v: &Value) -> Result<hcl::Number, String> {
+        match crate::types::convert(v, &crate::types::Type::Number)? {
+            Value::Number(n) => Ok(n),
+            _ => Err("a number is required, got null".to_string()),
+        }
     }
 
     fn to_number(args: FuncArgs) -> Result<Value, String> {
-        crate::types::convert(&args[0], &crate::types::Type::Number).and_then(|v| match v {
-            Value::Null => Err("a number is required, got null".to_string()),
-            v => Ok(v),
-        })
+        number(&args[0]).map(Value::Number)
     }
 
     fn to_bool(args: FuncArgs) -> Result<Value, String> {
@@ -545,9 +550,75 @@ mod coercion {
         })
     }
 
+    fn float(f: f64) -> Result<Value, String> {
+        hcl::Number::from_f64(f).map(Value::Number).ok_or_else(|| "the result is not a finite number".to_string())
+    }
+
+    fn f(n: &hcl::Number) -> f64 {
+        n.as_f64().unwrap_or(f64::NAN)
+    }
+
+    /// Integer arithmetic when both sides are integers and the result fits, else floating point.
+    fn arith(args: &FuncArgs, int: fn(i64, i64) -> Option<i64>, flt: fn(f64, f64) -> f64) -> Result<Value, String> {
+        let (a, b) = (number(&args[0])?, number(&args[1])?);
+        if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+            if let Some(r) = int(x, y) {
+                return Ok(Value::from(r));
+            }
+        }
+        float(flt(f(&a), f(&b)))
+    }
+
+    fn add(args: FuncArgs) -> Result<Value, String> {
+        arith(&args, i64::checked_add, |a, b| a + b)
+    }
+
+    fn sub(args: FuncArgs) -> Result<Value, String> {
+        arith(&args, i64::checked_sub, |a, b| a - b)
+    }
+
+    fn mul(args: FuncArgs) -> Result<Value, String> {
+        arith(&args, i64::checked_mul, |a, b| a * b)
+    }
+
+    fn div(args: FuncArgs) -> Result<Value, String> {
+        if f(&number(&args[1])?) == 0.0 {
+            return Err("can't divide by zero".into());
+        }
+        arith(&args, |a, b| if a.checked_rem(b)? == 0 { a.checked_div(b) } else { None }, |a, b| a / b)
+    }
+
+    fn rem(args: FuncArgs) -> Result<Value, String> {
+        if f(&number(&args[1])?) == 0.0 {
+            return Err("can't compute the remainder of a division by zero".into());
+        }
+        arith(&args, i64::checked_rem, |a, b| a % b)
+    }
+
+    fn neg(args: FuncArgs) -> Result<Value, String> {
+        let n = number(&args[0])?;
+        match n.as_i64().and_then(i64::checked_neg) {
+            Some(r) => Ok(Value::from(r)),
+            None => float(-f(&n)),
+        }
+    }
+
     pub fn declare(ctx: &mut Context) {
-        ctx.declare_func(TO_NUMBER, FuncDef::builder().param(ParamType::Any).build(to_number));
-        ctx.declare_func(TO_BOOL, FuncDef::builder().param(ParamType::Any).build(to_bool));
+        let one = |func| FuncDef::builder().param(ParamType::Any).build(func);
+        let two = |func| FuncDef::builder().param(ParamType::Any).param(ParamType::Any).build(func);
+        ctx.declare_func(TO_NUMBER, one(to_number));
+        ctx.declare_func(TO_BOOL, one(to_bool));
+        ctx.declare_func("cce_neg", one(neg));
+        ctx.declare_func("cce_add", two(add));
+        ctx.declare_func("cce_sub", two(sub));
+        ctx.declare_func("cce_mul", two(mul));
+        ctx.declare_func("cce_div", two(div));
+        ctx.declare_func("cce_rem", two(rem));
+    }
+
+    fn call(func: &'static str, args: Vec<Expr>) -> Expr {
+        // Every helper name is a valid identifier, so Ident::new cannot fail on them.
+        Expr::FuncCall(Box::new(FuncCall::new(Ident::new(func), EFuncArgs::from(args))))
     }
 
     fn wrap(e: &mut Expr, func: &'static str) {
@@ -559,9 +630,7 @@ mod coercion {
             return;
         }
         let inner = std::mem::replace(e, Expr::null());
-        // Both helper names are valid identifiers, so Ident::new cannot fail on them.
-        let call = FuncCall::new(Ident::new(func), EFuncArgs::from(vec![inner]));
-        *e = Expr::FuncCall(Box::new(call));
+        *e = call(func, vec![inner]);
     }
 
     fn key_text(k: &ObjectKey) -> Option<String> {
@@ -587,20 +656,34 @@ mod coercion {
             *obj = items.into_iter().collect();
         }
 
+        fn visit_expr_mut(&mut self, e: &mut Expr) {
+            visit_mut::visit_expr_mut(self, e);
+            let func = match e {
+                Expr::BinaryOp(op) => match op.operator.value() {
+                    BinaryOperator::Plus => "cce_add",
+                    BinaryOperator::Minus => "cce_sub",
+                    BinaryOperator::Mul => "cce_mul",
+                    BinaryOperator::Div => "cce_div",
+                    BinaryOperator::Mod => "cce_rem",
+                    _ => return,
+                },
+                Expr::UnaryOp(op) if matches!(op.operator.value(), UnaryOperator::Neg) => "cce_neg",
+                _ => return,
+            };
+            match std::mem::replace(e, Expr::null()) {
+                Expr::BinaryOp(op) => *e = call(func, vec![op.lhs_expr, op.rhs_expr]),
+                Expr::UnaryOp(op) => *e = call(func, vec![op.expr]),
+                // Only the two shapes matched above reach here.
+                other => *e = other,
+            }
+        }
+
         fn visit_binary_op_mut(&mut self, op: &mut BinaryOp) {
             visit_mut::visit_binary_op_mut(self, op);
             let func = match op.operator.value() {
-                BinaryOperator::Plus
-                | BinaryOperator::Minus
-                | BinaryOperator::Mul
-                | BinaryOperator::Div
-                | BinaryOperator::Mod
-                | BinaryOperator::Less
-                | BinaryOperator::LessEq
-                | BinaryOperator::Greater
-                | BinaryOperator::GreaterEq => TO_NUMBER,
+                BinaryOperator::Less | BinaryOperator::LessEq | BinaryOperator::Greater | BinaryOperator::GreaterEq => TO_NUMBER,
                 BinaryOperator::And | BinaryOperator::Or => TO_BOOL,
-                BinaryOperator::Eq | BinaryOperator::NotEq => return,
+                _ => return,
             };
             wrap(&mut op.lhs_expr, func);
             wrap(&mut op.rhs_expr, func);
@@ -608,11 +691,9 @@ mod coercion {
 
         fn visit_unary_op_mut(&mut self, op: &mut UnaryOp) {
             visit_mut::visit_unary_op_mut(self, op);
-            let func = match op.operator.value() {
-                UnaryOperator::Neg => TO_NUMBER,
-                UnaryOperator::Not => TO_BOOL,
-            };
-            wrap(&mut op.expr, func);
+            if matches!(op.operator.value(), UnaryOperator::Not) {
+                wrap(&mut op.expr, TO_BOOL);
+            }
         }
     }
 }
@@ -979,6 +1060,15 @@ mod tests {
         assert_eq!(known("[for d in var.disks : d.name if try(d.size, 0) + 0 > \"10\"]"), hcl::value!(["sys"]));
         let e = run("var.region + 1", &[]).unwrap_err();
         assert_eq!(e, ["cannot evaluate the expression: a number is required, got the string \"ru-moscow-1\""]);
+        // Arithmetic is checked: no panic, no silent wrap-around.
+        assert_eq!(known("7 / 2"), Value::from(3.5));
+        assert_eq!(known("8 / 2"), Value::from(4));
+        assert_eq!(known("-7 % 3"), Value::from(-1));
+        assert_eq!(known("9223372036854775807 + 1"), Value::from(9223372036854775808.0));
+        assert_eq!(known("-(-9223372036854775807 - 1)"), Value::from(9223372036854775808.0));
+        assert_eq!(known("18446744073709551615 * 2"), Value::from(36893488147419103230.0));
+        assert_eq!(run("1 / 0", &[]).unwrap_err(), ["cannot evaluate the expression: can't divide by zero"]);
+        assert!(run("\"${5 % 0}\"", &[]).unwrap_err()[0].contains("division by zero"));
         // Deferred expressions keep the source as written.
         assert_eq!(deferred("\"${build.ID}-${var.n + 1}\""), "\"${build.ID}-6\"");
     }
@@ -1037,5 +1127,44 @@ mod tests {
         assert_eq!(eval_value(&expr("env(\"NOPE\")"), &scope, &mut d), Some(Value::from("")));
         assert!(eval_value(&expr("var.x"), &scope, &mut d).is_none());
         assert!(d.0[0].summary.contains("var.* cannot be used in a variable default"), "{:?}", d);
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn atom() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("0".to_string()),
+                Just("-1".to_string()),
+                Just("9223372036854775807".to_string()),
+                Just("18446744073709551615".to_string()),
+                Just("1.5e300".to_string()),
+                Just("\"5\"".to_string()),
+                Just("\"x\"".to_string()),
+                Just("true".to_string()),
+                Just("null".to_string()),
+                Just("[1]".to_string()),
+                Just("var.n".to_string()),
+                any::<i64>().prop_map(|i| i.to_string()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Whatever the operands, evaluation returns a value or an error, never a panic.
+            #[test]
+            fn operators_never_panic(
+                a in atom(), b in atom(), c in atom(),
+                op1 in prop::sample::select(vec!["+", "-", "*", "/", "%", "<", ">=", "==", "&&", "||"]),
+                op2 in prop::sample::select(vec!["+", "-", "*", "/", "%", "<", "!=", "&&"]),
+                neg in any::<bool>(),
+            ) {
+                let src = format!("{}({a} {op1} {b}) {op2} {c}", if neg { "-" } else { "" });
+                let _ = run(&src, &[]);
+                let _ = run(&format!("\"${{{src}}}\""), &["build"]);
+            }
+        }
     }
 }

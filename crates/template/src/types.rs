@@ -183,11 +183,12 @@ fn parse_type_inner(expr: &Expression, in_object: bool) -> Result<(Type, bool, O
     }
 }
 
-/// The value of an expression made only of literals (no references, no calls), if it is one.
+/// The value of a constant expression (no references), if it evaluates; arithmetic and
+/// functions go through the checked evaluator.
 pub(crate) fn literal_value(expr: &Expression) -> Option<Value> {
-    let converted: hcl::Expression = expr.clone().into();
-    let ctx = hcl::eval::Context::new();
-    hcl::eval::Evaluate::evaluate(&converted, &ctx).ok()
+    let mut quiet = crate::diag::Diagnostics::default();
+    let scope = crate::eval::Scope::empty(crate::diag::FileId(usize::MAX), "in a constant");
+    crate::eval::eval_value(expr, &scope, &mut quiet)
 }
 
 fn describe(v: &Value) -> &'static str {
