@@ -237,6 +237,17 @@ pub fn eval_value(expr: &Expr, scope: &Scope, diags: &mut Diagnostics) -> Option
     }
 }
 
+/// Evaluates the source of an [`AttrValue::Deferred`] at build time, once `build` (and `source`,
+/// for a build of several sources) are known: `roots` maps each such name to its object, e.g.
+/// `build` → `{ID = "...", Host = "..."}`. Functions, operator conversions and checked arithmetic
+/// work as at load time.
+pub fn eval_deferred(src: &str, roots: &hcl::Map<String, Value>) -> Result<Value, String> {
+    let expr = hcl::edit::parser::parse_expr(src.trim()).map_err(|e| format!("invalid deferred expression: {}", e.message()))?;
+    let scope = Scope { extra: Some(roots), ..Scope::empty(FileId(usize::MAX), "at build time") };
+    let ctx = scope.context();
+    eval_known(&expr, &ctx, None)
+}
+
 fn located(d: Diagnostic, span: Option<Span>) -> Diagnostic {
     match span {
         Some(s) => d.at(s),
@@ -1091,6 +1102,17 @@ mod tests {
         ctx.declare_var("build", hcl::value!({ Host = "10.0.0.5" }));
         let v = hcl::Expression::from(e).evaluate(&ctx).unwrap();
         assert_eq!(v, Value::from("run 10.0.0.5\n  RU-MOSCOW-1\n"), "{out}");
+    }
+
+    #[test]
+    fn deferred_expressions_evaluate_at_build_time() {
+        let src = deferred("[\"echo ${build.ID} ${upper(build.User)}\", \"${var.n + 1}\", build.Port + \"1\"]");
+        let mut roots = hcl::Map::new();
+        roots.insert("build".to_string(), hcl::value!({ ID = "ecs-1", User = "root", Port = 22 }));
+        // A template of one interpolation keeps the value's type, as HCL specifies.
+        assert_eq!(eval_deferred(&src, &roots), Ok(hcl::value!(["echo ecs-1 ROOT", 6, 23])));
+        assert!(eval_deferred(&src, &hcl::Map::new()).unwrap_err().contains("build"));
+        assert!(eval_deferred("[", &roots).unwrap_err().starts_with("invalid deferred expression"));
     }
 
     #[test]
