@@ -184,4 +184,34 @@ mod tests {
         let a = VarArgs { vars: vec!["l=[\"a=b\"]".into()], var_files: vec![] };
         assert_eq!(a.load_options(PathBuf::from(".")).unwrap().vars, [("l".to_string(), "[\"a=b\"]".to_string())]);
     }
+
+    fn builds(only: &[&str], except: &[&str]) -> Vec<Vec<String>> {
+        let d = tempfile::tempdir().unwrap();
+        let tpl = "source \"null\" \"a\" {}\nsource \"null\" \"b\" {}\nbuild {\n  name = \"x\"\n  sources = [\"source.null.a\", \"source.null.b\"]\n}\nbuild {\n  source \"source.null.b\" {\n    name = \"c\"\n  }\n}\n";
+        std::fs::write(d.path().join("t.pkr.hcl"), tpl).unwrap();
+        let mut blocks = load(&LoadOptions { path: d.path().to_path_buf(), ..Default::default() }).unwrap().blocks;
+        let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        filter_builds(&mut blocks, &own(only), &own(except));
+        blocks
+            .iter()
+            .filter(|b| b.kind == "build")
+            .map(|b| {
+                let mut names: Vec<String> = match b.attribute("sources").map(|a| &a.value) {
+                    Some(AttrValue::Known(v)) => v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+                    _ => Vec::new(),
+                };
+                names.extend(b.blocks_of("source").map(|s| s.labels[0].clone()));
+                names
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_and_except_select_sources() {
+        assert_eq!(builds(&[], &[]), [vec!["source.null.a", "source.null.b"], vec!["source.null.b"]]);
+        assert_eq!(builds(&["null.a"], &[]), [vec!["source.null.a"]]);
+        assert_eq!(builds(&["x.null.b"], &[]), [vec!["source.null.b"]]);
+        assert_eq!(builds(&[], &["null.b"]), [vec!["source.null.a"]]);
+        assert_eq!(builds(&[], &["*"]), Vec::<Vec<String>>::new());
+    }
 }
