@@ -82,11 +82,20 @@ fn json_form() {
 }
 
 #[test]
-fn load_errors_exit_1() {
+fn unset_variables_show_as_unknown_like_packer() {
     let d = setup();
     let o = run(d.path(), &["inspect", "."], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("var.secret_key: \"<sensitive>\" [unset]"), "{out}");
+}
+
+#[test]
+fn load_errors_exit_1() {
+    let d = setup();
+    let o = run(d.path(), &["inspect", "-var", "nope=1", "."], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unset variable \"secret_key\""));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("undeclared variable \"nope\" given with -var"));
 }
 
 /// The shape of the kit's turbo-node.pkr.hcl: credentials and ids come from the environment

@@ -33,6 +33,9 @@ pub struct LoadOptions {
     pub syntax_only: bool,
     /// Do not warn about values in var files for variables the template does not declare.
     pub no_warn_undeclared_var: bool,
+    /// Leave variables without a value unknown instead of failing, as `packer inspect` does;
+    /// locals and attributes that depend on them are left out.
+    pub allow_unset_variables: bool,
 }
 
 /// Where a variable's final value came from, lowest precedence first.
@@ -95,7 +98,7 @@ const TOP_LEVEL: [&str; 8] = ["packer", "variable", "variables", "locals", "loca
 
 /// Loads and evaluates a template: every error of the run is collected, not only the first.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
-    let mut l = Loader { opts, sources: SourceMap::default(), diags: Diagnostics::default() };
+    let mut l = Loader { opts, sources: SourceMap::default(), diags: Diagnostics::default(), unknown: BTreeSet::new() };
     let loaded = l.run();
     if l.diags.has_errors() {
         return Err(LoadError { sources: l.sources, diagnostics: l.diags });
@@ -110,6 +113,9 @@ struct Loader<'o> {
     opts: &'o LoadOptions,
     sources: SourceMap,
     diags: Diagnostics,
+    /// `var.x` and `local.y` without a value (unset, or failed with an error already reported):
+    /// what depends on them is skipped instead of failing again.
+    unknown: BTreeSet<String>,
 }
 
 /// The files of a template: `(shown path, path to read)`.
@@ -125,6 +131,12 @@ fn has_suffix(p: &Path, suffix: &str) -> bool {
 }
 
 impl Loader<'_> {
+    fn depends_on_unknown(&self, expr: &Expr) -> bool {
+        ["var", "local"]
+            .iter()
+            .any(|root| eval::references(expr, root).iter().any(|n| self.unknown.contains(&format!("{root}.{n}"))))
+    }
+
     fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_relative() && !self.opts.cwd.as_os_str().is_empty() { self.opts.cwd.join(p) } else { p.to_path_buf() }
     }
@@ -302,6 +314,7 @@ impl Loader<'_> {
             var_files: &var_files,
             cli: &self.opts.vars,
             warn_undeclared: !self.opts.no_warn_undeclared_var,
+            allow_unset: self.opts.allow_unset_variables,
         };
         let variables = vars::assign(&decls, &inputs, &mut self.diags);
         vars::validate(&decls, &variables, &mut self.diags);
@@ -317,6 +330,7 @@ impl Loader<'_> {
             } else {
                 // Unset or invalid: declared, so references to it must not say "undefined".
                 var_map.insert(v.name.clone(), Value::Null);
+                self.unknown.insert(format!("var.{}", v.name));
             }
         }
         let mut path_map = hcl::Map::new();
@@ -569,8 +583,9 @@ impl Loader<'_> {
         let mut map = hcl::Map::new();
         for i in order {
             let d = &decls[i];
-            if !deps[i].iter().all(|&j| map.contains_key(&decls[j].name)) {
-                continue; // a dependency failed and was reported
+            if !deps[i].iter().all(|&j| map.contains_key(&decls[j].name)) || self.depends_on_unknown(&d.expr) {
+                self.unknown.insert(format!("local.{}", d.name));
+                continue; // a dependency has no value, and why was reported
             }
             let scope = Scope {
                 file: d.file,
@@ -583,8 +598,13 @@ impl Loader<'_> {
                 place: "in a local value",
                 extra: None,
             };
-            if let Some(v) = eval::eval_value(&d.expr, &scope, &mut self.diags) {
-                map.insert(d.name.clone(), v);
+            match eval::eval_value(&d.expr, &scope, &mut self.diags) {
+                Some(v) => {
+                    map.insert(d.name.clone(), v);
+                }
+                None => {
+                    self.unknown.insert(format!("local.{}", d.name));
+                }
             }
         }
         let locals = decls
@@ -671,6 +691,9 @@ impl Loader<'_> {
             );
             return Vec::new();
         };
+        if self.depends_on_unknown(for_each) {
+            return Vec::new();
+        }
         let items: Vec<(Value, Value)> = match eval::eval_value(for_each, scope, &mut self.diags) {
             Some(Value::Array(a)) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect(),
             Some(Value::Object(o)) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
@@ -733,6 +756,9 @@ impl Loader<'_> {
                                 .at(name_span)
                                 .detail(format!("it is already set at {at}")),
                         );
+                        continue;
+                    }
+                    if self.depends_on_unknown(&a.value) {
                         continue;
                     }
                     if let Some(ev) = eval::eval(&a.value, scope, &mut self.diags) {

@@ -260,6 +260,28 @@ fn unset_variable_says_how_to_set_it() {
 }
 
 #[test]
+fn unset_variables_can_be_left_unknown_for_inspection() {
+    let tpl = "variable \"x\" {}\nlocals {\n  a = \"a-${var.x}\"\n  b = upper(local.a)\n  c = 1\n}\nsource \"null\" \"n\" {\n  y = local.b\n  z = local.c\n}\n";
+    let d = Dir::new(&[("t.pkr.hcl", tpl)]);
+    let l = load(&LoadOptions { allow_unset_variables: true, ..d.opts() }).unwrap();
+    assert_eq!(var(&l, "x").source, ValueSource::Unset);
+    let values: Vec<_> = l.locals.iter().map(|l| l.value.clone()).collect();
+    assert_eq!(values, [None, None, Some(Value::from(1))]);
+    let names: Vec<_> = l.blocks[0].attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["z"]);
+    // Without the option it is one error, not one per dependent.
+    let e = errors(load(&d.opts()));
+    assert_eq!(located(&e).len(), 1, "{:?}", located(&e));
+}
+
+#[test]
+fn an_invalid_value_does_not_cascade() {
+    let d = Dir::new(&[("t.pkr.hcl", "variable \"n\" {\n  type = number\n}\nlocals {\n  m = var.n * 2\n}\n")]);
+    let e = errors(load(&LoadOptions { vars: vec![("n".into(), "x".into())], ..d.opts() }));
+    assert_eq!(located(&e).len(), 1, "{:?}", located(&e));
+}
+
+#[test]
 fn failing_validation_reports_its_message_at_the_condition() {
     let d = Dir::new(&[("t.pkr.hcl", TEMPLATE)]);
     let e = errors(load(&LoadOptions { env: with_key(), vars: vec![("disk_size".into(), "20".into())], ..d.opts() }));

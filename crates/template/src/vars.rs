@@ -252,6 +252,8 @@ pub(crate) struct Inputs<'a> {
     pub var_files: &'a [(FileId, std::path::PathBuf, Body)],
     pub cli: &'a [(String, String)],
     pub warn_undeclared: bool,
+    /// No error for a variable left without a value.
+    pub allow_unset: bool,
 }
 
 /// Gives every declared variable its final value; reports type mismatches, undeclared names and
@@ -352,7 +354,7 @@ pub(crate) fn assign(decls: &[Decl], inputs: &Inputs, diags: &mut Diagnostics) -
 
     let mut out = Vec::new();
     for ((d, (value, source, vspan)), invalid) in decls.iter().zip(values).zip(invalid) {
-        if value.is_none() && source == ValueSource::Unset && !d.broken && !invalid {
+        if value.is_none() && source == ValueSource::Unset && !d.broken && !invalid && !inputs.allow_unset {
             diags.push(
                 Diagnostic::error(format!("unset variable \"{}\"", d.name))
                     .at(d.span)

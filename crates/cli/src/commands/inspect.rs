@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cce_template::body::{AttrValue, Block};
-use cce_template::load::{Loaded, ValueSource, load};
+use cce_template::load::{LoadOptions, Loaded, ValueSource, load};
 use serde_json::{Value as Json, json};
 
 use super::validate::VarArgs;
@@ -28,7 +28,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let opts = match args.vars.load_options(args.path.clone()) {
-        Ok(o) => o,
+        // As packer inspect: a variable without a value is shown as unknown, not an error.
+        Ok(o) => LoadOptions { allow_unset_variables: true, ..o },
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit::USAGE);
