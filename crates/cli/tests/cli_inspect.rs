@@ -21,6 +21,7 @@ variable "secret_key" {
 }
 locals {
   image = "cce-${var.region}"
+  auth  = "Basic ${var.secret_key}"
 }
 source "huaweicloud-ecs" "builder" {
   region = var.region
@@ -57,6 +58,8 @@ fn text_shows_values_sources_and_steps_in_order() {
     assert!(out.contains("var.secret_key: \"<sensitive>\" [environment PKR_VAR_secret_key]"), "{out}");
     assert!(!out.contains("TOPSECRET"), "{out}");
     assert!(out.contains("local.image: \"cce-kz-1\""), "{out}");
+    // A local built from a secret is masked too.
+    assert!(out.contains("local.auth: \"<sensitive>\""), "{out}");
     assert!(out.contains("  huaweicloud-ecs.builder\n"), "{out}");
     let prep = out.find("shell (prepare)").expect("shell provisioner listed");
     let file = out.find("      file\n").expect("file provisioner listed");

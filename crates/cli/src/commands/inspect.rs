@@ -118,6 +118,20 @@ fn step_text((kind, name): &(String, Option<String>)) -> String {
     }
 }
 
+/// Whether a value shows a secret: a sensitive value (of three characters or more, so that `1`
+/// or `on` do not hide everything) inside any of its strings.
+fn shows_secret(value: &impl serde::Serialize, secrets: &[String]) -> bool {
+    fn walk(v: &Json, secrets: &[String]) -> bool {
+        match v {
+            Json::String(s) => secrets.iter().any(|x| x.chars().count() >= 3 && s.contains(x.as_str())),
+            Json::Array(a) => a.iter().any(|x| walk(x, secrets)),
+            Json::Object(o) => o.values().any(|x| walk(x, secrets)),
+            _ => false,
+        }
+    }
+    serde_json::to_value(value).is_ok_and(|v| walk(&v, secrets))
+}
+
 /// Packer-like text.
 pub fn to_text(loaded: &Loaded) -> String {
     let mut o = String::from("Packer Inspect: HCL2 mode\n\n> input-variables:\n\n");
@@ -131,7 +145,8 @@ pub fn to_text(loaded: &Loaded) -> String {
     }
     o.push_str("\n> local-variables:\n\n");
     for l in &loaded.locals {
-        let value = match (&l.value, l.sensitive) {
+        let hidden = l.sensitive || l.value.as_ref().is_some_and(|v| shows_secret(v, &loaded.sensitive_values));
+        let value = match (&l.value, hidden) {
             (_, true) => format!("\"{MASK}\""),
             (Some(val), false) => val.to_string(),
             (None, false) => "<unknown>".into(),
@@ -194,7 +209,10 @@ pub fn to_json(loaded: &Loaded) -> Json {
     let locals: Vec<Json> = loaded
         .locals
         .iter()
-        .map(|l| json!({ "name": l.name, "value": json_value(l.value.as_ref(), l.sensitive), "sensitive": l.sensitive }))
+        .map(|l| {
+            let hidden = l.sensitive || l.value.as_ref().is_some_and(|v| shows_secret(v, &loaded.sensitive_values));
+            json!({ "name": l.name, "value": json_value(l.value.as_ref(), hidden), "sensitive": hidden })
+        })
         .collect();
     let sources: Vec<String> = loaded.blocks.iter().filter(|b| b.kind == "source").map(|b| b.labels.join(".")).collect();
     let step_json = |(kind, name): &(String, Option<String>)| json!({ "type": kind, "name": name });
