@@ -534,6 +534,15 @@ mod fuzz {
         }
 
         #[test]
+        fn command_line_values_never_panic(value in "\\PC{0,40}", pick in 0usize..6) {
+            let types = ["string", "number", "bool", "list(number)", "map(object({a = optional(number, 1)}))", "tuple([string, bool])"];
+            let d = Dir::new(&[("t.pkr.hcl", &format!("variable \"x\" {{\n  type = {}\n}}\n", types[pick]))]);
+            let env = BTreeMap::from([("PKR_VAR_x".to_string(), value.clone())]);
+            let _ = load(&LoadOptions { env, ..d.opts() });
+            let _ = load(&LoadOptions { vars: vec![("x".into(), value)], ..d.opts() });
+        }
+
+        #[test]
         fn mutated_templates_never_panic(cut in 0usize..1500, len in 0usize..40, insert in "[\\{\\}\\[\\]\"$%=. a-z0-9()\\n]{0,8}") {
             let mut t = TEMPLATE.to_string();
             let start = cut.min(t.len());
