@@ -81,6 +81,10 @@ fn bad_usage_exits_2() {
     assert!(text(&o.stderr).contains("expected NAME=VALUE"));
     let o = run(d.path(), &["validate"], &[]);
     assert_eq!(o.status.code(), Some(2));
+    // As in Packer, -only and -except exclude each other.
+    let o = run(d.path(), &["validate", "-only", "a.b", "-except", "c.d", "."], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("only one of -only or -except"));
 }
 
 #[test]

@@ -54,7 +54,8 @@ pub enum ValueSource {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Variable {
     pub name: String,
-    /// The type constraint as written (`string`, `list(string)`, ...); `any` when absent.
+    /// The type constraint in canonical form (`string`, `list(string)`, `object({a = number})`);
+    /// `any` when absent.
     pub type_expr: String,
     pub value: Option<hcl::Value>,
     pub source: ValueSource,

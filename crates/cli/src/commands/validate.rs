@@ -59,6 +59,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    if !args.only.is_empty() && !args.except.is_empty() {
+        // Packer refuses the pair the same way.
+        eprintln!("error: only one of -only or -except may be given");
+        return Ok(exit::FAILED);
+    }
     let mut opts = match args.vars.load_options(args.path.clone()) {
         Ok(o) => o,
         Err(e) => {
