@@ -136,6 +136,8 @@ fn template_dir() -> tempfile::TempDir {
     std::fs::write(d.path().join("t.pkr.hcl"), TEMPLATE).unwrap();
     std::fs::write(d.path().join("x.auto.pkrvars.hcl"), "from_files = \"auto\"\n").unwrap();
     std::fs::write(d.path().join("v.pkrvars.hcl"), "from_files = \"var-file\"\nn = \"9\"\n").unwrap();
+    std::fs::write(d.path().join("undeclared.pkrvars.hcl"), "not_declared = 1\n").unwrap();
+    std::fs::write(d.path().join("bad-type.pkrvars.hcl"), "l = \"not a list\"\n").unwrap();
     d
 }
 
@@ -172,6 +174,7 @@ fn values_and_their_precedence_match_packer() {
     compare(&["-var", "l=[\"z\", 1]", "-var", "flag=false"], &[("PKR_VAR_n", "7")]);
     compare(&["-var-file", "v.pkrvars.hcl"], &[("PKR_VAR_n", "7"), ("PKR_VAR_from_files", "env")]);
     compare(&["-var-file", "v.pkrvars.hcl", "-var", "n=4", "-var", "from_files=cli"], &[]);
+    compare(&[], &[("PKR_VAR_l", "[\"q\", \"r\"]"), ("PKR_VAR_flag", "false"), ("PKR_VAR_objs", "[{name = \"o\", size = 1}, {name = \"p\", size = \"7\"}]")]);
 }
 
 /// Arguments, environment, and the exit code both must give.
@@ -192,6 +195,9 @@ fn both_refuse_the_same_inputs() {
         (&[], &[], 0),
         (&["-var", "n=4"], &[("PKR_VAR_n", "1")], 0),
         (&["-var-file", "v.pkrvars.hcl"], &[], 0),
+        (&["-var-file", "undeclared.pkrvars.hcl"], &[], 0),
+        (&["-var-file", "bad-type.pkrvars.hcl"], &[], 1),
+        (&["-var", "objs=[{name = \"x\"}]"], &[], 1),
     ];
     for (args, env, code) in cases {
         let d = template_dir();

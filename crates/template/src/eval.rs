@@ -522,7 +522,12 @@ fn eval_known(expr: &Expr, ctx: &Context, env: Option<&BTreeMap<String, String>>
     let converted: hcl::Expression = e.into();
     let mut value = converted.evaluate(ctx).map_err(|e| match e.kind() {
         hcl::eval::ErrorKind::FuncCall(name, msg) if coercion::is_helper(name.name.as_str()) => msg.clone(),
-        _ => e.to_string(),
+        kind => match e.expr().map(ToString::to_string) {
+            // The rewritten operators are ours, not the user's: name the expression only when
+            // it reads as written.
+            Some(text) if !text.contains("cce_") => format!("{kind} in `{text}`"),
+            _ => kind.to_string(),
+        },
     })?;
     crate::types::sort_objects(&mut value);
     Ok(value)
@@ -1080,6 +1085,10 @@ mod tests {
         assert_eq!(known("18446744073709551615 * 2"), Value::from(36893488147419103230.0));
         assert_eq!(run("1 / 0", &[]).unwrap_err(), ["cannot evaluate the expression: can't divide by zero"]);
         assert!(run("\"${5 % 0}\"", &[]).unwrap_err()[0].contains("division by zero"));
+        let e = run("var.disks[7].size * 2", &[]).unwrap_err();
+        assert_eq!(e, ["cannot evaluate the expression: index out of bounds: 7"]);
+        let e = run("var.disks[7].size", &[]).unwrap_err();
+        assert_eq!(e, ["cannot evaluate the expression: index out of bounds: 7 in `var.disks[7].size`"]);
         // Deferred expressions keep the source as written.
         assert_eq!(deferred("\"${build.ID}-${var.n + 1}\""), "\"${build.ID}-6\"");
     }
