@@ -365,8 +365,8 @@ impl<'s, 'a> Checker<'s, 'a> {
     ) {
         let Some(names) = names else {
             let help = match prefix {
-                "var" | "local" => "variable defaults and var files must be constant; move the expression into a locals block",
-                _ => "this value is not available here",
+                "var" | "local" => format!("only constant values are allowed {}; compute the value in a locals block instead", self.scope.place),
+                _ => "this value is not available here".to_string(),
             };
             self.error(Diagnostic::error(format!("{prefix}.* cannot be used {}", self.scope.place)).help(help), ident.span());
             return;
