@@ -61,7 +61,7 @@ fn text_shows_values_sources_and_steps_in_order() {
     // A local built from a secret is masked too.
     assert!(out.contains("local.auth: \"<sensitive>\""), "{out}");
     assert!(out.contains("  huaweicloud-ecs.builder\n"), "{out}");
-    let prep = out.find("shell (prepare)").expect("shell provisioner listed");
+    let prep = out.find("shell.prepare").expect("shell provisioner listed");
     let file = out.find("      file\n").expect("file provisioner listed");
     assert!(prep < file, "{out}");
     assert!(out.contains("  > node:"), "{out}");

@@ -216,3 +216,55 @@ fn both_refuse_the_same_inputs() {
         );
     }
 }
+
+const BUILDS: &str = r#"source "null" "a" {
+  communicator = "none"
+}
+source "null" "b" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.a", "source.null.b"]
+  provisioner "shell-local" {
+    name   = "first"
+    inline = ["echo ${build.ID}"]
+  }
+  provisioner "shell-local" {
+    inline = ["echo 2"]
+  }
+  post-processor "manifest" {}
+  post-processors {
+    post-processor "checksum" {
+      checksum_types = ["md5"]
+    }
+    post-processor "shell-local" {
+      inline = ["echo done"]
+    }
+  }
+}
+build {
+  name = "second"
+  source "source.null.a" {
+    name = "renamed"
+  }
+}
+"#;
+
+#[test]
+fn builds_are_listed_as_packer_lists_them() {
+    if !packer_available() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.pkr.hcl"), BUILDS).unwrap();
+    let section = |o: &Output| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.find("> builds:").map(|i| text[i..].to_string()).unwrap_or(text)
+    };
+    let pk = run("packer", d.path(), &["inspect", "."], &[]);
+    assert!(pk.status.success(), "{}", String::from_utf8_lossy(&pk.stderr));
+    let us = ours(d.path(), &["inspect", "."], &[]);
+    assert!(us.status.success(), "{}", String::from_utf8_lossy(&us.stderr));
+    assert!(section(&pk).contains("shell-local.first"), "{}", section(&pk));
+    assert_eq!(section(&us), section(&pk));
+}

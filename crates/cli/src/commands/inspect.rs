@@ -111,9 +111,10 @@ fn summarise(loaded: &Loaded) -> Vec<BuildSummary> {
     out
 }
 
+/// `type` or `type.name`, as packer inspect names a step.
 fn step_text((kind, name): &(String, Option<String>)) -> String {
     match name {
-        Some(n) => format!("{kind} ({n})"),
+        Some(n) => format!("{kind}.{n}"),
         None => kind.clone(),
     }
 }
@@ -157,13 +158,14 @@ pub fn to_text(loaded: &Loaded) -> String {
     for b in loaded.blocks.iter().filter(|b| b.kind == "source") {
         let _ = writeln!(o, "  {}", b.labels.join("."));
     }
+    // The builds section is laid out exactly as packer inspect lays it out.
     o.push_str("\n> builds:\n\n");
     for b in summarise(loaded) {
         let _ = writeln!(o, "  > {}:\n\n    sources:\n", b.name);
         for s in &b.sources {
-            let _ = writeln!(o, "      {s}");
+            let _ = writeln!(o, "      {s}\n");
         }
-        o.push_str("\n    provisioners:\n\n");
+        o.push_str("    provisioners:\n\n");
         if b.provisioners.is_empty() {
             o.push_str("      <no provisioner>\n");
         }
@@ -172,13 +174,15 @@ pub fn to_text(loaded: &Loaded) -> String {
         }
         o.push_str("\n    post-processors:\n\n");
         if b.post_processors.is_empty() {
-            o.push_str("      <no post-processor>\n");
+            o.push_str("      <no post-processor>\n\n");
         }
         for (i, chain) in b.post_processors.iter().enumerate() {
-            let steps: Vec<String> = chain.iter().map(step_text).collect();
-            let _ = writeln!(o, "      {i}:\n        {}", steps.join("\n        "));
+            let _ = writeln!(o, "      {i}:");
+            for step in chain {
+                let _ = writeln!(o, "        {}", step_text(step));
+            }
+            o.push('\n');
         }
-        o.push('\n');
     }
     o
 }
