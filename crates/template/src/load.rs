@@ -226,6 +226,11 @@ impl Loader<'_> {
     }
 
     fn parse_text(&mut self, shown: &Path, text: String) -> Option<(FileId, Body)> {
+        // Editors on Windows write a byte order mark; Packer reads such files, so do we.
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         let parsed = hcl::edit::parser::parse_body(&text);
         let len = text.len();
         let file = self.sources.add(shown, text);

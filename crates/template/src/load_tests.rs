@@ -322,6 +322,17 @@ fn syntax_errors_of_every_file_are_collected_with_positions() {
 }
 
 #[test]
+fn byte_order_marks_and_crlf_are_read() {
+    let d = Dir::new(&[
+        ("t.pkr.hcl", "\u{feff}variable \"a\" {\r\n  default = \"x\"\r\n}\r\nlocals {\r\n  b = var.c\r\n}\r\n"),
+        ("v.auto.pkrvars.hcl", "\u{feff}a = \"y\"\n"),
+    ]);
+    let e = errors(load(&d.opts()));
+    has(&e, "undefined variable \"var.c\"", 5, 7);
+    assert_eq!(located(&e).len(), 1);
+}
+
+#[test]
 fn syntax_only_stops_after_parsing() {
     let d = Dir::new(&[("t.pkr.hcl", "source \"null\" \"a\" { x = var.nope }\n")]);
     assert!(load(&LoadOptions { syntax_only: true, ..d.opts() }).is_ok());
