@@ -103,6 +103,14 @@ variable "flag" {
   type    = bool
   default = "true"
 }
+variable "set_s" {
+  type    = set(string)
+  default = ["b", "a", "c", "a"]
+}
+variable "set_n" {
+  type    = set(number)
+  default = [10, 2]
+}
 variable "from_files" {
   type    = string
   default = "default"
@@ -128,6 +136,8 @@ locals {
   q = "${var.n == "5"}"
   s = "${local.a}/${var.from_files}"
   t = join(",", [for k, v in { b = 2, a = 1 } : "${k}=${v}"])
+  u = join(",", var.set_s)
+  v = "%{ for n in var.set_n }${n};%{ endfor }"
 }
 "#;
 
@@ -154,7 +164,7 @@ fn compare(args: &[&str], env: &[(&str, &str)]) {
     let us = ours(d.path(), &our_args, env);
     assert!(us.status.success(), "our inspect failed: {}", String::from_utf8_lossy(&us.stderr));
     let theirs = packer_locals(&String::from_utf8_lossy(&pk.stdout));
-    assert_eq!(theirs.len(), 17, "packer printed {theirs:?}");
+    assert_eq!(theirs.len(), 19, "packer printed {theirs:?}");
     assert_eq!(our_locals(&us.stdout), theirs, "args {args:?} env {env:?}");
 }
 

@@ -274,6 +274,9 @@ fn convert_inner(value: &Value, ty: &Type) -> Result<Value, String> {
                     }
                     out.push(v);
                 }
+                if matches!(ty, Type::Set(_)) {
+                    sort_set(&mut out);
+                }
                 Ok(Value::Array(out))
             }
             other => Err(format!("a {} is required, got a {}", kind_name(ty), describe(other))),
@@ -321,6 +324,18 @@ fn convert_inner(value: &Value, ty: &Type) -> Result<Value, String> {
             }
             other => Err(format!("an object is required, got a {}", describe(other))),
         },
+    }
+}
+
+/// cty iterates a set of strings in lexical order and a set of numbers in ascending order.
+fn sort_set(items: &mut [Value]) {
+    if items.iter().all(|v| matches!(v, Value::String(_))) {
+        items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    } else if items.iter().all(|v| matches!(v, Value::Number(_))) {
+        items.sort_by(|a, b| {
+            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            x.total_cmp(&y)
+        });
     }
 }
 
@@ -403,7 +418,8 @@ mod tests {
             ("bool", "1", Err("a bool is required")),
             ("list(number)", "[\"1\", 2]", Ok("[1,2]")),
             ("list(number)", "[1, \"b\"]", Err("element 1: a number is required")),
-            ("set(string)", "[\"a\", \"a\", 1]", Ok("[\"a\",\"1\"]")),
+            ("set(string)", "[\"a\", \"a\", 1]", Ok("[\"1\",\"a\"]")),
+            ("set(number)", "[10, 2, \"2\"]", Ok("[2,10]")),
             ("map(string)", "{a = 1, b = true}", Ok("{\"a\":\"1\",\"b\":\"true\"}")),
             ("map(string)", "[1]", Err("a map is required")),
             ("tuple([string, number])", "[1, \"2\"]", Ok("[\"1\",2]")),
