@@ -278,3 +278,32 @@ fn builds_are_listed_as_packer_lists_them() {
     assert!(section(&pk).contains("shell-local.first"), "{}", section(&pk));
     assert_eq!(section(&us), section(&pk));
 }
+
+#[test]
+fn both_refuse_the_same_templates() {
+    if !packer_available() {
+        return;
+    }
+    let cases: &[(&str, i32)] = &[
+        ("locals {\n  x = env(\"HOME\")\n}\n", 1),
+        ("locals {\n  x = var.nope\n}\n", 1),
+        ("variable \"a\" {\n  default = \"x\"\n}\nvariable \"a\" {\n  default = \"y\"\n}\n", 1),
+        ("locals {\n  x = uper(\"a\")\n}\n", 1),
+        ("sourse \"null\" \"a\" {}\n", 1),
+        ("variable \"n\" {\n  type    = number\n  default = \"x\"\n}\n", 1),
+        ("variable \"n\" {\n  type = number\n}\n", 1),
+        ("variable \"n\" {\n  default = 1\n  validation {\n    condition     = var.n > 1\n    error_message = \"The n must be more than 1.\"\n  }\n}\n", 1),
+        ("variable \"t\" {\n  type = strng\n}\n", 1),
+        ("locals {\n  x = [1 2]\n}\n", 1),
+        ("variable \"n\" {\n  type    = number\n  default = \"5\"\n}\nlocals {\n  x = try(local.y, var.n + 1)\n  y = can(var.m)\n}\n", 0),
+        ("variable \"k\" {\n  default = env(\"HOME\")\n}\n", 0),
+    ];
+    for (tpl, code) in cases {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("t.pkr.hcl"), tpl).unwrap();
+        let pk = run("packer", d.path(), &["validate", "."], &[]);
+        assert_eq!(pk.status.code(), Some(*code), "{tpl}: packer said {}", String::from_utf8_lossy(&pk.stderr));
+        let us = ours(d.path(), &["validate", "."], &[]);
+        assert_eq!(us.status.code(), Some(*code), "{tpl}: we said {}", String::from_utf8_lossy(&us.stderr));
+    }
+}
