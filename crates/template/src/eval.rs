@@ -133,7 +133,7 @@ mod stand_in_functions {
         match name {
             "upper" | "lower" => Some((1, Some(1))),
             "timestamp" => Some((0, Some(0))),
-            "join" => Some((2, Some(2))),
+            "join" => Some((2, None)),
             _ => None,
         }
     }
@@ -155,16 +155,15 @@ mod stand_in_functions {
 
     fn join(args: FuncArgs) -> Result<Value, String> {
         let sep = args[0].as_str().unwrap_or_default();
-        let parts: Vec<String> = match &args[1] {
-            Value::Array(items) => items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let parts: Vec<String> = args[1..]
+            .iter()
+            .filter_map(Value::as_array)
+            .flatten()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
         Ok(Value::String(parts.join(sep)))
     }
 
@@ -174,7 +173,7 @@ mod stand_in_functions {
         ctx.declare_func("timestamp", FuncDef::builder().build(timestamp));
         ctx.declare_func(
             "join",
-            FuncDef::builder().param(ParamType::String).param(ParamType::array_of(ParamType::Any)).build(join),
+            FuncDef::builder().param(ParamType::String).variadic_param(ParamType::array_of(ParamType::Any)).build(join),
         );
     }
 }
@@ -1096,7 +1095,9 @@ mod tests {
     #[test]
     fn function_arity_is_checked_with_positions() {
         assert_eq!(run("upper()", &[]).unwrap_err(), ["upper() takes 1 argument, got 0"]);
-        assert_eq!(run("join(\",\")", &[]).unwrap_err(), ["join() takes 2 arguments, got 1"]);
+        assert_eq!(run("join(\",\")", &[]).unwrap_err(), ["join() takes at least 2 arguments, got 1"]);
+        assert_eq!(run("upper(\"a\", \"b\")", &[]).unwrap_err(), ["upper() takes 1 argument, got 2"]);
+        assert_eq!(known("join(\"-\", [\"a\"], [\"b\", \"c\"])"), Value::from("a-b-c"));
     }
 
     #[test]
