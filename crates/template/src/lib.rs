@@ -8,3 +8,8 @@ pub mod fmt;
 pub mod functions;
 pub mod load;
 pub mod schema;
+pub mod types;
+pub mod eval;
+pub mod vars;
+pub mod version;
+pub mod plugins;
