@@ -108,13 +108,27 @@ fn sensitive_literal_warns() {
     assert!(err.contains("t.pkr.hcl:3:13"), "{err}");
 }
 
-// Needs the block schemas: enabled once schema::plan lands (it refuses every block until then).
 #[test]
-#[ignore = "enabled once schema::plan lands"]
 fn a_full_template_is_valid() {
     let tpl = "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n  provisioner \"shell-local\" {\n    inline = [\"echo ${build.ID} ${source.name}\"]\n  }\n}\n";
     let d = dir(&[("t.pkr.hcl", tpl)]);
     let o = run(d.path(), &["validate", "-only", "null.a", "."], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "The configuration is valid.\n");
+}
+
+#[test]
+fn a_source_without_keys_says_it_builds_on_the_local_cloud() {
+    let tpl = "source \"huaweicloud-ecs\" \"builder\" {\n  image_name   = \"node\"\n  ssh_username = \"root\"\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.builder\"]\n}\n";
+    let d = dir(&[("t.pkr.hcl", tpl)]);
+    let o = run(d.path(), &["validate", "."], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("huaweicloud-ecs.builder: access_key and secret_key are empty: this source builds on the embedded local cloud"), "{out}");
+    // The same template with one key only names the other.
+    let tpl = tpl.replace("image_name", "access_key = \"AKEXAMPLE00000001\"\n  image_name");
+    let d = dir(&[("t.pkr.hcl", &tpl)]);
+    let o = run(d.path(), &["validate", "."], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("secret_key"), "{}", text(&o.stderr));
 }

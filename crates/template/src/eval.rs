@@ -105,77 +105,20 @@ impl<'a> Scope<'a> {
     }
 }
 
-// ---- functions: one indirection so that the shared function table replaces the stand-in in one place
+// ---- functions: the shared table of `crate::functions`
 
 /// Names a template may call, besides `env`, `try` and `can` which are handled here.
 fn function_names() -> Vec<&'static str> {
-    stand_in_functions::NAMES.to_vec() // replaced by crate::functions::all() names
+    crate::functions::all().iter().map(|f| f.name).collect()
 }
 
 fn declare_functions(ctx: &mut Context) {
-    stand_in_functions::declare_all(ctx) // replaced by crate::functions::declare_all
+    crate::functions::declare_all(ctx)
 }
 
 /// How many arguments a function takes: `(min, max)`, `None` for no limit.
 fn function_arity(name: &str) -> Option<(usize, Option<usize>)> {
-    stand_in_functions::arity(name) // replaced by crate::functions::lookup(name).map(|f| (f.min_args, f.max_args))
-}
-
-/// A few functions so that templates evaluate before the full function library is merged.
-// replaced by crate::functions
-mod stand_in_functions {
-    use hcl::Value;
-    use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
-
-    pub const NAMES: [&str; 4] = ["upper", "lower", "timestamp", "join"];
-
-    pub fn arity(name: &str) -> Option<(usize, Option<usize>)> {
-        match name {
-            "upper" | "lower" => Some((1, Some(1))),
-            "timestamp" => Some((0, Some(0))),
-            "join" => Some((2, None)),
-            _ => None,
-        }
-    }
-
-    fn upper(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::String(args[0].as_str().unwrap_or_default().to_uppercase()))
-    }
-
-    fn lower(args: FuncArgs) -> Result<Value, String> {
-        Ok(Value::String(args[0].as_str().unwrap_or_default().to_lowercase()))
-    }
-
-    fn timestamp(_: FuncArgs) -> Result<Value, String> {
-        let now = time::OffsetDateTime::now_utc();
-        now.format(&time::format_description::well_known::Rfc3339)
-            .map(Value::String)
-            .map_err(|e| format!("cannot format the time: {e}"))
-    }
-
-    fn join(args: FuncArgs) -> Result<Value, String> {
-        let sep = args[0].as_str().unwrap_or_default();
-        let parts: Vec<String> = args[1..]
-            .iter()
-            .filter_map(Value::as_array)
-            .flatten()
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect();
-        Ok(Value::String(parts.join(sep)))
-    }
-
-    pub fn declare_all(ctx: &mut Context) {
-        ctx.declare_func("upper", FuncDef::builder().param(ParamType::String).build(upper));
-        ctx.declare_func("lower", FuncDef::builder().param(ParamType::String).build(lower));
-        ctx.declare_func("timestamp", FuncDef::builder().build(timestamp));
-        ctx.declare_func(
-            "join",
-            FuncDef::builder().param(ParamType::String).variadic_param(ParamType::array_of(ParamType::Any)).build(join),
-        );
-    }
+    crate::functions::lookup(name).map(|f| (f.min_args, f.max_args))
 }
 
 // ---- the result

@@ -86,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let mut blocks = loaded.blocks.clone();
     filter_builds(&mut blocks, &args.only, &args.except);
-    let (_, plan_diags) = cce_template::schema::plan(&blocks);
+    let (plan, plan_diags) = cce_template::schema::plan_with_env(&blocks, &opts.env);
     let mut all = Diagnostics::default();
     all.extend(loaded.warnings.clone());
     all.extend(plan_diags);
@@ -96,8 +96,31 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if all.has_errors() {
         return Ok(exit::FAILED);
     }
+    if let Some(plan) = &plan {
+        for line in local_cloud_lines(plan) {
+            println!("{line}");
+        }
+    }
     println!("The configuration is valid.");
     Ok(exit::OK)
+}
+
+/// One line per source that has no credentials and so builds on the embedded local cloud.
+pub fn local_cloud_lines(plan: &cce_template::schema::BuildPlan) -> Vec<String> {
+    let mut seen = Vec::new();
+    for build in &plan.builds {
+        for source in &build.sources {
+            if let cce_template::schema::SourceConfig::HuaweiEcs(cfg) = &source.config {
+                let reference = source.reference();
+                if cfg.local_cloud && !seen.contains(&reference) {
+                    seen.push(reference);
+                }
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|r| format!("{r}: access_key and secret_key are empty: this source builds on the embedded local cloud"))
+        .collect()
 }
 
 /// `*` matches any run of characters; everything else matches itself.
