@@ -9,4 +9,5 @@
 //!   CSV, plain text);
 //! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor.
 
+pub mod ledger;
 pub mod redact;
