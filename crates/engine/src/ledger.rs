@@ -52,13 +52,18 @@ pub enum LedgerError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
-    move |source| LedgerError::Io { path: path.to_owned(), source }
+    move |source| LedgerError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Resolves the state root from an injected environment: `$XDG_STATE_HOME/cce-image-builder`,
 /// else `$HOME/.local/state/cce-image-builder`, else a relative `.cce-image-builder-state`.
 pub fn state_root(env: &HashMap<String, String>) -> PathBuf {
-    if let Some(x) = env.get("XDG_STATE_HOME").filter(|v| !v.is_empty() && Path::new(v).is_absolute())
+    if let Some(x) = env
+        .get("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty() && Path::new(v).is_absolute())
     {
         return Path::new(x).join("cce-image-builder");
     }
@@ -82,8 +87,9 @@ pub fn new_build_id() -> String {
 pub fn new_build_id_at(now: OffsetDateTime) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    let suffix: String =
-        (0..6).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..6)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     let now = now.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{suffix}",
@@ -99,8 +105,14 @@ pub fn new_build_id_at(now: OffsetDateTime) -> String {
 fn check_build_id(id: &str) -> Result<(), LedgerError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(LedgerError::InvalidBuildId { id: id.to_owned() }) }
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LedgerError::InvalidBuildId { id: id.to_owned() })
+    }
 }
 
 /// The short, build-unique part of a build id used in resource names (the random suffix, or the
@@ -176,7 +188,13 @@ impl ResourceKind {
             Self::Image => "img".into(),
             Self::Other(s) => s
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
                 .collect(),
         }
     }
@@ -368,7 +386,10 @@ impl Journal {
             }
             match serde_json::from_slice::<Entry>(line) {
                 Ok(e) => j.entries.push(e),
-                Err(e) => j.corrupt.push(CorruptLine { line: i + 1, error: e.to_string() }),
+                Err(e) => j.corrupt.push(CorruptLine {
+                    line: i + 1,
+                    error: e.to_string(),
+                }),
             }
         }
         j
@@ -380,8 +401,13 @@ impl Journal {
         File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => LedgerError::NotFound { path: path.to_owned() },
-                _ => LedgerError::Io { path: path.to_owned(), source: e },
+                io::ErrorKind::NotFound => LedgerError::NotFound {
+                    path: path.to_owned(),
+                },
+                _ => LedgerError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                },
             })?;
         Ok(Journal::parse(&bytes))
     }
@@ -408,7 +434,11 @@ impl Journal {
     }
 
     fn next_seq(&self) -> u64 {
-        self.entries.iter().map(|e| e.seq).max().map_or(1, |m| m + 1)
+        self.entries
+            .iter()
+            .map(|e| e.seq)
+            .max()
+            .map_or(1, |m| m + 1)
     }
 
     /// Intents not closed by `deleted`, `kept` or `absent`, newest first (the order cleanup must
@@ -461,11 +491,15 @@ impl Journal {
 }
 
 fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 struct Inner {
@@ -484,7 +518,10 @@ pub struct Ledger {
 
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ledger").field("build_id", &self.build_id).field("path", &self.path).finish()
+        f.debug_struct("Ledger")
+            .field("build_id", &self.build_id)
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -498,25 +535,44 @@ impl Ledger {
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(LedgerError::Io { path: dir, source: e }),
+            Err(e) => {
+                return Err(LedgerError::Io {
+                    path: dir,
+                    source: e,
+                });
+            }
         }
         sync_dir(&builds)?;
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new().append(true).create_new(true).open(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                LedgerError::Exists { path: path.clone() }
-            } else {
-                LedgerError::Io { path: path.clone(), source: e }
-            }
-        })?;
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    LedgerError::Exists { path: path.clone() }
+                } else {
+                    LedgerError::Io {
+                        path: path.clone(),
+                        source: e,
+                    }
+                }
+            })?;
         // The new directory entry must survive a crash, or the journal could vanish with it.
         sync_dir(&dir)?;
         let ledger = Ledger {
             build_id: build_id.to_owned(),
             path,
-            inner: Mutex::new(Inner { file, journal: Journal::default(), next_seq: 1 }),
+            inner: Mutex::new(Inner {
+                file,
+                journal: Journal::default(),
+                next_seq: 1,
+            }),
         };
-        let header = BuildHeader { build_id: build_id.to_owned(), ..header };
+        let header = BuildHeader {
+            build_id: build_id.to_owned(),
+            ..header
+        };
         ledger.append(Record::BuildStarted { header })?;
         Ok(ledger)
     }
@@ -530,7 +586,10 @@ impl Ledger {
         if journal.header().is_none() {
             return Err(LedgerError::NoHeader { path });
         }
-        let file = OpenOptions::new().append(true).open(&path).map_err(io_err(&path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
         if journal.torn_tail.is_some() {
             file.set_len(journal.valid_len).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))?;
@@ -539,7 +598,14 @@ impl Ledger {
         Ok(Ledger {
             build_id: build_id.to_owned(),
             path,
-            inner: Mutex::new(Inner { file, journal: Journal { torn_tail: None, ..journal }, next_seq }),
+            inner: Mutex::new(Inner {
+                file,
+                journal: Journal {
+                    torn_tail: None,
+                    ..journal
+                },
+                next_seq,
+            }),
         })
     }
 
@@ -561,7 +627,11 @@ impl Ledger {
     /// `fdatasync` (enough for appended data: it also flushes the size needed to read it back).
     pub fn append(&self, record: Record) -> Result<u64, LedgerError> {
         let mut inner = self.lock();
-        let entry = Entry { seq: inner.next_seq, ts: now_rfc3339(), record };
+        let entry = Entry {
+            seq: inner.next_seq,
+            ts: now_rfc3339(),
+            record,
+        };
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
         inner.file.write_all(&line).map_err(io_err(&self.path))?;
@@ -574,8 +644,18 @@ impl Ledger {
     }
 
     /// Records that a resource is about to be created. Call BEFORE the create request.
-    pub fn intent(&self, kind: ResourceKind, name: &str, tags: Tags) -> Result<IntentId, LedgerError> {
-        self.append(Record::Intent { kind, name: name.to_owned(), tags }).map(IntentId)
+    pub fn intent(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+        tags: Tags,
+    ) -> Result<IntentId, LedgerError> {
+        self.append(Record::Intent {
+            kind,
+            name: name.to_owned(),
+            tags,
+        })
+        .map(IntentId)
     }
 
     fn check_intent(&self, id: IntentId) -> Result<(), LedgerError> {
@@ -588,14 +668,21 @@ impl Ledger {
         if known {
             Ok(())
         } else {
-            Err(LedgerError::UnknownIntent { build: self.build_id.clone(), seq: id.0 })
+            Err(LedgerError::UnknownIntent {
+                build: self.build_id.clone(),
+                seq: id.0,
+            })
         }
     }
 
     /// Records the cloud id of a created resource, as soon as it is known.
     pub fn created(&self, id: IntentId, cloud_id: &str) -> Result<(), LedgerError> {
         self.check_intent(id)?;
-        self.append(Record::Created { intent_seq: id.0, id: cloud_id.to_owned() }).map(drop)
+        self.append(Record::Created {
+            intent_seq: id.0,
+            id: cloud_id.to_owned(),
+        })
+        .map(drop)
     }
 
     /// Records that cleanup removed the resource.
@@ -607,7 +694,11 @@ impl Ledger {
     /// Records that the resource stays on purpose (the final image).
     pub fn kept(&self, id: IntentId, why: &str) -> Result<(), LedgerError> {
         self.check_intent(id)?;
-        self.append(Record::Kept { intent_seq: id.0, why: why.to_owned() }).map(drop)
+        self.append(Record::Kept {
+            intent_seq: id.0,
+            why: why.to_owned(),
+        })
+        .map(drop)
     }
 
     /// Records that the resource was looked for and does not exist.
@@ -617,16 +708,36 @@ impl Ledger {
     }
 
     pub fn step_started(&self, step: &str) -> Result<(), LedgerError> {
-        self.append(Record::StepStarted { step: step.to_owned() }).map(drop)
+        self.append(Record::StepStarted {
+            step: step.to_owned(),
+        })
+        .map(drop)
     }
 
-    pub fn step_finished(&self, step: &str, status: &str, elapsed_ms: u64) -> Result<(), LedgerError> {
-        self.append(Record::StepFinished { step: step.to_owned(), status: status.to_owned(), elapsed_ms })
-            .map(drop)
+    pub fn step_finished(
+        &self,
+        step: &str,
+        status: &str,
+        elapsed_ms: u64,
+    ) -> Result<(), LedgerError> {
+        self.append(Record::StepFinished {
+            step: step.to_owned(),
+            status: status.to_owned(),
+            elapsed_ms,
+        })
+        .map(drop)
     }
 
-    pub fn finished(&self, status: FinishStatus, artifact_ids: Vec<String>) -> Result<(), LedgerError> {
-        self.append(Record::BuildFinished { status, artifact_ids }).map(drop)
+    pub fn finished(
+        &self,
+        status: FinishStatus,
+        artifact_ids: Vec<String>,
+    ) -> Result<(), LedgerError> {
+        self.append(Record::BuildFinished {
+            status,
+            artifact_ids,
+        })
+        .map(drop)
     }
 
     /// Resources still to be cleaned up, newest first.
@@ -679,7 +790,9 @@ pub struct BuildSummary {
 
 /// Whether a process with this pid exists on this machine.
 pub fn pid_alive(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else { return false };
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
     if raw <= 0 {
         return false;
     }
@@ -705,7 +818,12 @@ pub fn list_builds_with(
     let rd = match fs::read_dir(&builds) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(LedgerError::Io { path: builds, source: e }),
+        Err(e) => {
+            return Err(LedgerError::Io {
+                path: builds,
+                source: e,
+            });
+        }
     };
     let mut out = Vec::new();
     for ent in rd {
@@ -753,7 +871,11 @@ pub trait ResourceRemover {
         tags: &Tags,
     ) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
 
-    fn delete(&self, kind: &ResourceKind, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn delete(
+        &self,
+        kind: &ResourceKind,
+        id: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Which part of cleanup failed for a resource.
@@ -808,7 +930,9 @@ impl Cleanup {
                     Ok(Some(id)) => {
                         // Record the found id so a second run does not have to search again.
                         if let Err(e) = ledger.created(res.intent, &id) {
-                            report.failed.push(fail(CleanupStage::Record, e.to_string(), &res));
+                            report
+                                .failed
+                                .push(fail(CleanupStage::Record, e.to_string(), &res));
                             continue;
                         }
                         id
@@ -817,13 +941,17 @@ impl Cleanup {
                         match ledger.absent(res.intent) {
                             Ok(()) => report.absent.push(res),
                             Err(e) => {
-                                report.failed.push(fail(CleanupStage::Record, e.to_string(), &res))
+                                report
+                                    .failed
+                                    .push(fail(CleanupStage::Record, e.to_string(), &res))
                             }
                         }
                         continue;
                     }
                     Err(e) => {
-                        report.failed.push(fail(CleanupStage::Find, e.to_string(), &res));
+                        report
+                            .failed
+                            .push(fail(CleanupStage::Find, e.to_string(), &res));
                         continue;
                     }
                 },
@@ -831,9 +959,13 @@ impl Cleanup {
             match remover.delete(&res.kind, &id).await {
                 Ok(()) => match ledger.deleted(res.intent) {
                     Ok(()) => report.deleted.push((res, id)),
-                    Err(e) => report.failed.push(fail(CleanupStage::Record, e.to_string(), &res)),
+                    Err(e) => report
+                        .failed
+                        .push(fail(CleanupStage::Record, e.to_string(), &res)),
                 },
-                Err(e) => report.failed.push(fail(CleanupStage::Delete, e.to_string(), &res)),
+                Err(e) => report
+                    .failed
+                    .push(fail(CleanupStage::Delete, e.to_string(), &res)),
             }
         }
         report
@@ -854,7 +986,12 @@ impl<'a> CleanupStack<'a> {
     }
 
     /// Records the intent to create a resource (before the create call); pushes it on the stack.
-    pub fn push(&self, kind: ResourceKind, name: &str, tags: Tags) -> Result<IntentId, LedgerError> {
+    pub fn push(
+        &self,
+        kind: ResourceKind,
+        name: &str,
+        tags: Tags,
+    ) -> Result<IntentId, LedgerError> {
         self.ledger.intent(kind, name, tags)
     }
 

@@ -9,5 +9,6 @@
 //!   CSV, plain text);
 //! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor.
 
+pub mod events;
 pub mod ledger;
 pub mod redact;

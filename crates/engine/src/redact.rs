@@ -43,7 +43,11 @@ pub enum SecretRefused {
 }
 
 /// Path segment encoding: everything except RFC 3986 unreserved characters.
-const PATH_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const PATH_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 /// `application/x-www-form-urlencoded` as Go's `url.QueryEscape` and browsers do (space is `+`).
 const FORM_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -71,7 +75,9 @@ pub struct Redactor {
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secrets themselves.
-        f.debug_struct("Redactor").field("forms", &self.snapshot().forms.len()).finish()
+        f.debug_struct("Redactor")
+            .field("forms", &self.snapshot().forms.len())
+            .finish()
     }
 }
 
@@ -165,16 +171,28 @@ fn compile(forms: Vec<String>) -> Matcher {
     let automaton = if forms.is_empty() {
         None
     } else {
-        AhoCorasick::builder().match_kind(MatchKind::Standard).build(&forms).ok()
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&forms)
+            .ok()
     };
-    Matcher { automaton, forms, max_len, has_newline }
+    Matcher {
+        automaton,
+        forms,
+        max_len,
+        has_newline,
+    }
 }
 
 /// Merged, sorted `[start, end)` spans of every occurrence of every form.
 fn spans(m: &Matcher, hay: &[u8]) -> Vec<(usize, usize)> {
-    let Some(ac) = &m.automaton else { return Vec::new() };
-    let mut raw: Vec<(usize, usize)> =
-        ac.find_overlapping_iter(hay).map(|mt| (mt.start(), mt.end())).collect();
+    let Some(ac) = &m.automaton else {
+        return Vec::new();
+    };
+    let mut raw: Vec<(usize, usize)> = ac
+        .find_overlapping_iter(hay)
+        .map(|mt| (mt.start(), mt.end()))
+        .collect();
     raw.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(raw.len());
     for (s, e) in raw {
@@ -210,7 +228,9 @@ pub fn forms_of(secret: &str) -> BTreeSet<String> {
         let all = utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         forms.insert(lower_hex_escapes(&all));
         forms.insert(all);
-        let form = utf8_percent_encode(s, FORM_SET).to_string().replace(' ', "+");
+        let form = utf8_percent_encode(s, FORM_SET)
+            .to_string()
+            .replace(' ', "+");
         forms.insert(lower_hex_escapes(&form));
         forms.insert(form);
         let json = json_inner(s);
@@ -325,18 +345,27 @@ pub struct RedactingWriter<W: Write> {
 
 impl<W: Write> RedactingWriter<W> {
     pub fn new(inner: W, redactor: Redactor) -> Self {
-        Self { inner: Some(inner), redactor, pending: Vec::new() }
+        Self {
+            inner: Some(inner),
+            redactor,
+            pending: Vec::new(),
+        }
     }
 
     pub fn get_ref(&self) -> &W {
         // `inner` is only None after into_inner consumed self.
-        self.inner.as_ref().expect("inner writer present until into_inner")
+        self.inner
+            .as_ref()
+            .expect("inner writer present until into_inner")
     }
 
     /// Flushes everything held back and returns the inner writer.
     pub fn into_inner(mut self) -> io::Result<W> {
         self.flush()?;
-        Ok(self.inner.take().expect("inner writer present until into_inner"))
+        Ok(self
+            .inner
+            .take()
+            .expect("inner writer present until into_inner"))
     }
 
     /// How many bytes may be emitted now without risking a secret split at the boundary.
@@ -348,7 +377,11 @@ impl<W: Write> RedactingWriter<W> {
             // No form crosses a line break: everything through the last newline is complete,
             // and so is anything further left than the longest form.
             let by_len = len.saturating_sub(m.max_len - 1);
-            let by_line = self.pending.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let by_line = self
+                .pending
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
             by_len.max(by_line)
         } else {
             len.saturating_sub(m.max_len - 1)
@@ -365,13 +398,20 @@ impl<W: Write> RedactingWriter<W> {
     fn emit(&mut self, upto_end: bool) -> io::Result<()> {
         let m = self.redactor.snapshot();
         let spans = spans(&m, &self.pending);
-        let cut = if upto_end { self.pending.len() } else { self.safe_len(&m, &spans) };
+        let cut = if upto_end {
+            self.pending.len()
+        } else {
+            self.safe_len(&m, &spans)
+        };
         if cut == 0 {
             return Ok(());
         }
         let head: Vec<(usize, usize)> = spans.iter().copied().filter(|&(_, e)| e <= cut).collect();
         let out = replace_spans(&self.pending[..cut], &head);
-        let inner = self.inner.as_mut().ok_or_else(|| io::Error::other("writer already taken"))?;
+        let inner = self
+            .inner
+            .as_mut()
+            .ok_or_else(|| io::Error::other("writer already taken"))?;
         inner.write_all(&out)?;
         self.pending.drain(..cut);
         Ok(())
@@ -422,6 +462,9 @@ mod tests {
         let mut forms = BTreeSet::new();
         base64_forms(&mut forms, b"s3cr3t-passw0rd");
         let wrapped = STANDARD.encode(b"admin:s3cr3t-passw0rd");
-        assert!(forms.iter().any(|f| wrapped.contains(f.as_str())), "{wrapped}");
+        assert!(
+            forms.iter().any(|f| wrapped.contains(f.as_str())),
+            "{wrapped}"
+        );
     }
 }

@@ -40,15 +40,30 @@ fn journal_path(root: &Path, id: &str) -> std::path::PathBuf {
 
 #[test]
 fn state_root_follows_xdg_then_home() {
-    let env: HashMap<String, String> =
-        [("XDG_STATE_HOME".into(), "/x/state".into()), ("HOME".into(), "/home/u".into())].into();
-    assert_eq!(ledger::state_root(&env), Path::new("/x/state/cce-image-builder"));
+    let env: HashMap<String, String> = [
+        ("XDG_STATE_HOME".into(), "/x/state".into()),
+        ("HOME".into(), "/home/u".into()),
+    ]
+    .into();
+    assert_eq!(
+        ledger::state_root(&env),
+        Path::new("/x/state/cce-image-builder")
+    );
     let env: HashMap<String, String> = [("HOME".into(), "/home/u".into())].into();
-    assert_eq!(ledger::state_root(&env), Path::new("/home/u/.local/state/cce-image-builder"));
+    assert_eq!(
+        ledger::state_root(&env),
+        Path::new("/home/u/.local/state/cce-image-builder")
+    );
     // A relative XDG_STATE_HOME is invalid per the spec and ignored.
-    let env: HashMap<String, String> =
-        [("XDG_STATE_HOME".into(), "rel".into()), ("HOME".into(), "/h".into())].into();
-    assert_eq!(ledger::state_root(&env), Path::new("/h/.local/state/cce-image-builder"));
+    let env: HashMap<String, String> = [
+        ("XDG_STATE_HOME".into(), "rel".into()),
+        ("HOME".into(), "/h".into()),
+    ]
+    .into();
+    assert_eq!(
+        ledger::state_root(&env),
+        Path::new("/h/.local/state/cce-image-builder")
+    );
 }
 
 #[test]
@@ -72,11 +87,15 @@ fn build_ids_sort_by_time_and_names_carry_them() {
 fn records_are_json_lines_with_seq_and_timestamp() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "b1", header()).expect("create");
-    let i = l.intent(ResourceKind::Keypair, "cce-ib-b1-kp", Tags::new()).expect("intent");
+    let i = l
+        .intent(ResourceKind::Keypair, "cce-ib-b1-kp", Tags::new())
+        .expect("intent");
     l.created(i, "kp-123").expect("created");
     let text = fs::read_to_string(journal_path(dir.path(), "b1")).expect("read");
-    let lines: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["type"], "build_started");
     assert_eq!(lines[0]["build_id"], "b1");
@@ -108,11 +127,21 @@ fn crash_without_closing_leaves_a_correct_outstanding_list() {
     let (kp, srv, eip);
     {
         let l = Ledger::create(dir.path(), "crash", header_with_pid(DEAD_PID)).expect("create");
-        kp = l.intent(ResourceKind::Keypair, "cce-ib-x-kp", Tags::new()).expect("intent");
+        kp = l
+            .intent(ResourceKind::Keypair, "cce-ib-x-kp", Tags::new())
+            .expect("intent");
         l.created(kp, "kp-1").expect("created");
-        srv = l.intent(ResourceKind::Server, "cce-ib-x-srv", ledger::build_tags("crash")).expect("i");
+        srv = l
+            .intent(
+                ResourceKind::Server,
+                "cce-ib-x-srv",
+                ledger::build_tags("crash"),
+            )
+            .expect("i");
         l.created(srv, "srv-1").expect("created");
-        eip = l.intent(ResourceKind::Eip, "cce-ib-x-eip", Tags::new()).expect("intent");
+        eip = l
+            .intent(ResourceKind::Eip, "cce-ib-x-eip", Tags::new())
+            .expect("intent");
         // Killed here: the EIP create may or may not have happened; no id known.
         std::mem::forget(l);
     }
@@ -122,7 +151,10 @@ fn crash_without_closing_leaves_a_correct_outstanding_list() {
     assert_eq!(ids, vec![eip, srv, kp], "newest first");
     assert_eq!(out[0].cloud_id, None);
     assert_eq!(out[1].cloud_id.as_deref(), Some("srv-1"));
-    assert_eq!(out[1].tags.get(ledger::BUILD_TAG).map(String::as_str), Some("crash"));
+    assert_eq!(
+        out[1].tags.get(ledger::BUILD_TAG).map(String::as_str),
+        Some("crash")
+    );
     let builds = ledger::list_builds(dir.path()).expect("list");
     assert_eq!(builds[0].status, BuildStatus::Crashed);
     assert_eq!(builds[0].outstanding, 3);
@@ -132,22 +164,32 @@ fn crash_without_closing_leaves_a_correct_outstanding_list() {
 fn torn_last_line_is_ignored_and_cut_before_appending() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "torn", header()).expect("create");
-    let i = l.intent(ResourceKind::Vpc, "cce-ib-t-vpc", Tags::new()).expect("intent");
+    let i = l
+        .intent(ResourceKind::Vpc, "cce-ib-t-vpc", Tags::new())
+        .expect("intent");
     drop(l);
     let path = journal_path(dir.path(), "torn");
     let mut f = OpenOptions::new().append(true).open(&path).expect("open");
-    f.write_all(br#"{"seq":3,"ts":"2026-11-25T00:00:00Z","type":"created","intent_se"#).expect("w");
+    f.write_all(br#"{"seq":3,"ts":"2026-11-25T00:00:00Z","type":"created","intent_se"#)
+        .expect("w");
     drop(f);
 
     let j = Journal::read(&path).expect("read");
-    assert!(j.torn_tail.as_deref().is_some_and(|t| t.starts_with("{\"seq\":3")));
+    assert!(
+        j.torn_tail
+            .as_deref()
+            .is_some_and(|t| t.starts_with("{\"seq\":3"))
+    );
     assert!(j.corrupt.is_empty());
     assert_eq!(j.outstanding().len(), 1);
 
     let l = Ledger::open(dir.path(), "torn").expect("open");
     l.created(i, "vpc-9").expect("created");
     let j = Journal::read(&path).expect("read");
-    assert_eq!(j.torn_tail, None, "the torn tail was cut, the new record is whole");
+    assert_eq!(
+        j.torn_tail, None,
+        "the torn tail was cut, the new record is whole"
+    );
     assert!(j.corrupt.is_empty(), "{:?}", j.corrupt);
     assert_eq!(j.outstanding()[0].cloud_id.as_deref(), Some("vpc-9"));
     assert_eq!(j.entries.last().map(|e| e.seq), Some(3));
@@ -157,7 +199,8 @@ fn torn_last_line_is_ignored_and_cut_before_appending() {
 fn corrupt_lines_are_reported_not_fatal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "bad", header()).expect("create");
-    l.intent(ResourceKind::Subnet, "cce-ib-b-subnet", Tags::new()).expect("intent");
+    l.intent(ResourceKind::Subnet, "cce-ib-b-subnet", Tags::new())
+        .expect("intent");
     drop(l);
     let path = journal_path(dir.path(), "bad");
     let mut f = OpenOptions::new().append(true).open(&path).expect("open");
@@ -165,10 +208,15 @@ fn corrupt_lines_are_reported_not_fatal() {
     drop(f);
     let l = Ledger::open(dir.path(), "bad").expect("open tolerates corrupt lines");
     let j = l.journal();
-    assert_eq!(j.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        j.corrupt.iter().map(|c| c.line).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
     assert_eq!(l.outstanding().len(), 1);
     // New records continue after the highest sequence number seen.
-    let i = l.intent(ResourceKind::Image, "cce-ib-b-img", Tags::new()).expect("intent");
+    let i = l
+        .intent(ResourceKind::Image, "cce-ib-b-img", Tags::new())
+        .expect("intent");
     assert_eq!(i, IntentId(3));
     let builds = ledger::list_builds(dir.path()).expect("list");
     assert_eq!(builds[0].corrupt_lines, 2);
@@ -179,21 +227,27 @@ fn list_builds_reports_each_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     let ok = Ledger::create(root, "20261125T100000Z-aaaaaa", header()).expect("c");
-    let img = ok.intent(ResourceKind::Image, "cce-ib-aaaaaa-img", Tags::new()).expect("i");
+    let img = ok
+        .intent(ResourceKind::Image, "cce-ib-aaaaaa-img", Tags::new())
+        .expect("i");
     ok.created(img, "img-1").expect("c");
     ok.kept(img, "the build's image").expect("k");
-    ok.finished(FinishStatus::Succeeded, vec!["img-1".into()]).expect("f");
+    ok.finished(FinishStatus::Succeeded, vec!["img-1".into()])
+        .expect("f");
     let failed = Ledger::create(root, "20261125T100001Z-bbbbbb", header()).expect("c");
     failed.finished(FinishStatus::Failed, vec![]).expect("f");
     let intr = Ledger::create(root, "20261125T100002Z-cccccc", header()).expect("c");
-    intr.intent(ResourceKind::Server, "cce-ib-cccccc-srv", Tags::new()).expect("i");
+    intr.intent(ResourceKind::Server, "cce-ib-cccccc-srv", Tags::new())
+        .expect("i");
     intr.finished(FinishStatus::Interrupted, vec![]).expect("f");
     Ledger::create(root, "20261125T100003Z-dddddd", header()).expect("running: this process");
     Ledger::create(root, "20261125T100004Z-eeeeee", header_with_pid(DEAD_PID)).expect("crashed");
 
     let list = ledger::list_builds(root).expect("list");
-    let got: Vec<(&str, BuildStatus, usize)> =
-        list.iter().map(|b| (&b.id[17..], b.status, b.outstanding)).collect();
+    let got: Vec<(&str, BuildStatus, usize)> = list
+        .iter()
+        .map(|b| (&b.id[17..], b.status, b.outstanding))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -209,15 +263,24 @@ fn list_builds_reports_each_status() {
     // The liveness check is injectable.
     let all_dead = ledger::list_builds_with(root, |_| false).expect("list");
     assert_eq!(all_dead[3].status, BuildStatus::Crashed);
-    assert!(ledger::list_builds(&root.join("nothing-here")).expect("empty").is_empty());
+    assert!(
+        ledger::list_builds(&root.join("nothing-here"))
+            .expect("empty")
+            .is_empty()
+    );
 }
 
 #[test]
 fn unknown_intent_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "u", header()).expect("create");
-    let err = l.created(IntentId(1), "x").expect_err("seq 1 is the header, not an intent");
-    assert!(matches!(err, LedgerError::UnknownIntent { seq: 1, .. }), "{err}");
+    let err = l
+        .created(IntentId(1), "x")
+        .expect_err("seq 1 is the header, not an intent");
+    assert!(
+        matches!(err, LedgerError::UnknownIntent { seq: 1, .. }),
+        "{err}"
+    );
 }
 
 /// Records calls; fails deletes of ids listed in `fail`.
@@ -238,7 +301,10 @@ impl ResourceRemover for RecordingRemover {
         name: &str,
         _tags: &Tags,
     ) -> Result<Option<String>, String> {
-        self.calls.lock().expect("lock").push(format!("find {kind} {name}"));
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(format!("find {kind} {name}"));
         if self.fail_find.iter().any(|n| n == name) {
             return Err("list servers: 503 service unavailable".into());
         }
@@ -246,7 +312,10 @@ impl ResourceRemover for RecordingRemover {
     }
 
     async fn delete(&self, kind: &ResourceKind, id: &str) -> Result<(), String> {
-        self.calls.lock().expect("lock").push(format!("delete {kind} {id}"));
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(format!("delete {kind} {id}"));
         if self.fail.iter().any(|f| f == id) {
             return Err(format!("{kind} {id} is still in use"));
         }
@@ -255,23 +324,38 @@ impl ResourceRemover for RecordingRemover {
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 #[test]
 fn cleanup_walks_backwards_resolves_names_and_continues_after_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "c", header()).expect("create");
-    let vpc = l.intent(ResourceKind::Vpc, "n-vpc", Tags::new()).expect("i");
+    let vpc = l
+        .intent(ResourceKind::Vpc, "n-vpc", Tags::new())
+        .expect("i");
     l.created(vpc, "vpc-1").expect("c");
-    let kp = l.intent(ResourceKind::Keypair, "n-kp", Tags::new()).expect("i");
+    let kp = l
+        .intent(ResourceKind::Keypair, "n-kp", Tags::new())
+        .expect("i");
     l.created(kp, "kp-1").expect("c");
-    let img = l.intent(ResourceKind::Image, "n-img", Tags::new()).expect("i");
+    let img = l
+        .intent(ResourceKind::Image, "n-img", Tags::new())
+        .expect("i");
     l.created(img, "img-1").expect("c");
     l.kept(img, "artifact").expect("k");
-    let srv = l.intent(ResourceKind::Server, "n-srv", Tags::new()).expect("i");
-    let eip = l.intent(ResourceKind::Eip, "n-eip", Tags::new()).expect("i");
-    let sgr = l.intent(ResourceKind::SecurityGroupRule, "n-sgr", Tags::new()).expect("i");
+    let srv = l
+        .intent(ResourceKind::Server, "n-srv", Tags::new())
+        .expect("i");
+    let eip = l
+        .intent(ResourceKind::Eip, "n-eip", Tags::new())
+        .expect("i");
+    let sgr = l
+        .intent(ResourceKind::SecurityGroupRule, "n-sgr", Tags::new())
+        .expect("i");
     let remover = RecordingRemover {
         by_name: [("n-srv".to_string(), "srv-found".to_string())].into(),
         fail: vec!["kp-1".into()],
@@ -291,10 +375,17 @@ fn cleanup_walks_backwards_resolves_names_and_continues_after_errors() {
         ]
     );
     assert_eq!(
-        report.deleted.iter().map(|(o, id)| (o.intent, id.as_str())).collect::<Vec<_>>(),
+        report
+            .deleted
+            .iter()
+            .map(|(o, id)| (o.intent, id.as_str()))
+            .collect::<Vec<_>>(),
         vec![(srv, "srv-found"), (vpc, "vpc-1")]
     );
-    assert_eq!(report.absent.iter().map(|o| o.intent).collect::<Vec<_>>(), vec![eip]);
+    assert_eq!(
+        report.absent.iter().map(|o| o.intent).collect::<Vec<_>>(),
+        vec![eip]
+    );
     assert_eq!(report.failed.len(), 2);
     assert_eq!(report.failed[0].resource.intent, sgr);
     assert_eq!(report.failed[0].stage, CleanupStage::Find);
@@ -325,17 +416,29 @@ fn cleanup_stack_walks_the_same_journal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let l = Ledger::create(dir.path(), "s", header()).expect("create");
     let stack = CleanupStack::new(&l);
-    let kp = stack.push(ResourceKind::Keypair, "s-kp", Tags::new()).expect("push");
+    let kp = stack
+        .push(ResourceKind::Keypair, "s-kp", Tags::new())
+        .expect("push");
     stack.created(kp, "kp-7").expect("created");
-    let img = stack.push(ResourceKind::Image, "s-img", Tags::new()).expect("push");
+    let img = stack
+        .push(ResourceKind::Image, "s-img", Tags::new())
+        .expect("push");
     stack.created(img, "img-7").expect("created");
     stack.keep(img, "artifact").expect("keep");
     assert_eq!(stack.pending().len(), 1);
     let remover = RecordingRemover::default();
     let report = block_on(stack.run_cleanup(&remover));
     assert!(report.is_clean());
-    assert_eq!(*remover.calls.lock().expect("lock"), vec!["delete keypair kp-7"]);
-    assert!(Ledger::open(dir.path(), "s").expect("open").outstanding().is_empty());
+    assert_eq!(
+        *remover.calls.lock().expect("lock"),
+        vec!["delete keypair kp-7"]
+    );
+    assert!(
+        Ledger::open(dir.path(), "s")
+            .expect("open")
+            .outstanding()
+            .is_empty()
+    );
 }
 
 #[derive(Debug, Clone)]

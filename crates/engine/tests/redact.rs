@@ -18,7 +18,11 @@ fn redactor_with(secret: &str) -> Redactor {
 fn assert_hidden(r: &Redactor, form: &str) {
     let text = format!("before {form} after");
     let out = r.redact(&text);
-    assert_eq!(out, format!("before {REPLACEMENT} after"), "form {form:?} not hidden");
+    assert_eq!(
+        out,
+        format!("before {REPLACEMENT} after"),
+        "form {form:?} not hidden"
+    );
 }
 
 #[test]
@@ -48,7 +52,10 @@ fn base64_of_basic_auth_wrapper_loses_the_secret_part() {
         assert!(out.contains(REPLACEMENT), "{user}: {out}");
         // What is left is the user part and at most the few characters that mix user and secret.
         let rest = out.replace(REPLACEMENT, "");
-        let user_part = STANDARD.encode(format!("{user}:")).trim_end_matches('=').len();
+        let user_part = STANDARD
+            .encode(format!("{user}:"))
+            .trim_end_matches('=')
+            .len();
         assert!(rest.len() <= user_part + 4, "{user}: too much left: {rest}");
     }
 }
@@ -57,8 +64,11 @@ fn base64_of_basic_auth_wrapper_loses_the_secret_part() {
 fn percent_encoded_forms_are_hidden() {
     let r = redactor_with(SECRET);
     // Path/component style (Go's url.PathEscape-like, upper and lower hex) and form style.
-    const PATH: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     let path = percent_encoding::utf8_percent_encode(SECRET, PATH).to_string();
     assert_hidden(&r, &path);
     assert_hidden(&r, "p%40ss%20w%2frd%27%22%24x%2b%3f%26%3d%c3%bc");
@@ -75,7 +85,10 @@ fn json_escaped_forms_are_hidden() {
     assert_hidden(&r, "p@ss w\\/rd'\\\"$x+?&=\\u00fc");
     assert_hidden(&r, "p@ss w/rd'\\\"$x+?&=\\u00fc");
     let full = serde_json::json!({"password": SECRET}).to_string();
-    assert_eq!(r.redact(&full), format!("{{\"password\":\"{REPLACEMENT}\"}}"));
+    assert_eq!(
+        r.redact(&full),
+        format!("{{\"password\":\"{REPLACEMENT}\"}}")
+    );
 }
 
 #[test]
@@ -131,11 +144,17 @@ fn overlapping_secrets_are_both_hidden_entirely() {
     let r = Redactor::new();
     r.add("abcdefgh").expect("long enough");
     r.add("efghijkl").expect("long enough");
-    assert_eq!(r.redact("xx abcdefghijkl yy"), format!("xx {REPLACEMENT} yy"));
+    assert_eq!(
+        r.redact("xx abcdefghijkl yy"),
+        format!("xx {REPLACEMENT} yy")
+    );
     // One secret inside another.
     r.add("zz-inner-zz").expect("long enough");
     r.add("inner").expect("long enough");
-    assert_eq!(r.redact("a zz-inner-zz b inner c"), format!("a {REPLACEMENT} b {REPLACEMENT} c"));
+    assert_eq!(
+        r.redact("a zz-inner-zz b inner c"),
+        format!("a {REPLACEMENT} b {REPLACEMENT} c")
+    );
 }
 
 #[test]
@@ -143,7 +162,10 @@ fn clones_share_secrets_added_later() {
     let r = Redactor::new();
     let sink_copy = r.clone();
     r.add("generated-password-1").expect("long enough");
-    assert_eq!(sink_copy.redact("pw=generated-password-1"), format!("pw={REPLACEMENT}"));
+    assert_eq!(
+        sink_copy.redact("pw=generated-password-1"),
+        format!("pw={REPLACEMENT}")
+    );
 }
 
 #[test]
@@ -158,12 +180,16 @@ fn streaming_writer_hides_a_secret_split_across_writes() {
     let mut out = Vec::new();
     {
         let mut w = RedactingWriter::new(&mut out, r.clone());
-        w.write_all(b"line one\nthe value is split-se").expect("vec write");
+        w.write_all(b"line one\nthe value is split-se")
+            .expect("vec write");
         w.write_all(b"cret-va").expect("vec write");
         w.write_all(b"lue and done\n").expect("vec write");
         w.flush().expect("vec flush");
     }
-    assert_eq!(String::from_utf8_lossy(&out), format!("line one\nthe value is {REPLACEMENT} and done\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        format!("line one\nthe value is {REPLACEMENT} and done\n")
+    );
 }
 
 #[test]
