@@ -11,4 +11,5 @@
 
 pub mod events;
 pub mod ledger;
+pub mod logsink;
 pub mod redact;
