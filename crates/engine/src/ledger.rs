@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -43,6 +45,11 @@ pub enum LedgerError {
     NotFound { path: PathBuf },
     #[error("{path}: the journal does not start with a build_started record")]
     NoHeader { path: PathBuf },
+    #[error(
+        "build {build} is in use by another process{}; wait for it to finish or stop it first",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Busy { build: String, pid: Option<u32> },
     #[error("invalid build id {id:?}: use letters, digits, `-` and `_` only")]
     InvalidBuildId { id: String },
     #[error("no intent with sequence number {seq} in the journal of build {build}")]
@@ -496,6 +503,36 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+fn lock_exclusive(file: File, build_id: &str, path: &Path) -> Result<Flock<File>, LedgerError> {
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(f) => Ok(f),
+        Err((_, Errno::EWOULDBLOCK)) => {
+            let pid = Journal::read(path)
+                .ok()
+                .and_then(|j| j.header().map(|h| h.pid));
+            Err(LedgerError::Busy {
+                build: build_id.to_owned(),
+                pid,
+            })
+        }
+        Err((_, e)) => Err(LedgerError::Io {
+            path: path.to_owned(),
+            source: e.into(),
+        }),
+    }
+}
+
+/// Whether a live process holds the journal open as its ledger: `Some(true)` if locked,
+/// `Some(false)` if not, `None` if the lock state cannot be learnt.
+pub fn journal_locked(path: &Path) -> Option<bool> {
+    let file = File::open(path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_released_on_drop) => Some(false),
+        Err((_, Errno::EWOULDBLOCK)) => Some(true),
+        Err(_) => None,
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -503,7 +540,10 @@ fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
 }
 
 struct Inner {
-    file: File,
+    /// Held with an exclusive `flock` for the ledger's life: the kernel drops it when the process
+    /// dies, even by SIGKILL, which tells a running build from a crashed one without trusting a
+    /// pid that may have been reused.
+    file: Flock<File>,
     journal: Journal,
     next_seq: u64,
 }
@@ -558,6 +598,7 @@ impl Ledger {
                     }
                 }
             })?;
+        let file = lock_exclusive(file, build_id, &path)?;
         // The new directory entry must survive a crash, or the journal could vanish with it.
         sync_dir(&dir)?;
         let ledger = Ledger {
@@ -582,14 +623,19 @@ impl Ledger {
     pub fn open(root: &Path, build_id: &str) -> Result<Ledger, LedgerError> {
         check_build_id(build_id)?;
         let path = build_dir(root, build_id).join(JOURNAL_FILE);
+        let file = match OpenOptions::new().append(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(LedgerError::NotFound { path });
+            }
+            Err(e) => return Err(LedgerError::Io { path, source: e }),
+        };
+        // Lock before reading, so the journal cannot change between reading and appending.
+        let file = lock_exclusive(file, build_id, &path)?;
         let journal = Journal::read(&path)?;
         if journal.header().is_none() {
             return Err(LedgerError::NoHeader { path });
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
         if journal.torn_tail.is_some() {
             file.set_len(journal.valid_len).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))?;
@@ -759,7 +805,7 @@ pub enum BuildStatus {
     Succeeded,
     Failed,
     Interrupted,
-    /// Not finished and its process is gone.
+    /// Not finished and no process holds its ledger (the process died or dropped it).
     Crashed,
 }
 
@@ -804,12 +850,14 @@ pub fn pid_alive(pid: u32) -> bool {
     }
 }
 
-/// Every build under `root`, oldest first (build ids sort by time).
+/// Every build under `root`, oldest first (build ids sort by time). An unfinished build is
+/// running while some process holds its ledger, and crashed otherwise.
 pub fn list_builds(root: &Path) -> Result<Vec<BuildSummary>, LedgerError> {
     list_builds_with(root, pid_alive)
 }
 
-/// [`list_builds`] with an injected liveness check.
+/// [`list_builds`] with an injected pid liveness check, used only when the journal's lock
+/// state cannot be learnt.
 pub fn list_builds_with(
     root: &Path,
     alive: impl Fn(u32) -> bool,
@@ -841,8 +889,13 @@ pub fn list_builds_with(
             Some(FinishStatus::Succeeded) => BuildStatus::Succeeded,
             Some(FinishStatus::Failed) => BuildStatus::Failed,
             Some(FinishStatus::Interrupted) => BuildStatus::Interrupted,
-            None if pid.is_some_and(&alive) => BuildStatus::Running,
-            None => BuildStatus::Crashed,
+            None => match journal_locked(&path) {
+                Some(true) => BuildStatus::Running,
+                Some(false) => BuildStatus::Crashed,
+                // Lock state unknown (e.g. a file system without flock): fall back to the pid.
+                None if pid.is_some_and(&alive) => BuildStatus::Running,
+                None => BuildStatus::Crashed,
+            },
         };
         out.push(BuildSummary {
             id,
