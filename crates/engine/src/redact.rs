@@ -242,6 +242,11 @@ pub fn forms_of(secret: &str) -> BTreeSet<String> {
         forms.insert(s.replace('\'', "'\\''"));
         forms.insert(s.replace('\'', "'\"'\"'"));
         forms.insert(double_quoted_inner(s));
+        forms.insert(backslash_quoted(s));
+        // PowerShell: '' inside single quotes, backtick escapes inside double quotes (the leak
+        // reported in packer#12918).
+        forms.insert(s.replace('\'', "''"));
+        forms.insert(powershell_double_quoted_inner(s));
         // Packer's machine-readable escaping and C-style escaping of line breaks.
         forms.insert(s.replace('\r', "\\r").replace('\n', "\\n"));
     };
@@ -327,6 +332,33 @@ fn double_quoted_inner(s: &str) -> String {
     for c in s.chars() {
         if matches!(c, '\\' | '"' | '$' | '`') {
             out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The secret as bash's `printf %q` writes it: a backslash before every special character.
+fn backslash_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        let plain = c.is_alphanumeric()
+            || matches!(c, ',' | '.' | '_' | '+' | ':' | '@' | '%' | '/' | '-' | '=')
+            || (i > 0 && matches!(c, '~' | '#'));
+        if !plain {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The secret inside a PowerShell double-quoted string.
+fn powershell_double_quoted_inner(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '`' | '"' | '$') {
+            out.push('`');
         }
         out.push(c);
     }

@@ -98,6 +98,13 @@ fn shell_quoted_forms_are_hidden() {
     assert_hidden(&r, "p@ss w/rd'\\''\"$x+?&=ü");
     // Inside double quotes: \" \$ escaped.
     assert_hidden(&r, "p@ss w/rd'\\\"\\$x+?&=ü");
+    // bash `printf %q` (the exact output of bash 5 for this value).
+    assert_hidden(&r, "p@ss\\ w/rd\\'\\\"\\$x+\\?\\&=ü");
+    // PowerShell single quotes ('' for ') and double quotes (backtick escapes).
+    assert_hidden(&r, "p@ss w/rd''\"$x+?&=ü");
+    assert_hidden(&r, "p@ss w/rd'`\"`$x+?&=ü");
+    let q = redactor_with("a{b}~#!=secret");
+    assert_hidden(&q, "a\\{b\\}~#\\!=secret");
     let cmd = format!("echo '{}'", SECRET.replace('\'', "'\\''"));
     assert_eq!(r.redact(&cmd), format!("echo '{REPLACEMENT}'"));
 }
@@ -275,5 +282,28 @@ proptest! {
         }
         let streamed = String::from_utf8(w.into_inner().expect("flush")).expect("utf8");
         prop_assert_eq!(streamed, out);
+    }
+}
+
+#[test]
+fn values_quoted_by_real_bash_are_hidden() {
+    let r = redactor_with(SECRET);
+    let r2 = redactor_with("a{b}~#!=secret");
+    for (r, value) in [(&r, SECRET), (&r2, "a{b}~#!=secret")] {
+        for script in [r#"printf '%q' "$1""#, r#"printf '%s' "${1@Q}""#] {
+            let out = std::process::Command::new("bash")
+                .args(["-c", script, "_", value])
+                .env("LC_ALL", "C.UTF-8")
+                .output()
+                .expect("bash runs");
+            let quoted = String::from_utf8(out.stdout).expect("utf8");
+            assert!(!quoted.is_empty() && quoted != value, "{script}: {quoted}");
+            let line = format!("run {quoted} now");
+            let shown = r.redact(&line);
+            // ${1@Q} keeps its outer quotes; nothing of the value itself may remain.
+            assert!(shown.contains(REPLACEMENT), "{script} gave {quoted}");
+            let rest = shown.replace(REPLACEMENT, "").replace('\'', "");
+            assert_eq!(rest, "run  now", "{script} gave {quoted}");
+        }
     }
 }
