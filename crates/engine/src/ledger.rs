@@ -689,7 +689,8 @@ impl Ledger {
         Ok(seq)
     }
 
-    /// Records that a resource is about to be created. Call BEFORE the create request.
+    /// Records that a resource is about to be created. Call BEFORE the create request, and do not
+    /// send the request if this fails: a resource the journal does not know could leak.
     pub fn intent(
         &self,
         kind: ResourceKind,

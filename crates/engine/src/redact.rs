@@ -33,13 +33,15 @@ pub const MIN_LINE_LEN: usize = 16;
 /// Base64 fragments shorter than this are not registered (they would match random text).
 const MIN_BASE64_FRAGMENT: usize = 8;
 
-/// Why a secret was not registered; the caller shows it as a warning.
+/// Why a secret was not registered: `TooShort` is a warning to show, `Matcher` must stop the build.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretRefused {
     #[error(
         "a sensitive value of {len} characters is too short to be hidden from output (at least {MIN_SECRET_LEN} needed); it will be shown as is"
     )]
     TooShort { len: usize },
+    #[error("cannot build the secret matcher ({reason}); refusing to continue without redaction")]
+    Matcher { reason: String },
 }
 
 /// Path segment encoding: everything except RFC 3986 unreserved characters.
@@ -101,7 +103,13 @@ impl Redactor {
         for s in secrets.iter() {
             all.extend(forms_of(s));
         }
-        let matcher = compile(all.into_iter().collect());
+        let matcher = match compile(all.into_iter().collect()) {
+            Ok(m) => m,
+            Err(reason) => {
+                secrets.remove(secret);
+                return Err(SecretRefused::Matcher { reason });
+            }
+        };
         *write_lock(&self.inner) = Arc::new(matcher);
         Ok(count)
     }
@@ -164,24 +172,25 @@ fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-fn compile(forms: Vec<String>) -> Matcher {
+fn compile(forms: Vec<String>) -> Result<Matcher, String> {
     let max_len = forms.iter().map(String::len).max().unwrap_or(0);
     let has_newline = forms.iter().any(|f| f.contains('\n'));
     // Standard match kind so overlapping occurrences can all be found.
     let automaton = if forms.is_empty() {
         None
     } else {
-        AhoCorasick::builder()
+        let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&forms)
-            .ok()
+            .map_err(|e| e.to_string())?;
+        Some(ac)
     };
-    Matcher {
+    Ok(Matcher {
         automaton,
         forms,
         max_len,
         has_newline,
-    }
+    })
 }
 
 /// Merged, sorted `[start, end)` spans of every occurrence of every form.
