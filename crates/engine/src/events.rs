@@ -1,0 +1,747 @@
+//! The build's event model and the sinks that show it: JSON lines (`--json`), Packer's
+//! `-machine-readable` CSV and Packer's plain text (optionally with `-timestamp-ui`).
+//!
+//! The CSV and text sinks reproduce what `packer build` 1.6 prints (observed with the installed
+//! packer and a null builder): `==> build: …` for steps and provisioner stderr, `    build: …` for
+//! provisioner stdout, `Build '…' finished after …`, then the artifact rows. Every sink passes
+//! every value through the shared [`Redactor`] before escaping it and the finished line once
+//! more, so a secret cannot reach the screen, a CI log or a parsing script in any form (Packer
+//! 1.6's machine-readable output prints sensitive variables unfiltered).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ledger::ResourceKind;
+use crate::redact::Redactor;
+
+/// Which output stream of a provisioner a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+/// How a build ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildStatus {
+    Succeeded,
+    Failed,
+    Interrupted,
+}
+
+/// Time spent in one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepTiming {
+    pub step: String,
+    pub ms: u64,
+}
+
+/// One thing that happened during a build. `build` is the build's display name as Packer forms
+/// it (`turbo-node.huaweicloud-ecs.builder`); `step` is the step's human title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    BuildStarted {
+        build: String,
+        build_id: String,
+    },
+    StepStarted {
+        build: String,
+        step: String,
+    },
+    StepFinished {
+        build: String,
+        step: String,
+        elapsed_ms: u64,
+        status: StepStatus,
+    },
+    ResourceCreated {
+        build: String,
+        kind: ResourceKind,
+        id: String,
+        name: String,
+    },
+    ResourceDeleted {
+        build: String,
+        kind: ResourceKind,
+        id: String,
+        name: String,
+    },
+    Output {
+        build: String,
+        provisioner: String,
+        stream: Stream,
+        line: String,
+    },
+    Progress {
+        build: String,
+        what: String,
+        done: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+    },
+    Artifact {
+        build: String,
+        /// Packer's builder id of the artifact (`huawei.huaweicloud` for ECS images).
+        builder_id: String,
+        id: String,
+        description: String,
+    },
+    BuildFinished {
+        build: String,
+        status: BuildStatus,
+        artifacts: Vec<String>,
+        elapsed_ms: u64,
+        steps: Vec<StepTiming>,
+        /// Why the build failed, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        build: Option<String>,
+        message: String,
+    },
+    Warning {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        build: Option<String>,
+        message: String,
+    },
+}
+
+impl Event {
+    /// A copy with every text value passed through the redactor.
+    pub fn redacted(&self, r: &Redactor) -> Event {
+        let s = |v: &String| r.redact(v).into_owned();
+        let o = |v: &Option<String>| v.as_ref().map(|v| r.redact(v).into_owned());
+        match self {
+            Event::BuildStarted { build, build_id } => Event::BuildStarted {
+                build: s(build),
+                build_id: s(build_id),
+            },
+            Event::StepStarted { build, step } => Event::StepStarted {
+                build: s(build),
+                step: s(step),
+            },
+            Event::StepFinished {
+                build,
+                step,
+                elapsed_ms,
+                status,
+            } => Event::StepFinished {
+                build: s(build),
+                step: s(step),
+                elapsed_ms: *elapsed_ms,
+                status: *status,
+            },
+            Event::ResourceCreated {
+                build,
+                kind,
+                id,
+                name,
+            } => Event::ResourceCreated {
+                build: s(build),
+                kind: kind.clone(),
+                id: s(id),
+                name: s(name),
+            },
+            Event::ResourceDeleted {
+                build,
+                kind,
+                id,
+                name,
+            } => Event::ResourceDeleted {
+                build: s(build),
+                kind: kind.clone(),
+                id: s(id),
+                name: s(name),
+            },
+            Event::Output {
+                build,
+                provisioner,
+                stream,
+                line,
+            } => Event::Output {
+                build: s(build),
+                provisioner: s(provisioner),
+                stream: *stream,
+                line: s(line),
+            },
+            Event::Progress {
+                build,
+                what,
+                done,
+                total,
+            } => Event::Progress {
+                build: s(build),
+                what: s(what),
+                done: *done,
+                total: *total,
+            },
+            Event::Artifact {
+                build,
+                builder_id,
+                id,
+                description,
+            } => Event::Artifact {
+                build: s(build),
+                builder_id: s(builder_id),
+                id: s(id),
+                description: s(description),
+            },
+            Event::BuildFinished {
+                build,
+                status,
+                artifacts,
+                elapsed_ms,
+                steps,
+                error,
+            } => Event::BuildFinished {
+                build: s(build),
+                status: *status,
+                artifacts: artifacts.iter().map(s).collect(),
+                elapsed_ms: *elapsed_ms,
+                steps: steps
+                    .iter()
+                    .map(|t| StepTiming {
+                        step: s(&t.step),
+                        ms: t.ms,
+                    })
+                    .collect(),
+                error: o(error),
+            },
+            Event::Error { build, message } => Event::Error {
+                build: o(build),
+                message: s(message),
+            },
+            Event::Warning { build, message } => Event::Warning {
+                build: o(build),
+                message: s(message),
+            },
+        }
+    }
+}
+
+/// Receives the events of a build. Implementations must redact.
+pub trait Reporter: Send + Sync {
+    fn report(&self, event: &Event) -> io::Result<()>;
+}
+
+/// Source of the current time, injectable for exact-output tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only means a panic while writing; the writer itself is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// RFC 3339 at second precision, as Go's `time.RFC3339` prints it.
+fn rfc3339_seconds(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// `--json`: one JSON object per event, with a `time` field first.
+pub struct JsonLinesReporter<W: Write + Send> {
+    out: Mutex<W>,
+    redactor: Redactor,
+    clock: Clock,
+}
+
+impl<W: Write + Send> JsonLinesReporter<W> {
+    pub fn new(out: W, redactor: Redactor) -> Self {
+        Self {
+            out: Mutex::new(out),
+            redactor,
+            clock: system_clock(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+impl<W: Write + Send> Reporter for JsonLinesReporter<W> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        let event = event.redacted(&self.redactor);
+        let line = JsonLine {
+            time: rfc3339_seconds((self.clock)()),
+            event: &event,
+        };
+        let mut text = serde_json::to_string(&line).map_err(io::Error::other)?;
+        text = self.redactor.redact(&text).into_owned();
+        text.push('\n');
+        let mut out = lock(&self.out);
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+}
+
+/// One line of Packer's UI, before a sink renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UiLine {
+    /// `ui,say`; `build_scoped` lines get the `-timestamp-ui` prefix.
+    Say {
+        text: String,
+        build_scoped: bool,
+    },
+    Message {
+        text: String,
+        build_scoped: bool,
+    },
+    Error {
+        text: String,
+        build_scoped: bool,
+    },
+    /// A machine-readable-only row: `target,type,args…`.
+    Machine {
+        target: String,
+        kind: String,
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct PendingArtifact {
+    builder_id: String,
+    id: String,
+    description: String,
+}
+
+/// Turns events into Packer's UI lines; holds artifacts until the build finishes, as Packer
+/// prints them only after all builds are done.
+#[derive(Default)]
+struct PackerUi {
+    artifacts: BTreeMap<String, Vec<PendingArtifact>>,
+}
+
+/// Go's `durafmt` style used by Packer: `1 minute 2 seconds 30 milliseconds`.
+pub fn human_duration(ms: u64) -> String {
+    const UNITS: [(&str, u64); 6] = [
+        ("week", 7 * 24 * 3_600_000),
+        ("day", 24 * 3_600_000),
+        ("hour", 3_600_000),
+        ("minute", 60_000),
+        ("second", 1_000),
+        ("millisecond", 1),
+    ];
+    let mut left = ms;
+    let mut parts = Vec::new();
+    for (name, size) in UNITS {
+        let n = left / size;
+        left %= size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if parts.is_empty() {
+        "0 milliseconds".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+impl PackerUi {
+    fn lines(&mut self, event: &Event) -> Vec<UiLine> {
+        let say = |text: String| UiLine::Say {
+            text,
+            build_scoped: true,
+        };
+        let message = |text: String| UiLine::Message {
+            text,
+            build_scoped: true,
+        };
+        let error = |text: String| UiLine::Error {
+            text,
+            build_scoped: true,
+        };
+        let prefixed = |build: &Option<String>, m: &str| match build {
+            Some(b) => format!("==> {b}: {m}"),
+            None => m.to_owned(),
+        };
+        match event {
+            Event::BuildStarted { .. } | Event::Progress { .. } => vec![],
+            Event::StepStarted { build, step } => vec![say(format!("==> {build}: {step}"))],
+            Event::StepFinished {
+                build,
+                step,
+                elapsed_ms,
+                status,
+            } => match status {
+                StepStatus::Failed => vec![error(format!(
+                    "==> {build}: {step}: failed after {}",
+                    human_duration(*elapsed_ms)
+                ))],
+                StepStatus::Interrupted => vec![error(format!("==> {build}: {step}: interrupted"))],
+                StepStatus::Succeeded | StepStatus::Skipped => vec![],
+            },
+            Event::ResourceCreated {
+                build,
+                kind,
+                id,
+                name,
+            } => {
+                vec![message(format!("    {build}: Created {kind} {name}: {id}"))]
+            }
+            Event::ResourceDeleted {
+                build,
+                kind,
+                id,
+                name,
+            } => {
+                vec![message(format!("    {build}: Deleted {kind} {name}: {id}"))]
+            }
+            Event::Output {
+                build,
+                stream: Stream::Stdout,
+                line,
+                ..
+            } => {
+                vec![message(format!("    {build}: {line}"))]
+            }
+            Event::Output {
+                build,
+                stream: Stream::Stderr,
+                line,
+                ..
+            } => {
+                vec![error(format!("==> {build}: {line}"))]
+            }
+            Event::Artifact {
+                build,
+                builder_id,
+                id,
+                description,
+            } => {
+                self.artifacts
+                    .entry(build.clone())
+                    .or_default()
+                    .push(PendingArtifact {
+                        builder_id: builder_id.clone(),
+                        id: id.clone(),
+                        description: description.clone(),
+                    });
+                vec![]
+            }
+            Event::Error { build, message } => vec![error(prefixed(build, message))],
+            Event::Warning { build, message } => {
+                vec![say(prefixed(build, &format!("Warning: {message}")))]
+            }
+            Event::BuildFinished {
+                build,
+                status,
+                elapsed_ms,
+                error: why,
+                ..
+            } => {
+                let dur = human_duration(*elapsed_ms);
+                let top_say = |text: String| UiLine::Say {
+                    text,
+                    build_scoped: false,
+                };
+                let top_error = |text: String| UiLine::Error {
+                    text,
+                    build_scoped: false,
+                };
+                let artifacts = self.artifacts.remove(build).unwrap_or_default();
+                let mut out = Vec::new();
+                if *status == BuildStatus::Succeeded {
+                    out.push(say(format!("Build '{build}' finished after {dur}.")));
+                    out.push(top_say(format!("\n==> Wait completed after {dur}")));
+                    if artifacts.is_empty() {
+                        out.push(top_say(
+                            "\n==> Builds finished but no artifacts were created.".into(),
+                        ));
+                        return out;
+                    }
+                    out.push(top_say(
+                        "\n==> Builds finished. The artifacts of successful builds are:".into(),
+                    ));
+                    let machine = |args: Vec<String>| UiLine::Machine {
+                        target: build.clone(),
+                        kind: "artifact".into(),
+                        args,
+                    };
+                    out.push(UiLine::Machine {
+                        target: build.clone(),
+                        kind: "artifact-count".into(),
+                        args: vec![artifacts.len().to_string()],
+                    });
+                    for (i, a) in artifacts.iter().enumerate() {
+                        let i = i.to_string();
+                        out.push(machine(vec![
+                            i.clone(),
+                            "builder-id".into(),
+                            a.builder_id.clone(),
+                        ]));
+                        out.push(machine(vec![i.clone(), "id".into(), a.id.clone()]));
+                        out.push(machine(vec![
+                            i.clone(),
+                            "string".into(),
+                            a.description.clone(),
+                        ]));
+                        out.push(machine(vec![i.clone(), "files-count".into(), "0".into()]));
+                        out.push(machine(vec![i.clone(), "end".into()]));
+                        out.push(top_say(format!("--> {build}: {}", a.description)));
+                    }
+                } else {
+                    let why = why.clone().unwrap_or_else(|| match status {
+                        BuildStatus::Interrupted => "build was interrupted".into(),
+                        _ => "build failed".into(),
+                    });
+                    out.push(error(format!("Build '{build}' errored after {dur}: {why}")));
+                    out.push(top_say(format!("\n==> Wait completed after {dur}")));
+                    out.push(UiLine::Machine {
+                        target: String::new(),
+                        kind: "error-count".into(),
+                        args: vec!["1".into()],
+                    });
+                    out.push(top_error(
+                        "\n==> Some builds didn't complete successfully and had errors:".into(),
+                    ));
+                    out.push(UiLine::Machine {
+                        target: build.clone(),
+                        kind: "error".into(),
+                        args: vec![why.clone()],
+                    });
+                    out.push(top_error(format!("--> {build}: {why}")));
+                    out.push(top_say(
+                        "\n==> Builds finished but no artifacts were created.".into(),
+                    ));
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Packer's `-machine-readable` output: `timestamp,target,type,data…` with `,` written as
+/// `%!(PACKER_COMMA)` and line breaks as literal `\n`/`\r`.
+pub struct MachineReadableReporter<W: Write + Send> {
+    state: Mutex<(W, PackerUi)>,
+    redactor: Redactor,
+    clock: Clock,
+}
+
+/// Packer's escaping of one machine-readable field.
+pub fn escape_machine_field(s: &str) -> String {
+    s.replace(',', "%!(PACKER_COMMA)")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
+}
+
+impl<W: Write + Send> MachineReadableReporter<W> {
+    pub fn new(out: W, redactor: Redactor) -> Self {
+        Self {
+            state: Mutex::new((out, PackerUi::default())),
+            redactor,
+            clock: system_clock(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.state.into_inner().unwrap_or_else(|e| e.into_inner()).0
+    }
+}
+
+impl<W: Write + Send> Reporter for MachineReadableReporter<W> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        let event = event.redacted(&self.redactor);
+        let ts = (self.clock)().unix_timestamp();
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let mut text = String::new();
+        for line in ui.lines(&event) {
+            let (target, kind, args) = match line {
+                UiLine::Say { text, .. } => {
+                    (String::new(), "ui".to_owned(), vec!["say".into(), text])
+                }
+                UiLine::Message { text, .. } => {
+                    (String::new(), "ui".to_owned(), vec!["message".into(), text])
+                }
+                UiLine::Error { text, .. } => {
+                    (String::new(), "ui".to_owned(), vec!["error".into(), text])
+                }
+                UiLine::Machine { target, kind, args } => (target, kind, args),
+            };
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| escape_machine_field(&self.redactor.redact(a)))
+                .collect();
+            let row = format!(
+                "{ts},{},{kind},{}\n",
+                escape_machine_field(&target),
+                args.join(",")
+            );
+            text.push_str(&self.redactor.redact(&row));
+        }
+        if text.is_empty() {
+            return Ok(());
+        }
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+}
+
+/// Packer's human output, optionally prefixed with an RFC 3339 timestamp (`-timestamp-ui`).
+/// Like `packer build`, error lines go to the same stream as the others (its UI's error writer
+/// is stdout), so their order is kept.
+pub struct PlainReporter<W: Write + Send> {
+    state: Mutex<(W, PackerUi)>,
+    redactor: Redactor,
+    clock: Clock,
+    timestamps: bool,
+}
+
+impl<W: Write + Send> PlainReporter<W> {
+    pub fn new(out: W, redactor: Redactor) -> Self {
+        Self {
+            state: Mutex::new((out, PackerUi::default())),
+            redactor,
+            clock: system_clock(),
+            timestamps: false,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Prefix build lines with `<RFC 3339 time>: ` as `packer build -timestamp-ui` does.
+    pub fn with_timestamps(mut self, on: bool) -> Self {
+        self.timestamps = on;
+        self
+    }
+
+    pub fn into_inner(self) -> W {
+        self.state.into_inner().unwrap_or_else(|e| e.into_inner()).0
+    }
+}
+
+impl<W: Write + Send> Reporter for PlainReporter<W> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        let event = event.redacted(&self.redactor);
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let lines = ui.lines(&event);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let stamp = self.timestamps.then(|| rfc3339_seconds((self.clock)()));
+        let mut text = String::new();
+        for line in lines {
+            let (line, scoped) = match line {
+                UiLine::Say { text, build_scoped }
+                | UiLine::Message { text, build_scoped }
+                | UiLine::Error { text, build_scoped } => (text, build_scoped),
+                UiLine::Machine { .. } => continue,
+            };
+            match (&stamp, scoped) {
+                (Some(ts), true) => text.push_str(&format!("{ts}: {line}\n")),
+                _ => text.push_str(&format!("{line}\n")),
+            }
+        }
+        out.write_all(self.redactor.redact(&text).as_bytes())?;
+        out.flush()
+    }
+}
+
+/// Keeps (redacted) events in memory, for tests of code that reports.
+#[derive(Default)]
+pub struct RecordingReporter {
+    events: Mutex<Vec<Event>>,
+    redactor: Redactor,
+}
+
+impl RecordingReporter {
+    pub fn new(redactor: Redactor) -> Self {
+        Self {
+            events: Mutex::new(Vec::new()),
+            redactor,
+        }
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        lock(&self.events).clone()
+    }
+}
+
+impl Reporter for RecordingReporter {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        lock(&self.events).push(event.redacted(&self.redactor));
+        Ok(())
+    }
+}
+
+/// Sends every event to several sinks; reports the first error after trying all of them.
+#[derive(Default)]
+pub struct FanoutReporter {
+    sinks: Vec<Box<dyn Reporter>>,
+}
+
+impl FanoutReporter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, sink: impl Reporter + 'static) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+}
+
+impl Reporter for FanoutReporter {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        let mut first = Ok(());
+        for s in &self.sinks {
+            if let Err(e) = s.report(event) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
