@@ -109,6 +109,8 @@ fn produce_tar(source: Source, tx: mpsc::Sender<Vec<u8>>) -> std::io::Result<()>
     };
     let mut builder = tar::Builder::new(writer);
     builder.follow_symlinks(false);
+    // GNU sparse headers are not understood by every remote tar (busybox); send plain data.
+    builder.sparse(false);
     builder.mode(tar::HeaderMode::Complete);
     match source {
         Source::DirContents(dir) => builder.append_dir_all(".", &dir)?,

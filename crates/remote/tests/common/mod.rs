@@ -224,3 +224,88 @@ pub fn collector() -> (cce_remote::OutputSink, std::sync::Arc<std::sync::Mutex<V
         buf,
     )
 }
+
+/// One entry of a tree listing: kind, mode, size, mtime and content or link target.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: char,
+    pub mode: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub content: Vec<u8>,
+}
+
+/// Lists a tree (relative names), reading file contents and link targets for comparison.
+pub fn list_tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let path = e.path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let (kind, content) = if meta.file_type().is_symlink() {
+                ('l', std::fs::read_link(&path).unwrap().to_string_lossy().into_owned().into_bytes())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                ('d', Vec::new())
+            } else {
+                ('f', std::fs::read(&path).unwrap())
+            };
+            out.insert(
+                rel,
+                Entry {
+                    kind,
+                    mode: meta.mode() & 0o7777,
+                    size: if kind == 'd' { 0 } else { meta.len() },
+                    mtime: if kind == 'd' { 0 } else { meta.mtime() },
+                    content,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Asserts two trees are equal entry by entry, naming the first difference.
+pub fn assert_same_tree(a: &Path, b: &Path) {
+    let la = list_tree(a);
+    let lb = list_tree(b);
+    assert_eq!(
+        la.keys().collect::<Vec<_>>().len(),
+        lb.keys().collect::<Vec<_>>().len(),
+        "entry counts differ"
+    );
+    for (name, ea) in &la {
+        let eb = lb.get(name).unwrap_or_else(|| panic!("{name} missing in {}", b.display()));
+        assert_eq!(ea.kind, eb.kind, "{name}: kind");
+        assert_eq!(ea.mode, eb.mode, "{name}: mode");
+        assert_eq!(ea.size, eb.size, "{name}: size");
+        assert_eq!(ea.mtime, eb.mtime, "{name}: mtime");
+        assert!(ea.content == eb.content, "{name}: content differs");
+    }
+}
+
+/// Builds a tree of `dirs` x `files_per_dir` small files with varied sizes and modes, plus
+/// symlinks (relative, absolute, dangling) and an empty directory.
+pub fn make_tree(root: &Path, dirs: usize, files_per_dir: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    for d in 0..dirs {
+        let dir = root.join(format!("d{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..files_per_dir {
+            let n = d * files_per_dir + f;
+            let path = dir.join(format!("f{f:03}.txt"));
+            let body: Vec<u8> = (0..(n * 37) % 4096).map(|i| ((i * 31 + n) % 251) as u8).collect();
+            std::fs::write(&path, body).unwrap();
+            let mode = [0o644, 0o600, 0o755, 0o640][n % 4];
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(if d % 2 == 0 { 0o755 } else { 0o750 })).unwrap();
+    }
+    std::os::unix::fs::symlink("d000/f000.txt", root.join("link-rel")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", root.join("link-abs")).unwrap();
+    std::os::unix::fs::symlink("no/such/target", root.join("link-dangling")).unwrap();
+}
