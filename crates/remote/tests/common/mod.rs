@@ -59,7 +59,8 @@ impl TestSshd {
         Self::start_with("127.0.0.1", "")
     }
 
-    /// Starts sshd on `addr` with `extra` lines appended to its config.
+    /// Starts sshd on `addr` with `extra` lines put first in its config (sshd keeps the first
+    /// value of a keyword, so they override the defaults here).
     pub fn start_with(addr: &str, extra: &str) -> Option<Self> {
         if !prerequisites() {
             return None;
@@ -95,11 +96,11 @@ impl TestSshd {
     fn launch(&mut self) {
         let d = self.dir.path().display();
         let config = format!(
-            "Port {port}\nListenAddress {addr}\nHostKey {d}/host_key\n\
+            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/host_key\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\nStrictModes no\n\
              UsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\n\
-             MaxStartups 50\nLogLevel VERBOSE\nAllowTcpForwarding yes\n{extra}\n",
+             MaxStartups 50\nLogLevel VERBOSE\nAllowTcpForwarding yes\n",
             port = self.port,
             addr = self.addr,
             extra = self.extra,
