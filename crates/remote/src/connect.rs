@@ -214,9 +214,12 @@ async fn connect_once(cfg: &SshConfig) -> Result<Connection, AttemptError> {
             let (bastion, bastion_key) = handshake(cfg, stream, &b.username, &b.auth, None)
                 .await
                 .map_err(|e| AttemptError {
-                    message: format!("bastion {}@{}:{}: {}", b.username, b.host, b.port, e.message),
-                    handshake: e.handshake,
-                })?;
+                message: format!(
+                    "bastion {}@{}:{}: {}",
+                    b.username, b.host, b.port, e.message
+                ),
+                handshake: e.handshake,
+            })?;
             debug!(bastion = %b.host, host_key = %bastion_key, "bastion session open");
             let channel = bastion
                 .channel_open_direct_tcpip(cfg.host.clone(), u32::from(cfg.port), "127.0.0.1", 0)

@@ -36,7 +36,9 @@ pub enum Error {
     Disconnected { target: String, command: String },
 
     /// A command ran longer than its timeout; its remote process group was killed.
-    #[error("command `{command}` on {target} timed out after {timeout:?}; its remote process group was {kill}")]
+    #[error(
+        "command `{command}` on {target} timed out after {timeout:?}; its remote process group was {kill}"
+    )]
     CommandTimeout {
         target: String,
         command: String,

@@ -9,6 +9,9 @@ use russh::ChannelMsg;
 
 use crate::error::{Error, Result};
 
+/// A function receiving output chunks.
+pub type ChunkCallback = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Where a stream of command output goes, chunk by chunk as it arrives.
 #[derive(Default)]
 pub enum OutputSink {
@@ -16,7 +19,7 @@ pub enum OutputSink {
     #[default]
     Discard,
     /// Call a function with every chunk.
-    Callback(Box<dyn FnMut(&[u8]) + Send>),
+    Callback(ChunkCallback),
     /// Send every chunk to a bounded channel; a slow receiver slows the remote command down.
     Channel(tokio::sync::mpsc::Sender<Vec<u8>>),
 }
@@ -117,7 +120,11 @@ pub(crate) fn pid_file(run_id: &str) -> String {
 /// The remote command line: `sh` starts a new session (`setsid -w`, so the group id is the pid
 /// written to the pid file), records it, then runs the user command; the pid file goes away
 /// when the command ends.
-pub(crate) fn wrap_command(command: &str, env: &[(String, String)], run_id: &str) -> Result<String> {
+pub(crate) fn wrap_command(
+    command: &str,
+    env: &[(String, String)],
+    run_id: &str,
+) -> Result<String> {
     let inner = format!("{}{}", env_prefix(env)?, command);
     let q = shell_quote(&inner);
     let starter = r#"'echo $$ >"$1"; exec sh -c "$2"' sh "$p""#;

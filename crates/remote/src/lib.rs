@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub use config::{Auth, Bastion, SshConfig, TransferMethod};
 pub use error::{Error, Result};
-pub use exec::{ExecOptions, ExitStatus, OutputSink, shell_quote};
+pub use exec::{ChunkCallback, ExecOptions, ExitStatus, OutputSink, shell_quote};
 pub use ssh::SshCommunicator;
 pub use transfer::TransferStats;
 
@@ -36,7 +36,11 @@ pub trait Communicator: Send + Sync {
     /// Uploads a local file to `remote` (into it when it ends with `/`), or a local
     /// directory's contents into the remote directory `remote`. Modes, mtimes and symlinks
     /// are kept.
-    fn upload<'a>(&'a self, local: &'a Path, remote: &'a str) -> BoxFuture<'a, Result<TransferStats>>;
+    fn upload<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+    ) -> BoxFuture<'a, Result<TransferStats>>;
 
     /// Writes bytes from memory to the remote file `remote` with `mode` (e.g. `0o644`).
     fn upload_bytes<'a>(
@@ -47,7 +51,11 @@ pub trait Communicator: Send + Sync {
     ) -> BoxFuture<'a, Result<TransferStats>>;
 
     /// Downloads a remote file to `local`, or a remote directory's contents into `local`.
-    fn download<'a>(&'a self, remote: &'a str, local: &'a Path) -> BoxFuture<'a, Result<TransferStats>>;
+    fn download<'a>(
+        &'a self,
+        remote: &'a str,
+        local: &'a Path,
+    ) -> BoxFuture<'a, Result<TransferStats>>;
 
     /// Drops the session and connects again, waiting up to `timeout` (after a reboot).
     fn reconnect<'a>(&'a self, timeout: Duration) -> BoxFuture<'a, Result<()>>;

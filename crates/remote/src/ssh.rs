@@ -276,7 +276,11 @@ impl Communicator for SshCommunicator {
         Box::pin(self.run(command, env, options))
     }
 
-    fn upload<'a>(&'a self, local: &'a Path, remote: &'a str) -> BoxFuture<'a, Result<TransferStats>> {
+    fn upload<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
         Box::pin(self.upload_path(local, remote))
     }
 
@@ -289,7 +293,11 @@ impl Communicator for SshCommunicator {
         Box::pin(self.upload_data(data, remote, mode))
     }
 
-    fn download<'a>(&'a self, remote: &'a str, local: &'a Path) -> BoxFuture<'a, Result<TransferStats>> {
+    fn download<'a>(
+        &'a self,
+        remote: &'a str,
+        local: &'a Path,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
         Box::pin(self.download_path(remote, local))
     }
 

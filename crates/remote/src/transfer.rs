@@ -149,10 +149,15 @@ fn remote_error(target: &str, what: &str, status: Option<u32>, stderr: &[u8]) ->
 }
 
 /// Splits a remote destination into (directory to extract in, entry name).
-pub(crate) fn split_remote_file(remote: &str, local_name: Option<&str>) -> Result<(String, String)> {
+pub(crate) fn split_remote_file(
+    remote: &str,
+    local_name: Option<&str>,
+) -> Result<(String, String)> {
     if remote.ends_with('/') {
         let name = local_name.ok_or_else(|| {
-            Error::Config(format!("destination {remote} is a directory but the source has no file name"))
+            Error::Config(format!(
+                "destination {remote} is a directory but the source has no file name"
+            ))
         })?;
         return Ok((remote.trim_end_matches('/').to_string(), name.to_string()))
             .map(|(d, n)| (if d.is_empty() { "/".into() } else { d }, n));
@@ -248,13 +253,11 @@ pub(crate) async fn upload_tar(
     drop(reader);
     let produced = producer.await;
     match (sent, status) {
-        (Some(sent), Some(0)) => {
-            match produced {
-                Ok(Ok(())) => Ok(TransferStats { bytes: sent }),
-                Ok(Err(e)) => Err(Error::io(format!("reading the local source for {what}"), e)),
-                Err(e) => Err(Error::io(what, std::io::Error::other(e.to_string()))),
-            }
-        }
+        (Some(sent), Some(0)) => match produced {
+            Ok(Ok(())) => Ok(TransferStats { bytes: sent }),
+            Ok(Err(e)) => Err(Error::io(format!("reading the local source for {what}"), e)),
+            Err(e) => Err(Error::io(what, std::io::Error::other(e.to_string()))),
+        },
         _ => {
             if let Ok(Err(e)) = produced {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -295,7 +298,10 @@ pub(crate) async fn download(
     enum Sink {
         Undecided,
         File(tokio::fs::File),
-        Tar(mpsc::Sender<Vec<u8>>, tokio::task::JoinHandle<std::io::Result<()>>),
+        Tar(
+            mpsc::Sender<Vec<u8>>,
+            tokio::task::JoinHandle<std::io::Result<()>>,
+        ),
     }
     let mut sink = Sink::Undecided;
     let mut stderr = Vec::new();
@@ -375,7 +381,9 @@ pub(crate) async fn download(
             drop(tx);
             match unpacker.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(Error::io(format!("unpacking into {}", local.display()), e)),
+                Ok(Err(e)) => {
+                    return Err(Error::io(format!("unpacking into {}", local.display()), e));
+                }
                 Err(e) => return Err(Error::io(what, std::io::Error::other(e.to_string()))),
             }
         }
@@ -407,7 +415,10 @@ async fn sftp_session(
         source: e,
     };
     let channel = handle.channel_open_session().await.map_err(ssh_err)?;
-    channel.request_subsystem(true, "sftp").await.map_err(ssh_err)?;
+    channel
+        .request_subsystem(true, "sftp")
+        .await
+        .map_err(ssh_err)?;
     russh_sftp::client::SftpSession::new(channel.into_stream())
         .await
         .map_err(|e| sftp_err(target, "sftp start", e))
@@ -426,7 +437,10 @@ async fn sftp_put_file(
     let mut src = tokio::fs::File::open(local)
         .await
         .map_err(|e| Error::io(format!("reading {}", local.display()), e))?;
-    let mut dst = sftp.create(remote).await.map_err(|e| sftp_err(target, &what, e))?;
+    let mut dst = sftp
+        .create(remote)
+        .await
+        .map_err(|e| sftp_err(target, &what, e))?;
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
@@ -442,9 +456,13 @@ async fn sftp_put_file(
             .map_err(|e| sftp_err(target, &what, e))?;
         total += n as u64;
     }
-    dst.shutdown().await.map_err(|e| sftp_err(target, &what, e))?;
+    dst.shutdown()
+        .await
+        .map_err(|e| sftp_err(target, &what, e))?;
     drop(dst);
-    set_sftp_mode(sftp, remote, &meta).await.map_err(|e| sftp_err(target, &what, e))?;
+    set_sftp_mode(sftp, remote, &meta)
+        .await
+        .map_err(|e| sftp_err(target, &what, e))?;
     Ok(total)
 }
 
@@ -480,12 +498,22 @@ pub(crate) async fn upload_sftp(
         total += sftp_put_file(&sftp, target, local, &path).await?;
     } else {
         let root = remote.trim_end_matches('/').to_string();
-        let root = if root.is_empty() { "/".to_string() } else { root };
+        let root = if root.is_empty() {
+            "/".to_string()
+        } else {
+            root
+        };
         let mut stack = vec![(local.to_path_buf(), root)];
         while let Some((ldir, rdir)) = stack.pop() {
             let what = format!("sftp upload to {rdir}");
-            if !sftp.try_exists(&rdir).await.map_err(|e| sftp_err(target, &what, e))? {
-                sftp.create_dir(&rdir).await.map_err(|e| sftp_err(target, &what, e))?;
+            if !sftp
+                .try_exists(&rdir)
+                .await
+                .map_err(|e| sftp_err(target, &what, e))?
+            {
+                sftp.create_dir(&rdir)
+                    .await
+                    .map_err(|e| sftp_err(target, &what, e))?;
             }
             let mut entries = tokio::fs::read_dir(&ldir)
                 .await
@@ -536,7 +564,10 @@ pub(crate) async fn download_sftp(
 ) -> Result<TransferStats> {
     let what = format!("sftp download of {remote}");
     let sftp = sftp_session(handle, target).await?;
-    let mut src = sftp.open(remote).await.map_err(|e| sftp_err(target, &what, e))?;
+    let mut src = sftp
+        .open(remote)
+        .await
+        .map_err(|e| sftp_err(target, &what, e))?;
     let mut dst = tokio::fs::File::create(local)
         .await
         .map_err(|e| Error::io(format!("creating {}", local.display()), e))?;

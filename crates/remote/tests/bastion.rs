@@ -8,8 +8,12 @@ use common::{TestSshd, collector};
 
 #[tokio::test]
 async fn command_runs_on_the_target_through_the_bastion() {
-    let Some(bastion) = TestSshd::start_with("127.0.0.1", "LogLevel DEBUG1") else { return };
-    let Some(target) = TestSshd::start_with("127.0.0.2", "") else { return };
+    let Some(bastion) = TestSshd::start_with("127.0.0.1", "LogLevel DEBUG1") else {
+        return;
+    };
+    let Some(target) = TestSshd::start_with("127.0.0.2", "") else {
+        return;
+    };
     let mut cfg = target.config();
     cfg.bastion = Some(Bastion {
         host: bastion.addr.clone(),
@@ -20,7 +24,14 @@ async fn command_runs_on_the_target_through_the_bastion() {
     let comm = SshCommunicator::connect(cfg).await.unwrap();
     let (stdout, out) = collector();
     let status = comm
-        .exec("echo via-bastion", &[], ExecOptions { stdout, ..Default::default() })
+        .exec(
+            "echo via-bastion",
+            &[],
+            ExecOptions {
+                stdout,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(status, ExitStatus::Code(0));
@@ -31,16 +42,25 @@ async fn command_runs_on_the_target_through_the_bastion() {
     let blog = bastion.log();
     let wanted = format!("target 127.0.0.2 port {}", target.port);
     assert!(
-        blog.lines().any(|l| l.contains("direct_tcpip") && l.contains(&wanted)),
+        blog.lines()
+            .any(|l| l.contains("direct_tcpip") && l.contains(&wanted)),
         "bastion log has no forward to {wanted}:\n{blog}"
     );
-    assert!(target.log().contains("Accepted publickey for root"), "{}", target.log());
+    assert!(
+        target.log().contains("Accepted publickey for root"),
+        "{}",
+        target.log()
+    );
 }
 
 #[tokio::test]
 async fn bastion_refusing_forwarding_is_reported() {
-    let Some(bastion) = TestSshd::start_with("127.0.0.1", "AllowTcpForwarding no") else { return };
-    let Some(target) = TestSshd::start_with("127.0.0.2", "") else { return };
+    let Some(bastion) = TestSshd::start_with("127.0.0.1", "AllowTcpForwarding no") else {
+        return;
+    };
+    let Some(target) = TestSshd::start_with("127.0.0.2", "") else {
+        return;
+    };
     let mut cfg = target.config();
     cfg.timeout = std::time::Duration::from_secs(3);
     cfg.bastion = Some(Bastion {
@@ -52,5 +72,8 @@ async fn bastion_refusing_forwarding_is_reported() {
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
     let text = err.to_string();
     assert!(text.contains("could not open a tunnel"), "{text}");
-    assert!(!target.log().contains("Accepted publickey"), "target was reached directly");
+    assert!(
+        !target.log().contains("Accepted publickey"),
+        "target was reached directly"
+    );
 }

@@ -10,7 +10,9 @@ use common::{TestSshd, collector, process_running};
 
 #[tokio::test]
 async fn script_writes_files_and_reports_exit_codes() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
     let fp = comm.host_key_fingerprint().await.unwrap();
     assert!(fp.starts_with("SHA256:"), "fingerprint {fp}");
@@ -24,32 +26,61 @@ async fn script_writes_files_and_reports_exit_codes() {
         d = out_dir.display()
     );
     let status = comm
-        .exec(&script, &env, ExecOptions { stdout, stderr, ..Default::default() })
+        .exec(
+            &script,
+            &env,
+            ExecOptions {
+                stdout,
+                stderr,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(std::fs::read_to_string(out_dir.join("a.txt")).unwrap(), "it's me\n");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("a.txt")).unwrap(),
+        "it's me\n"
+    );
     assert_eq!(String::from_utf8_lossy(&out.lock().unwrap()), "done\n");
     assert_eq!(String::from_utf8_lossy(&err.lock().unwrap()), "to-stderr\n");
 
-    let status = comm.exec("exit 3", &[], ExecOptions::default()).await.unwrap();
+    let status = comm
+        .exec("exit 3", &[], ExecOptions::default())
+        .await
+        .unwrap();
     assert_eq!(status, ExitStatus::Code(3));
     assert!(!status.success());
 
-    let status = comm.exec("kill -USR1 $$", &[], ExecOptions::default()).await.unwrap();
-    assert!(!status.success(), "a command killed by a signal is a failure: {status:?}");
+    let status = comm
+        .exec("kill -USR1 $$", &[], ExecOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        !status.success(),
+        "a command killed by a signal is a failure: {status:?}"
+    );
     comm.close().await;
 }
 
 #[tokio::test]
 async fn timeout_kills_the_remote_process_group() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
     // A child in the background and one in the foreground: both must die.
     let cmd = "sleep 6131 & sleep 6132; echo never";
     let started = Instant::now();
     let err = comm
-        .exec(cmd, &[], ExecOptions { timeout: Some(Duration::from_secs(1)), ..Default::default() })
+        .exec(
+            cmd,
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(1)),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
@@ -59,18 +90,32 @@ async fn timeout_kills_the_remote_process_group() {
     assert!(!process_running("sleep 6131"), "background sleep survived");
     assert!(!process_running("sleep 6132"), "foreground sleep survived");
     // The session is still usable afterwards.
-    assert_eq!(comm.exec("true", &[], ExecOptions::default()).await.unwrap(), ExitStatus::Code(0));
+    assert_eq!(
+        comm.exec("true", &[], ExecOptions::default())
+            .await
+            .unwrap(),
+        ExitStatus::Code(0)
+    );
 }
 
 #[tokio::test]
 async fn lost_connection_without_expect_disconnect_is_a_clear_error() {
-    let Some(mut sshd) = TestSshd::start() else { return };
+    let Some(mut sshd) = TestSshd::start() else {
+        return;
+    };
     let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
     let killer = async {
         tokio::time::sleep(Duration::from_millis(800)).await;
         sshd.kill_all();
     };
-    let run = comm.exec("sleep 6141", &[], ExecOptions { timeout: Some(Duration::from_secs(20)), ..Default::default() });
+    let run = comm.exec(
+        "sleep 6141",
+        &[],
+        ExecOptions {
+            timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        },
+    );
     let (result, ()) = tokio::join!(run, killer);
     let err = result.unwrap_err();
     assert!(matches!(err, Error::Disconnected { .. }), "{err}");
@@ -79,7 +124,9 @@ async fn lost_connection_without_expect_disconnect_is_a_clear_error() {
 
 #[tokio::test]
 async fn reboot_with_expect_disconnect_then_reconnect() {
-    let Some(mut sshd) = TestSshd::start() else { return };
+    let Some(mut sshd) = TestSshd::start() else {
+        return;
+    };
     let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
     let before = comm.host_key_fingerprint().await;
     let reboot = async {
@@ -92,7 +139,11 @@ async fn reboot_with_expect_disconnect_then_reconnect() {
     let run = comm.exec(
         "echo rebooting; sleep 6151",
         &[],
-        ExecOptions { expect_disconnect: true, timeout: Some(Duration::from_secs(20)), ..Default::default() },
+        ExecOptions {
+            expect_disconnect: true,
+            timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        },
     );
     let reconnect = async {
         let status = run.await.unwrap();
@@ -102,9 +153,22 @@ async fn reboot_with_expect_disconnect_then_reconnect() {
         started.elapsed()
     };
     let (waited, ()) = tokio::join!(reconnect, reboot);
-    assert!(waited >= Duration::from_millis(500), "reconnected before the host came back: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "reconnected before the host came back: {waited:?}"
+    );
     let (stdout, out) = collector();
-    let status = comm.exec("echo back", &[], ExecOptions { stdout, ..Default::default() }).await.unwrap();
+    let status = comm
+        .exec(
+            "echo back",
+            &[],
+            ExecOptions {
+                stdout,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(status, ExitStatus::Code(0));
     assert_eq!(&*out.lock().unwrap(), b"back\n");
     assert_eq!(comm.host_key_fingerprint().await, before);
@@ -112,26 +176,46 @@ async fn reboot_with_expect_disconnect_then_reconnect() {
 
 #[tokio::test]
 async fn rejected_key_stops_after_handshake_attempts() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let mut cfg = sshd.config();
-    let other = russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    cfg.auth = Auth::private_key(other.to_openssh(russh::keys::ssh_key::LineEnding::LF).unwrap().to_string());
+    let other =
+        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
+    cfg.auth = Auth::private_key(
+        other
+            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .unwrap()
+            .to_string(),
+    );
     cfg.handshake_attempts = 2;
     let started = Instant::now();
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
-    assert!(matches!(err, Error::HandshakeAttempts { attempts: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::HandshakeAttempts { attempts: 2, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("rejected"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
 async fn connect_timeout_fires_when_nothing_listens() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let key = russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key =
+        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
     let mut cfg = cce_remote::SshConfig::new(
         "127.0.0.1",
         "root",
-        Auth::private_key(key.to_openssh(russh::keys::ssh_key::LineEnding::LF).unwrap().to_string()),
+        Auth::private_key(
+            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+                .unwrap()
+                .to_string(),
+        ),
     );
     cfg.port = port;
     cfg.timeout = Duration::from_secs(2);
@@ -140,7 +224,10 @@ async fn connect_timeout_fires_when_nothing_listens() {
     let elapsed = started.elapsed();
     assert!(matches!(err, Error::ConnectTimeout { .. }), "{err}");
     assert!(err.to_string().contains("refused"), "{err}");
-    assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test]

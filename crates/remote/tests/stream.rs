@@ -21,7 +21,9 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::test]
 async fn hundred_megabytes_of_output_with_bounded_memory() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
     let before = peak_rss_kib();
 
@@ -63,5 +65,8 @@ async fn hundred_megabytes_of_output_with_bounded_memory() {
     assert_eq!(reader.await.unwrap(), 10_000_000);
     let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
     eprintln!("110 MB streamed in {took:?}; peak RSS grew by {grown_mib} MiB");
-    assert!(grown_mib < 40, "peak RSS grew by {grown_mib} MiB while streaming 110 MB");
+    assert!(
+        grown_mib < 40,
+        "peak RSS grew by {grown_mib} MiB while streaming 110 MB"
+    );
 }

@@ -23,7 +23,9 @@ pub fn prerequisites() -> bool {
     if !Path::new(SSHD).exists() {
         missing.push("sshd (/usr/sbin/sshd)".to_string());
     }
-    let euid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    let euid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if euid != 0 {
         missing.push("root (sshd must let us log in as root)".to_string());
     }
@@ -73,7 +75,10 @@ impl TestSshd {
             .expect("run ssh-keygen");
         assert!(status.success(), "ssh-keygen failed");
         let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).expect("client key");
-        let client_key = key.to_openssh(LineEnding::LF).expect("encode key").to_string();
+        let client_key = key
+            .to_openssh(LineEnding::LF)
+            .expect("encode key")
+            .to_string();
         let public = key.public_key().to_openssh().expect("encode public key");
         std::fs::write(dir.path().join("authorized_keys"), format!("{public}\n")).unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
@@ -151,7 +156,9 @@ impl TestSshd {
                 i += 1;
             }
             for pid in &pids {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
             let _ = child.wait();
         }
@@ -169,7 +176,11 @@ impl TestSshd {
 
     /// A client config for root with the in-memory key and short timeouts suited to tests.
     pub fn config(&self) -> SshConfig {
-        let mut c = SshConfig::new(self.addr.clone(), "root", Auth::private_key(self.client_key.clone()));
+        let mut c = SshConfig::new(
+            self.addr.clone(),
+            "root",
+            Auth::private_key(self.client_key.clone()),
+        );
         c.port = self.port;
         c.timeout = Duration::from_secs(30);
         c.attempt_timeout = Duration::from_secs(10);
@@ -192,7 +203,10 @@ fn children_of(pid: i32) -> Vec<i32> {
         };
         // Fields after the parenthesised command name: state, ppid, ...
         if let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) {
-            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok());
+            let ppid = rest
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<i32>().ok());
             if ppid == Some(pid) {
                 out.push(child);
             }
@@ -217,7 +231,10 @@ pub fn process_running(pattern: &str) -> bool {
 }
 
 /// Output sinks that collect into shared buffers.
-pub fn collector() -> (cce_remote::OutputSink, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+pub fn collector() -> (
+    cce_remote::OutputSink,
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) {
     let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let b = buf.clone();
     (
@@ -245,9 +262,20 @@ pub fn list_tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
             let e = e.unwrap();
             let path = e.path();
             let meta = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let (kind, content) = if meta.file_type().is_symlink() {
-                ('l', std::fs::read_link(&path).unwrap().to_string_lossy().into_owned().into_bytes())
+                (
+                    'l',
+                    std::fs::read_link(&path)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                        .into_bytes(),
+                )
             } else if meta.is_dir() {
                 stack.push(path.clone());
                 ('d', Vec::new())
@@ -271,6 +299,15 @@ pub fn list_tree(root: &Path) -> std::collections::BTreeMap<String, Entry> {
 
 /// Asserts two trees are equal entry by entry, naming the first difference.
 pub fn assert_same_tree(a: &Path, b: &Path) {
+    compare_trees(a, b, true)
+}
+
+/// Like [`assert_same_tree`] but ignores symlink mtimes, which SFTP cannot set.
+pub fn assert_same_tree_but_link_times(a: &Path, b: &Path) {
+    compare_trees(a, b, false)
+}
+
+fn compare_trees(a: &Path, b: &Path, link_mtimes: bool) {
     let la = list_tree(a);
     let lb = list_tree(b);
     assert_eq!(
@@ -279,11 +316,15 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
         "entry counts differ"
     );
     for (name, ea) in &la {
-        let eb = lb.get(name).unwrap_or_else(|| panic!("{name} missing in {}", b.display()));
+        let eb = lb
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing in {}", b.display()));
         assert_eq!(ea.kind, eb.kind, "{name}: kind");
         assert_eq!(ea.mode, eb.mode, "{name}: mode");
         assert_eq!(ea.size, eb.size, "{name}: size");
-        assert_eq!(ea.mtime, eb.mtime, "{name}: mtime");
+        if ea.kind != 'l' || link_mtimes {
+            assert_eq!(ea.mtime, eb.mtime, "{name}: mtime");
+        }
         assert!(ea.content == eb.content, "{name}: content differs");
     }
 }
@@ -299,12 +340,18 @@ pub fn make_tree(root: &Path, dirs: usize, files_per_dir: usize) {
         for f in 0..files_per_dir {
             let n = d * files_per_dir + f;
             let path = dir.join(format!("f{f:03}.txt"));
-            let body: Vec<u8> = (0..(n * 37) % 4096).map(|i| ((i * 31 + n) % 251) as u8).collect();
+            let body: Vec<u8> = (0..(n * 37) % 4096)
+                .map(|i| ((i * 31 + n) % 251) as u8)
+                .collect();
             std::fs::write(&path, body).unwrap();
             let mode = [0o644, 0o600, 0o755, 0o640][n % 4];
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(if d % 2 == 0 { 0o755 } else { 0o750 })).unwrap();
+        std::fs::set_permissions(
+            &dir,
+            std::fs::Permissions::from_mode(if d % 2 == 0 { 0o755 } else { 0o750 }),
+        )
+        .unwrap();
     }
     std::os::unix::fs::symlink("d000/f000.txt", root.join("link-rel")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", root.join("link-abs")).unwrap();
