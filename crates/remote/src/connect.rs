@@ -183,24 +183,49 @@ where
     Ok((handle, fingerprint.unwrap_or_default()))
 }
 
-async fn tcp(host: &str, port: u16) -> Result<tokio::net::TcpStream, AttemptError> {
-    let stream = tokio::net::TcpStream::connect((host, port))
+async fn tcp(
+    host: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<tokio::net::TcpStream, AttemptError> {
+    // A host still booting may drop SYNs: that is a network wait, not a failed handshake.
+    let stream = tokio::time::timeout(limit, tokio::net::TcpStream::connect((host, port)))
         .await
+        .map_err(|_| {
+            AttemptError::network(format!(
+                "tcp connect to {host}:{port}: no answer in {limit:?}"
+            ))
+        })?
         .map_err(|e| AttemptError::network(format!("tcp connect to {host}:{port}: {e}")))?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }
 
-async fn connect_once(cfg: &SshConfig) -> Result<Connection, AttemptError> {
+/// Bounds a handshake + login; a stall counts as a failed handshake.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, AttemptError>>,
+) -> Result<T, AttemptError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| AttemptError::handshake(format!("{what}: no progress in {limit:?}")))?
+}
+
+async fn connect_once(cfg: &SshConfig, limit: Duration) -> Result<Connection, AttemptError> {
     match &cfg.bastion {
         None => {
-            let stream = tcp(&cfg.host, cfg.port).await?;
-            let (handle, host_key) = handshake(
-                cfg,
-                stream,
-                &cfg.username,
-                &cfg.auth,
-                cfg.expected_host_key.clone(),
+            let stream = tcp(&cfg.host, cfg.port, limit).await?;
+            let (handle, host_key) = bounded(
+                limit,
+                "ssh handshake",
+                handshake(
+                    cfg,
+                    stream,
+                    &cfg.username,
+                    &cfg.auth,
+                    cfg.expected_host_key.clone(),
+                ),
             )
             .await?;
             Ok(Connection {
@@ -210,10 +235,14 @@ async fn connect_once(cfg: &SshConfig) -> Result<Connection, AttemptError> {
             })
         }
         Some(b) => {
-            let stream = tcp(&b.host, b.port).await?;
-            let (bastion, bastion_key) = handshake(cfg, stream, &b.username, &b.auth, None)
-                .await
-                .map_err(|e| AttemptError {
+            let stream = tcp(&b.host, b.port, limit).await?;
+            let (bastion, bastion_key) = bounded(
+                limit,
+                "ssh handshake",
+                handshake(cfg, stream, &b.username, &b.auth, None),
+            )
+            .await
+            .map_err(|e| AttemptError {
                 message: format!(
                     "bastion {}@{}:{}: {}",
                     b.username, b.host, b.port, e.message
@@ -221,21 +250,36 @@ async fn connect_once(cfg: &SshConfig) -> Result<Connection, AttemptError> {
                 handshake: e.handshake,
             })?;
             debug!(bastion = %b.host, host_key = %bastion_key, "bastion session open");
-            let channel = bastion
-                .channel_open_direct_tcpip(cfg.host.clone(), u32::from(cfg.port), "127.0.0.1", 0)
+            let open = bastion.channel_open_direct_tcpip(
+                cfg.host.clone(),
+                u32::from(cfg.port),
+                "127.0.0.1",
+                0,
+            );
+            let channel = tokio::time::timeout(limit, open)
                 .await
+                .map_err(|_| {
+                    AttemptError::network(format!(
+                        "bastion {} did not open a tunnel to {}:{} in {limit:?}",
+                        b.host, cfg.host, cfg.port
+                    ))
+                })?
                 .map_err(|e| {
                     AttemptError::network(format!(
                         "bastion {} could not open a tunnel to {}:{}: {e}",
                         b.host, cfg.host, cfg.port
                     ))
                 })?;
-            let (handle, host_key) = handshake(
-                cfg,
-                channel.into_stream(),
-                &cfg.username,
-                &cfg.auth,
-                cfg.expected_host_key.clone(),
+            let (handle, host_key) = bounded(
+                limit,
+                "ssh handshake through the bastion",
+                handshake(
+                    cfg,
+                    channel.into_stream(),
+                    &cfg.username,
+                    &cfg.auth,
+                    cfg.expected_host_key.clone(),
+                ),
             )
             .await?;
             Ok(Connection {
@@ -298,7 +342,8 @@ pub(crate) async fn connect(cfg: &SshConfig, budget: Duration) -> Result<Connect
             });
         }
         let per_attempt = cfg.attempt_timeout.min(deadline - now);
-        match tokio::time::timeout(per_attempt, connect_once(cfg)).await {
+        // The outer bound only guards the total budget; each phase has its own limit inside.
+        match tokio::time::timeout(deadline - now, connect_once(cfg, per_attempt)).await {
             Ok(Ok(conn)) => {
                 info!(target = %target, host_key = %conn.host_key, attempts = attempt + 1, "ssh session established");
                 return Ok(conn);
@@ -309,11 +354,7 @@ pub(crate) async fn connect(cfg: &SshConfig, budget: Duration) -> Result<Connect
                 }
                 last = e.message;
             }
-            Err(_) => {
-                // A TCP connect that hangs is a network wait; a stalled handshake counts.
-                handshake_failures += 1;
-                last = format!("attempt timed out after {per_attempt:?}");
-            }
+            Err(_) => last = format!("attempt cut by ssh_timeout after {per_attempt:?}"),
         }
         attempt += 1;
         if handshake_failures >= cfg.handshake_attempts.max(1) {

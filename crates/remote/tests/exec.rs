@@ -237,3 +237,41 @@ async fn bad_private_key_is_a_config_error() {
     assert!(matches!(err, Error::Config(_)), "{err}");
     assert!(err.to_string().contains("ssh_private_key"), "{err}");
 }
+
+#[tokio::test]
+async fn silent_server_counts_as_failed_handshakes() {
+    // Accepts TCP but never speaks SSH: every attempt stalls and must be cut off.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let key =
+        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
+    let mut cfg = cce_remote::SshConfig::new(
+        "127.0.0.1",
+        "root",
+        Auth::private_key(
+            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+                .unwrap()
+                .to_string(),
+        ),
+    );
+    cfg.port = port;
+    cfg.timeout = Duration::from_secs(60);
+    cfg.attempt_timeout = Duration::from_secs(1);
+    cfg.handshake_attempts = 2;
+    let started = Instant::now();
+    let err = SshCommunicator::connect(cfg).await.err().unwrap();
+    let elapsed = started.elapsed();
+    hold.abort();
+    assert!(
+        matches!(err, Error::HandshakeAttempts { attempts: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no progress"), "{err}");
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+}
