@@ -275,3 +275,62 @@ async fn silent_server_counts_as_failed_handshakes() {
     assert!(err.to_string().contains("no progress"), "{err}");
     assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn pty_commands_run_on_a_terminal_and_still_time_out() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let mut cfg = sshd.config();
+    cfg.pty = true;
+    let comm: Box<dyn Communicator> = Box::new(SshCommunicator::connect(cfg).await.unwrap());
+    let (stdout, out) = collector();
+    let status = comm
+        .exec(
+            "tty",
+            &[],
+            ExecOptions {
+                stdout,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, ExitStatus::Code(0));
+    let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    assert!(text.starts_with("/dev/pts/"), "tty printed {text:?}");
+    let err = comm
+        .exec(
+            "sleep 6161",
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::CommandTimeout { .. }), "{err}");
+    assert!(!process_running("sleep 6161"), "sleep survived under a pty");
+}
+
+#[tokio::test]
+async fn pinned_host_key_is_enforced() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
+    let real = comm.host_key_fingerprint().await.unwrap();
+    comm.close().await;
+
+    let mut cfg = sshd.config();
+    cfg.expected_host_key = Some(real.clone());
+    SshCommunicator::connect(cfg).await.unwrap();
+
+    let mut cfg = sshd.config();
+    cfg.expected_host_key = Some("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into());
+    cfg.handshake_attempts = 1;
+    let err = SshCommunicator::connect(cfg).await.err().unwrap();
+    assert!(err.to_string().contains("does not match"), "{err}");
+    assert!(err.to_string().contains(&real), "{err}");
+}
