@@ -156,8 +156,10 @@ impl TestSshd {
                 i += 1;
             }
             for pid in &pids {
+                // Some have already exited with their parent; that is fine.
                 let _ = Command::new("kill")
                     .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
                     .status();
             }
             let _ = child.wait();
