@@ -173,10 +173,7 @@ impl SshCommunicator {
             let mut guard = self.conn.write().await;
             let old = guard.take();
             if let Some(old) = &old {
-                let _ = old
-                    .handle
-                    .disconnect(russh::Disconnect::ByApplication, "reconnecting", "en")
-                    .await;
+                say_goodbye(old, "reconnecting").await;
             }
             old.map(|c| c.host_key.clone())
         };
@@ -258,12 +255,17 @@ impl SshCommunicator {
     /// Ends the session politely.
     pub async fn close(&self) {
         if let Some(conn) = self.conn.write().await.take() {
-            let _ = conn
-                .handle
-                .disconnect(russh::Disconnect::ByApplication, "done", "en")
-                .await;
+            say_goodbye(&conn, "done").await;
         }
     }
+}
+
+/// Sends a polite disconnect, but never waits long on a link that may be half dead.
+async fn say_goodbye(conn: &Connection, why: &str) {
+    let bye = conn
+        .handle
+        .disconnect(russh::Disconnect::ByApplication, why, "en");
+    let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
 }
 
 impl Communicator for SshCommunicator {

@@ -28,6 +28,7 @@ fn agent_identity_logs_in() {
         .arg("-D")
         .arg("-a")
         .arg(&sock)
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     for _ in 0..100 {
