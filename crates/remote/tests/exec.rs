@@ -334,3 +334,28 @@ async fn pinned_host_key_is_enforced() {
     assert!(err.to_string().contains("does not match"), "{err}");
     assert!(err.to_string().contains(&real), "{err}");
 }
+
+#[tokio::test]
+async fn frozen_host_is_detected_by_keepalives() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let mut cfg = sshd.config();
+    cfg.keepalive_interval = Duration::from_secs(1);
+    let comm = SshCommunicator::connect(cfg).await.unwrap();
+    let freeze = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sshd.freeze();
+    };
+    // No command timeout: only the keepalives can notice that nothing answers any more.
+    let run = comm.exec("sleep 6171", &[], ExecOptions::default());
+    let started = Instant::now();
+    let (result, ()) = tokio::join!(run, freeze);
+    let elapsed = started.elapsed();
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Disconnected { .. }), "{err}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "hang detected only after {elapsed:?}"
+    );
+}

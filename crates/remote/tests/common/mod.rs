@@ -146,15 +146,34 @@ impl TestSshd {
         }
     }
 
+    /// sshd and every process below it.
+    fn tree(&self) -> Vec<i32> {
+        let Some(child) = &self.child else {
+            return Vec::new();
+        };
+        let mut pids = vec![child.id() as i32];
+        let mut i = 0;
+        while i < pids.len() {
+            pids.extend(children_of(pids[i]));
+            i += 1;
+        }
+        pids
+    }
+
+    /// Stops (SIGSTOP) sshd and all its sessions: the host hangs without closing any socket.
+    pub fn freeze(&self) {
+        for pid in self.tree() {
+            let _ = Command::new("kill")
+                .args(["-STOP", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
     /// Kills sshd and every process below it (sessions and commands), like a power cut.
     pub fn kill_all(&mut self) {
+        let pids = self.tree();
         if let Some(mut child) = self.child.take() {
-            let mut pids = vec![child.id() as i32];
-            let mut i = 0;
-            while i < pids.len() {
-                pids.extend(children_of(pids[i]));
-                i += 1;
-            }
             for pid in &pids {
                 // Some have already exited with their parent; that is fine.
                 let _ = Command::new("kill")
