@@ -564,6 +564,19 @@ pub(crate) async fn download_sftp(
 ) -> Result<TransferStats> {
     let what = format!("sftp download of {remote}");
     let sftp = sftp_session(handle, target).await?;
+    let meta = sftp
+        .metadata(remote)
+        .await
+        .map_err(|e| sftp_err(target, &what, e))?;
+    if meta.is_dir() {
+        return Err(Error::Transfer {
+            target: target.into(),
+            what,
+            message:
+                "it is a directory; sftp downloads take single files, use the tar method for trees"
+                    .into(),
+        });
+    }
     let mut src = sftp
         .open(remote)
         .await

@@ -100,6 +100,11 @@ async fn sftp_upload_of_a_tree_and_a_file() {
         .await
         .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&file).unwrap());
+    let err = comm
+        .download(dest.to_str().unwrap(), &sshd.path("x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("use the tar method"), "{err}");
 }
 
 #[tokio::test]
