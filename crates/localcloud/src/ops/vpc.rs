@@ -284,7 +284,11 @@ fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
         .world
         .rules
         .values()
-        .filter(|r| ctx.q("security_group_id").is_none_or(|g| g == r.security_group_id))
+        .filter(|r| {
+            // The v3 SDK sends the group filter as a repeated parameter.
+            let groups: Vec<&str> = ctx.query.iter().filter(|(k, _)| k == "security_group_id").map(|(_, v)| v.as_str()).collect();
+            groups.is_empty() || groups.contains(&r.security_group_id.as_str())
+        })
         .filter(|r| ctx.q("direction").is_none_or(|d| d == r.direction))
         .filter(|r| ctx.q("protocol").is_none_or(|p| Some(p) == r.protocol.as_deref()))
         .filter(|r| ctx.q("id").is_none_or(|id| id == r.id))
