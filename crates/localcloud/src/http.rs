@@ -211,14 +211,13 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
             style: route.style,
         };
         let result = (route.handler)(&mut ctx);
-        let result = match shared.persist(&mut inner) {
+        match shared.persist(&mut inner) {
             Ok(()) => result,
             Err(e) => {
                 tracing::error!(error = %e, "cannot save the local cloud's state");
-                Err(ops::error(route.style, 500, "state", &format!("cannot save state: {e}"), &rid))
+                Err(ops::error(route.style, 500, "", &format!("cannot save state: {e}"), &rid))
             }
-        };
-        result
+        }
     };
 
     let (status, body) = match reply {
