@@ -125,6 +125,12 @@ impl Config {
         }
     }
 
+    /// A configuration with defaults and the default state directory read from `env`; `None`
+    /// when the environment has neither `XDG_STATE_HOME` nor `HOME`.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Config> {
+        default_state_dir(env).map(Config::new)
+    }
+
     pub fn latency(&self) -> Latency {
         Latency::of(self.profile, self.scale)
     }

@@ -41,7 +41,8 @@ pub struct FaultRule {
     /// Operation name as the SDK calls it (`CreatePostPaidServers`), optionally prefixed by the
     /// service (`ims:ShowJob`); `*` hits every operation.
     pub op: String,
-    /// Only the n-th call of the operation (1-based, counted since start), else every call.
+    /// Only the n-th call of the operation (1-based, counted since start; for `*`, the n-th call
+    /// of any operation), else every call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nth: Option<u64>,
     /// How many times the rule fires before it is spent; unlimited when absent.
@@ -99,11 +100,13 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<FaultRule>, String> {
 pub struct Faults {
     rules: Vec<FaultRule>,
     calls: HashMap<String, u64>,
+    /// Calls of every operation, which `nth` counts for the `*` rule.
+    all_calls: u64,
 }
 
 impl Faults {
     pub fn new(rules: Vec<FaultRule>) -> Faults {
-        Faults { rules, calls: HashMap::new() }
+        Faults { rules, calls: HashMap::new(), all_calls: 0 }
     }
 
     pub fn rules(&self) -> &[FaultRule] {
@@ -124,9 +127,12 @@ impl Faults {
         let count = self.calls.entry(qualified.clone()).or_insert(0);
         *count += 1;
         let n = *count;
+        self.all_calls += 1;
+        let all = self.all_calls;
         let idx = self.rules.iter().position(|r| {
+            let seen = if r.op == "*" { all } else { n };
             (r.op == "*" || r.op == op || r.op == qualified)
-                && r.nth.is_none_or(|want| want == n)
+                && r.nth.is_none_or(|want| want == seen)
                 && r.times.is_none_or(|t| t > 0)
         })?;
         let rule = &mut self.rules[idx];
@@ -160,6 +166,15 @@ mod tests {
         assert_eq!(f.on_call("ecs", "ShowJob"), Some(FaultKind::Status { status: 503 }));
         assert_eq!(f.on_call("ecs", "ShowJob"), None, "a spent rule is removed");
         assert_eq!(f.rules().len(), 1);
+    }
+
+    #[test]
+    fn star_counts_every_operation() {
+        let mut f = Faults::new(vec![FaultRule { op: "*".into(), nth: Some(3), times: None, kind: FaultKind::Throttle }]);
+        assert_eq!(f.on_call("ecs", "ListFlavors"), None);
+        assert_eq!(f.on_call("ims", "ListImages"), None);
+        assert_eq!(f.on_call("vpc", "ShowVpc"), Some(FaultKind::Throttle));
+        assert_eq!(f.on_call("vpc", "ShowVpc"), None);
     }
 
     #[test]

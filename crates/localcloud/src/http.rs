@@ -139,6 +139,10 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
 
+    // Like the gateway: an unknown API is a 404 before any signature check.
+    let Some(route) = ops::route(service, &method, &path) else {
+        return json_response(404, &not_found_body(&rid), &rid);
+    };
     let signed = cce_cloud::signer::RequestParts { method: &method, path: &path, query: &query, headers: &headers, body: &body };
     let verified = cce_cloud::signer::verify(
         &signed,
@@ -150,9 +154,6 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
         return json_response(401, &auth_error_body(&rid), &rid);
     }
 
-    let Some(route) = ops::route(service, &method, &path) else {
-        return json_response(404, &not_found_body(&rid), &rid);
-    };
     let body_value: Value = if body.is_empty() {
         Value::Null
     } else {

@@ -68,6 +68,10 @@ async fn signatures_are_checked_like_the_gateway() {
     let zones: Vec<&str> = a.body["availabilityZoneInfo"].as_array().unwrap().iter().map(|z| z["zoneName"].as_str().unwrap()).collect();
     assert_eq!(zones, ["ru-moscow-1a", "ru-moscow-1b", "ru-moscow-1c", "ru-moscow-1e"]);
 
+    // An unknown API is a 404 even unsigned, as the gateway answers.
+    let r = reqwest::get(format!("{}/v9/nothing", h.endpoint(E))).await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
     let mut wrong = Client::new(&h);
     wrong.creds.secret_key = "not-the-secret".into();
     let a = wrong.call(&h, E, "GET", "/v2.1/{pid}/os-availability-zone", &[], None).await;
@@ -337,6 +341,16 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
     let c = Client::new(&h);
     let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
     assert_eq!(s.body["server"]["status"], "ACTIVE");
+    // An imported public key is kept, and no private key comes back.
+    let pair = cce_localcloud::keys::generate("imported").unwrap();
+    let imp = c.call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-imported", "public_key": pair.public_key}}))).await;
+    assert_eq!(imp.status, 200, "{}", imp.body);
+    assert!(imp.body["keypair"].get("private_key").is_none());
+    assert_eq!(imp.body["keypair"]["fingerprint"], pair.fingerprint.as_str());
+    let bad = c.call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-bad", "public_key": "ssh-ed25519 !!!"}}))).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body["badRequest"]["message"].as_str().unwrap().contains("public_key"));
+    assert_eq!(c.call(&h, E, "DELETE", "/v2.1/{pid}/os-keypairs/kp-imported", &[], None).await.status, 204);
     // A second keypair of the same name conflicts, as Nova does.
     let again = c.call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-1"}}))).await;
     assert_eq!(again.status, 409);
