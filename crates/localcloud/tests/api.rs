@@ -199,6 +199,15 @@ async fn server_and_image_state_machines_follow_time() {
     assert_eq!(listed.body["images"][0]["__imagetype"], "private");
     assert_eq!(listed.body["images"][0]["tags"], json!(["k=v"]));
 
+    let patched = c.call(&h, M, "PATCH", &format!("/v2/cloudimages/{image_id}"), &[], Some(&json!([{"op": "replace", "path": "/name", "value": "node-image-1b"}]))).await;
+    assert_eq!(patched.body["name"], "node-image-1b", "{}", patched.body);
+    let bad = c.call(&h, M, "PATCH", &format!("/v2/cloudimages/{image_id}"), &[], Some(&json!([{"op": "replace", "path": "/owner", "value": "x"}]))).await;
+    assert_eq!(bad.status, 400);
+    let progress = c.call(&h, M, "GET", &format!("/v1/cloudimages/job/{ijob}"), &[], None).await;
+    assert_eq!(progress.body["status"], "SUCCESS");
+    let glance = c.call(&h, M, "GET", "/v2/images", &[("id", &image_id)], None).await;
+    assert_eq!(glance.body["images"][0]["name"], "node-image-1b");
+
     let start_body = json!({"os-start": {"servers": [{"id": id}]}});
     let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&start_body)).await;
     wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap()).await;

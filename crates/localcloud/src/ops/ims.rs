@@ -367,6 +367,56 @@ pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     Reply::ok(json!({"images": list}))
 }
 
+pub fn glance_list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let listed = list_images(ctx)?;
+    let images = listed.body.map(|mut b| b["images"].take()).unwrap_or(Value::Null);
+    Reply::ok(json!({"images": images, "schema": "/v2/schemas/images", "first": "/v2/images"}))
+}
+
+static UPDATE_IMAGE: Shape = Shape::List(&Shape::Obj(&[("op", Shape::Any), ("path", Shape::Any), ("value", Shape::Any)]));
+
+/// JSON-patch of the few fields a private image lets its owner change.
+pub fn update_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&UPDATE_IMAGE)?;
+    let ops = ctx.body.as_array().cloned().unwrap_or_default();
+    if ops.is_empty() {
+        return Err(ctx.err(400, "the body must list at least one change"));
+    }
+    let mut changes = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let kind = ctx.str_field(op, &format!("[{i}]."), "op")?;
+        let path = ctx.str_field(op, &format!("[{i}]."), "path")?;
+        if kind != "replace" && kind != "add" {
+            return Err(ctx.err(400, format!("`[{i}].op` `{kind}` is not supported: use replace")));
+        }
+        let value = op.get("value").cloned().unwrap_or(Value::Null);
+        let as_text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+        match path {
+            "/name" if valid_image_name(&as_text) => {}
+            "/__description" if as_text.chars().count() <= 1024 => {}
+            "/min_disk" | "/min_ram" if as_text.parse::<u32>().is_ok() => {}
+            "/name" | "/__description" | "/min_disk" | "/min_ram" => {
+                return Err(ctx.err(400, format!("`[{i}].value` `{as_text}` is invalid for `{path}`")));
+            }
+            other => return Err(ctx.err(400, format!("`[{i}].path` `{other}` cannot be changed: use /name, /__description, /min_disk or /min_ram"))),
+        }
+        changes.push((path.to_string(), as_text));
+    }
+    let now = ctx.now;
+    let img = private_image(ctx)?;
+    for (path, value) in changes {
+        match path.as_str() {
+            "/name" => img.name = value,
+            "/__description" => img.description = value,
+            "/min_disk" => img.min_disk = value.parse().unwrap_or(img.min_disk),
+            _ => img.min_ram = value.parse().unwrap_or(img.min_ram),
+        }
+    }
+    img.updated = now;
+    let img = img.clone();
+    Reply::ok(render_private(ctx, &img))
+}
+
 fn glance_view(mut v: Value) -> Value {
     // Glance has no `self`-wrapped form; it returns the image object itself.
     if let Value::Object(m) = &mut v {
