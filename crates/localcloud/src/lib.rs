@@ -36,6 +36,9 @@ pub enum LocalCloudError {
     HalfKeys,
 }
 
+/// How long [`LocalCloudHandle::shutdown`] waits for requests under way.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Starts local clouds.
 pub struct LocalCloud;
 
@@ -167,11 +170,15 @@ impl LocalCloudHandle {
         inner.faults.add(rules);
     }
 
-    /// Stops the listeners and waits for requests under way to finish.
+    /// Stops the listeners and waits for requests under way to finish, at most
+    /// [`SHUTDOWN_GRACE`]; listeners still busy then (a client holding a slow call) are aborted.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for mut t in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                t.abort();
+            }
         }
     }
 }

@@ -431,3 +431,27 @@ async fn networks_and_rules() {
     assert_eq!(list.body["security_group_rules"].as_array().unwrap().len(), 2);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_forever_for_a_slow_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path()).await;
+    h.add_faults(vec![cce_localcloud::FaultRule { op: "ListFlavors".into(), nth: None, times: None, kind: cce_localcloud::FaultKind::Slow { delay_ms: 60_000 } }]);
+    let c = Client::new(&h);
+    let url = format!("{}/v1/{}/cloudservers/flavors", h.endpoint(E), h.project_id);
+    let host = h.endpoint(E).trim_start_matches("http://").to_string();
+    let mut headers = Vec::new();
+    cce_cloud::signer::sign(&c.creds, "GET", &host, &format!("/v1/{}/cloudservers/flavors", h.project_id), &[], &mut headers, b"", time::OffsetDateTime::now_utc());
+    let mut req = reqwest::Client::new().get(url);
+    for (k, v) in &headers {
+        if k != "Host" {
+            req = req.header(k, v);
+        }
+    }
+    let pending = tokio::spawn(req.send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    h.shutdown().await;
+    assert!(t.elapsed() < cce_localcloud::SHUTDOWN_GRACE + Duration::from_secs(2), "shutdown took {:?}", t.elapsed());
+    pending.abort();
+}
