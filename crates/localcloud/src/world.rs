@@ -550,9 +550,11 @@ impl Store {
     pub fn save_bytes(&self, bytes: &[u8]) -> Result<(), StateError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| StateError::CreateDir { path: self.dir.clone(), source })?;
         let path = self.path();
-        let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", uuid::Uuid::new_v4().simple()));
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            // The state holds the secret key: readable by its owner only.
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -620,6 +622,8 @@ mod tests {
         assert_eq!(back.project_id, w.project_id);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
         std::fs::write(store.path(), "{\"version\": 1,\n \"project_id\": 3}").unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("state.json:2:"), "{err}");
