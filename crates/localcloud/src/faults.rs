@@ -76,6 +76,11 @@ impl TryFrom<serde_json::Value> for FaultRule {
             }
         }
         let raw: RawRule = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        if let FaultKind::Status { status } = raw.kind {
+            if !(400..=599).contains(&status) {
+                return Err(format!("fault status {status} is not an error status: use 400-599"));
+            }
+        }
         Ok(FaultRule { op: raw.op, nth: raw.nth, times: raw.times, kind: raw.kind })
     }
 }
@@ -181,5 +186,6 @@ mod tests {
     fn unknown_kind_or_field_is_refused() {
         assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"explode"}]}"#).is_err());
         assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"throttle","colour":1}]}"#).is_err());
+        assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"status","status":200}]}"#).is_err());
     }
 }

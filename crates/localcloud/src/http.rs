@@ -225,6 +225,7 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
         Ok(Reply { status, body }) => (status, body),
         Err(ApiError { status, body }) => (status, Some(body)),
     };
+    tracing::debug!(service = service.name(), op, status, request_id = %rid, fault = ?fault, "api call");
     let bytes = match &body {
         Some(v) => serde_json::to_vec(v).unwrap_or_default(),
         None => Vec::new(),
