@@ -105,6 +105,10 @@ pub struct Config {
     pub faults: Vec<FaultRule>,
     /// First address of the pool elastic IPs are taken from, and how many it holds.
     pub eip_pool: (std::net::Ipv4Addr, u32),
+    /// After this many consecutive signature failures of a known access key, the key is
+    /// refused for `lockout` even with a good signature, as the gateway does. `None` disables.
+    pub lock_after_failures: Option<u32>,
+    pub lockout: Duration,
 }
 
 impl Config {
@@ -122,6 +126,8 @@ impl Config {
             max_servers: 10,
             faults: Vec::new(),
             eip_pool: (std::net::Ipv4Addr::new(10, 250, 0, 10), 4000),
+            lock_after_failures: Some(5),
+            lockout: Duration::from_secs(300),
         }
     }
 

@@ -54,6 +54,9 @@ pub(crate) struct Shared {
 pub(crate) struct Inner {
     pub world: World,
     pub faults: Faults,
+    /// Consecutive signature failures of the access key, and until when it is locked.
+    pub auth_failures: u32,
+    pub locked_until: Option<std::time::Instant>,
     /// The bytes last written, to skip writes that change nothing.
     pub saved: Vec<u8>,
 }
@@ -149,9 +152,28 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
         |ak| (ak == shared.access_key).then(|| shared.secret_key.clone()),
         time::OffsetDateTime::now_utc(),
     );
-    if let Err(e) = verified {
-        tracing::debug!(%method, %path, error = %e, "signature refused");
-        return json_response(401, &auth_error_body(&rid), &rid);
+    {
+        let mut inner = shared.lock();
+        let now = std::time::Instant::now();
+        if inner.locked_until.is_some_and(|until| now < until) && verified.as_deref() == Ok(shared.access_key.as_str()) {
+            tracing::debug!(%method, %path, "access key is locked after repeated signature failures");
+            return json_response(401, &auth_error_body(&rid), &rid);
+        }
+        match &verified {
+            Ok(_) => inner.auth_failures = 0,
+            Err(e) => {
+                // Only failures of the known key count towards its lock.
+                if !matches!(e, cce_cloud::signer::VerifyError::UnknownAccessKey | cce_cloud::signer::VerifyError::MalformedAuthorization) {
+                    inner.auth_failures += 1;
+                    if shared.config.lock_after_failures.is_some_and(|n| inner.auth_failures >= n) {
+                        inner.locked_until = Some(now + shared.config.lockout);
+                        inner.auth_failures = 0;
+                    }
+                }
+                tracing::debug!(%method, %path, error = %e, "signature refused");
+                return json_response(401, &auth_error_body(&rid), &rid);
+            }
+        }
     }
 
     let body_value: Value = if body.is_empty() {

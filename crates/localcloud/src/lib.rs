@@ -84,7 +84,13 @@ impl LocalCloud {
             secret_key: secret_key.clone(),
             backend,
             store,
-            inner: Mutex::new(http::Inner { world: world.clone(), faults: faults::Faults::new(config.faults.clone()), saved: bytes }),
+            inner: Mutex::new(http::Inner {
+                world: world.clone(),
+                faults: faults::Faults::new(config.faults.clone()),
+                auth_failures: 0,
+                locked_until: None,
+                saved: bytes,
+            }),
             config: config.clone(),
         });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -455,3 +455,29 @@ async fn shutdown_does_not_wait_forever_for_a_slow_call() {
     assert!(t.elapsed() < cce_localcloud::SHUTDOWN_GRACE + Duration::from_secs(2), "shutdown took {:?}", t.elapsed());
     pending.abort();
 }
+
+#[tokio::test]
+async fn an_access_key_is_locked_after_repeated_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(dir.path());
+    cfg.lock_after_failures = Some(3);
+    cfg.lockout = Duration::from_millis(400);
+    let h = start_with(cfg).await;
+    let good = Client::new(&h);
+    let mut wrong = Client::new(&h);
+    wrong.creds.secret_key = "guess".into();
+    for _ in 0..2 {
+        assert_eq!(wrong.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await.status, 401);
+    }
+    // A success resets the count.
+    assert_eq!(good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await.status, 200);
+    for _ in 0..3 {
+        assert_eq!(wrong.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await.status, 401);
+    }
+    let locked = good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await;
+    assert_eq!(locked.status, 401, "a good signature is refused while the key is locked");
+    assert_eq!(locked.body["error_code"], "APIGW.0301");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await.status, 200);
+    h.shutdown().await;
+}
