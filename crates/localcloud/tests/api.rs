@@ -481,3 +481,60 @@ async fn an_access_key_is_locked_after_repeated_failures() {
     assert_eq!(good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None).await.status, 200);
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn images_list_page_tag_share_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path()).await;
+    let c = Client::new(&h);
+    let (_, server) = create_server(&c, &h, "img-src").await;
+    let mut ids = Vec::new();
+    for name in ["img-b", "img-a", "img-c"] {
+        let a = c.call(&h, M, "POST", "/v2/cloudimages/action", &[], Some(&json!({"name": name, "instance_id": server}))).await;
+        let job = wait_job(&c, &h, M, a.body["job_id"].as_str().unwrap()).await;
+        ids.push(job["entities"]["image_id"].as_str().unwrap().to_string());
+    }
+    let names = |a: &Answer| a.body["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let asc = c.call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "private"), ("sort_key", "name"), ("sort_dir", "asc")], None).await;
+    assert_eq!(names(&asc), ["img-a", "img-b", "img-c"]);
+    let first = c.call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "private"), ("sort_key", "name"), ("sort_dir", "asc"), ("limit", "1")], None).await;
+    assert_eq!(names(&first), ["img-a"]);
+    let marker = first.body["images"][0]["id"].as_str().unwrap().to_string();
+    let next = c.call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "private"), ("sort_key", "name"), ("sort_dir", "asc"), ("limit", "1"), ("marker", &marker)], None).await;
+    assert_eq!(names(&next), ["img-b"]);
+    let gold = c.call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold")], None).await;
+    assert!(names(&gold).iter().all(|n| n.contains("local sandbox rootfs")) && names(&gold).len() == 2);
+    assert_eq!(c.call(&h, M, "GET", "/v2/cloudimages", &[("visibility", "public")], None).await.body["images"].as_array().unwrap().len(), 2);
+    assert_eq!(c.call(&h, M, "GET", "/v2/cloudimages", &[("sort_dir", "sideways")], None).await.status, 400);
+
+    // Tags.
+    let id = ids[0].clone();
+    let t = c.call(&h, M, "POST", &format!("/v2/{{pid}}/images/{id}/tags"), &[], Some(&json!({"tag": {"key": "role", "value": "node"}}))).await;
+    assert_eq!(t.status, 204, "{}", t.body);
+    c.call(&h, M, "POST", &format!("/v2/{{pid}}/images/{id}/tags/action"), &[], Some(&json!({"action": "create", "tags": [{"key": "k8s", "value": "1.28"}]}))).await;
+    let tags = c.call(&h, M, "GET", &format!("/v2/{{pid}}/images/{id}/tags"), &[], None).await;
+    assert_eq!(tags.body["tags"], json!([{"key": "role", "value": "node"}, {"key": "k8s", "value": "1.28"}]));
+    assert_eq!(c.call(&h, M, "DELETE", &format!("/v2/{{pid}}/images/{id}/tags/role"), &[], None).await.status, 204);
+    assert_eq!(c.call(&h, M, "DELETE", &format!("/v2/{{pid}}/images/{id}/tags/role"), &[], None).await.status, 404);
+
+    // Members: share with another project, which accepts.
+    let other = "0123456789abcdef0123456789abcdef";
+    let m = c.call(&h, M, "POST", "/v1/cloudimages/members", &[], Some(&json!({"images": [id], "projects": [other]}))).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(wait_job(&c, &h, M, m.body["job_id"].as_str().unwrap()).await["status"], "SUCCESS");
+    let list = c.call(&h, M, "GET", &format!("/v1/{{pid}}/cloudimages/{id}/members"), &[], None).await;
+    assert_eq!(list.body["members"][0]["status"], "pending");
+    let acc = c.call(&h, M, "PUT", &format!("/v2/images/{id}/members/{other}"), &[], Some(&json!({"status": "accepted"}))).await;
+    assert_eq!(acc.body["status"], "accepted");
+    let shared = c.call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "shared")], None).await;
+    assert_eq!(names(&shared), ["img-b"]);
+
+    // Delete: a public image cannot be, a private one is gone after.
+    let gold_id = gold.body["images"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.call(&h, M, "DELETE", &format!("/v2/images/{gold_id}"), &[], None).await.status, 403);
+    assert_eq!(c.call(&h, M, "DELETE", &format!("/v2/images/{id}"), &[], None).await.status, 204);
+    let gone = c.call(&h, M, "GET", &format!("/v2/images/{id}"), &[], None).await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.body["error"]["code"], "IMG.0027");
+    h.shutdown().await;
+}
