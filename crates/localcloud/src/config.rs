@@ -24,7 +24,9 @@ impl std::str::FromStr for Profile {
         match s {
             "instant" => Ok(Profile::Instant),
             "realistic" => Ok(Profile::Realistic),
-            other => Err(format!("unknown latency profile `{other}`: use `instant` or `realistic`")),
+            other => Err(format!(
+                "unknown latency profile `{other}`: use `instant` or `realistic`"
+            )),
         }
     }
 }
@@ -51,7 +53,11 @@ pub struct Latency {
 impl Latency {
     /// The durations of `profile`, multiplied by `scale` (negative or NaN scales count as 0).
     pub fn of(profile: Profile, scale: f64) -> Latency {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 0.0 };
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            0.0
+        };
         let s = |secs: f64| Duration::from_secs_f64(secs * scale);
         match profile {
             Profile::Instant => Latency {
@@ -80,7 +86,11 @@ impl Latency {
 pub(crate) fn draw(range: (Duration, Duration)) -> u64 {
     let lo = range.0.as_millis() as u64;
     let hi = range.1.as_millis() as u64;
-    if hi <= lo { lo } else { rand::random_range(lo..=hi) }
+    if hi <= lo {
+        lo
+    } else {
+        rand::random_range(lo..=hi)
+    }
 }
 
 /// Everything a local cloud needs to start.
@@ -148,7 +158,9 @@ impl Config {
 pub fn default_state_dir(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let base = match env("XDG_STATE_HOME").filter(|v| !v.is_empty() && Path::new(v).is_absolute()) {
         Some(xdg) => PathBuf::from(xdg),
-        None => PathBuf::from(env("HOME").filter(|v| !v.is_empty())?).join(".local").join("state"),
+        None => PathBuf::from(env("HOME").filter(|v| !v.is_empty())?)
+            .join(".local")
+            .join("state"),
     };
     Some(base.join("cce-image-builder").join("localcloud"))
 }
@@ -164,26 +176,45 @@ mod tests {
             "HOME" => Some("/home/u".to_string()),
             _ => None,
         };
-        assert_eq!(default_state_dir(env), Some(PathBuf::from("/x/state/cce-image-builder/localcloud")));
+        assert_eq!(
+            default_state_dir(env),
+            Some(PathBuf::from("/x/state/cce-image-builder/localcloud"))
+        );
         let env = |k: &str| (k == "HOME").then(|| "/home/u".to_string());
-        assert_eq!(default_state_dir(env), Some(PathBuf::from("/home/u/.local/state/cce-image-builder/localcloud")));
+        assert_eq!(
+            default_state_dir(env),
+            Some(PathBuf::from(
+                "/home/u/.local/state/cce-image-builder/localcloud"
+            ))
+        );
         // A relative XDG_STATE_HOME is invalid per the spec and ignored.
         let env = |k: &str| match k {
             "XDG_STATE_HOME" => Some("rel".to_string()),
             "HOME" => Some("/h".to_string()),
             _ => None,
         };
-        assert_eq!(default_state_dir(env), Some(PathBuf::from("/h/.local/state/cce-image-builder/localcloud")));
+        assert_eq!(
+            default_state_dir(env),
+            Some(PathBuf::from(
+                "/h/.local/state/cce-image-builder/localcloud"
+            ))
+        );
         assert_eq!(default_state_dir(|_| None), None);
     }
 
     #[test]
     fn realistic_profile_scales() {
         let l = Latency::of(Profile::Realistic, 0.5);
-        assert_eq!(l.server_build, (Duration::from_secs(30), Duration::from_secs(45)));
+        assert_eq!(
+            l.server_build,
+            (Duration::from_secs(30), Duration::from_secs(45))
+        );
         let l = Latency::of(Profile::Realistic, f64::NAN);
         assert_eq!(l.server_build.1, Duration::ZERO);
-        assert_eq!(Latency::of(Profile::Instant, 5.0).image_create.1, Duration::ZERO);
+        assert_eq!(
+            Latency::of(Profile::Instant, 5.0).image_create.1,
+            Duration::ZERO
+        );
         let d = draw((Duration::from_millis(10), Duration::from_millis(20)));
         assert!((10..=20).contains(&d));
     }

@@ -65,23 +65,41 @@ struct RawRule {
     kind: FaultKind,
 }
 
-const RULE_FIELDS: &[&str] = &["op", "nth", "times", "kind", "status", "fail_reason", "delay_ms"];
+const RULE_FIELDS: &[&str] = &[
+    "op",
+    "nth",
+    "times",
+    "kind",
+    "status",
+    "fail_reason",
+    "delay_ms",
+];
 
 impl TryFrom<serde_json::Value> for FaultRule {
     type Error = String;
     fn try_from(v: serde_json::Value) -> Result<Self, Self::Error> {
         if let Some(map) = v.as_object() {
             if let Some(k) = map.keys().find(|k| !RULE_FIELDS.contains(&k.as_str())) {
-                return Err(format!("unknown field `{k}` in a fault rule, expected one of {}", RULE_FIELDS.join(", ")));
+                return Err(format!(
+                    "unknown field `{k}` in a fault rule, expected one of {}",
+                    RULE_FIELDS.join(", ")
+                ));
             }
         }
         let raw: RawRule = serde_json::from_value(v).map_err(|e| e.to_string())?;
         if let FaultKind::Status { status } = raw.kind {
             if !(400..=599).contains(&status) {
-                return Err(format!("fault status {status} is not an error status: use 400-599"));
+                return Err(format!(
+                    "fault status {status} is not an error status: use 400-599"
+                ));
             }
         }
-        Ok(FaultRule { op: raw.op, nth: raw.nth, times: raw.times, kind: raw.kind })
+        Ok(FaultRule {
+            op: raw.op,
+            nth: raw.nth,
+            times: raw.times,
+            kind: raw.kind,
+        })
     }
 }
 
@@ -94,10 +112,18 @@ pub struct FaultSet {
 
 /// Reads a fault file (JSON `{"faults":[...]}`), naming the file and position on error.
 pub fn load_file(path: &std::path::Path) -> Result<Vec<FaultRule>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read fault file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read fault file {}: {e}", path.display()))?;
     serde_json::from_str::<FaultSet>(&text)
         .map(|s| s.faults)
-        .map_err(|e| format!("{}:{}:{}: invalid fault file: {e}", path.display(), e.line(), e.column()))
+        .map_err(|e| {
+            format!(
+                "{}:{}:{}: invalid fault file: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
 }
 
 /// Armed rules and the call counters they are matched against.
@@ -111,7 +137,11 @@ pub struct Faults {
 
 impl Faults {
     pub fn new(rules: Vec<FaultRule>) -> Faults {
-        Faults { rules, calls: HashMap::new(), all_calls: 0 }
+        Faults {
+            rules,
+            calls: HashMap::new(),
+            all_calls: 0,
+        }
     }
 
     pub fn rules(&self) -> &[FaultRule] {
@@ -165,17 +195,34 @@ mod tests {
         .unwrap();
         let mut f = Faults::new(set.faults);
         assert_eq!(f.on_call("ims", "CreateImage"), None);
-        assert_eq!(f.on_call("ims", "CreateImage"), Some(FaultKind::JobFail { fail_reason: "disk busy".into() }));
+        assert_eq!(
+            f.on_call("ims", "CreateImage"),
+            Some(FaultKind::JobFail {
+                fail_reason: "disk busy".into()
+            })
+        );
         assert_eq!(f.on_call("ims", "CreateImage"), None);
-        assert_eq!(f.on_call("ims", "ShowJob"), None, "qualified op must not hit another service");
-        assert_eq!(f.on_call("ecs", "ShowJob"), Some(FaultKind::Status { status: 503 }));
+        assert_eq!(
+            f.on_call("ims", "ShowJob"),
+            None,
+            "qualified op must not hit another service"
+        );
+        assert_eq!(
+            f.on_call("ecs", "ShowJob"),
+            Some(FaultKind::Status { status: 503 })
+        );
         assert_eq!(f.on_call("ecs", "ShowJob"), None, "a spent rule is removed");
         assert_eq!(f.rules().len(), 1);
     }
 
     #[test]
     fn star_counts_every_operation() {
-        let mut f = Faults::new(vec![FaultRule { op: "*".into(), nth: Some(3), times: None, kind: FaultKind::Throttle }]);
+        let mut f = Faults::new(vec![FaultRule {
+            op: "*".into(),
+            nth: Some(3),
+            times: None,
+            kind: FaultKind::Throttle,
+        }]);
         assert_eq!(f.on_call("ecs", "ListFlavors"), None);
         assert_eq!(f.on_call("ims", "ListImages"), None);
         assert_eq!(f.on_call("vpc", "ShowVpc"), Some(FaultKind::Throttle));
@@ -184,8 +231,21 @@ mod tests {
 
     #[test]
     fn unknown_kind_or_field_is_refused() {
-        assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"explode"}]}"#).is_err());
-        assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"throttle","colour":1}]}"#).is_err());
-        assert!(serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"status","status":200}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<FaultSet>(r#"{"faults":[{"op":"X","kind":"explode"}]}"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<FaultSet>(
+                r#"{"faults":[{"op":"X","kind":"throttle","colour":1}]}"#
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_str::<FaultSet>(
+                r#"{"faults":[{"op":"X","kind":"status","status":200}]}"#
+            )
+            .is_err()
+        );
     }
 }

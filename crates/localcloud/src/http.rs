@@ -71,7 +71,8 @@ impl Shared {
     /// Saves the state if it changed. Failing to save is logged and reported as a 500 by the
     /// caller: the client must not believe a change was kept when it was not.
     pub(crate) fn persist(&self, inner: &mut Inner) -> Result<(), String> {
-        let bytes = serde_json::to_vec_pretty(&inner.world).map_err(|e| format!("cannot encode state: {e}"))?;
+        let bytes = serde_json::to_vec_pretty(&inner.world)
+            .map_err(|e| format!("cannot encode state: {e}"))?;
         if bytes != inner.saved {
             self.store.save_bytes(&bytes).map_err(|e| e.to_string())?;
             inner.saved = bytes;
@@ -93,7 +94,10 @@ fn raw_response(status: u16, bytes: Vec<u8>, rid: &str) -> Response<Body> {
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json;charset=UTF-8"));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(rid) {
         h.insert("x-request-id", v);
     }
@@ -123,7 +127,10 @@ pub fn throttle_body(rid: &str) -> Value {
     })
 }
 
-pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service)>, req: Request<Body>) -> Response<Body> {
+pub(crate) async fn handle(
+    State((shared, service)): State<(Arc<Shared>, Service)>,
+    req: Request<Body>,
+) -> Response<Body> {
     let rid = request_id();
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -139,14 +146,25 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
 
     // Like the gateway: an unknown API is a 404 before any signature check.
     let Some(route) = ops::route(service, &method, &path) else {
         return json_response(404, &not_found_body(&rid), &rid);
     };
-    let signed = cce_cloud::signer::RequestParts { method: &method, path: &path, query: &query, headers: &headers, body: &body };
+    let signed = cce_cloud::signer::RequestParts {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: &body,
+    };
     let verified = cce_cloud::signer::verify(
         &signed,
         |ak| (ak == shared.access_key).then(|| shared.secret_key.clone()),
@@ -155,7 +173,9 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
     {
         let mut inner = shared.lock();
         let now = std::time::Instant::now();
-        if inner.locked_until.is_some_and(|until| now < until) && verified.as_deref() == Ok(shared.access_key.as_str()) {
+        if inner.locked_until.is_some_and(|until| now < until)
+            && verified.as_deref() == Ok(shared.access_key.as_str())
+        {
             tracing::debug!(%method, %path, "access key is locked after repeated signature failures");
             return json_response(401, &auth_error_body(&rid), &rid);
         }
@@ -163,9 +183,17 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
             Ok(_) => inner.auth_failures = 0,
             Err(e) => {
                 // Only failures of the known key count towards its lock.
-                if !matches!(e, cce_cloud::signer::VerifyError::UnknownAccessKey | cce_cloud::signer::VerifyError::MalformedAuthorization) {
+                if !matches!(
+                    e,
+                    cce_cloud::signer::VerifyError::UnknownAccessKey
+                        | cce_cloud::signer::VerifyError::MalformedAuthorization
+                ) {
                     inner.auth_failures += 1;
-                    if shared.config.lock_after_failures.is_some_and(|n| inner.auth_failures >= n) {
+                    if shared
+                        .config
+                        .lock_after_failures
+                        .is_some_and(|n| inner.auth_failures >= n)
+                    {
                         inner.locked_until = Some(now + shared.config.lockout);
                         inner.auth_failures = 0;
                     }
@@ -182,7 +210,13 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
         match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
-                let err = ops::error(route.style, 400, "", &format!("request body is not valid JSON: {e}"), &rid);
+                let err = ops::error(
+                    route.style,
+                    400,
+                    "",
+                    &format!("request body is not valid JSON: {e}"),
+                    &rid,
+                );
                 return json_response(err.status, &err.body, &rid);
             }
         }
@@ -200,14 +234,22 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
             return json_response(*status, &b, &rid);
         }
         Some(FaultKind::Throttle) => return json_response(429, &throttle_body(&rid), &rid),
-        Some(FaultKind::Slow { delay_ms }) => tokio::time::sleep(std::time::Duration::from_millis(*delay_ms)).await,
+        Some(FaultKind::Slow { delay_ms }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(*delay_ms)).await
+        }
         _ => {}
     }
     let reply = {
         let mut inner = shared.lock();
         if let Some(pid) = &route.project {
             if *pid != inner.world.project_id {
-                let err = ops::error(route.style, 403, "", &format!("project `{pid}` in the path is not the project of these credentials"), &rid);
+                let err = ops::error(
+                    route.style,
+                    403,
+                    "",
+                    &format!("project `{pid}` in the path is not the project of these credentials"),
+                    &rid,
+                );
                 return json_response(err.status, &err.body, &rid);
             }
         }
@@ -238,7 +280,13 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
             Ok(()) => result,
             Err(e) => {
                 tracing::error!(error = %e, "cannot save the local cloud's state");
-                Err(ops::error(route.style, 500, "", &format!("cannot save state: {e}"), &rid))
+                Err(ops::error(
+                    route.style,
+                    500,
+                    "",
+                    &format!("cannot save state: {e}"),
+                    &rid,
+                ))
             }
         }
     };
@@ -255,7 +303,9 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
     match fault {
         Some(FaultKind::Drop) => {
             // The operation ran; the client sees the connection close without a response body.
-            let stream = futures_util::stream::once(async { Err::<Vec<u8>, std::io::Error>(std::io::Error::other("dropped")) });
+            let stream = futures_util::stream::once(async {
+                Err::<Vec<u8>, std::io::Error>(std::io::Error::other("dropped"))
+            });
             let mut resp = Response::new(Body::from_stream(stream));
             *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -267,7 +317,11 @@ pub(crate) async fn handle(State((shared, service)): State<(Arc<Shared>, Service
             let half = bytes.len() / 2;
             raw_response(status, bytes[..half].to_vec(), &rid)
         }
-        Some(FaultKind::Malformed) => raw_response(status, b"<html><body>502 Bad Gateway</body></html>{\"job_id\":".to_vec(), &rid),
+        Some(FaultKind::Malformed) => raw_response(
+            status,
+            b"<html><body>502 Bad Gateway</body></html>{\"job_id\":".to_vec(),
+            &rid,
+        ),
         _ => {
             let mut resp = raw_response(status, bytes, &rid);
             if body.is_none() {

@@ -17,10 +17,20 @@ pub fn generate(name: &str) -> Result<Generated, String> {
     let pair = Ed25519Keypair::from_seed(&seed);
     let key = ssh_key::PrivateKey::new(ssh_key::private::KeypairData::from(pair), name)
         .map_err(|e| format!("cannot build keypair: {e}"))?;
-    let private_key = key.to_openssh(LineEnding::LF).map_err(|e| format!("cannot encode private key: {e}"))?.to_string();
-    let public_key = key.public_key().to_openssh().map_err(|e| format!("cannot encode public key: {e}"))?;
+    let private_key = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| format!("cannot encode private key: {e}"))?
+        .to_string();
+    let public_key = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| format!("cannot encode public key: {e}"))?;
     let fingerprint = key.public_key().fingerprint(HashAlg::Sha256).to_string();
-    Ok(Generated { public_key, private_key, fingerprint })
+    Ok(Generated {
+        public_key,
+        private_key,
+        fingerprint,
+    })
 }
 
 /// Checks an imported OpenSSH public key and returns its fingerprint.
@@ -37,7 +47,10 @@ mod tests {
     #[test]
     fn generated_key_parses_back() {
         let g = generate("kp-test").unwrap();
-        assert!(g.private_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(
+            g.private_key
+                .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+        );
         assert!(g.public_key.starts_with("ssh-ed25519 "));
         let parsed = ssh_key::PrivateKey::from_openssh(&g.private_key).unwrap();
         assert_eq!(parsed.public_key().to_openssh().unwrap(), g.public_key);

@@ -30,8 +30,14 @@ pub use http::Service;
 pub enum LocalCloudError {
     #[error(transparent)]
     State(#[from] world::StateError),
-    #[error("cannot listen on {addr} for {service}: {source}; choose another --listen port or 0 for free ones")]
-    Bind { addr: SocketAddr, service: &'static str, source: std::io::Error },
+    #[error(
+        "cannot listen on {addr} for {service}: {source}; choose another --listen port or 0 for free ones"
+    )]
+    Bind {
+        addr: SocketAddr,
+        service: &'static str,
+        source: std::io::Error,
+    },
     #[error("--access-key and --secret-key go together: give both or neither")]
     HalfKeys,
 }
@@ -49,7 +55,10 @@ impl LocalCloud {
     }
 
     /// Starts a local cloud whose servers are run by `backend`.
-    pub async fn start_with_backend(config: Config, backend: Arc<dyn ServerBackend>) -> Result<LocalCloudHandle, LocalCloudError> {
+    pub async fn start_with_backend(
+        config: Config,
+        backend: Arc<dyn ServerBackend>,
+    ) -> Result<LocalCloudHandle, LocalCloudError> {
         let store = world::Store::new(&config.state_dir);
         let now = world::now_ms();
         let mut world = match store.load()? {
@@ -63,7 +72,8 @@ impl LocalCloud {
         };
         // Transitions that fell due while the cloud was down happen now.
         world.advance(now);
-        let bytes = serde_json::to_vec_pretty(&world).map_err(|e| world::StateError::Encode(e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(&world)
+            .map_err(|e| world::StateError::Encode(e.to_string()))?;
         store.save_bytes(&bytes)?;
 
         let mut listeners = Vec::new();
@@ -74,8 +84,16 @@ impl LocalCloud {
             }
             let l = tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|source| LocalCloudError::Bind { addr, service: service.name(), source })?;
-            let local = l.local_addr().map_err(|source| LocalCloudError::Bind { addr, service: service.name(), source })?;
+                .map_err(|source| LocalCloudError::Bind {
+                    addr,
+                    service: service.name(),
+                    source,
+                })?;
+            let local = l.local_addr().map_err(|source| LocalCloudError::Bind {
+                addr,
+                service: service.name(),
+                source,
+            })?;
             listeners.push((*service, l, local));
         }
         let shared = Arc::new(http::Shared {
@@ -98,13 +116,18 @@ impl LocalCloud {
         let mut tasks = Vec::new();
         for (service, listener, addr) in listeners {
             endpoints.insert(service.name().to_string(), format!("http://{addr}"));
-            let app = axum::Router::new().fallback(http::handle).with_state((shared.clone(), service));
+            let app = axum::Router::new()
+                .fallback(http::handle)
+                .with_state((shared.clone(), service));
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = rx.wait_for(|stop| *stop).await;
                 };
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
                     tracing::error!(error = %e, "local cloud listener stopped");
                 }
             }));
@@ -153,7 +176,10 @@ impl std::fmt::Debug for LocalCloudHandle {
 impl LocalCloudHandle {
     /// The endpoint of one service.
     pub fn endpoint(&self, service: Service) -> &str {
-        self.endpoints.get(service.name()).map(String::as_str).unwrap_or_default()
+        self.endpoints
+            .get(service.name())
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// The one JSON line printed when the cloud is ready.

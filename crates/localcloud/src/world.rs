@@ -15,12 +15,16 @@ pub const STATE_FILE: &str = "state.json";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// `2024-01-01T12:00:00Z`.
 pub fn iso(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
@@ -218,8 +222,13 @@ pub struct SubJob {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum JobEntities {
     Servers(Vec<SubJob>),
-    Image { image_id: String, image_name: String },
-    Members { images: Vec<String> },
+    Image {
+        image_id: String,
+        image_name: String,
+    },
+    Members {
+        images: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -276,21 +285,41 @@ pub struct World {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot create state directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}:{column}: state file is not valid ({message}); move it away to start from an empty cloud")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("{path}: state file version {found} is not supported (expected {STATE_VERSION}); move it away to start from an empty cloud")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}:{column}: state file is not valid ({message}); move it away to start from an empty cloud"
+    )]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: state file version {found} is not supported (expected {STATE_VERSION}); move it away to start from an empty cloud"
+    )]
     Version { path: PathBuf, found: u32 },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot encode the state: {0}")]
     Encode(String),
 }
 
 fn random_token(len: usize, alphabet: &[u8]) -> String {
-    (0..len).map(|_| alphabet[rand::random_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rand::random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// A fresh access key: 20 upper-case letters and digits, like the real ones.
@@ -300,7 +329,10 @@ pub fn generate_access_key() -> String {
 
 /// A fresh secret key: 40 letters and digits.
 pub fn generate_secret_key() -> String {
-    random_token(40, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    random_token(
+        40,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    )
 }
 
 pub const DEFAULT_VPC_CIDR: &str = "192.168.0.0/16";
@@ -371,7 +403,11 @@ impl World {
                 SecurityGroup {
                     id: sg_id.clone(),
                     name: name.into(),
-                    description: if ssh { "admits SSH from anywhere".into() } else { "admits HTTPS only".into() },
+                    description: if ssh {
+                        "admits SSH from anywhere".into()
+                    } else {
+                        "admits HTTPS only".into()
+                    },
                     vpc_id: vpc_id.clone(),
                     created: now,
                     builtin: true,
@@ -461,7 +497,8 @@ impl World {
             }
         }
         // Finished jobs are kept a day, as the real services do.
-        self.jobs.retain(|_, j| now < j.done_at.saturating_add(24 * 3600 * 1000));
+        self.jobs
+            .retain(|_, j| now < j.done_at.saturating_add(24 * 3600 * 1000));
         gone
     }
 
@@ -469,9 +506,17 @@ impl World {
     pub fn allocate_private_ip(&mut self, subnet_id: &str) -> Option<String> {
         let subnet = self.subnets.get_mut(subnet_id)?;
         let (base, prefix) = parse_cidr(&subnet.cidr)?;
-        let hosts = if prefix >= 31 { 0 } else { (1u32 << (32 - prefix)) - 2 };
-        let used: std::collections::HashSet<String> =
-            self.servers.values().filter(|s| s.subnet_id == subnet_id).map(|s| s.private_ip.clone()).collect();
+        let hosts = if prefix >= 31 {
+            0
+        } else {
+            (1u32 << (32 - prefix)) - 2
+        };
+        let used: std::collections::HashSet<String> = self
+            .servers
+            .values()
+            .filter(|s| s.subnet_id == subnet_id)
+            .map(|s| s.private_ip.clone())
+            .collect();
         for step in 1..=hosts {
             let host = (subnet.last_host % hosts.max(1)) + 1;
             subnet.last_host = host;
@@ -486,7 +531,8 @@ impl World {
 
     /// The next address of the EIP pool not in use.
     pub fn allocate_eip(&mut self, pool: (std::net::Ipv4Addr, u32)) -> Option<String> {
-        let used: std::collections::HashSet<&str> = self.eips.values().map(|e| e.address.as_str()).collect();
+        let used: std::collections::HashSet<&str> =
+            self.eips.values().map(|e| e.address.as_str()).collect();
         for _ in 0..pool.1 {
             let n = self.next_eip % pool.1.max(1);
             self.next_eip = self.next_eip.wrapping_add(1);
@@ -504,7 +550,11 @@ pub fn parse_cidr(cidr: &str) -> Option<(std::net::Ipv4Addr, u32)> {
     let (addr, prefix) = cidr.split_once('/')?;
     let addr: std::net::Ipv4Addr = addr.parse().ok()?;
     let prefix: u32 = prefix.parse().ok().filter(|p| *p <= 32)?;
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     Some((std::net::Ipv4Addr::from(u32::from(addr) & mask), prefix))
 }
 
@@ -516,7 +566,9 @@ pub struct Store {
 
 impl Store {
     pub fn new(dir: &Path) -> Store {
-        Store { dir: dir.to_path_buf() }
+        Store {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -535,26 +587,41 @@ impl Store {
             .ok()
             .and_then(|v| v.get("version").and_then(|v| v.as_u64()));
         if let Some(found) = version.filter(|v| *v != u64::from(STATE_VERSION)) {
-            return Err(StateError::Version { path, found: found as u32 });
+            return Err(StateError::Version {
+                path,
+                found: found as u32,
+            });
         }
-        serde_json::from_str(&text).map(Some).map_err(|e| StateError::Parse {
-            path,
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StateError::Parse {
+                path,
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })
     }
 
     /// Writes `bytes` as the state: a temporary file in the same directory, fsync, rename, then
     /// fsync of the directory, so a crash leaves either the old or the new state.
     pub fn save_bytes(&self, bytes: &[u8]) -> Result<(), StateError> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| StateError::CreateDir { path: self.dir.clone(), source })?;
+        std::fs::create_dir_all(&self.dir).map_err(|source| StateError::CreateDir {
+            path: self.dir.clone(),
+            source,
+        })?;
         let path = self.path();
-        let tmp = self.dir.join(format!(".{STATE_FILE}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let tmp = self.dir.join(format!(
+            ".{STATE_FILE}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
         let write = || -> std::io::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             // The state holds the secret key: readable by its owner only.
-            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -562,7 +629,10 @@ impl Store {
         };
         write().map_err(|source| {
             let _ = std::fs::remove_file(&tmp);
-            StateError::Write { path: path.clone(), source }
+            StateError::Write {
+                path: path.clone(),
+                source,
+            }
         })
     }
 }
@@ -576,9 +646,17 @@ mod tests {
         let w = World::fresh(1000);
         assert_eq!(w.vpcs.len(), 1);
         assert_eq!(w.subnets.len(), 1);
-        let names: Vec<_> = w.security_groups.values().map(|g| g.name.as_str()).collect();
+        let names: Vec<_> = w
+            .security_groups
+            .values()
+            .map(|g| g.name.as_str())
+            .collect();
         assert!(names.contains(&SG_DEFAULT) && names.contains(&SG_NO_SSH));
-        let ssh_rules = w.rules.values().filter(|r| r.port_range_min == Some(22) && r.direction == "ingress").count();
+        let ssh_rules = w
+            .rules
+            .values()
+            .filter(|r| r.port_range_min == Some(22) && r.direction == "ingress")
+            .count();
         assert_eq!(ssh_rules, 1);
         assert_eq!(w.access_key.len(), 20);
         assert_eq!(w.secret_key.len(), 40);
@@ -607,7 +685,10 @@ mod tests {
         assert_eq!(j.status(5), "INIT");
         assert_eq!(j.status(10), "RUNNING");
         assert_eq!(j.status(20), "SUCCESS");
-        let f = Job { fail: Some(("Ecs.0002".into(), "x".into())), ..j };
+        let f = Job {
+            fail: Some(("Ecs.0002".into(), "x".into())),
+            ..j
+        };
         assert_eq!(f.status(25), "FAIL");
     }
 
@@ -620,10 +701,20 @@ mod tests {
         store.save_bytes(&serde_json::to_vec(&w).unwrap()).unwrap();
         let back = store.load().unwrap().unwrap();
         assert_eq!(back.project_id, w.project_id);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         std::fs::write(store.path(), "{\"version\": 1,\n \"project_id\": 3}").unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(err.contains("state.json:2:"), "{err}");

@@ -2,7 +2,6 @@
 //! from a fixed `--listen`, given keys accepted, a clean stop on SIGTERM. Needs the binary built
 //! (`make test` builds the workspace first); under `CI=true` a missing binary fails the test.
 
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -21,7 +20,9 @@ fn free_port_block() -> u16 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = l.local_addr().unwrap().port();
         drop(l);
-        if base < 65000 && (0..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+        if base < 65000
+            && (0..4).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
             return base;
         }
     }
@@ -40,9 +41,20 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let base = free_port_block();
     let mut child = Command::new(&bin)
-        .args(["localcloud", "serve", "--listen", &format!("127.0.0.1:{base}"), "--state"])
+        .args([
+            "localcloud",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{base}"),
+            "--state",
+        ])
         .arg(dir.path())
-        .args(["--access-key", "HPUAEXAMPLEAK0000001", "--secret-key", "ExampleSecretKey0123456789abcdefghijklmn"])
+        .args([
+            "--access-key",
+            "HPUAEXAMPLEAK0000001",
+            "--secret-key",
+            "ExampleSecretKey0123456789abcdefghijklmn",
+        ])
         .args(["--profile", "realistic", "--scale", "0.001"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -62,27 +74,51 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
             panic!("no ready line within 20 s");
         }
     };
-    let ready: serde_json::Value = serde_json::from_str(line.trim()).expect("the ready line is JSON");
+    let ready: serde_json::Value =
+        serde_json::from_str(line.trim()).expect("the ready line is JSON");
     assert_eq!(ready["access_key"], "HPUAEXAMPLEAK0000001");
     assert_eq!(ready["region"], "ru-moscow-1");
     for (i, svc) in ["iam", "ecs", "ims", "vpc"].iter().enumerate() {
-        assert_eq!(ready["endpoints"][svc], format!("http://127.0.0.1:{}", base + i as u16));
+        assert_eq!(
+            ready["endpoints"][svc],
+            format!("http://127.0.0.1:{}", base + i as u16)
+        );
     }
     assert!(ready["project_id"].as_str().is_some_and(|p| p.len() == 32));
     assert!(dir.path().join("state.json").exists());
 
     // A signed call through the process.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let status = rt.block_on(async {
-        let url = format!("{}/v3/projects", ready["endpoints"]["iam"].as_str().unwrap());
-        let host = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
+        let url = format!(
+            "{}/v3/projects",
+            ready["endpoints"]["iam"].as_str().unwrap()
+        );
+        let host = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         let creds = cce_cloud::signer::Credentials {
             access_key: "HPUAEXAMPLEAK0000001".into(),
             secret_key: "ExampleSecretKey0123456789abcdefghijklmn".into(),
             security_token: None,
         };
         let mut headers = Vec::new();
-        cce_cloud::signer::sign(&creds, "GET", &host, "/v3/projects", &[], &mut headers, b"", time::OffsetDateTime::now_utc());
+        cce_cloud::signer::sign(
+            &creds,
+            "GET",
+            &host,
+            "/v3/projects",
+            &[],
+            &mut headers,
+            b"",
+            time::OffsetDateTime::now_utc(),
+        );
         let mut req = reqwest::Client::new().get(&url);
         for (k, v) in &headers {
             if k != "Host" {
@@ -114,5 +150,8 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
 
 /// Sends SIGTERM through the `kill` utility, to keep the test free of extra crates.
 fn send_sigterm(pid: u32) -> bool {
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().is_ok_and(|s| s.success())
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
 }

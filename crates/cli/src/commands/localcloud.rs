@@ -33,7 +33,12 @@ struct ServeArgs {
     #[arg(long, requires = "secret_key")]
     access_key: Option<String>,
     /// Secret key of --access-key.
-    #[arg(long, requires = "access_key", env = "CCE_LOCALCLOUD_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        requires = "access_key",
+        env = "CCE_LOCALCLOUD_SECRET_KEY",
+        hide_env_values = true
+    )]
     secret_key: Option<String>,
     /// Region name, which is also the project's name.
     #[arg(long, default_value = "ru-moscow-1")]
@@ -64,8 +69,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     }
     let state = match a.state {
         Some(s) => s,
-        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok())
-            .context("no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR")?,
+        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok()).context(
+            "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
+        )?,
     };
     let mut config = Config::new(state);
     config.listen = a.listen;

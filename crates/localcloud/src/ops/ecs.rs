@@ -9,10 +9,17 @@ use super::{ApiError, Ctx, Reply, Shape};
 use crate::backend::ServerSpec;
 use crate::config::draw;
 use crate::faults::FaultKind;
-use crate::world::{Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis, new_id};
+use crate::world::{
+    Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis, new_id,
+};
 
 /// Availability zones of ru-moscow-1.
-pub const AZS: &[&str] = &["ru-moscow-1a", "ru-moscow-1b", "ru-moscow-1c", "ru-moscow-1e"];
+pub const AZS: &[&str] = &[
+    "ru-moscow-1a",
+    "ru-moscow-1b",
+    "ru-moscow-1c",
+    "ru-moscow-1e",
+];
 
 /// A flavor of the catalogue: name, vCPUs, RAM in MiB.
 pub struct Flavor {
@@ -23,14 +30,46 @@ pub struct Flavor {
 
 /// A few of the real general-purpose and compute flavors.
 pub const FLAVORS: &[Flavor] = &[
-    Flavor { id: "s7n.large.2", vcpus: 2, ram: 4096 },
-    Flavor { id: "s7n.xlarge.2", vcpus: 4, ram: 8192 },
-    Flavor { id: "s7n.2xlarge.2", vcpus: 8, ram: 16384 },
-    Flavor { id: "s7n.large.4", vcpus: 2, ram: 8192 },
-    Flavor { id: "s6.large.2", vcpus: 2, ram: 4096 },
-    Flavor { id: "s6.xlarge.2", vcpus: 4, ram: 8192 },
-    Flavor { id: "c7n.large.2", vcpus: 2, ram: 4096 },
-    Flavor { id: "m7n.large.8", vcpus: 2, ram: 16384 },
+    Flavor {
+        id: "s7n.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "s7n.xlarge.2",
+        vcpus: 4,
+        ram: 8192,
+    },
+    Flavor {
+        id: "s7n.2xlarge.2",
+        vcpus: 8,
+        ram: 16384,
+    },
+    Flavor {
+        id: "s7n.large.4",
+        vcpus: 2,
+        ram: 8192,
+    },
+    Flavor {
+        id: "s6.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "s6.xlarge.2",
+        vcpus: 4,
+        ram: 8192,
+    },
+    Flavor {
+        id: "c7n.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "m7n.large.8",
+        vcpus: 2,
+        ram: 16384,
+    },
 ];
 
 fn flavor(id: &str) -> Option<&'static Flavor> {
@@ -38,8 +77,10 @@ fn flavor(id: &str) -> Option<&'static Flavor> {
 }
 
 pub fn nova_azs(_ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let zones: Vec<Value> =
-        AZS.iter().map(|z| json!({"zoneName": z, "zoneState": {"available": true}, "hosts": null})).collect();
+    let zones: Vec<Value> = AZS
+        .iter()
+        .map(|z| json!({"zoneName": z, "zoneState": {"available": true}, "hosts": null}))
+        .collect();
     Reply::ok(json!({"availabilityZoneInfo": zones}))
 }
 
@@ -81,7 +122,10 @@ pub fn flavors(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             return Reply::ok(json!({"flavors": []}));
         }
     }
-    let mut list: Vec<&Flavor> = FLAVORS.iter().filter(|f| ctx.q("flavor_id").is_none_or(|id| id == f.id)).collect();
+    let mut list: Vec<&Flavor> = FLAVORS
+        .iter()
+        .filter(|f| ctx.q("flavor_id").is_none_or(|id| id == f.id))
+        .collect();
     if let Some(marker) = ctx.q("marker") {
         if let Some(pos) = list.iter().position(|f| f.id == marker) {
             list.drain(..=pos);
@@ -113,7 +157,11 @@ const ROOT_VOLUME: Shape = Shape::Obj(&[
     ("extendparam", Shape::Any),
     ("metadata", Shape::Any),
 ]);
-const PUBLICIP: Shape = Shape::Obj(&[("id", Shape::Any), ("eip", Shape::Any), ("delete_on_termination", Shape::Any)]);
+const PUBLICIP: Shape = Shape::Obj(&[
+    ("id", Shape::Any),
+    ("eip", Shape::Any),
+    ("delete_on_termination", Shape::Any),
+]);
 const SECURITY_GROUPS: Shape = Shape::List(&Shape::Obj(&[("id", Shape::Any)]));
 
 macro_rules! server_shape {
@@ -190,7 +238,10 @@ static CREATE_V11: Shape = server_shape!(Shape::Obj(&[
 
 pub fn create_v1(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&CREATE_V1)?;
-    if let Some(mode) = ctx.body["server"].get("extendparam").and_then(|e| e.get("chargingMode")) {
+    if let Some(mode) = ctx.body["server"]
+        .get("extendparam")
+        .and_then(|e| e.get("chargingMode"))
+    {
         if !(mode == &json!(0) || mode == &json!("0") || mode == &json!("postPaid")) {
             return Err(ctx.err(400, format!("`server.extendparam.chargingMode` {mode} is not supported here: this API creates pay-per-use servers only (0)")));
         }
@@ -200,7 +251,10 @@ pub fn create_v1(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 pub fn create_v11(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&CREATE_V11)?;
-    if let Some(mode) = ctx.body["server"].get("extendparam").and_then(|e| e.get("chargingMode")) {
+    if let Some(mode) = ctx.body["server"]
+        .get("extendparam")
+        .and_then(|e| e.get("chargingMode"))
+    {
         if mode == &json!("prePaid") || mode == &json!(1) {
             return Err(ctx.err(400, "yearly/monthly servers (`chargingMode: prePaid`) are not offered by the local cloud: use `postPaid`"));
         }
@@ -214,7 +268,9 @@ pub fn create_v11(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 fn valid_server_name(name: &str) -> bool {
     !name.is_empty()
         && name.chars().count() <= 64
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn random_mac() -> String {
@@ -234,7 +290,12 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         None | Some(Value::Null) => 1,
         Some(v) => match v.as_u64() {
             Some(n @ 1..=100) => n as usize,
-            _ => return Err(ctx.err(400, format!("`server.count` must be an integer from 1 to 100, got {v}"))),
+            _ => {
+                return Err(ctx.err(
+                    400,
+                    format!("`server.count` must be an integer from 1 to 100, got {v}"),
+                ));
+            }
         },
     };
     let max_name = if count > 1 { 59 } else { 64 };
@@ -242,30 +303,61 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ctx.err(400, format!("`server.name` `{name}` is invalid: use 1-{max_name} letters, digits, `-`, `_` or `.`")));
     }
     if flavor(&flavor_ref).is_none() {
-        return Err(ctx.err_code(400, "Ecs.0023", format!("flavor `{flavor_ref}` does not exist; list flavors with ListFlavors")));
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0023",
+            format!("flavor `{flavor_ref}` does not exist; list flavors with ListFlavors"),
+        ));
     }
     let Some(img) = super::ims::find_image(ctx, &image_ref) else {
-        return Err(ctx.err_code(400, "Ecs.0039", format!("image `{image_ref}` does not exist")));
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0039",
+            format!("image `{image_ref}` does not exist"),
+        ));
     };
     if img["status"] != "active" {
-        return Err(ctx.err_code(400, "Ecs.0039", format!("image `{image_ref}` is `{}`, not active", img["status"].as_str().unwrap_or(""))));
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0039",
+            format!(
+                "image `{image_ref}` is `{}`, not active",
+                img["status"].as_str().unwrap_or("")
+            ),
+        ));
     }
     let min_disk = img["min_disk"].as_u64().unwrap_or(0) as u32;
     if !ctx.world.vpcs.contains_key(&vpc_id) {
-        return Err(ctx.err_code(400, "Ecs.0005", format!("VPC `{vpc_id}` (`server.vpcid`) does not exist")));
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0005",
+            format!("VPC `{vpc_id}` (`server.vpcid`) does not exist"),
+        ));
     }
     let az = match ctx.opt_str(s, p, "availability_zone")? {
         Some(az) if !AZS.contains(&az) => {
-            return Err(ctx.err(400, format!("availability zone `{az}` does not exist; zones: {}", AZS.join(", "))));
+            return Err(ctx.err(
+                400,
+                format!(
+                    "availability zone `{az}` does not exist; zones: {}",
+                    AZS.join(", ")
+                ),
+            ));
         }
         Some(az) => az.to_string(),
         None => AZS[rand::random_range(0..AZS.len())].to_string(),
     };
-    let nics = s.get("nics").and_then(Value::as_array).cloned().unwrap_or_default();
+    let nics = s
+        .get("nics")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let Some(first_nic) = nics.first() else {
         return Err(ctx.err(400, "`server.nics` must name at least one subnet"));
     };
-    let subnet_id = ctx.str_field(first_nic, "server.nics[0].", "subnet_id")?.to_string();
+    let subnet_id = ctx
+        .str_field(first_nic, "server.nics[0].", "subnet_id")?
+        .to_string();
     match ctx.world.subnets.get(&subnet_id) {
         None => return Err(ctx.err(400, format!("subnet `{subnet_id}` does not exist (use the VPC-v1 subnet id, which is the network id)"))),
         Some(sn) if sn.vpc_id != vpc_id => {
@@ -280,7 +372,9 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     if root.is_null() {
         return Err(ctx.err(400, "`server.root_volume` is required"));
     }
-    let volumetype = ctx.str_field(&root, "server.root_volume.", "volumetype")?.to_string();
+    let volumetype = ctx
+        .str_field(&root, "server.root_volume.", "volumetype")?
+        .to_string();
     if !["SSD", "SAS", "SATA", "GPSSD", "ESSD", "GPSSD2", "ESSD2"].contains(&volumetype.as_str()) {
         return Err(ctx.err(400, format!("`server.root_volume.volumetype` `{volumetype}` is invalid: use SSD, GPSSD, SAS, SATA or ESSD")));
     }
@@ -288,14 +382,31 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         None | Some(Value::Null) => min_disk.max(40),
         Some(v) => match v.as_u64() {
             Some(n) if (1..=1024).contains(&n) => n as u32,
-            _ => return Err(ctx.err(400, format!("`server.root_volume.size` must be 1-1024 GB, got {v}"))),
+            _ => {
+                return Err(ctx.err(
+                    400,
+                    format!("`server.root_volume.size` must be 1-1024 GB, got {v}"),
+                ));
+            }
         },
     };
     if size < min_disk {
-        return Err(ctx.err(400, format!("`server.root_volume.size` {size} GB is below the image's min_disk {min_disk} GB")));
+        return Err(ctx.err(
+            400,
+            format!(
+                "`server.root_volume.size` {size} GB is below the image's min_disk {min_disk} GB"
+            ),
+        ));
     }
     let mut sg_ids = Vec::new();
-    for (i, g) in s.get("security_groups").and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
+    for (i, g) in s
+        .get("security_groups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let id = ctx.str_field(g, &format!("server.security_groups[{i}]."), "id")?;
         if !ctx.world.security_groups.contains_key(id) {
             return Err(ctx.err(400, format!("security group `{id}` does not exist")));
@@ -303,33 +414,60 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         sg_ids.push(id.to_string());
     }
     if sg_ids.is_empty() {
-        let default = ctx.world.security_groups.values().find(|g| g.name == crate::world::SG_DEFAULT && g.vpc_id == vpc_id);
-        let default = default.or_else(|| ctx.world.security_groups.values().find(|g| g.name == crate::world::SG_DEFAULT));
+        let default = ctx
+            .world
+            .security_groups
+            .values()
+            .find(|g| g.name == crate::world::SG_DEFAULT && g.vpc_id == vpc_id);
+        let default = default.or_else(|| {
+            ctx.world
+                .security_groups
+                .values()
+                .find(|g| g.name == crate::world::SG_DEFAULT)
+        });
         sg_ids.extend(default.map(|g| g.id.clone()));
     }
     let key_name = ctx.opt_str(s, p, "key_name")?.map(str::to_string);
     let public_key = match &key_name {
         Some(k) => match ctx.world.keypairs.get(k) {
             Some(kp) => Some(kp.public_key.clone()),
-            None => return Err(ctx.err_code(400, "Ecs.0314", format!("keypair `{k}` does not exist"))),
+            None => {
+                return Err(ctx.err_code(400, "Ecs.0314", format!("keypair `{k}` does not exist")));
+            }
         },
         None => None,
     };
     let user_data = match ctx.opt_str(s, p, "user_data")? {
-        Some(u) => Some(decode_b64(u).ok_or_else(|| ctx.err(400, "`server.user_data` must be base64-encoded"))?),
+        Some(u) => Some(
+            decode_b64(u)
+                .ok_or_else(|| ctx.err(400, "`server.user_data` must be base64-encoded"))?,
+        ),
         None => None,
     };
     if user_data.as_ref().is_some_and(|u| u.len() > 32 * 1024) {
-        return Err(ctx.err(400, "`server.user_data` is larger than 32 KB before encoding"));
+        return Err(ctx.err(
+            400,
+            "`server.user_data` is larger than 32 KB before encoding",
+        ));
     }
     let mut metadata = BTreeMap::new();
     if let Some(m) = s.get("metadata").and_then(Value::as_object) {
         for (k, v) in m {
-            metadata.insert(k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+            metadata.insert(
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            );
         }
     }
     let mut tags = Vec::new();
-    for t in s.get("server_tags").and_then(Value::as_array).cloned().unwrap_or_default() {
+    for t in s
+        .get("server_tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
         let k = t.get("key").and_then(Value::as_str).unwrap_or("");
         let v = t.get("value").and_then(Value::as_str).unwrap_or("");
         tags.push(format!("{k}={v}"));
@@ -341,23 +479,55 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     if !publicip.is_null() {
         if let Some(id) = publicip.get("id").and_then(Value::as_str) {
             match ctx.world.eips.get(id) {
-                None => return Err(ctx.err(400, format!("EIP `{id}` (`server.publicip.id`) does not exist"))),
-                Some(e) if e.port_id.is_some() => return Err(ctx.err(400, format!("EIP `{id}` is already bound"))),
-                Some(_) if count > 1 => return Err(ctx.err(400, "one existing EIP cannot be bound to several servers")),
+                None => {
+                    return Err(ctx.err(
+                        400,
+                        format!("EIP `{id}` (`server.publicip.id`) does not exist"),
+                    ));
+                }
+                Some(e) if e.port_id.is_some() => {
+                    return Err(ctx.err(400, format!("EIP `{id}` is already bound")));
+                }
+                Some(_) if count > 1 => {
+                    return Err(ctx.err(400, "one existing EIP cannot be bound to several servers"));
+                }
                 Some(_) => existing_eip = Some(id.to_string()),
             }
         } else if let Some(eip) = publicip.get("eip") {
             let kind = eip.get("iptype").and_then(Value::as_str).unwrap_or("");
             if !["5_bgp", "5_sbgp"].contains(&kind) {
-                return Err(ctx.err(400, format!("`server.publicip.eip.iptype` `{kind}` is invalid: use 5_bgp or 5_sbgp")));
+                return Err(ctx.err(
+                    400,
+                    format!(
+                        "`server.publicip.eip.iptype` `{kind}` is invalid: use 5_bgp or 5_sbgp"
+                    ),
+                ));
             }
             let bw = eip.get("bandwidth").cloned().unwrap_or(Value::Null);
             let size = bw.get("size").and_then(Value::as_u64).unwrap_or(0);
             if !(1..=2000).contains(&size) {
-                return Err(ctx.err(400, "`server.publicip.eip.bandwidth.size` must be 1-2000 Mbit/s"));
+                return Err(ctx.err(
+                    400,
+                    "`server.publicip.eip.bandwidth.size` must be 1-2000 Mbit/s",
+                ));
             }
-            let dot = publicip.get("delete_on_termination").and_then(Value::as_bool).unwrap_or(false);
-            new_eip = Some((kind.to_string(), size as u32, bw.get("sharetype").and_then(Value::as_str).unwrap_or("PER").to_string(), bw.get("chargemode").and_then(Value::as_str).unwrap_or("bandwidth").to_string(), dot));
+            let dot = publicip
+                .get("delete_on_termination")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            new_eip = Some((
+                kind.to_string(),
+                size as u32,
+                bw.get("sharetype")
+                    .and_then(Value::as_str)
+                    .unwrap_or("PER")
+                    .to_string(),
+                bw.get("chargemode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("bandwidth")
+                    .to_string(),
+                dot,
+            ));
         } else {
             return Err(ctx.err(400, "`server.publicip` needs `id` or `eip`"));
         }
@@ -373,7 +543,10 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     if ctx.body.get("dry_run").and_then(Value::as_bool) == Some(true) {
         return Reply::with(202, json!({}));
     }
-    let auto_rename = s.get("isAutoRename").and_then(Value::as_bool).unwrap_or(true);
+    let auto_rename = s
+        .get("isAutoRename")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
 
     let now = ctx.now;
     let run_at = now + ctx.latency.job_queue.as_millis() as u64;
@@ -387,10 +560,17 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let mut done_at = run_at;
     for i in 0..count {
         let id = new_id();
-        let sname = if count > 1 && auto_rename { format!("{name}-{:04}", i + 1) } else { name.clone() };
+        let sname = if count > 1 && auto_rename {
+            format!("{name}-{:04}", i + 1)
+        } else {
+            name.clone()
+        };
         let private_ip = match first_nic.get("ip_address").and_then(Value::as_str) {
             Some(ip) if count == 1 => ip.to_string(),
-            _ => ctx.world.allocate_private_ip(&subnet_id).ok_or_else(|| ctx.err(400, format!("subnet `{subnet_id}` has no free address")))?,
+            _ => ctx
+                .world
+                .allocate_private_ip(&subnet_id)
+                .ok_or_else(|| ctx.err(400, format!("subnet `{subnet_id}` has no free address")))?,
         };
         let build = draw(ctx.latency.server_build);
         let at = run_at + build;
@@ -428,7 +608,11 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             name: sname,
             status: "BUILD".into(),
             task_state: Some("spawning".into()),
-            transition: Some(Transition { at, status: end_status.into(), remove }),
+            transition: Some(Transition {
+                at,
+                status: end_status.into(),
+                remove,
+            }),
             flavor_id: flavor_ref.clone(),
             image_id: image_ref.clone(),
             availability_zone: az.clone(),
@@ -446,7 +630,11 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             security_groups: sg_ids.clone(),
             metadata: metadata.clone(),
             tags: tags.clone(),
-            description: s.get("description").and_then(Value::as_str).unwrap_or("").to_string(),
+            description: s
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             fault: fault_msg,
             created: now,
             updated: now,
@@ -457,7 +645,10 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         let eip_id = if let Some(eid) = existing_eip.take() {
             Some((eid, false))
         } else if let Some((kind, bw, share, charge, dot)) = &new_eip {
-            let address = ctx.world.allocate_eip(ctx.config.eip_pool).ok_or_else(|| ctx.err(400, "the EIP pool is exhausted"))?;
+            let address = ctx
+                .world
+                .allocate_eip(ctx.config.eip_pool)
+                .ok_or_else(|| ctx.err(400, "the EIP pool is exhausted"))?;
             let e = Eip {
                 id: new_id(),
                 address,
@@ -485,7 +676,12 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
                 sv.eip_delete_on_termination = dot;
             }
         }
-        subs.push(SubJob { id: new_id(), job_type: "createSingleServer".into(), server_id: id.clone(), fail: sub_fail });
+        subs.push(SubJob {
+            id: new_id(),
+            job_type: "createSingleServer".into(),
+            server_id: id.clone(),
+            fail: sub_fail,
+        });
         ids.push(id);
     }
     let fail = subs.iter().find_map(|s| s.fail.clone());
@@ -506,7 +702,9 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 /// Binds an EIP to a server's port.
 pub(crate) fn bind_eip(ctx: &mut Ctx, eip_id: &str, server_id: &str) {
-    let Some(server) = ctx.world.servers.get_mut(server_id) else { return };
+    let Some(server) = ctx.world.servers.get_mut(server_id) else {
+        return;
+    };
     server.eip_id = Some(eip_id.to_string());
     let (port, ip) = (server.port_id.clone(), server.private_ip.clone());
     if let Some(e) = ctx.world.eips.get_mut(eip_id) {
@@ -586,7 +784,10 @@ pub(crate) fn render_server(ctx: &Ctx, s: &Server) -> Value {
         .iter()
         .map(|id| json!({"id": id, "name": w.security_groups.get(id).map(|g| g.name.as_str()).unwrap_or("")}))
         .collect();
-    let fault = s.fault.as_ref().map(|m| json!({"code": 500, "created": iso(s.updated), "message": m, "details": m}));
+    let fault = s
+        .fault
+        .as_ref()
+        .map(|m| json!({"code": 500, "created": iso(s.updated), "message": m, "details": m}));
     let short = &s.id[..8];
     json!({
         "id": s.id,
@@ -644,7 +845,11 @@ pub fn show_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     match ctx.world.servers.get(&id) {
         Some(s) => Reply::ok(json!({"server": render_server(ctx, s)})),
-        None => Err(ctx.err_code(404, "Ecs.0114", format!("Instance[{id}] could not be found."))),
+        None => Err(ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        )),
     }
 }
 
@@ -681,7 +886,12 @@ pub fn list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             Some(pos) => {
                 list.drain(..=pos);
             }
-            None => return Err(ctx.err(400, format!("marker `{marker}` is not a server id of this listing"))),
+            None => {
+                return Err(ctx.err(
+                    400,
+                    format!("marker `{marker}` is not a server id of this listing"),
+                ));
+            }
         }
     }
     let limit = ctx.q_num("limit")?;
@@ -692,13 +902,26 @@ pub fn list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     // `offset` is a page number starting at 1.
     let page = ctx.q_num("offset")?.unwrap_or(1).max(1);
     let start = (page - 1).saturating_mul(limit).min(list.len());
-    let page: Vec<Value> = list[start..].iter().take(limit).map(|s| render_server(ctx, s)).collect();
+    let page: Vec<Value> = list[start..]
+        .iter()
+        .take(limit)
+        .map(|s| render_server(ctx, s))
+        .collect();
     Reply::ok(json!({"count": count, "servers": page}))
 }
 
 static BATCH_ACTION: Shape = Shape::Obj(&[
-    ("os-stop", Shape::Obj(&[("type", Shape::Any), ("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)])))])),
-    ("os-start", Shape::Obj(&[("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)])))])),
+    (
+        "os-stop",
+        Shape::Obj(&[
+            ("type", Shape::Any),
+            ("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)]))),
+        ]),
+    ),
+    (
+        "os-start",
+        Shape::Obj(&[("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)])))]),
+    ),
     ("reboot", Shape::Any),
 ]);
 
@@ -710,21 +933,39 @@ fn server_ids(ctx: &Ctx, list: &Value, path: &str) -> Result<Vec<String>, ApiErr
     for (i, it) in items.iter().enumerate() {
         let id = ctx.str_field(it, &format!("{path}[{i}]."), "id")?;
         if !ctx.world.servers.contains_key(id) {
-            return Err(ctx.err_code(404, "Ecs.0114", format!("Instance[{id}] could not be found.")));
+            return Err(ctx.err_code(
+                404,
+                "Ecs.0114",
+                format!("Instance[{id}] could not be found."),
+            ));
         }
         ids.push(id.to_string());
     }
     Ok(ids)
 }
 
-fn finish_job(ctx: &mut Ctx, job_type: &str, sub_type: &str, ids: &[String], done_at: u64, run_at: u64) -> Result<Reply, ApiError> {
+fn finish_job(
+    ctx: &mut Ctx,
+    job_type: &str,
+    sub_type: &str,
+    ids: &[String],
+    done_at: u64,
+    run_at: u64,
+) -> Result<Reply, ApiError> {
     let fail = match &ctx.fault {
-        Some(FaultKind::JobFail { fail_reason }) => Some(("Ecs.0010".to_string(), fail_reason.clone())),
+        Some(FaultKind::JobFail { fail_reason }) => {
+            Some(("Ecs.0010".to_string(), fail_reason.clone()))
+        }
         _ => None,
     };
     let subs = ids
         .iter()
-        .map(|id| SubJob { id: new_id(), job_type: sub_type.into(), server_id: id.clone(), fail: fail.clone() })
+        .map(|id| SubJob {
+            id: new_id(),
+            job_type: sub_type.into(),
+            server_id: id.clone(),
+            fail: fail.clone(),
+        })
         .collect();
     let job = Job {
         id: new_id(),
@@ -747,12 +988,31 @@ pub fn batch_action(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let (key, from, to, task, range, job_type, sub_type) = if let Some(stop) = body.get("os-stop") {
         if let Some(t) = stop.get("type").and_then(Value::as_str) {
             if t != "SOFT" && t != "HARD" {
-                return Err(ctx.err(400, format!("`os-stop.type` `{t}` is invalid: use SOFT or HARD")));
+                return Err(ctx.err(
+                    400,
+                    format!("`os-stop.type` `{t}` is invalid: use SOFT or HARD"),
+                ));
             }
         }
-        ("os-stop", "ACTIVE", "SHUTOFF", "powering-off", ctx.latency.server_stop, "batchStopServers", "stopServer")
+        (
+            "os-stop",
+            "ACTIVE",
+            "SHUTOFF",
+            "powering-off",
+            ctx.latency.server_stop,
+            "batchStopServers",
+            "stopServer",
+        )
     } else if body.get("os-start").is_some() {
-        ("os-start", "SHUTOFF", "ACTIVE", "powering-on", ctx.latency.server_start, "batchStartServers", "startServer")
+        (
+            "os-start",
+            "SHUTOFF",
+            "ACTIVE",
+            "powering-on",
+            ctx.latency.server_start,
+            "batchStartServers",
+            "startServer",
+        )
     } else if body.get("reboot").is_some() {
         return Err(ctx.err(400, "reboot is not offered by the local cloud"));
     } else {
@@ -762,18 +1022,41 @@ pub fn batch_action(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     for id in &ids {
         let s = &ctx.world.servers[id];
         if s.transition.is_some() || (s.status != from && s.status != to) {
-            return Err(ctx.err_code(409, "Ecs.0011", format!("server `{id}` is `{}`{}: it cannot be {}", s.status, s.task_state.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(), if key == "os-stop" { "stopped" } else { "started" })));
+            return Err(ctx.err_code(
+                409,
+                "Ecs.0011",
+                format!(
+                    "server `{id}` is `{}`{}: it cannot be {}",
+                    s.status,
+                    s.task_state
+                        .as_ref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default(),
+                    if key == "os-stop" {
+                        "stopped"
+                    } else {
+                        "started"
+                    }
+                ),
+            ));
         }
     }
     let run_at = ctx.now + ctx.latency.job_queue.as_millis() as u64;
     let mut done_at = run_at;
     let failing = matches!(ctx.fault, Some(FaultKind::JobFail { .. }));
     for id in &ids {
-        let result = if key == "os-stop" { ctx.backend.stop(id) } else { ctx.backend.start(id) };
+        let result = if key == "os-stop" {
+            ctx.backend.stop(id)
+        } else {
+            ctx.backend.start(id)
+        };
         let at = run_at + draw(range);
         done_at = done_at.max(at);
         let server_error = matches!(ctx.fault, Some(FaultKind::ServerError));
-        let s = ctx.world.servers.get_mut(id).ok_or_else(|| ApiError { status: 500, body: json!({}) })?;
+        let s = ctx.world.servers.get_mut(id).ok_or_else(|| ApiError {
+            status: 500,
+            body: json!({}),
+        })?;
         if s.status == to || failing {
             continue;
         }
@@ -789,7 +1072,11 @@ pub fn batch_action(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             _ => to,
         };
         s.task_state = Some(task.into());
-        s.transition = Some(Transition { at, status: target.into(), remove: false });
+        s.transition = Some(Transition {
+            at,
+            status: target.into(),
+            remove: false,
+        });
     }
     finish_job(ctx, job_type, sub_type, &ids, done_at, run_at)
 }
@@ -803,7 +1090,11 @@ static DELETE: Shape = Shape::Obj(&[
 pub fn delete_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&DELETE)?;
     let ids = server_ids(ctx, &ctx.body["servers"], "servers")?;
-    let delete_publicip = ctx.body.get("delete_publicip").and_then(Value::as_bool).unwrap_or(false);
+    let delete_publicip = ctx
+        .body
+        .get("delete_publicip")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let run_at = ctx.now + ctx.latency.job_queue.as_millis() as u64;
     let mut done_at = run_at;
     let failing = matches!(ctx.fault, Some(FaultKind::JobFail { .. }));
@@ -816,7 +1107,11 @@ pub fn delete_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         if let Some(s) = ctx.world.servers.get_mut(id) {
             s.task_state = Some("deleting".into());
             s.delete_publicip = delete_publicip;
-            s.transition = Some(Transition { at, status: "DELETED".into(), remove: true });
+            s.transition = Some(Transition {
+                at,
+                status: "DELETED".into(),
+                remove: true,
+            });
         }
     }
     finish_job(ctx, "deleteServers", "deleteServer", &ids, done_at, run_at)
@@ -825,9 +1120,18 @@ pub fn delete_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     let Some(s) = ctx.world.servers.get(&id) else {
-        return Err(ctx.err_code(404, "Ecs.0114", format!("Instance[{id}] could not be found.")));
+        return Err(ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        ));
     };
-    let neutron_subnet = ctx.world.subnets.get(&s.subnet_id).map(|n| n.neutron_subnet_id.clone()).unwrap_or_default();
+    let neutron_subnet = ctx
+        .world
+        .subnets
+        .get(&s.subnet_id)
+        .map(|n| n.neutron_subnet_id.clone())
+        .unwrap_or_default();
     Reply::ok(json!({"interfaceAttachments": [{
         "port_state": "ACTIVE",
         "fixed_ips": [{"subnet_id": neutron_subnet, "ip_address": s.private_ip}],
@@ -901,19 +1205,34 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 static CREATE_KEYPAIR: Shape = Shape::Obj(&[(
     "keypair",
-    Shape::Obj(&[("name", Shape::Any), ("public_key", Shape::Any), ("type", Shape::Any), ("user_id", Shape::Any)]),
+    Shape::Obj(&[
+        ("name", Shape::Any),
+        ("public_key", Shape::Any),
+        ("type", Shape::Any),
+        ("user_id", Shape::Any),
+    ]),
 )]);
 
 pub fn create_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&CREATE_KEYPAIR)?;
     let kp = &ctx.body["keypair"];
     let name = ctx.str_field(kp, "keypair.", "name")?.to_string();
-    if name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')) {
-        return Err(ctx.err(400, format!("keypair name `{name}` is invalid: use 1-64 letters, digits, `-` or `_`")));
+    if name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err(ctx.err(
+            400,
+            format!("keypair name `{name}` is invalid: use 1-64 letters, digits, `-` or `_`"),
+        ));
     }
     if let Some(t) = ctx.opt_str(kp, "keypair.", "type")? {
         if t != "ssh" {
-            return Err(ctx.err(400, format!("keypair type `{t}` is not supported: use `ssh`")));
+            return Err(ctx.err(
+                400,
+                format!("keypair type `{t}` is not supported: use `ssh`"),
+            ));
         }
     }
     if ctx.world.keypairs.contains_key(&name) {
@@ -922,7 +1241,8 @@ pub fn create_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let user_id = ctx.world.domain_id.clone();
     let (public_key, private_key, fingerprint) = match ctx.opt_str(kp, "keypair.", "public_key")? {
         Some(pk) => {
-            let fp = crate::keys::fingerprint_of(pk).map_err(|e| ctx.err(400, format!("`keypair.public_key`: {e}")))?;
+            let fp = crate::keys::fingerprint_of(pk)
+                .map_err(|e| ctx.err(400, format!("`keypair.public_key`: {e}")))?;
             (pk.trim().to_string(), None, fp)
         }
         None => {
@@ -932,7 +1252,12 @@ pub fn create_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     };
     ctx.world.keypairs.insert(
         name.clone(),
-        Keypair { name: name.clone(), public_key: public_key.clone(), fingerprint: fingerprint.clone(), created: ctx.now },
+        Keypair {
+            name: name.clone(),
+            public_key: public_key.clone(),
+            fingerprint: fingerprint.clone(),
+            created: ctx.now,
+        },
     );
     let mut out = json!({"name": name, "public_key": public_key, "fingerprint": fingerprint, "user_id": user_id, "type": "ssh"});
     if let Some(pk) = private_key {

@@ -28,11 +28,15 @@ fn projects_matching(ctx: &Ctx) -> Vec<Value> {
 }
 
 pub fn list_projects(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    Reply::ok(json!({"links": {"self": "/v3/projects", "previous": null, "next": null}, "projects": projects_matching(ctx)}))
+    Reply::ok(
+        json!({"links": {"self": "/v3/projects", "previous": null, "next": null}, "projects": projects_matching(ctx)}),
+    )
 }
 
 pub fn list_auth_projects(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    Reply::ok(json!({"links": {"self": "/v3/auth/projects", "previous": null, "next": null}, "projects": [project(ctx)]}))
+    Reply::ok(
+        json!({"links": {"self": "/v3/auth/projects", "previous": null, "next": null}, "projects": [project(ctx)]}),
+    )
 }
 
 pub fn list_auth_domains(ctx: &mut Ctx) -> Result<Reply, ApiError> {

@@ -18,8 +18,18 @@ pub struct Gold {
 }
 
 pub const GOLD: &[Gold] = &[
-    Gold { name: "Debian 12 (local sandbox rootfs)", os_version: "Debian GNU/Linux 12.0.0 64bit", platform: "Debian", min_disk: 10 },
-    Gold { name: "Debian 12 CCE node base (local sandbox rootfs)", os_version: "Debian GNU/Linux 12.0.0 64bit", platform: "Debian", min_disk: 40 },
+    Gold {
+        name: "Debian 12 (local sandbox rootfs)",
+        os_version: "Debian GNU/Linux 12.0.0 64bit",
+        platform: "Debian",
+        min_disk: 10,
+    },
+    Gold {
+        name: "Debian 12 CCE node base (local sandbox rootfs)",
+        os_version: "Debian GNU/Linux 12.0.0 64bit",
+        platform: "Debian",
+        min_disk: 40,
+    },
 ];
 
 /// Namespace of the stable ids of gold images: the same in every local cloud.
@@ -30,7 +40,14 @@ pub fn gold_id(g: &Gold) -> String {
 }
 
 /// Fields shared by both image kinds, as `ImageInfo` carries them (extension fields are strings).
-fn base_image(id: &str, name: &str, status: &str, owner: &str, visibility: &str, imagetype: &str) -> Value {
+fn base_image(
+    id: &str,
+    name: &str,
+    status: &str,
+    owner: &str,
+    visibility: &str,
+    imagetype: &str,
+) -> Value {
     json!({
         "id": id,
         "name": name,
@@ -98,7 +115,14 @@ fn merge(v: &mut Value, extra: Value) {
 }
 
 pub(crate) fn render_private(ctx: &Ctx, i: &Image) -> Value {
-    let mut v = base_image(&i.id, &i.name, &i.status, &ctx.world.project_id, "private", "private");
+    let mut v = base_image(
+        &i.id,
+        &i.name,
+        &i.status,
+        &ctx.world.project_id,
+        "private",
+        "private",
+    );
     let mut tags: Vec<String> = i.tags.iter().map(|(k, val)| format!("{k}={val}")).collect();
     tags.sort();
     let shared = !i.members.is_empty();
@@ -137,7 +161,10 @@ static CREATE_IMAGE: Shape = Shape::Obj(&[
     ("data_images", Shape::Any),
     ("description", Shape::Any),
     ("enterprise_project_id", Shape::Any),
-    ("image_tags", Shape::List(&Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)]))),
+    (
+        "image_tags",
+        Shape::List(&Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)])),
+    ),
     ("instance_id", Shape::Any),
     ("name", Shape::Any),
     ("tags", Shape::Any),
@@ -157,16 +184,33 @@ static CREATE_IMAGE: Shape = Shape::Obj(&[
 
 fn valid_image_name(name: &str) -> bool {
     let n = name.chars().count();
-    (1..=128).contains(&n) && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+    (1..=128).contains(&n)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
 }
 
 fn parse_tags(ctx: &Ctx, v: Option<&Value>, path: &str) -> Result<Vec<(String, String)>, ApiError> {
     let mut out = Vec::new();
-    for (i, t) in v.and_then(Value::as_array).cloned().unwrap_or_default().iter().enumerate() {
-        let k = ctx.str_field(t, &format!("{path}[{i}]."), "key")?.to_string();
-        let val = ctx.opt_str(t, &format!("{path}[{i}]."), "value")?.unwrap_or("").to_string();
+    for (i, t) in v
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let k = ctx
+            .str_field(t, &format!("{path}[{i}]."), "key")?
+            .to_string();
+        let val = ctx
+            .opt_str(t, &format!("{path}[{i}]."), "value")?
+            .unwrap_or("")
+            .to_string();
         if k.chars().count() > 128 || val.chars().count() > 255 {
-            return Err(ctx.err(400, format!("`{path}[{i}]`: key at most 128 characters, value at most 255")));
+            return Err(ctx.err(
+                400,
+                format!("`{path}[{i}]`: key at most 128 characters, value at most 255"),
+            ));
         }
         out.push((k, val));
     }
@@ -178,7 +222,12 @@ pub fn create_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let b = ctx.body;
     let name = ctx.str_field(b, "", "name")?.to_string();
     if !valid_image_name(&name) {
-        return Err(ctx.err(400, format!("image name `{name}` is invalid: use 1-128 letters, digits, spaces, `-`, `_` or `.`")));
+        return Err(ctx.err(
+            400,
+            format!(
+                "image name `{name}` is invalid: use 1-128 letters, digits, spaces, `-`, `_` or `.`"
+            ),
+        ));
     }
     if let Some(t) = ctx.opt_str(b, "", "type")? {
         if t != "ECS" {
@@ -186,32 +235,60 @@ pub fn create_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         }
     }
     let Some(server_id) = ctx.opt_str(b, "", "instance_id")?.map(str::to_string) else {
-        return Err(ctx.err(400, "`instance_id` is required: the local cloud makes images from servers only"));
+        return Err(ctx.err(
+            400,
+            "`instance_id` is required: the local cloud makes images from servers only",
+        ));
     };
     let description = ctx.opt_str(b, "", "description")?.unwrap_or("").to_string();
     if description.chars().count() > 1024 || description.contains(['<', '>', '\r', '\n']) {
-        return Err(ctx.err(400, "`description` must be at most 1024 characters without `<`, `>` or line breaks"));
+        return Err(ctx.err(
+            400,
+            "`description` must be at most 1024 characters without `<`, `>` or line breaks",
+        ));
     }
     if b.get("image_tags").is_some() && b.get("tags").is_some() {
-        return Err(ctx.err(400, "`image_tags` and `tags` cannot both be given: use `image_tags`"));
+        return Err(ctx.err(
+            400,
+            "`image_tags` and `tags` cannot both be given: use `image_tags`",
+        ));
     }
     let mut tags = parse_tags(ctx, b.get("image_tags"), "image_tags")?;
-    for t in b.get("tags").and_then(Value::as_array).cloned().unwrap_or_default() {
+    for t in b
+        .get("tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
         let t = t.as_str().unwrap_or("");
         let (k, v) = t.split_once('.').unwrap_or((t, ""));
         tags.push((k.to_string(), v.to_string()));
     }
     let Some(server) = ctx.world.servers.get(&server_id) else {
-        return Err(ctx.err_code(400, "IMG.0003", format!("server `{server_id}` (`instance_id`) does not exist")));
+        return Err(ctx.err_code(
+            400,
+            "IMG.0003",
+            format!("server `{server_id}` (`instance_id`) does not exist"),
+        ));
     };
     if server.transition.is_some() || !(server.status == "SHUTOFF" || server.status == "ACTIVE") {
-        return Err(ctx.err_code(400, "IMG.0004", format!("server `{server_id}` is `{}`: stop it before making an image", server.status)));
+        return Err(ctx.err_code(
+            400,
+            "IMG.0004",
+            format!(
+                "server `{server_id}` is `{}`: stop it before making an image",
+                server.status
+            ),
+        ));
     }
     let source_image = server.image_id.clone();
     let min_disk = server.root_volume_size;
     let (os_version, platform) = match find_image(ctx, &source_image) {
         Some(src) => (
-            src["__os_version"].as_str().unwrap_or("Other Linux(64 bit)").to_string(),
+            src["__os_version"]
+                .as_str()
+                .unwrap_or("Other Linux(64 bit)")
+                .to_string(),
             src["__platform"].as_str().unwrap_or("Other").to_string(),
         ),
         None => ("Other Linux(64 bit)".to_string(), "Other".to_string()),
@@ -222,7 +299,9 @@ pub fn create_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let run_at = now + ctx.latency.job_queue.as_millis() as u64;
     let done_at = run_at + draw(ctx.latency.image_create);
     let mut fail = match &ctx.fault {
-        Some(FaultKind::JobFail { fail_reason }) => Some(("IMG.0010".to_string(), fail_reason.clone())),
+        Some(FaultKind::JobFail { fail_reason }) => {
+            Some(("IMG.0010".to_string(), fail_reason.clone()))
+        }
         _ => None,
     };
     if fail.is_none() {
@@ -237,7 +316,11 @@ pub fn create_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         status: "queued".into(),
         saving_at: run_at,
         done_at,
-        final_status: if fail.is_some() { "killed".into() } else { "active".into() },
+        final_status: if fail.is_some() {
+            "killed".into()
+        } else {
+            "active".into()
+        },
         source_server: server_id,
         source_image,
         min_disk,
@@ -259,7 +342,10 @@ pub fn create_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         run_at,
         done_at,
         fail,
-        entities: JobEntities::Image { image_id: id, image_name: name },
+        entities: JobEntities::Image {
+            image_id: id,
+            image_name: name,
+        },
     };
     let job_id = job.id.clone();
     ctx.world.jobs.insert(job_id.clone(), job);
@@ -285,7 +371,10 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         ((now - j.run_at) * 100 / (j.done_at - j.run_at).max(1)) as i64
     };
     let entities = match &j.entities {
-        JobEntities::Image { image_id, image_name } => json!({
+        JobEntities::Image {
+            image_id,
+            image_name,
+        } => json!({
             "image_id": image_id,
             "image_name": image_name,
             "current_task": if status == "RUNNING" { "CREATE_IMAGE" } else { "" },
@@ -316,10 +405,27 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let mut list: Vec<Value> = GOLD.iter().map(render_gold).collect();
     list.extend(ctx.world.images.values().map(|i| render_private(ctx, i)));
-    for key in ["id", "name", "status", "__imagetype", "visibility", "owner", "__os_type", "__platform", "disk_format", "container_format", "virtual_env_type"] {
+    for key in [
+        "id",
+        "name",
+        "status",
+        "__imagetype",
+        "visibility",
+        "owner",
+        "__os_type",
+        "__platform",
+        "disk_format",
+        "container_format",
+        "virtual_env_type",
+    ] {
         if let Some(want) = ctx.q(key) {
             if key == "__imagetype" && !["gold", "private", "shared", "market"].contains(&want) {
-                return Err(ctx.err(400, format!("`__imagetype` `{want}` is invalid: use gold, private, shared or market")));
+                return Err(ctx.err(
+                    400,
+                    format!(
+                        "`__imagetype` `{want}` is invalid: use gold, private, shared or market"
+                    ),
+                ));
             }
             if key == "__imagetype" && want == "shared" {
                 list.retain(|i| i["visibility"] == "shared");
@@ -329,23 +435,46 @@ pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         }
     }
     if let Some(tag) = ctx.q("tag") {
-        list.retain(|i| i["tags"].as_array().is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag))));
+        list.retain(|i| {
+            i["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x.as_str() == Some(tag)))
+        });
     }
     if let Some(d) = ctx.q_num("min_disk")? {
         list.retain(|i| i["min_disk"].as_u64().unwrap_or(0) as usize >= d);
     }
     let sort_key = ctx.q("sort_key").unwrap_or("created_at");
-    if !["created_at", "name", "container_format", "disk_format", "status", "id", "size", "updated_at"].contains(&sort_key) {
+    if ![
+        "created_at",
+        "name",
+        "container_format",
+        "disk_format",
+        "status",
+        "id",
+        "size",
+        "updated_at",
+    ]
+    .contains(&sort_key)
+    {
         return Err(ctx.err(400, format!("`sort_key` `{sort_key}` is invalid: use created_at, updated_at, name, id, status, size, container_format or disk_format")));
     }
     let desc = match ctx.q("sort_dir").unwrap_or("desc") {
         "desc" => true,
         "asc" => false,
-        other => return Err(ctx.err(400, format!("`sort_dir` `{other}` is invalid: use asc or desc"))),
+        other => {
+            return Err(ctx.err(
+                400,
+                format!("`sort_dir` `{other}` is invalid: use asc or desc"),
+            ));
+        }
     };
     list.sort_by(|a, b| {
         let ord = match (&a[sort_key], &b[sort_key]) {
-            (Value::Number(x), Value::Number(y)) => x.as_f64().unwrap_or(0.0).total_cmp(&y.as_f64().unwrap_or(0.0)),
+            (Value::Number(x), Value::Number(y)) => x
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&y.as_f64().unwrap_or(0.0)),
             (x, y) => x.as_str().unwrap_or("").cmp(y.as_str().unwrap_or("")),
         };
         let ord = ord.then_with(|| a["id"].as_str().cmp(&b["id"].as_str()));
@@ -356,7 +485,12 @@ pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             Some(pos) => {
                 list.drain(..=pos);
             }
-            None => return Err(ctx.err(400, format!("marker `{marker}` is not an image id of this listing"))),
+            None => {
+                return Err(ctx.err(
+                    400,
+                    format!("marker `{marker}` is not an image id of this listing"),
+                ));
+            }
         }
     }
     let limit = ctx.q_num("limit")?.unwrap_or(500);
@@ -369,11 +503,18 @@ pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 pub fn glance_list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let listed = list_images(ctx)?;
-    let images = listed.body.map(|mut b| b["images"].take()).unwrap_or(Value::Null);
+    let images = listed
+        .body
+        .map(|mut b| b["images"].take())
+        .unwrap_or(Value::Null);
     Reply::ok(json!({"images": images, "schema": "/v2/schemas/images", "first": "/v2/images"}))
 }
 
-static UPDATE_IMAGE: Shape = Shape::List(&Shape::Obj(&[("op", Shape::Any), ("path", Shape::Any), ("value", Shape::Any)]));
+static UPDATE_IMAGE: Shape = Shape::List(&Shape::Obj(&[
+    ("op", Shape::Any),
+    ("path", Shape::Any),
+    ("value", Shape::Any),
+]));
 
 /// JSON-patch of the few fields a private image lets its owner change.
 pub fn update_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -387,10 +528,16 @@ pub fn update_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         let kind = ctx.str_field(op, &format!("[{i}]."), "op")?;
         let path = ctx.str_field(op, &format!("[{i}]."), "path")?;
         if kind != "replace" && kind != "add" {
-            return Err(ctx.err(400, format!("`[{i}].op` `{kind}` is not supported: use replace")));
+            return Err(ctx.err(
+                400,
+                format!("`[{i}].op` `{kind}` is not supported: use replace"),
+            ));
         }
         let value = op.get("value").cloned().unwrap_or(Value::Null);
-        let as_text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+        let as_text = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
         match path {
             "/name" if valid_image_name(&as_text) => {}
             "/__description" if as_text.chars().count() <= 1024 => {}
@@ -436,13 +583,22 @@ pub fn show_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 pub fn delete_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     if GOLD.iter().any(|g| gold_id(g) == id) {
-        return Err(ctx.err(403, format!("image `{id}` is a public image and cannot be deleted")));
+        return Err(ctx.err(
+            403,
+            format!("image `{id}` is a public image and cannot be deleted"),
+        ));
     }
     let Some(img) = ctx.world.images.get(&id) else {
         return Err(ctx.err(404, format!("image `{id}` does not exist")));
     };
     if img.status == "queued" || img.status == "saving" {
-        return Err(ctx.err(409, format!("image `{id}` is `{}`: wait until it is active or killed", img.status)));
+        return Err(ctx.err(
+            409,
+            format!(
+                "image `{id}` is `{}`: wait until it is active or killed",
+                img.status
+            ),
+        ));
     }
     ctx.world.images.remove(&id);
     Reply::empty(204)
@@ -451,20 +607,38 @@ pub fn delete_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 fn private_image<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Image, ApiError> {
     let id = ctx.param(0).to_string();
     if !ctx.world.images.contains_key(&id) {
-        return Err(ctx.err(404, format!("image `{id}` does not exist or is not a private image")));
+        return Err(ctx.err(
+            404,
+            format!("image `{id}` does not exist or is not a private image"),
+        ));
     }
-    ctx.world.images.get_mut(&id).ok_or_else(|| ApiError { status: 500, body: json!({}) })
+    ctx.world.images.get_mut(&id).ok_or_else(|| ApiError {
+        status: 500,
+        body: json!({}),
+    })
 }
 
 pub fn list_tags(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let img = private_image(ctx)?;
-    let tags: Vec<Value> = img.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+    let tags: Vec<Value> = img
+        .tags
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
     Reply::ok(json!({"tags": tags}))
 }
 
-static ADD_TAG: Shape = Shape::Obj(&[("tag", Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)]))]);
-static BATCH_TAGS: Shape =
-    Shape::Obj(&[("action", Shape::Any), ("tags", Shape::List(&Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)])))]);
+static ADD_TAG: Shape = Shape::Obj(&[(
+    "tag",
+    Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)]),
+)]);
+static BATCH_TAGS: Shape = Shape::Obj(&[
+    ("action", Shape::Any),
+    (
+        "tags",
+        Shape::List(&Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)])),
+    ),
+]);
 
 fn upsert(tags: &mut Vec<(String, String)>, k: String, v: String) {
     match tags.iter_mut().find(|(kk, _)| *kk == k) {
@@ -493,7 +667,10 @@ pub fn batch_tags(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let action = ctx.str_field(ctx.body, "", "action")?.to_string();
     let tags = parse_tags(ctx, ctx.body.get("tags"), "tags")?;
     if action != "create" && action != "delete" {
-        return Err(ctx.err(400, format!("`action` `{action}` is invalid: use create or delete")));
+        return Err(ctx.err(
+            400,
+            format!("`action` `{action}` is invalid: use create or delete"),
+        ));
     }
     let now = ctx.now;
     let img = private_image(ctx)?;
@@ -519,19 +696,38 @@ pub fn delete_tag(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     Reply::empty(204)
 }
 
-static ADD_MEMBERS: Shape = Shape::Obj(&[("images", Shape::Any), ("projects", Shape::Any), ("domains", Shape::Any), ("organizations", Shape::Any)]);
+static ADD_MEMBERS: Shape = Shape::Obj(&[
+    ("images", Shape::Any),
+    ("projects", Shape::Any),
+    ("domains", Shape::Any),
+    ("organizations", Shape::Any),
+]);
 
 pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&ADD_MEMBERS)?;
-    let strings = |v: &Value| -> Vec<String> { v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default() };
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let images = strings(&ctx.body["images"]);
     let projects = strings(&ctx.body["projects"]);
     if images.is_empty() || projects.is_empty() {
-        return Err(ctx.err(400, "`images` and `projects` must each list at least one id"));
+        return Err(ctx.err(
+            400,
+            "`images` and `projects` must each list at least one id",
+        ));
     }
     for i in &images {
         if !ctx.world.images.contains_key(i) {
-            return Err(ctx.err(404, format!("image `{i}` does not exist or is not a private image")));
+            return Err(ctx.err(
+                404,
+                format!("image `{i}` does not exist or is not a private image"),
+            ));
         }
     }
     let now = ctx.now;
@@ -539,7 +735,12 @@ pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         if let Some(img) = ctx.world.images.get_mut(i) {
             for p in &projects {
                 if !img.members.iter().any(|m| &m.project_id == p) {
-                    img.members.push(Member { project_id: p.clone(), status: "pending".into(), created: now, updated: now });
+                    img.members.push(Member {
+                        project_id: p.clone(),
+                        status: "pending".into(),
+                        created: now,
+                        updated: now,
+                    });
                 }
             }
         }
@@ -585,14 +786,20 @@ pub fn glance_update_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&UPDATE_MEMBER)?;
     let status = ctx.str_field(ctx.body, "", "status")?.to_string();
     if !["accepted", "rejected", "pending"].contains(&status.as_str()) {
-        return Err(ctx.err(400, format!("`status` `{status}` is invalid: use accepted, rejected or pending")));
+        return Err(ctx.err(
+            400,
+            format!("`status` `{status}` is invalid: use accepted, rejected or pending"),
+        ));
     }
     let member = ctx.param(1).to_string();
     let now = ctx.now;
     let img = private_image(ctx)?;
     let id = img.id.clone();
     let Some(m) = img.members.iter_mut().find(|m| m.project_id == member) else {
-        return Err(ctx.err(404, format!("project `{member}` is not a member of image `{id}`")));
+        return Err(ctx.err(
+            404,
+            format!("project `{member}` is not a member of image `{id}`"),
+        ));
     };
     m.status = status;
     m.updated = now;

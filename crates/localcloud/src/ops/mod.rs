@@ -45,10 +45,16 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status: 200, body: Some(body) })
+        Ok(Reply {
+            status: 200,
+            body: Some(body),
+        })
     }
     pub fn with(status: u16, body: Value) -> Result<Reply, ApiError> {
-        Ok(Reply { status, body: Some(body) })
+        Ok(Reply {
+            status,
+            body: Some(body),
+        })
     }
     pub fn empty(status: u16) -> Result<Reply, ApiError> {
         Ok(Reply { status, body: None })
@@ -93,10 +99,18 @@ fn title(status: u16) -> &'static str {
 
 /// Builds an error body; an empty `code` takes the service's usual code for `status`.
 pub fn error(style: Style, status: u16, code: &str, message: &str, request_id: &str) -> ApiError {
-    let code = if code.is_empty() { default_code(style, status) } else { code };
+    let code = if code.is_empty() {
+        default_code(style, status)
+    } else {
+        code
+    };
     let body = match style {
-        Style::Iam => json!({"error": {"code": status, "message": message, "title": title(status)}}),
-        Style::Ecs | Style::Ims | Style::Glance => json!({"error": {"code": code, "message": message}}),
+        Style::Iam => {
+            json!({"error": {"code": status, "message": message, "title": title(status)}})
+        }
+        Style::Ecs | Style::Ims | Style::Glance => {
+            json!({"error": {"code": code, "message": message}})
+        }
         Style::Nova => {
             let key = match status {
                 404 => "itemNotFound",
@@ -108,7 +122,9 @@ pub fn error(style: Style, status: u16, code: &str, message: &str, request_id: &
             json!({key: {"code": status, "message": message}})
         }
         Style::Vpc => json!({"code": code, "message": message}),
-        Style::VpcV3 | Style::Admin => json!({"request_id": request_id, "error_code": code, "error_msg": message}),
+        Style::VpcV3 | Style::Admin => {
+            json!({"request_id": request_id, "error_code": code, "error_msg": message})
+        }
     };
     ApiError { status, body }
 }
@@ -143,13 +159,22 @@ impl Ctx<'_> {
     }
     /// The last value of a query parameter.
     pub fn q(&self, key: &str) -> Option<&str> {
-        self.query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     /// A query parameter that must be a non-negative integer, if present.
     pub fn q_num(&self, key: &str) -> Result<Option<usize>, ApiError> {
         match self.q(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| self.err(400, format!("query parameter `{key}` must be a non-negative integer, got `{v}`"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                self.err(
+                    400,
+                    format!("query parameter `{key}` must be a non-negative integer, got `{v}`"),
+                )
+            }),
         }
     }
     /// Checks the body against `shape`: refuses unknown fields and non-objects where objects go.
@@ -160,15 +185,27 @@ impl Ctx<'_> {
         check_shape(self.body, shape, "").map_err(|m| self.err(400, m))
     }
     /// A required string field of an object.
-    pub fn str_field<'v>(&self, obj: &'v Value, path: &str, key: &str) -> Result<&'v str, ApiError> {
+    pub fn str_field<'v>(
+        &self,
+        obj: &'v Value,
+        path: &str,
+        key: &str,
+    ) -> Result<&'v str, ApiError> {
         match obj.get(key) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            Some(Value::String(_)) | None | Some(Value::Null) => Err(self.err(400, format!("`{path}{key}` is required"))),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                Err(self.err(400, format!("`{path}{key}` is required")))
+            }
             Some(_) => Err(self.err(400, format!("`{path}{key}` must be a string"))),
         }
     }
     /// An optional string field.
-    pub fn opt_str<'v>(&self, obj: &'v Value, path: &str, key: &str) -> Result<Option<&'v str>, ApiError> {
+    pub fn opt_str<'v>(
+        &self,
+        obj: &'v Value,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<&'v str>, ApiError> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -193,10 +230,17 @@ fn check_shape(v: &Value, shape: &Shape, path: &str) -> Result<(), String> {
         Shape::Any => Ok(()),
         Shape::Obj(fields) => {
             let Value::Object(map) = v else {
-                return Err(format!("`{}` must be an object", if path.is_empty() { "body" } else { path }));
+                return Err(format!(
+                    "`{}` must be an object",
+                    if path.is_empty() { "body" } else { path }
+                ));
             };
             for (k, val) in map {
-                let full = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let full = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match fields.iter().find(|(name, _)| name == k) {
                     Some((_, sub)) => {
                         if !val.is_null() {
@@ -205,7 +249,9 @@ fn check_shape(v: &Value, shape: &Shape, path: &str) -> Result<(), String> {
                     }
                     None => {
                         let known: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-                        let hint = crate::ops::closest(k, &known).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                        let hint = crate::ops::closest(k, &known)
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default();
                         return Err(format!("unknown field `{full}`{hint}"));
                     }
                 }
@@ -213,7 +259,9 @@ fn check_shape(v: &Value, shape: &Shape, path: &str) -> Result<(), String> {
             Ok(())
         }
         Shape::List(item) => {
-            let Value::Array(items) = v else { return Err(format!("`{path}` must be a list")) };
+            let Value::Array(items) = v else {
+                return Err(format!("`{path}` must be a list"));
+            };
             for (i, it) in items.iter().enumerate() {
                 check_shape(it, item, &format!("{path}[{i}]"))?;
             }
@@ -254,83 +302,542 @@ struct Entry {
     handler: Handler,
 }
 
-const fn e(service: Service, method: &'static str, pattern: &'static str, op: &'static str, style: Style, handler: Handler) -> Entry {
-    Entry { service: Some(service), method, pattern, op, style, handler }
+const fn e(
+    service: Service,
+    method: &'static str,
+    pattern: &'static str,
+    op: &'static str,
+    style: Style,
+    handler: Handler,
+) -> Entry {
+    Entry {
+        service: Some(service),
+        method,
+        pattern,
+        op,
+        style,
+        handler,
+    }
 }
 
 use Service::{Ecs as E, Iam as I, Ims as M, Vpc as V};
 
 /// Literal segments come before `{}` ones where both could match.
 static ROUTES: &[Entry] = &[
-    e(I, "GET", "/v3/projects", "KeystoneListProjects", Style::Iam, iam::list_projects),
-    e(I, "GET", "/v3/auth/projects", "KeystoneListAuthProjects", Style::Iam, iam::list_auth_projects),
-    e(I, "GET", "/v3/auth/domains", "KeystoneListAuthDomains", Style::Iam, iam::list_auth_domains),
-    e(E, "GET", "/v2.1/{pid}/os-availability-zone", "NovaListAvailabilityZones", Style::Nova, ecs::nova_azs),
-    e(E, "GET", "/v1/{pid}/availability-zones", "ListServerAzInfo", Style::Ecs, ecs::az_info),
-    e(E, "GET", "/v1/{pid}/cloudservers/flavors", "ListFlavors", Style::Ecs, ecs::flavors),
-    e(E, "POST", "/v1/{pid}/cloudservers", "CreatePostPaidServers", Style::Ecs, ecs::create_v1),
-    e(E, "POST", "/v1.1/{pid}/cloudservers", "CreateServers", Style::Ecs, ecs::create_v11),
-    e(E, "GET", "/v1/{pid}/cloudservers/detail", "ListServersDetails", Style::Ecs, ecs::list_servers),
-    e(E, "POST", "/v1/{pid}/cloudservers/action", "BatchServerAction", Style::Ecs, ecs::batch_action),
-    e(E, "POST", "/v1/{pid}/cloudservers/delete", "DeleteServers", Style::Ecs, ecs::delete_servers),
-    e(E, "GET", "/v1/{pid}/cloudservers/{}", "ShowServer", Style::Ecs, ecs::show_server),
-    e(E, "GET", "/v1/{pid}/cloudservers/{}/os-interface", "ListServerInterfaces", Style::Ecs, ecs::interfaces),
-    e(E, "GET", "/v1/{pid}/jobs/{}", "ShowJob", Style::Ecs, ecs::show_job),
-    e(E, "POST", "/v2.1/{pid}/os-keypairs", "NovaCreateKeypair", Style::Nova, ecs::create_keypair),
-    e(E, "GET", "/v2.1/{pid}/os-keypairs", "NovaListKeypairs", Style::Nova, ecs::list_keypairs),
-    e(E, "GET", "/v2.1/{pid}/os-keypairs/{}", "NovaShowKeypair", Style::Nova, ecs::show_keypair),
-    e(E, "DELETE", "/v2.1/{pid}/os-keypairs/{}", "NovaDeleteKeypair", Style::Nova, ecs::delete_keypair),
-    e(M, "POST", "/v2/cloudimages/action", "CreateImage", Style::Ims, ims::create_image),
-    e(M, "GET", "/v2/cloudimages", "ListImages", Style::Ims, ims::list_images),
-    e(M, "PATCH", "/v2/cloudimages/{}", "UpdateImage", Style::Ims, ims::update_image),
-    e(M, "GET", "/v2/images", "GlanceListImages", Style::Glance, ims::glance_list_images),
-    e(M, "GET", "/v2/images/{}", "GlanceShowImage", Style::Glance, ims::show_image),
-    e(M, "GET", "/v1/cloudimages/job/{}", "ShowJobProgress", Style::Ims, ims::show_job),
-    e(M, "DELETE", "/v2/images/{}", "GlanceDeleteImage", Style::Glance, ims::delete_image),
-    e(M, "GET", "/v1/{pid}/jobs/{}", "ShowJob", Style::Ims, ims::show_job),
-    e(M, "GET", "/v2/{pid}/images/{}/tags", "ListImageTags", Style::Ims, ims::list_tags),
-    e(M, "POST", "/v2/{pid}/images/{}/tags", "AddImageTag", Style::Ims, ims::add_tag),
-    e(M, "POST", "/v2/{pid}/images/{}/tags/action", "BatchAddOrDeleteTags", Style::Ims, ims::batch_tags),
-    e(M, "DELETE", "/v2/{pid}/images/{}/tags/{}", "DeleteImageTag", Style::Ims, ims::delete_tag),
-    e(M, "POST", "/v1/cloudimages/members", "BatchAddMembers", Style::Ims, ims::add_members),
-    e(M, "GET", "/v1/{pid}/cloudimages/{}/members", "ListImageMembers", Style::Ims, ims::list_members),
-    e(M, "GET", "/v2/images/{}/members", "GlanceListImageMembers", Style::Glance, ims::glance_list_members),
-    e(M, "PUT", "/v2/images/{}/members/{}", "GlanceUpdateImageMember", Style::Glance, ims::glance_update_member),
-    e(V, "POST", "/v1/{pid}/vpcs", "CreateVpc", Style::Vpc, vpc::create_vpc),
-    e(V, "GET", "/v1/{pid}/vpcs", "ListVpcs", Style::Vpc, vpc::list_vpcs),
-    e(V, "GET", "/v1/{pid}/vpcs/{}", "ShowVpc", Style::Vpc, vpc::show_vpc),
-    e(V, "DELETE", "/v1/{pid}/vpcs/{}", "DeleteVpc", Style::Vpc, vpc::delete_vpc),
-    e(V, "GET", "/v3/{pid}/vpc/vpcs/{}", "ShowVpc", Style::VpcV3, vpc::show_vpc_v3),
-    e(V, "POST", "/v1/{pid}/subnets", "CreateSubnet", Style::Vpc, vpc::create_subnet),
-    e(V, "GET", "/v1/{pid}/subnets", "ListSubnets", Style::Vpc, vpc::list_subnets),
-    e(V, "GET", "/v1/{pid}/subnets/{}", "ShowSubnet", Style::Vpc, vpc::show_subnet),
-    e(V, "DELETE", "/v1/{pid}/vpcs/{}/subnets/{}", "DeleteSubnet", Style::Vpc, vpc::delete_subnet),
-    e(V, "GET", "/v1/{pid}/security-groups", "ListSecurityGroups", Style::Vpc, vpc::list_sgs),
-    e(V, "GET", "/v1/{pid}/security-groups/{}", "ShowSecurityGroup", Style::Vpc, vpc::show_sg),
-    e(V, "GET", "/v1/{pid}/security-group-rules", "ListSecurityGroupRules", Style::Vpc, vpc::list_rules),
-    e(V, "POST", "/v1/{pid}/security-group-rules", "CreateSecurityGroupRule", Style::Vpc, vpc::create_rule),
-    e(V, "GET", "/v1/{pid}/security-group-rules/{}", "ShowSecurityGroupRule", Style::Vpc, vpc::show_rule),
-    e(V, "DELETE", "/v1/{pid}/security-group-rules/{}", "DeleteSecurityGroupRule", Style::Vpc, vpc::delete_rule),
-    e(V, "GET", "/v3/{pid}/vpc/security-groups/{}", "ShowSecurityGroup", Style::VpcV3, vpc::show_sg_v3),
-    e(V, "GET", "/v3/{pid}/vpc/security-group-rules", "ListSecurityGroupRules", Style::VpcV3, vpc::list_rules_v3),
-    e(V, "POST", "/v3/{pid}/vpc/security-group-rules", "CreateSecurityGroupRule", Style::VpcV3, vpc::create_rule_v3),
-    e(V, "GET", "/v3/{pid}/vpc/security-group-rules/{}", "ShowSecurityGroupRule", Style::VpcV3, vpc::show_rule_v3),
-    e(V, "DELETE", "/v3/{pid}/vpc/security-group-rules/{}", "DeleteSecurityGroupRule", Style::VpcV3, vpc::delete_rule),
-    e(V, "POST", "/v1/{pid}/publicips", "CreatePublicip", Style::Vpc, vpc::create_eip),
-    e(V, "GET", "/v1/{pid}/publicips", "ListPublicips", Style::Vpc, vpc::list_eips),
-    e(V, "GET", "/v1/{pid}/publicips/{}", "ShowPublicip", Style::Vpc, vpc::show_eip),
-    e(V, "PUT", "/v1/{pid}/publicips/{}", "UpdatePublicip", Style::Vpc, vpc::update_eip),
-    e(V, "DELETE", "/v1/{pid}/publicips/{}", "DeletePublicip", Style::Vpc, vpc::delete_eip),
-    Entry { service: None, method: "GET", pattern: "/_admin/faults", op: "AdminListFaults", style: Style::Admin, handler: admin_list_faults },
-    Entry { service: None, method: "POST", pattern: "/_admin/faults", op: "AdminAddFaults", style: Style::Admin, handler: admin_add_faults },
-    Entry { service: None, method: "DELETE", pattern: "/_admin/faults", op: "AdminClearFaults", style: Style::Admin, handler: admin_clear_faults },
-    Entry { service: None, method: "GET", pattern: "/_admin/inventory", op: "AdminInventory", style: Style::Admin, handler: admin_inventory },
+    e(
+        I,
+        "GET",
+        "/v3/projects",
+        "KeystoneListProjects",
+        Style::Iam,
+        iam::list_projects,
+    ),
+    e(
+        I,
+        "GET",
+        "/v3/auth/projects",
+        "KeystoneListAuthProjects",
+        Style::Iam,
+        iam::list_auth_projects,
+    ),
+    e(
+        I,
+        "GET",
+        "/v3/auth/domains",
+        "KeystoneListAuthDomains",
+        Style::Iam,
+        iam::list_auth_domains,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/os-availability-zone",
+        "NovaListAvailabilityZones",
+        Style::Nova,
+        ecs::nova_azs,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/availability-zones",
+        "ListServerAzInfo",
+        Style::Ecs,
+        ecs::az_info,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/flavors",
+        "ListFlavors",
+        Style::Ecs,
+        ecs::flavors,
+    ),
+    e(
+        E,
+        "POST",
+        "/v1/{pid}/cloudservers",
+        "CreatePostPaidServers",
+        Style::Ecs,
+        ecs::create_v1,
+    ),
+    e(
+        E,
+        "POST",
+        "/v1.1/{pid}/cloudservers",
+        "CreateServers",
+        Style::Ecs,
+        ecs::create_v11,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/detail",
+        "ListServersDetails",
+        Style::Ecs,
+        ecs::list_servers,
+    ),
+    e(
+        E,
+        "POST",
+        "/v1/{pid}/cloudservers/action",
+        "BatchServerAction",
+        Style::Ecs,
+        ecs::batch_action,
+    ),
+    e(
+        E,
+        "POST",
+        "/v1/{pid}/cloudservers/delete",
+        "DeleteServers",
+        Style::Ecs,
+        ecs::delete_servers,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/{}",
+        "ShowServer",
+        Style::Ecs,
+        ecs::show_server,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/{}/os-interface",
+        "ListServerInterfaces",
+        Style::Ecs,
+        ecs::interfaces,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/jobs/{}",
+        "ShowJob",
+        Style::Ecs,
+        ecs::show_job,
+    ),
+    e(
+        E,
+        "POST",
+        "/v2.1/{pid}/os-keypairs",
+        "NovaCreateKeypair",
+        Style::Nova,
+        ecs::create_keypair,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/os-keypairs",
+        "NovaListKeypairs",
+        Style::Nova,
+        ecs::list_keypairs,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/os-keypairs/{}",
+        "NovaShowKeypair",
+        Style::Nova,
+        ecs::show_keypair,
+    ),
+    e(
+        E,
+        "DELETE",
+        "/v2.1/{pid}/os-keypairs/{}",
+        "NovaDeleteKeypair",
+        Style::Nova,
+        ecs::delete_keypair,
+    ),
+    e(
+        M,
+        "POST",
+        "/v2/cloudimages/action",
+        "CreateImage",
+        Style::Ims,
+        ims::create_image,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/cloudimages",
+        "ListImages",
+        Style::Ims,
+        ims::list_images,
+    ),
+    e(
+        M,
+        "PATCH",
+        "/v2/cloudimages/{}",
+        "UpdateImage",
+        Style::Ims,
+        ims::update_image,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/images",
+        "GlanceListImages",
+        Style::Glance,
+        ims::glance_list_images,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/images/{}",
+        "GlanceShowImage",
+        Style::Glance,
+        ims::show_image,
+    ),
+    e(
+        M,
+        "GET",
+        "/v1/cloudimages/job/{}",
+        "ShowJobProgress",
+        Style::Ims,
+        ims::show_job,
+    ),
+    e(
+        M,
+        "DELETE",
+        "/v2/images/{}",
+        "GlanceDeleteImage",
+        Style::Glance,
+        ims::delete_image,
+    ),
+    e(
+        M,
+        "GET",
+        "/v1/{pid}/jobs/{}",
+        "ShowJob",
+        Style::Ims,
+        ims::show_job,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/{pid}/images/{}/tags",
+        "ListImageTags",
+        Style::Ims,
+        ims::list_tags,
+    ),
+    e(
+        M,
+        "POST",
+        "/v2/{pid}/images/{}/tags",
+        "AddImageTag",
+        Style::Ims,
+        ims::add_tag,
+    ),
+    e(
+        M,
+        "POST",
+        "/v2/{pid}/images/{}/tags/action",
+        "BatchAddOrDeleteTags",
+        Style::Ims,
+        ims::batch_tags,
+    ),
+    e(
+        M,
+        "DELETE",
+        "/v2/{pid}/images/{}/tags/{}",
+        "DeleteImageTag",
+        Style::Ims,
+        ims::delete_tag,
+    ),
+    e(
+        M,
+        "POST",
+        "/v1/cloudimages/members",
+        "BatchAddMembers",
+        Style::Ims,
+        ims::add_members,
+    ),
+    e(
+        M,
+        "GET",
+        "/v1/{pid}/cloudimages/{}/members",
+        "ListImageMembers",
+        Style::Ims,
+        ims::list_members,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/images/{}/members",
+        "GlanceListImageMembers",
+        Style::Glance,
+        ims::glance_list_members,
+    ),
+    e(
+        M,
+        "PUT",
+        "/v2/images/{}/members/{}",
+        "GlanceUpdateImageMember",
+        Style::Glance,
+        ims::glance_update_member,
+    ),
+    e(
+        V,
+        "POST",
+        "/v1/{pid}/vpcs",
+        "CreateVpc",
+        Style::Vpc,
+        vpc::create_vpc,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/vpcs",
+        "ListVpcs",
+        Style::Vpc,
+        vpc::list_vpcs,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/vpcs/{}",
+        "ShowVpc",
+        Style::Vpc,
+        vpc::show_vpc,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v1/{pid}/vpcs/{}",
+        "DeleteVpc",
+        Style::Vpc,
+        vpc::delete_vpc,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/vpcs/{}",
+        "ShowVpc",
+        Style::VpcV3,
+        vpc::show_vpc_v3,
+    ),
+    e(
+        V,
+        "POST",
+        "/v1/{pid}/subnets",
+        "CreateSubnet",
+        Style::Vpc,
+        vpc::create_subnet,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/subnets",
+        "ListSubnets",
+        Style::Vpc,
+        vpc::list_subnets,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/subnets/{}",
+        "ShowSubnet",
+        Style::Vpc,
+        vpc::show_subnet,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v1/{pid}/vpcs/{}/subnets/{}",
+        "DeleteSubnet",
+        Style::Vpc,
+        vpc::delete_subnet,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/security-groups",
+        "ListSecurityGroups",
+        Style::Vpc,
+        vpc::list_sgs,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/security-groups/{}",
+        "ShowSecurityGroup",
+        Style::Vpc,
+        vpc::show_sg,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/security-group-rules",
+        "ListSecurityGroupRules",
+        Style::Vpc,
+        vpc::list_rules,
+    ),
+    e(
+        V,
+        "POST",
+        "/v1/{pid}/security-group-rules",
+        "CreateSecurityGroupRule",
+        Style::Vpc,
+        vpc::create_rule,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/security-group-rules/{}",
+        "ShowSecurityGroupRule",
+        Style::Vpc,
+        vpc::show_rule,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v1/{pid}/security-group-rules/{}",
+        "DeleteSecurityGroupRule",
+        Style::Vpc,
+        vpc::delete_rule,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/security-groups/{}",
+        "ShowSecurityGroup",
+        Style::VpcV3,
+        vpc::show_sg_v3,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/security-group-rules",
+        "ListSecurityGroupRules",
+        Style::VpcV3,
+        vpc::list_rules_v3,
+    ),
+    e(
+        V,
+        "POST",
+        "/v3/{pid}/vpc/security-group-rules",
+        "CreateSecurityGroupRule",
+        Style::VpcV3,
+        vpc::create_rule_v3,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/security-group-rules/{}",
+        "ShowSecurityGroupRule",
+        Style::VpcV3,
+        vpc::show_rule_v3,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v3/{pid}/vpc/security-group-rules/{}",
+        "DeleteSecurityGroupRule",
+        Style::VpcV3,
+        vpc::delete_rule,
+    ),
+    e(
+        V,
+        "POST",
+        "/v1/{pid}/publicips",
+        "CreatePublicip",
+        Style::Vpc,
+        vpc::create_eip,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/publicips",
+        "ListPublicips",
+        Style::Vpc,
+        vpc::list_eips,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/publicips/{}",
+        "ShowPublicip",
+        Style::Vpc,
+        vpc::show_eip,
+    ),
+    e(
+        V,
+        "PUT",
+        "/v1/{pid}/publicips/{}",
+        "UpdatePublicip",
+        Style::Vpc,
+        vpc::update_eip,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v1/{pid}/publicips/{}",
+        "DeletePublicip",
+        Style::Vpc,
+        vpc::delete_eip,
+    ),
+    Entry {
+        service: None,
+        method: "GET",
+        pattern: "/_admin/faults",
+        op: "AdminListFaults",
+        style: Style::Admin,
+        handler: admin_list_faults,
+    },
+    Entry {
+        service: None,
+        method: "POST",
+        pattern: "/_admin/faults",
+        op: "AdminAddFaults",
+        style: Style::Admin,
+        handler: admin_add_faults,
+    },
+    Entry {
+        service: None,
+        method: "DELETE",
+        pattern: "/_admin/faults",
+        op: "AdminClearFaults",
+        style: Style::Admin,
+        handler: admin_clear_faults,
+    },
+    Entry {
+        service: None,
+        method: "GET",
+        pattern: "/_admin/inventory",
+        op: "AdminInventory",
+        style: Style::Admin,
+        handler: admin_inventory,
+    },
 ];
 
 /// Finds the operation for a request, or `None` (the gateway's 404).
 pub fn route(service: Service, method: &str, path: &str) -> Option<Route> {
     let trimmed = path.trim_end_matches('/');
-    let segs: Vec<String> = trimmed.split('/').skip(1).map(cce_cloud::signer::decode).collect();
+    let segs: Vec<String> = trimmed
+        .split('/')
+        .skip(1)
+        .map(cce_cloud::signer::decode)
+        .collect();
     'entries: for entry in ROUTES {
         if entry.method != method || entry.service.is_some_and(|s| s != service) {
             continue;
@@ -387,8 +894,8 @@ fn admin_list_faults(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn admin_add_faults(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let set: crate::faults::FaultSet =
-        serde_json::from_value(ctx.body.clone()).map_err(|e| ctx.err_code(400, "LC.0001", format!("invalid fault set: {e}")))?;
+    let set: crate::faults::FaultSet = serde_json::from_value(ctx.body.clone())
+        .map_err(|e| ctx.err_code(400, "LC.0001", format!("invalid fault set: {e}")))?;
     ctx.faults.add(set.faults);
     Reply::ok(json!({"faults": ctx.faults.rules()}))
 }
@@ -424,30 +931,76 @@ mod tests {
         assert_eq!(r.op, "ListServersDetails");
         assert_eq!(r.project.as_deref(), Some("p1"));
         let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/abc").unwrap();
-        assert_eq!((r.op, r.params.as_slice()), ("ShowServer", &["abc".to_string()][..]));
-        assert_eq!(route(Service::Ims, "GET", "/v2/cloudimages/").unwrap().op, "ListImages");
-        assert_eq!(route(Service::Ims, "GET", "/v1/p/jobs/j").unwrap().style, Style::Ims);
-        assert_eq!(route(Service::Ecs, "GET", "/v1/p/jobs/j").unwrap().style, Style::Ecs);
-        assert!(route(Service::Ecs, "GET", "/v2/cloudimages").is_none(), "services do not share paths");
+        assert_eq!(
+            (r.op, r.params.as_slice()),
+            ("ShowServer", &["abc".to_string()][..])
+        );
+        assert_eq!(
+            route(Service::Ims, "GET", "/v2/cloudimages/").unwrap().op,
+            "ListImages"
+        );
+        assert_eq!(
+            route(Service::Ims, "GET", "/v1/p/jobs/j").unwrap().style,
+            Style::Ims
+        );
+        assert_eq!(
+            route(Service::Ecs, "GET", "/v1/p/jobs/j").unwrap().style,
+            Style::Ecs
+        );
+        assert!(
+            route(Service::Ecs, "GET", "/v2/cloudimages").is_none(),
+            "services do not share paths"
+        );
         assert!(route(Service::Ecs, "PUT", "/v1/p/cloudservers/detail").is_none());
         assert!(route(Service::Vpc, "GET", "/_admin/inventory").is_some());
     }
 
     #[test]
     fn shapes_refuse_unknown_fields_with_path() {
-        static S: Shape = Shape::Obj(&[("server", Shape::Obj(&[("name", Shape::Any), ("nics", Shape::List(&Shape::Obj(&[("subnet_id", Shape::Any)])))]))]);
-        assert!(check_shape(&json!({"server": {"name": "x", "nics": [{"subnet_id": "s"}]}}), &S, "").is_ok());
+        static S: Shape = Shape::Obj(&[(
+            "server",
+            Shape::Obj(&[
+                ("name", Shape::Any),
+                (
+                    "nics",
+                    Shape::List(&Shape::Obj(&[("subnet_id", Shape::Any)])),
+                ),
+            ]),
+        )]);
+        assert!(
+            check_shape(
+                &json!({"server": {"name": "x", "nics": [{"subnet_id": "s"}]}}),
+                &S,
+                ""
+            )
+            .is_ok()
+        );
         let e = check_shape(&json!({"server": {"nics": [{"subnetid": "s"}]}}), &S, "").unwrap_err();
-        assert_eq!(e, "unknown field `server.nics[0].subnetid` (did you mean `subnet_id`?)");
+        assert_eq!(
+            e,
+            "unknown field `server.nics[0].subnetid` (did you mean `subnet_id`?)"
+        );
         let e = check_shape(&json!({"server": []}), &S, "").unwrap_err();
         assert_eq!(e, "`server` must be an object");
     }
 
     #[test]
     fn error_bodies_per_service() {
-        assert_eq!(error(Style::Ecs, 400, "", "m", "r").body, json!({"error": {"code": "Ecs.0005", "message": "m"}}));
-        assert_eq!(error(Style::Nova, 404, "", "m", "r").body, json!({"itemNotFound": {"code": 404, "message": "m"}}));
-        assert_eq!(error(Style::VpcV3, 404, "", "m", "r").body["error_code"], "VPC.0202");
-        assert_eq!(error(Style::Iam, 404, "", "m", "r").body["error"]["code"], 404);
+        assert_eq!(
+            error(Style::Ecs, 400, "", "m", "r").body,
+            json!({"error": {"code": "Ecs.0005", "message": "m"}})
+        );
+        assert_eq!(
+            error(Style::Nova, 404, "", "m", "r").body,
+            json!({"itemNotFound": {"code": 404, "message": "m"}})
+        );
+        assert_eq!(
+            error(Style::VpcV3, 404, "", "m", "r").body["error_code"],
+            "VPC.0202"
+        );
+        assert_eq!(
+            error(Style::Iam, 404, "", "m", "r").body["error"]["code"],
+            404
+        );
     }
 }

@@ -35,9 +35,17 @@ static CREATE_VPC: Shape = Shape::Obj(&[(
 pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&CREATE_VPC)?;
     let b = &ctx.body["vpc"];
-    let cidr = ctx.opt_str(b, "vpc.", "cidr")?.unwrap_or("192.168.0.0/16").to_string();
+    let cidr = ctx
+        .opt_str(b, "vpc.", "cidr")?
+        .unwrap_or("192.168.0.0/16")
+        .to_string();
     if parse_cidr(&cidr).is_none_or(|(_, p)| !(8..=28).contains(&p)) {
-        return Err(ctx.err(400, format!("`vpc.cidr` `{cidr}` is invalid: use a private IPv4 CIDR with a prefix of 8-28")));
+        return Err(ctx.err(
+            400,
+            format!(
+                "`vpc.cidr` `{cidr}` is invalid: use a private IPv4 CIDR with a prefix of 8-28"
+            ),
+        ));
     }
     let name = ctx.opt_str(b, "vpc.", "name")?.unwrap_or("").to_string();
     let id = new_id();
@@ -45,9 +53,16 @@ pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         id: id.clone(),
         name,
         cidr,
-        description: ctx.opt_str(b, "vpc.", "description")?.unwrap_or("").to_string(),
+        description: ctx
+            .opt_str(b, "vpc.", "description")?
+            .unwrap_or("")
+            .to_string(),
         status: "CREATING".into(),
-        transition: Some(Transition { at: at_created(ctx), status: "OK".into(), remove: false }),
+        transition: Some(Transition {
+            at: at_created(ctx),
+            status: "OK".into(),
+            remove: false,
+        }),
         created: ctx.now,
         builtin: false,
     };
@@ -57,13 +72,21 @@ pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn list_vpcs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let list: Vec<Value> =
-        ctx.world.vpcs.values().filter(|v| ctx.q("id").is_none_or(|id| id == v.id)).map(|v| render_vpc(ctx, v)).collect();
+    let list: Vec<Value> = ctx
+        .world
+        .vpcs
+        .values()
+        .filter(|v| ctx.q("id").is_none_or(|id| id == v.id))
+        .map(|v| render_vpc(ctx, v))
+        .collect();
     Reply::ok(json!({"vpcs": list}))
 }
 
 fn vpc_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a Vpc, ApiError> {
-    ctx.world.vpcs.get(id).ok_or_else(|| ctx.err(404, format!("VPC `{id}` does not exist")))
+    ctx.world
+        .vpcs
+        .get(id)
+        .ok_or_else(|| ctx.err(404, format!("VPC `{id}` does not exist")))
 }
 
 pub fn show_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -85,15 +108,25 @@ pub fn delete_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     vpc_or_404(ctx, &id)?;
     if ctx.world.subnets.values().any(|s| s.vpc_id == id) {
-        return Err(ctx.err(409, format!("VPC `{id}` still has subnets: delete them first")));
+        return Err(ctx.err(
+            409,
+            format!("VPC `{id}` still has subnets: delete them first"),
+        ));
     }
-    if ctx.world.security_groups.values().any(|g| g.vpc_id == id && !g.builtin) {
+    if ctx
+        .world
+        .security_groups
+        .values()
+        .any(|g| g.vpc_id == id && !g.builtin)
+    {
         return Err(ctx.err(409, format!("VPC `{id}` still has security groups")));
     }
     ctx.world.vpcs.remove(&id);
     ctx.world.security_groups.retain(|_, g| g.vpc_id != id);
     let groups: Vec<String> = ctx.world.security_groups.keys().cloned().collect();
-    ctx.world.rules.retain(|_, r| groups.contains(&r.security_group_id));
+    ctx.world
+        .rules
+        .retain(|_, r| groups.contains(&r.security_group_id));
     Reply::empty(204)
 }
 
@@ -137,26 +170,73 @@ pub fn create_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let vpc_id = ctx.str_field(b, "subnet.", "vpc_id")?.to_string();
     let gateway = ctx.str_field(b, "subnet.", "gateway_ip")?.to_string();
     let vpc = vpc_or_404(ctx, &vpc_id)?;
-    let (net, prefix) = parse_cidr(&cidr).ok_or_else(|| ctx.err(400, format!("`subnet.cidr` `{cidr}` is not an IPv4 CIDR")))?;
-    let (vnet, vprefix) = parse_cidr(&vpc.cidr).ok_or_else(|| ctx.err(500, "the VPC's CIDR is invalid"))?;
-    let vmask = if vprefix == 0 { 0 } else { u32::MAX << (32 - vprefix) };
+    let (net, prefix) = parse_cidr(&cidr)
+        .ok_or_else(|| ctx.err(400, format!("`subnet.cidr` `{cidr}` is not an IPv4 CIDR")))?;
+    let (vnet, vprefix) =
+        parse_cidr(&vpc.cidr).ok_or_else(|| ctx.err(500, "the VPC's CIDR is invalid"))?;
+    let vmask = if vprefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - vprefix)
+    };
     if prefix < vprefix || prefix > 29 || (u32::from(net) & vmask) != u32::from(vnet) {
-        return Err(ctx.err(400, format!("`subnet.cidr` `{cidr}` is not inside the VPC's `{}` (prefix up to /29)", vpc.cidr)));
+        return Err(ctx.err(
+            400,
+            format!(
+                "`subnet.cidr` `{cidr}` is not inside the VPC's `{}` (prefix up to /29)",
+                vpc.cidr
+            ),
+        ));
     }
-    let gw: std::net::Ipv4Addr = gateway.parse().map_err(|_| ctx.err(400, format!("`subnet.gateway_ip` `{gateway}` is not an IPv4 address")))?;
+    let gw: std::net::Ipv4Addr = gateway.parse().map_err(|_| {
+        ctx.err(
+            400,
+            format!("`subnet.gateway_ip` `{gateway}` is not an IPv4 address"),
+        )
+    })?;
     let mask = u32::MAX << (32 - prefix);
     if u32::from(gw) & mask != u32::from(net) {
-        return Err(ctx.err(400, format!("`subnet.gateway_ip` `{gateway}` is not inside `{cidr}`")));
+        return Err(ctx.err(
+            400,
+            format!("`subnet.gateway_ip` `{gateway}` is not inside `{cidr}`"),
+        ));
     }
-    if ctx.world.subnets.values().any(|s| s.vpc_id == vpc_id && s.cidr == cidr) {
-        return Err(ctx.err(409, format!("a subnet with CIDR `{cidr}` already exists in VPC `{vpc_id}`")));
+    if ctx
+        .world
+        .subnets
+        .values()
+        .any(|s| s.vpc_id == vpc_id && s.cidr == cidr)
+    {
+        return Err(ctx.err(
+            409,
+            format!("a subnet with CIDR `{cidr}` already exists in VPC `{vpc_id}`"),
+        ));
     }
-    let mut dns: Vec<String> = b.get("dnsList").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let mut dns: Vec<String> = b
+        .get("dnsList")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     if dns.is_empty() {
-        dns.extend(b.get("primary_dns").and_then(Value::as_str).map(str::to_string));
-        dns.extend(b.get("secondary_dns").and_then(Value::as_str).map(str::to_string));
+        dns.extend(
+            b.get("primary_dns")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        );
+        dns.extend(
+            b.get("secondary_dns")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        );
     }
-    let az = ctx.opt_str(b, "subnet.", "availability_zone")?.unwrap_or("ru-moscow-1a").to_string();
+    let az = ctx
+        .opt_str(b, "subnet.", "availability_zone")?
+        .unwrap_or("ru-moscow-1a")
+        .to_string();
     let s = Subnet {
         id: new_id(),
         neutron_subnet_id: new_id(),
@@ -167,7 +247,11 @@ pub fn create_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         availability_zone: az,
         dns_list: dns,
         status: "UNKNOWN".into(),
-        transition: Some(Transition { at: at_created(ctx), status: "ACTIVE".into(), remove: false }),
+        transition: Some(Transition {
+            at: at_created(ctx),
+            status: "ACTIVE".into(),
+            remove: false,
+        }),
         created: ctx.now,
         builtin: false,
         last_host: 1,
@@ -178,7 +262,12 @@ pub fn create_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn list_subnets(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let mut list: Vec<&Subnet> = ctx.world.subnets.values().filter(|s| ctx.q("vpc_id").is_none_or(|v| v == s.vpc_id)).collect();
+    let mut list: Vec<&Subnet> = ctx
+        .world
+        .subnets
+        .values()
+        .filter(|s| ctx.q("vpc_id").is_none_or(|v| v == s.vpc_id))
+        .collect();
     list.sort_by_key(|s| (s.created, s.id.clone()));
     if let Some(marker) = ctx.q("marker") {
         if let Some(pos) = list.iter().position(|s| s.id == marker) {
@@ -203,7 +292,12 @@ pub fn delete_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let (vpc_id, id) = (ctx.param(0).to_string(), ctx.param(1).to_string());
     match ctx.world.subnets.get(&id) {
         Some(s) if s.vpc_id == vpc_id => {}
-        _ => return Err(ctx.err(404, format!("subnet `{id}` does not exist in VPC `{vpc_id}`"))),
+        _ => {
+            return Err(ctx.err(
+                404,
+                format!("subnet `{id}` does not exist in VPC `{vpc_id}`"),
+            ));
+        }
     }
     if ctx.world.servers.values().any(|s| s.subnet_id == id) {
         return Err(ctx.err(409, format!("subnet `{id}` still has servers")));
@@ -235,7 +329,13 @@ fn render_rule_v3(r: &SgRule, project: &str) -> Value {
 }
 
 fn rules_of(ctx: &Ctx, sg: &str) -> Vec<SgRule> {
-    let mut v: Vec<SgRule> = ctx.world.rules.values().filter(|r| r.security_group_id == sg).cloned().collect();
+    let mut v: Vec<SgRule> = ctx
+        .world
+        .rules
+        .values()
+        .filter(|r| r.security_group_id == sg)
+        .cloned()
+        .collect();
     v.sort_by_key(|r| (r.created, r.id.clone()));
     v
 }
@@ -261,8 +361,13 @@ pub fn show_sg(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ctx.err(404, format!("security group `{id}` does not exist")));
     };
     let pid = ctx.world.project_id.clone();
-    let rules: Vec<Value> = rules_of(ctx, &g.id).iter().map(|r| render_rule_v1(r, &pid)).collect();
-    Reply::ok(json!({"security_group": {"id": g.id, "name": g.name, "description": g.description, "vpc_id": g.vpc_id, "enterprise_project_id": "0", "security_group_rules": rules}}))
+    let rules: Vec<Value> = rules_of(ctx, &g.id)
+        .iter()
+        .map(|r| render_rule_v1(r, &pid))
+        .collect();
+    Reply::ok(
+        json!({"security_group": {"id": g.id, "name": g.name, "description": g.description, "vpc_id": g.vpc_id, "enterprise_project_id": "0", "security_group_rules": rules}}),
+    )
 }
 
 pub fn show_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -271,7 +376,10 @@ pub fn show_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ctx.err(404, format!("security group `{id}` does not exist")));
     };
     let pid = ctx.world.project_id.clone();
-    let rules: Vec<Value> = rules_of(ctx, &g.id).iter().map(|r| render_rule_v3(r, &pid)).collect();
+    let rules: Vec<Value> = rules_of(ctx, &g.id)
+        .iter()
+        .map(|r| render_rule_v3(r, &pid))
+        .collect();
     Reply::ok(json!({"request_id": ctx.request_id, "security_group": {
         "id": g.id, "name": g.name, "description": g.description, "project_id": pid,
         "created_at": iso(g.created), "updated_at": iso(g.created), "enterprise_project_id": "0", "tags": [],
@@ -286,11 +394,19 @@ fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
         .values()
         .filter(|r| {
             // The v3 SDK sends the group filter as a repeated parameter.
-            let groups: Vec<&str> = ctx.query.iter().filter(|(k, _)| k == "security_group_id").map(|(_, v)| v.as_str()).collect();
+            let groups: Vec<&str> = ctx
+                .query
+                .iter()
+                .filter(|(k, _)| k == "security_group_id")
+                .map(|(_, v)| v.as_str())
+                .collect();
             groups.is_empty() || groups.contains(&r.security_group_id.as_str())
         })
         .filter(|r| ctx.q("direction").is_none_or(|d| d == r.direction))
-        .filter(|r| ctx.q("protocol").is_none_or(|p| Some(p) == r.protocol.as_deref()))
+        .filter(|r| {
+            ctx.q("protocol")
+                .is_none_or(|p| Some(p) == r.protocol.as_deref())
+        })
         .filter(|r| ctx.q("id").is_none_or(|id| id == r.id))
         .filter(|r| ctx.q("action").is_none_or(|a| a == r.action))
         .cloned()
@@ -301,7 +417,10 @@ fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
 
 pub fn list_rules(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let pid = ctx.world.project_id.clone();
-    let list: Vec<Value> = filtered_rules(ctx).iter().map(|r| render_rule_v1(r, &pid)).collect();
+    let list: Vec<Value> = filtered_rules(ctx)
+        .iter()
+        .map(|r| render_rule_v1(r, &pid))
+        .collect();
     Reply::ok(json!({"security_group_rules": list}))
 }
 
@@ -324,7 +443,9 @@ pub fn list_rules_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         page["next_marker"] = json!(rules.last().map(|r| r.id.clone()));
     }
     let list: Vec<Value> = rules.iter().map(|r| render_rule_v3(r, &pid)).collect();
-    Reply::ok(json!({"request_id": ctx.request_id, "security_group_rules": list, "page_info": page}))
+    Reply::ok(
+        json!({"request_id": ctx.request_id, "security_group_rules": list, "page_info": page}),
+    )
 }
 
 static CREATE_RULE_V1: Shape = Shape::Obj(&[(
@@ -369,7 +490,10 @@ fn port(ctx: &Ctx, r: &Value, key: &str) -> Result<Option<u32>, ApiError> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(p @ 1..=65535) => Ok(Some(p as u32)),
-            _ => Err(ctx.err(400, format!("`security_group_rule.{key}` must be 1-65535, got {v}"))),
+            _ => Err(ctx.err(
+                400,
+                format!("`security_group_rule.{key}` must be 1-65535, got {v}"),
+            )),
         },
     }
 }
@@ -383,27 +507,58 @@ fn common_rule(ctx: &Ctx, r: &Value) -> Result<SgRule, ApiError> {
     }
     let direction = ctx.str_field(r, p, "direction")?.to_string();
     if direction != "ingress" && direction != "egress" {
-        return Err(ctx.err(400, format!("`{p}direction` `{direction}` is invalid: use ingress or egress")));
+        return Err(ctx.err(
+            400,
+            format!("`{p}direction` `{direction}` is invalid: use ingress or egress"),
+        ));
     }
-    let ethertype = ctx.opt_str(r, p, "ethertype")?.unwrap_or("IPv4").to_string();
+    let ethertype = ctx
+        .opt_str(r, p, "ethertype")?
+        .unwrap_or("IPv4")
+        .to_string();
     if ethertype != "IPv4" && ethertype != "IPv6" {
-        return Err(ctx.err(400, format!("`{p}ethertype` `{ethertype}` is invalid: use IPv4 or IPv6")));
+        return Err(ctx.err(
+            400,
+            format!("`{p}ethertype` `{ethertype}` is invalid: use IPv4 or IPv6"),
+        ));
     }
     let protocol = match r.get("protocol") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) if ["tcp", "udp", "icmp", "icmpv6", "gre"].contains(&s.as_str()) || s.parse::<u8>().is_ok() => Some(s.clone()),
-        Some(v) => return Err(ctx.err(400, format!("`{p}protocol` {v} is invalid: use tcp, udp, icmp or a protocol number"))),
+        Some(Value::String(s))
+            if ["tcp", "udp", "icmp", "icmpv6", "gre"].contains(&s.as_str())
+                || s.parse::<u8>().is_ok() =>
+        {
+            Some(s.clone())
+        }
+        Some(v) => {
+            return Err(ctx.err(
+                400,
+                format!("`{p}protocol` {v} is invalid: use tcp, udp, icmp or a protocol number"),
+            ));
+        }
     };
-    let remote_ip_prefix = ctx.opt_str(r, p, "remote_ip_prefix")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let remote_ip_prefix = ctx
+        .opt_str(r, p, "remote_ip_prefix")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if let Some(prefix) = &remote_ip_prefix {
         if ethertype == "IPv4" && parse_cidr(prefix).is_none() {
-            return Err(ctx.err(400, format!("`{p}remote_ip_prefix` `{prefix}` is not an IPv4 CIDR")));
+            return Err(ctx.err(
+                400,
+                format!("`{p}remote_ip_prefix` `{prefix}` is not an IPv4 CIDR"),
+            ));
         }
     }
-    let remote_group_id = ctx.opt_str(r, p, "remote_group_id")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let remote_group_id = ctx
+        .opt_str(r, p, "remote_group_id")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if remote_ip_prefix.is_some() && remote_group_id.is_some() {
-        return Err(ctx.err(400, format!("`{p}remote_ip_prefix` and `{p}remote_group_id` are mutually exclusive")));
+        return Err(ctx.err(
+            400,
+            format!("`{p}remote_ip_prefix` and `{p}remote_group_id` are mutually exclusive"),
+        ));
     }
     Ok(SgRule {
         id: new_id(),
@@ -441,9 +596,15 @@ pub fn create_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&CREATE_RULE_V1)?;
     let r = &ctx.body["security_group_rule"];
     let mut rule = common_rule(ctx, r)?;
-    let (min, max) = (port(ctx, r, "port_range_min")?, port(ctx, r, "port_range_max")?);
+    let (min, max) = (
+        port(ctx, r, "port_range_min")?,
+        port(ctx, r, "port_range_max")?,
+    );
     if min.is_some() != max.is_some() || min > max {
-        return Err(ctx.err(400, "`security_group_rule.port_range_min` and `port_range_max` go together, min <= max"));
+        return Err(ctx.err(
+            400,
+            "`security_group_rule.port_range_min` and `port_range_max` go together, min <= max",
+        ));
     }
     if min.is_some() && !matches!(rule.protocol.as_deref(), Some("tcp" | "udp")) {
         return Err(ctx.err(400, "ports need `protocol` tcp or udp"));
@@ -468,14 +629,20 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let r = &ctx.body["security_group_rule"];
     let mut rule = common_rule(ctx, r)?;
     let p = "security_group_rule.";
-    let multiport = ctx.opt_str(r, p, "multiport")?.filter(|s| !s.is_empty()).map(str::to_string);
+    let multiport = ctx
+        .opt_str(r, p, "multiport")?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     if let Some(mp) = &multiport {
         let ok = mp.split(',').all(|part| {
             let (a, b) = part.split_once('-').unwrap_or((part, part));
             matches!((a.trim().parse::<u32>(), b.trim().parse::<u32>()), (Ok(a @ 1..=65535), Ok(b @ 1..=65535)) if a <= b)
         });
         if !ok {
-            return Err(ctx.err(400, format!("`{p}multiport` `{mp}` is invalid: use `22`, `1-30` or `22,80,443`")));
+            return Err(ctx.err(
+                400,
+                format!("`{p}multiport` `{mp}` is invalid: use `22`, `1-30` or `22,80,443`"),
+            ));
         }
         if !matches!(rule.protocol.as_deref(), Some("tcp" | "udp")) {
             return Err(ctx.err(400, "ports need `protocol` tcp or udp"));
@@ -490,11 +657,20 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     rule.multiport = multiport;
     rule.action = ctx.opt_str(r, p, "action")?.unwrap_or("allow").to_string();
     if rule.action != "allow" && rule.action != "deny" {
-        return Err(ctx.err(400, format!("`{p}action` `{}` is invalid: use allow or deny", rule.action)));
+        return Err(ctx.err(
+            400,
+            format!(
+                "`{p}action` `{}` is invalid: use allow or deny",
+                rule.action
+            ),
+        ));
     }
     rule.priority = match r.get("priority") {
         None | Some(Value::Null) => 1,
-        Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+        Some(v) => match v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        {
             Some(n @ 1..=100) => n as u32,
             _ => return Err(ctx.err(400, format!("`{p}priority` must be 1-100, got {v}"))),
         },
@@ -506,13 +682,18 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     if ctx.body.get("dry_run").and_then(Value::as_bool) != Some(true) {
         ctx.world.rules.insert(rule.id.clone(), rule);
     }
-    Reply::with(201, json!({"request_id": ctx.request_id, "security_group_rule": out}))
+    Reply::with(
+        201,
+        json!({"request_id": ctx.request_id, "security_group_rule": out}),
+    )
 }
 
 pub fn show_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0);
     match ctx.world.rules.get(id) {
-        Some(r) => Reply::ok(json!({"security_group_rule": render_rule_v1(r, &ctx.world.project_id)})),
+        Some(r) => {
+            Reply::ok(json!({"security_group_rule": render_rule_v1(r, &ctx.world.project_id)}))
+        }
         None => Err(ctx.err(404, format!("security group rule `{id}` does not exist"))),
     }
 }
@@ -520,7 +701,9 @@ pub fn show_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 pub fn show_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0);
     match ctx.world.rules.get(id) {
-        Some(r) => Reply::ok(json!({"request_id": ctx.request_id, "security_group_rule": render_rule_v3(r, &ctx.world.project_id)})),
+        Some(r) => Reply::ok(
+            json!({"request_id": ctx.request_id, "security_group_rule": render_rule_v3(r, &ctx.world.project_id)}),
+        ),
         None => Err(ctx.err(404, format!("security group rule `{id}` does not exist"))),
     }
 }
@@ -548,8 +731,26 @@ fn render_eip(ctx: &Ctx, e: &Eip) -> Value {
 }
 
 static CREATE_EIP: Shape = Shape::Obj(&[
-    ("publicip", Shape::Obj(&[("ip_address", Shape::Any), ("type", Shape::Any), ("ip_version", Shape::Any), ("alias", Shape::Any), ("port_id", Shape::Any)])),
-    ("bandwidth", Shape::Obj(&[("charge_mode", Shape::Any), ("id", Shape::Any), ("name", Shape::Any), ("share_type", Shape::Any), ("size", Shape::Any)])),
+    (
+        "publicip",
+        Shape::Obj(&[
+            ("ip_address", Shape::Any),
+            ("type", Shape::Any),
+            ("ip_version", Shape::Any),
+            ("alias", Shape::Any),
+            ("port_id", Shape::Any),
+        ]),
+    ),
+    (
+        "bandwidth",
+        Shape::Obj(&[
+            ("charge_mode", Shape::Any),
+            ("id", Shape::Any),
+            ("name", Shape::Any),
+            ("share_type", Shape::Any),
+            ("size", Shape::Any),
+        ]),
+    ),
     ("enterprise_project_id", Shape::Any),
 ]);
 
@@ -558,7 +759,11 @@ pub fn create_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let (p, b) = (&ctx.body["publicip"], &ctx.body["bandwidth"]);
     let kind = ctx.str_field(p, "publicip.", "type")?.to_string();
     if kind != "5_bgp" && kind != "5_sbgp" {
-        return Err(ctx.err_code(400, "EIP.7904", format!("`publicip.type` `{kind}` is not offered in this region: use 5_bgp or 5_sbgp")));
+        return Err(ctx.err_code(
+            400,
+            "EIP.7904",
+            format!("`publicip.type` `{kind}` is not offered in this region: use 5_bgp or 5_sbgp"),
+        ));
     }
     if let Some(v) = p.get("ip_version").filter(|v| !v.is_null()) {
         if v.as_u64() != Some(4) {
@@ -567,22 +772,38 @@ pub fn create_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }
     let share = ctx.str_field(b, "bandwidth.", "share_type")?.to_string();
     if share != "PER" && share != "WHOLE" {
-        return Err(ctx.err(400, format!("`bandwidth.share_type` `{share}` is invalid: use PER or WHOLE")));
+        return Err(ctx.err(
+            400,
+            format!("`bandwidth.share_type` `{share}` is invalid: use PER or WHOLE"),
+        ));
     }
     if share == "WHOLE" {
-        return Err(ctx.err(400, "shared bandwidth (`WHOLE`) is not offered by the local cloud: use PER"));
+        return Err(ctx.err(
+            400,
+            "shared bandwidth (`WHOLE`) is not offered by the local cloud: use PER",
+        ));
     }
     let size = match b.get("size").and_then(Value::as_u64) {
         Some(n @ 1..=2000) => n as u32,
         _ => return Err(ctx.err(400, "`bandwidth.size` must be 1-2000 Mbit/s")),
     };
     let name = ctx.str_field(b, "bandwidth.", "name")?.to_string();
-    let charge = ctx.opt_str(b, "bandwidth.", "charge_mode")?.unwrap_or("bandwidth").to_string();
+    let charge = ctx
+        .opt_str(b, "bandwidth.", "charge_mode")?
+        .unwrap_or("bandwidth")
+        .to_string();
     if charge != "traffic" && charge != "bandwidth" {
-        return Err(ctx.err(400, format!("`bandwidth.charge_mode` `{charge}` is invalid: use traffic or bandwidth")));
+        return Err(ctx.err(
+            400,
+            format!("`bandwidth.charge_mode` `{charge}` is invalid: use traffic or bandwidth"),
+        ));
     }
     let Some(address) = ctx.world.allocate_eip(ctx.config.eip_pool) else {
-        return Err(ctx.err_code(400, "EIP.0010", "Insufficient quota: the EIP pool is exhausted"));
+        return Err(ctx.err_code(
+            400,
+            "EIP.0010",
+            "Insufficient quota: the EIP pool is exhausted",
+        ));
     };
     let e = Eip {
         id: new_id(),
@@ -605,7 +826,12 @@ pub fn create_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn list_eips(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let list: Vec<Value> = ctx.world.eips.values().map(|e| render_eip(ctx, e)).collect();
+    let list: Vec<Value> = ctx
+        .world
+        .eips
+        .values()
+        .map(|e| render_eip(ctx, e))
+        .collect();
     Reply::ok(json!({"publicips": list}))
 }
 
@@ -617,7 +843,14 @@ pub fn show_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }
 }
 
-static UPDATE_EIP: Shape = Shape::Obj(&[("publicip", Shape::Obj(&[("port_id", Shape::Any), ("ip_version", Shape::Any), ("alias", Shape::Any)]))]);
+static UPDATE_EIP: Shape = Shape::Obj(&[(
+    "publicip",
+    Shape::Obj(&[
+        ("port_id", Shape::Any),
+        ("ip_version", Shape::Any),
+        ("alias", Shape::Any),
+    ]),
+)]);
 
 pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&UPDATE_EIP)?;
@@ -636,7 +869,11 @@ pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         let port = port.as_str().unwrap_or("").to_string();
         if port.is_empty() {
             // Unbind.
-            let server = ctx.world.servers.values_mut().find(|s| s.eip_id.as_deref() == Some(id.as_str()));
+            let server = ctx
+                .world
+                .servers
+                .values_mut()
+                .find(|s| s.eip_id.as_deref() == Some(id.as_str()));
             if let Some(s) = server {
                 s.eip_id = None;
             }
@@ -647,27 +884,54 @@ pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             }
         } else {
             if bound {
-                return Err(ctx.err_code(409, "EIP.7902", format!("publicip `{id}` is already bound: unbind it first")));
+                return Err(ctx.err_code(
+                    409,
+                    "EIP.7902",
+                    format!("publicip `{id}` is already bound: unbind it first"),
+                ));
             }
-            let Some(server_id) = ctx.world.servers.values().find(|s| s.port_id == port).map(|s| s.id.clone()) else {
+            let Some(server_id) = ctx
+                .world
+                .servers
+                .values()
+                .find(|s| s.port_id == port)
+                .map(|s| s.id.clone())
+            else {
                 return Err(ctx.err(404, format!("port `{port}` does not exist")));
             };
             if ctx.world.servers[&server_id].eip_id.is_some() {
-                return Err(ctx.err_code(409, "EIP.7902", format!("port `{port}` already has a public IP")));
+                return Err(ctx.err_code(
+                    409,
+                    "EIP.7902",
+                    format!("port `{port}` already has a public IP"),
+                ));
             }
             super::ecs::bind_eip(ctx, &id, &server_id);
         }
     }
-    let out = ctx.world.eips.get(&id).map(|e| render_eip(ctx, e)).unwrap_or(Value::Null);
+    let out = ctx
+        .world
+        .eips
+        .get(&id)
+        .map(|e| render_eip(ctx, e))
+        .unwrap_or(Value::Null);
     Reply::ok(json!({"publicip": out}))
 }
 
 pub fn delete_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     match ctx.world.eips.get(&id) {
-        None => return Err(ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist"))),
+        None => {
+            return Err(ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist")));
+        }
         Some(e) if e.port_id.is_some() => {
-            return Err(ctx.err_code(409, "EIP.7902", format!("publicip `{id}` is bound to a server: unbind it or delete the server first")));
+            return Err(ctx.err_code(
+                409,
+                "EIP.7902",
+                format!(
+                    "publicip `{id}` is bound to a server: unbind it or delete the server first"
+                ),
+            ));
         }
         Some(_) => {}
     }
