@@ -119,6 +119,8 @@ pub struct Config {
     /// refused for `lockout` even with a good signature, as the gateway does. `None` disables.
     pub lock_after_failures: Option<u32>,
     pub lockout: Duration,
+    /// Exact durations instead of the profile's, for tests that must see intermediate states.
+    pub latency_override: Option<Latency>,
 }
 
 impl Config {
@@ -138,6 +140,7 @@ impl Config {
             eip_pool: (std::net::Ipv4Addr::new(10, 250, 0, 10), 4000),
             lock_after_failures: Some(5),
             lockout: Duration::from_secs(300),
+            latency_override: None,
         }
     }
 
@@ -147,8 +150,9 @@ impl Config {
         default_state_dir(env).map(Config::new)
     }
 
+    /// The durations in force: `latency_override` if set, else the scaled profile.
     pub fn latency(&self) -> Latency {
-        Latency::of(self.profile, self.scale)
+        self.latency_override.unwrap_or_else(|| Latency::of(self.profile, self.scale))
     }
 }
 
