@@ -1,9 +1,116 @@
-//! The `localcloud` subcommand.
+//! The `localcloud` subcommand: runs the embedded local cloud in the foreground until it is
+//! interrupted, printing one JSON line with its endpoints and keys when it is ready.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cce_localcloud::{Config, LocalCloud, Profile};
 
 /// Flags of `localcloud`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("`localcloud` is not built yet: see the open issues for its status")
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Serve the IAM, ECS, IMS and VPC/EIP APIs on four loopback ports.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address of the IAM listener; ECS, IMS and VPC take the next three ports. Port 0 picks
+    /// four free ports.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Directory of the state file [default: $XDG_STATE_HOME/cce-image-builder/localcloud].
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Access key to accept (generated and kept in the state when absent).
+    #[arg(long, requires = "secret_key")]
+    access_key: Option<String>,
+    /// Secret key of --access-key.
+    #[arg(
+        long,
+        requires = "access_key",
+        env = "CCE_LOCALCLOUD_SECRET_KEY",
+        hide_env_values = true
+    )]
+    secret_key: Option<String>,
+    /// Region name, which is also the project's name.
+    #[arg(long, default_value = "ru-moscow-1")]
+    region: String,
+    /// Latency profile: `instant` (tests) or `realistic` (a build takes 3-5 minutes).
+    #[arg(long, default_value = "instant")]
+    profile: Profile,
+    /// Multiplies every duration of the profile.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Most servers alive at once; more gives the ECS quota error.
+    #[arg(long, default_value_t = 10)]
+    max_servers: usize,
+    /// JSON file of fault rules: {"faults":[{"op":"CreateImage","nth":1,"kind":"job_fail"}]}.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Command::Serve(a) => serve(a),
+    }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<u8> {
+    if !(a.scale.is_finite() && a.scale >= 0.0) {
+        anyhow::bail!("--scale must be a non-negative number, got {}", a.scale);
+    }
+    let state = match a.state {
+        Some(s) => s,
+        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok()).context(
+            "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
+        )?,
+    };
+    let mut config = Config::new(state);
+    config.listen = a.listen;
+    config.access_key = a.access_key;
+    config.secret_key = a.secret_key;
+    config.region = a.region;
+    config.profile = a.profile;
+    config.scale = a.scale;
+    config.max_servers = a.max_servers;
+    if let Some(f) = &a.faults {
+        config.faults = cce_localcloud::faults::load_file(f).map_err(anyhow::Error::msg)?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let handle = LocalCloud::start(config).await?;
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", handle.ready_line()).context("cannot write the ready line")?;
+            out.flush().context("cannot write the ready line")?;
+        }
+        wait_for_signal().await?;
+        handle.shutdown().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(crate::exit::OK)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }

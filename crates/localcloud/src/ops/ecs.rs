@@ -1,0 +1,1311 @@
+//! ECS operations: availability zones, flavors, servers (create v1 and v1.1, show, list, stop,
+//! start, delete) with their jobs, and Nova keypairs.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{ApiError, Ctx, Reply, Shape};
+use crate::backend::ServerSpec;
+use crate::config::draw;
+use crate::faults::FaultKind;
+use crate::world::{
+    Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis, new_id,
+};
+
+/// Availability zones of ru-moscow-1.
+pub const AZS: &[&str] = &[
+    "ru-moscow-1a",
+    "ru-moscow-1b",
+    "ru-moscow-1c",
+    "ru-moscow-1e",
+];
+
+/// A flavor of the catalogue: name, vCPUs, RAM in MiB.
+pub struct Flavor {
+    pub id: &'static str,
+    pub vcpus: u32,
+    pub ram: u32,
+}
+
+/// A few of the real general-purpose and compute flavors.
+pub const FLAVORS: &[Flavor] = &[
+    Flavor {
+        id: "s7n.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "s7n.xlarge.2",
+        vcpus: 4,
+        ram: 8192,
+    },
+    Flavor {
+        id: "s7n.2xlarge.2",
+        vcpus: 8,
+        ram: 16384,
+    },
+    Flavor {
+        id: "s7n.large.4",
+        vcpus: 2,
+        ram: 8192,
+    },
+    Flavor {
+        id: "s6.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "s6.xlarge.2",
+        vcpus: 4,
+        ram: 8192,
+    },
+    Flavor {
+        id: "c7n.large.2",
+        vcpus: 2,
+        ram: 4096,
+    },
+    Flavor {
+        id: "m7n.large.8",
+        vcpus: 2,
+        ram: 16384,
+    },
+];
+
+fn flavor(id: &str) -> Option<&'static Flavor> {
+    FLAVORS.iter().find(|f| f.id == id)
+}
+
+pub fn nova_azs(_ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let zones: Vec<Value> = AZS
+        .iter()
+        .map(|z| json!({"zoneName": z, "zoneState": {"available": true}, "hosts": null}))
+        .collect();
+    Reply::ok(json!({"availabilityZoneInfo": zones}))
+}
+
+pub fn az_info(_ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let zones: Vec<Value> = AZS
+        .iter()
+        .map(|z| json!({"availability_zone_id": z, "type": "core", "mode": "on", "alias": {"zh-cn": z, "en-us": z}, "az_group_ids": [], "category": 0, "public_border_group": "center"}))
+        .collect();
+    Reply::ok(json!({"availability_zones": zones}))
+}
+
+fn render_flavor(f: &Flavor) -> Value {
+    json!({
+        "id": f.id,
+        "name": f.id,
+        "vcpus": f.vcpus.to_string(),
+        "ram": f.ram,
+        "disk": "0",
+        "swap": "",
+        "OS-FLV-EXT-DATA:ephemeral": 0,
+        "OS-FLV-DISABLED:disabled": false,
+        "rxtx_factor": 1.0,
+        "rxtx_quota": null,
+        "rxtx_cap": null,
+        "os-flavor-access:is_public": true,
+        "links": [],
+        "os_extra_specs": {
+            "ecs:performancetype": if f.id.starts_with('c') { "computingv3" } else { "normal" },
+            "cond:operation:status": "normal",
+            "cond:operation:az": AZS.iter().map(|z| format!("{z}(normal)")).collect::<Vec<_>>().join(","),
+            "resource_type": "IOoptimizedS7n",
+        },
+    })
+}
+
+pub fn flavors(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    if let Some(az) = ctx.q("availability_zone") {
+        if !AZS.contains(&az) {
+            return Reply::ok(json!({"flavors": []}));
+        }
+    }
+    let mut list: Vec<&Flavor> = FLAVORS
+        .iter()
+        .filter(|f| ctx.q("flavor_id").is_none_or(|id| id == f.id))
+        .collect();
+    if let Some(marker) = ctx.q("marker") {
+        if let Some(pos) = list.iter().position(|f| f.id == marker) {
+            list.drain(..=pos);
+        }
+    }
+    if let Some(limit) = ctx.q_num("limit")? {
+        list.truncate(limit);
+    }
+    Reply::ok(json!({"flavors": list.into_iter().map(render_flavor).collect::<Vec<_>>()}))
+}
+
+const NIC: Shape = Shape::Obj(&[
+    ("subnet_id", Shape::Any),
+    ("port_id", Shape::Any),
+    ("ip_address", Shape::Any),
+    ("ipv6_enable", Shape::Any),
+    ("ipv6_bandwidth", Shape::Any),
+    ("allowed_address_pairs", Shape::Any),
+    ("efi_enable", Shape::Any),
+]);
+const ROOT_VOLUME: Shape = Shape::Obj(&[
+    ("volumetype", Shape::Any),
+    ("size", Shape::Any),
+    ("iops", Shape::Any),
+    ("throughput", Shape::Any),
+    ("hw:passthrough", Shape::Any),
+    ("cluster_type", Shape::Any),
+    ("cluster_id", Shape::Any),
+    ("extendparam", Shape::Any),
+    ("metadata", Shape::Any),
+]);
+const PUBLICIP: Shape = Shape::Obj(&[
+    ("id", Shape::Any),
+    ("eip", Shape::Any),
+    ("delete_on_termination", Shape::Any),
+]);
+const SECURITY_GROUPS: Shape = Shape::List(&Shape::Obj(&[("id", Shape::Any)]));
+
+macro_rules! server_shape {
+    ($extend:expr) => {
+        Shape::Obj(&[
+            ("dry_run", Shape::Any),
+            (
+                "server",
+                Shape::Obj(&[
+                    ("auto_terminate_time", Shape::Any),
+                    ("adminPass", Shape::Any),
+                    ("availability_zone", Shape::Any),
+                    ("batch_create_in_multi_az", Shape::Any),
+                    ("count", Shape::Any),
+                    ("data_volumes", Shape::Any),
+                    ("extendparam", $extend),
+                    ("flavorRef", Shape::Any),
+                    ("imageRef", Shape::Any),
+                    ("isAutoRename", Shape::Any),
+                    ("key_name", Shape::Any),
+                    ("metadata", Shape::Any),
+                    ("name", Shape::Any),
+                    ("nics", Shape::List(&NIC)),
+                    ("os:scheduler_hints", Shape::Any),
+                    ("publicip", PUBLICIP),
+                    ("root_volume", ROOT_VOLUME),
+                    ("security_groups", SECURITY_GROUPS),
+                    ("server_tags", Shape::Any),
+                    ("tags", Shape::Any),
+                    ("user_data", Shape::Any),
+                    ("vpcid", Shape::Any),
+                    ("description", Shape::Any),
+                    ("cpu_options", Shape::Any),
+                    ("security_options", Shape::Any),
+                    ("serial_console_options", Shape::Any),
+                    ("metadata_options", Shape::Any),
+                    ("enclave_options", Shape::Any),
+                ]),
+            ),
+        ])
+    };
+}
+
+static CREATE_V1: Shape = server_shape!(Shape::Obj(&[
+    ("chargingMode", Shape::Any),
+    ("regionID", Shape::Any),
+    ("support_auto_recovery", Shape::Any),
+    ("enterprise_project_id", Shape::Any),
+    ("marketType", Shape::Any),
+    ("spotPrice", Shape::Any),
+    ("diskPrior", Shape::Any),
+    ("spot_duration_hours", Shape::Any),
+    ("interruption_policy", Shape::Any),
+    ("spot_duration_count", Shape::Any),
+    ("CB_CSBS_BACKUP", Shape::Any),
+]));
+static CREATE_V11: Shape = server_shape!(Shape::Obj(&[
+    ("chargingMode", Shape::Any),
+    ("regionID", Shape::Any),
+    ("periodType", Shape::Any),
+    ("periodNum", Shape::Any),
+    ("isAutoRenew", Shape::Any),
+    ("isAutoPay", Shape::Any),
+    ("enterprise_project_id", Shape::Any),
+    ("support_auto_recovery", Shape::Any),
+    ("marketType", Shape::Any),
+    ("spotPrice", Shape::Any),
+    ("diskPrior", Shape::Any),
+    ("spot_duration_hours", Shape::Any),
+    ("interruption_policy", Shape::Any),
+    ("CB_CSBS_BACKUP", Shape::Any),
+    ("spot_duration_count", Shape::Any),
+]));
+
+pub fn create_v1(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_V1)?;
+    if let Some(mode) = ctx.body["server"]
+        .get("extendparam")
+        .and_then(|e| e.get("chargingMode"))
+    {
+        if !(mode == &json!(0) || mode == &json!("0") || mode == &json!("postPaid")) {
+            return Err(ctx.err(400, format!("`server.extendparam.chargingMode` {mode} is not supported here: this API creates pay-per-use servers only (0)")));
+        }
+    }
+    create(ctx)
+}
+
+pub fn create_v11(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_V11)?;
+    if let Some(mode) = ctx.body["server"]
+        .get("extendparam")
+        .and_then(|e| e.get("chargingMode"))
+    {
+        if mode == &json!("prePaid") || mode == &json!(1) {
+            return Err(ctx.err(400, "yearly/monthly servers (`chargingMode: prePaid`) are not offered by the local cloud: use `postPaid`"));
+        }
+        if !(mode == &json!("postPaid") || mode == &json!(0)) {
+            return Err(ctx.err(400, format!("`server.extendparam.chargingMode` {mode} is invalid: use `postPaid` or `prePaid`")));
+        }
+    }
+    create(ctx)
+}
+
+fn valid_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn random_mac() -> String {
+    let b: [u8; 3] = rand::random();
+    format!("fa:16:3e:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2])
+}
+
+/// The common part of both create APIs.
+fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let s = &ctx.body["server"];
+    let p = "server.";
+    let name = ctx.str_field(s, p, "name")?.to_string();
+    let image_ref = ctx.str_field(s, p, "imageRef")?.to_string();
+    let flavor_ref = ctx.str_field(s, p, "flavorRef")?.to_string();
+    let vpc_id = ctx.str_field(s, p, "vpcid")?.to_string();
+    let count = match s.get("count") {
+        None | Some(Value::Null) => 1,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=100) => n as usize,
+            _ => {
+                return Err(ctx.err(
+                    400,
+                    format!("`server.count` must be an integer from 1 to 100, got {v}"),
+                ));
+            }
+        },
+    };
+    let max_name = if count > 1 { 59 } else { 64 };
+    if !valid_server_name(&name) || name.chars().count() > max_name {
+        return Err(ctx.err(400, format!("`server.name` `{name}` is invalid: use 1-{max_name} letters, digits, `-`, `_` or `.`")));
+    }
+    if flavor(&flavor_ref).is_none() {
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0023",
+            format!("flavor `{flavor_ref}` does not exist; list flavors with ListFlavors"),
+        ));
+    }
+    let Some(img) = super::ims::find_image(ctx, &image_ref) else {
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0039",
+            format!("image `{image_ref}` does not exist"),
+        ));
+    };
+    if img["status"] != "active" {
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0039",
+            format!(
+                "image `{image_ref}` is `{}`, not active",
+                img["status"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let min_disk = img["min_disk"].as_u64().unwrap_or(0) as u32;
+    if !ctx.world.vpcs.contains_key(&vpc_id) {
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0005",
+            format!("VPC `{vpc_id}` (`server.vpcid`) does not exist"),
+        ));
+    }
+    let az = match ctx.opt_str(s, p, "availability_zone")? {
+        Some(az) if !AZS.contains(&az) => {
+            return Err(ctx.err(
+                400,
+                format!(
+                    "availability zone `{az}` does not exist; zones: {}",
+                    AZS.join(", ")
+                ),
+            ));
+        }
+        Some(az) => az.to_string(),
+        None => AZS[rand::random_range(0..AZS.len())].to_string(),
+    };
+    let nics = s
+        .get("nics")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(first_nic) = nics.first() else {
+        return Err(ctx.err(400, "`server.nics` must name at least one subnet"));
+    };
+    let subnet_id = ctx
+        .str_field(first_nic, "server.nics[0].", "subnet_id")?
+        .to_string();
+    match ctx.world.subnets.get(&subnet_id) {
+        None => return Err(ctx.err(400, format!("subnet `{subnet_id}` does not exist (use the VPC-v1 subnet id, which is the network id)"))),
+        Some(sn) if sn.vpc_id != vpc_id => {
+            return Err(ctx.err(400, format!("subnet `{subnet_id}` is not in VPC `{vpc_id}`")));
+        }
+        Some(sn) if sn.status != "ACTIVE" => {
+            return Err(ctx.err(400, format!("subnet `{subnet_id}` is `{}`, not ACTIVE", sn.status)));
+        }
+        Some(_) => {}
+    }
+    let root = s.get("root_volume").cloned().unwrap_or(Value::Null);
+    if root.is_null() {
+        return Err(ctx.err(400, "`server.root_volume` is required"));
+    }
+    let volumetype = ctx
+        .str_field(&root, "server.root_volume.", "volumetype")?
+        .to_string();
+    if !["SSD", "SAS", "SATA", "GPSSD", "ESSD", "GPSSD2", "ESSD2"].contains(&volumetype.as_str()) {
+        return Err(ctx.err(400, format!("`server.root_volume.volumetype` `{volumetype}` is invalid: use SSD, GPSSD, SAS, SATA or ESSD")));
+    }
+    let size = match root.get("size") {
+        None | Some(Value::Null) => min_disk.max(40),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=1024).contains(&n) => n as u32,
+            _ => {
+                return Err(ctx.err(
+                    400,
+                    format!("`server.root_volume.size` must be 1-1024 GB, got {v}"),
+                ));
+            }
+        },
+    };
+    if size < min_disk {
+        return Err(ctx.err(
+            400,
+            format!(
+                "`server.root_volume.size` {size} GB is below the image's min_disk {min_disk} GB"
+            ),
+        ));
+    }
+    let mut sg_ids = Vec::new();
+    for (i, g) in s
+        .get("security_groups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let id = ctx.str_field(g, &format!("server.security_groups[{i}]."), "id")?;
+        if !ctx.world.security_groups.contains_key(id) {
+            return Err(ctx.err(400, format!("security group `{id}` does not exist")));
+        }
+        sg_ids.push(id.to_string());
+    }
+    if sg_ids.is_empty() {
+        let default = ctx
+            .world
+            .security_groups
+            .values()
+            .find(|g| g.name == crate::world::SG_DEFAULT && g.vpc_id == vpc_id);
+        let default = default.or_else(|| {
+            ctx.world
+                .security_groups
+                .values()
+                .find(|g| g.name == crate::world::SG_DEFAULT)
+        });
+        sg_ids.extend(default.map(|g| g.id.clone()));
+    }
+    let key_name = ctx.opt_str(s, p, "key_name")?.map(str::to_string);
+    let public_key = match &key_name {
+        Some(k) => match ctx.world.keypairs.get(k) {
+            Some(kp) => Some(kp.public_key.clone()),
+            None => {
+                return Err(ctx.err_code(400, "Ecs.0314", format!("keypair `{k}` does not exist")));
+            }
+        },
+        None => None,
+    };
+    let user_data = match ctx.opt_str(s, p, "user_data")? {
+        Some(u) => Some(
+            decode_b64(u)
+                .ok_or_else(|| ctx.err(400, "`server.user_data` must be base64-encoded"))?,
+        ),
+        None => None,
+    };
+    if user_data.as_ref().is_some_and(|u| u.len() > 32 * 1024) {
+        return Err(ctx.err(
+            400,
+            "`server.user_data` is larger than 32 KB before encoding",
+        ));
+    }
+    let mut metadata = BTreeMap::new();
+    if let Some(m) = s.get("metadata").and_then(Value::as_object) {
+        for (k, v) in m {
+            metadata.insert(
+                k.clone(),
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string()),
+            );
+        }
+    }
+    let mut tags = Vec::new();
+    for t in s
+        .get("server_tags")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+        let v = t.get("value").and_then(Value::as_str).unwrap_or("");
+        tags.push(format!("{k}={v}"));
+    }
+    // The EIP: an existing one to bind, or one made with the server.
+    let publicip = s.get("publicip").cloned().unwrap_or(Value::Null);
+    let mut existing_eip = None;
+    let mut new_eip = None;
+    if !publicip.is_null() {
+        if let Some(id) = publicip.get("id").and_then(Value::as_str) {
+            match ctx.world.eips.get(id) {
+                None => {
+                    return Err(ctx.err(
+                        400,
+                        format!("EIP `{id}` (`server.publicip.id`) does not exist"),
+                    ));
+                }
+                Some(e) if e.port_id.is_some() => {
+                    return Err(ctx.err(400, format!("EIP `{id}` is already bound")));
+                }
+                Some(_) if count > 1 => {
+                    return Err(ctx.err(400, "one existing EIP cannot be bound to several servers"));
+                }
+                Some(_) => existing_eip = Some(id.to_string()),
+            }
+        } else if let Some(eip) = publicip.get("eip") {
+            let kind = eip.get("iptype").and_then(Value::as_str).unwrap_or("");
+            if !["5_bgp", "5_sbgp"].contains(&kind) {
+                return Err(ctx.err(
+                    400,
+                    format!(
+                        "`server.publicip.eip.iptype` `{kind}` is invalid: use 5_bgp or 5_sbgp"
+                    ),
+                ));
+            }
+            let bw = eip.get("bandwidth").cloned().unwrap_or(Value::Null);
+            let size = bw.get("size").and_then(Value::as_u64).unwrap_or(0);
+            if !(1..=2000).contains(&size) {
+                return Err(ctx.err(
+                    400,
+                    "`server.publicip.eip.bandwidth.size` must be 1-2000 Mbit/s",
+                ));
+            }
+            let dot = publicip
+                .get("delete_on_termination")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            new_eip = Some((
+                kind.to_string(),
+                size as u32,
+                bw.get("sharetype")
+                    .and_then(Value::as_str)
+                    .unwrap_or("PER")
+                    .to_string(),
+                bw.get("chargemode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("bandwidth")
+                    .to_string(),
+                dot,
+            ));
+        } else {
+            return Err(ctx.err(400, "`server.publicip` needs `id` or `eip`"));
+        }
+    }
+    let live = ctx.world.servers.len();
+    if live + count > ctx.config.max_servers {
+        return Err(ctx.err_code(
+            400,
+            "Ecs.0001",
+            format!("Insufficient quota for instances: requested {count}, used {live} of {}. Delete unused servers or raise the quota", ctx.config.max_servers),
+        ));
+    }
+    if ctx.body.get("dry_run").and_then(Value::as_bool) == Some(true) {
+        return Reply::with(202, json!({}));
+    }
+    let auto_rename = s
+        .get("isAutoRename")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+
+    let now = ctx.now;
+    let run_at = now + ctx.latency.job_queue.as_millis() as u64;
+    let job_fail = match &ctx.fault {
+        Some(FaultKind::JobFail { fail_reason }) => Some(fail_reason.clone()),
+        _ => None,
+    };
+    let server_error = matches!(ctx.fault, Some(FaultKind::ServerError));
+    let mut ids = Vec::new();
+    let mut subs = Vec::new();
+    let mut done_at = run_at;
+    for i in 0..count {
+        let id = new_id();
+        let sname = if count > 1 && auto_rename {
+            format!("{name}-{:04}", i + 1)
+        } else {
+            name.clone()
+        };
+        let private_ip = match first_nic.get("ip_address").and_then(Value::as_str) {
+            Some(ip) if count == 1 => ip.to_string(),
+            _ => ctx
+                .world
+                .allocate_private_ip(&subnet_id)
+                .ok_or_else(|| ctx.err(400, format!("subnet `{subnet_id}` has no free address")))?,
+        };
+        let build = draw(ctx.latency.server_build);
+        let at = run_at + build;
+        done_at = done_at.max(at);
+        let spec = ServerSpec {
+            id: id.clone(),
+            name: sname.clone(),
+            image_id: image_ref.clone(),
+            flavor_id: flavor_ref.clone(),
+            private_ip: private_ip.clone(),
+            public_key: public_key.clone(),
+            user_data: user_data.clone(),
+        };
+        let mut fault_msg = None;
+        if server_error {
+            fault_msg = Some("injected fault: the server failed to boot".to_string());
+        } else if job_fail.is_none() {
+            if let Err(e) = ctx.backend.create(&spec) {
+                fault_msg = Some(e.0);
+            }
+        }
+        let (end_status, remove) = match (&fault_msg, &job_fail) {
+            (Some(_), _) => ("ERROR", false),
+            // A failed create job rolls the server back.
+            (None, Some(_)) => ("BUILD", true),
+            _ => ("ACTIVE", false),
+        };
+        let sub_fail = match (&fault_msg, &job_fail) {
+            (Some(m), _) => Some(("Ecs.0010".to_string(), m.clone())),
+            (None, Some(r)) => Some(("Ecs.0010".to_string(), r.clone())),
+            _ => None,
+        };
+        let server = Server {
+            id: id.clone(),
+            name: sname,
+            status: "BUILD".into(),
+            task_state: Some("spawning".into()),
+            transition: Some(Transition {
+                at,
+                status: end_status.into(),
+                remove,
+            }),
+            flavor_id: flavor_ref.clone(),
+            image_id: image_ref.clone(),
+            availability_zone: az.clone(),
+            vpc_id: vpc_id.clone(),
+            subnet_id: subnet_id.clone(),
+            private_ip,
+            mac: random_mac(),
+            port_id: new_id(),
+            volume_id: new_id(),
+            root_volume_type: volumetype.clone(),
+            root_volume_size: size,
+            eip_id: None,
+            eip_delete_on_termination: false,
+            key_name: key_name.clone(),
+            security_groups: sg_ids.clone(),
+            metadata: metadata.clone(),
+            tags: tags.clone(),
+            description: s
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            fault: fault_msg,
+            created: now,
+            updated: now,
+            launched: None,
+            delete_publicip: false,
+        };
+        ctx.world.servers.insert(id.clone(), server);
+        let eip_id = if let Some(eid) = existing_eip.take() {
+            Some((eid, false))
+        } else if let Some((kind, bw, share, charge, dot)) = &new_eip {
+            let address = ctx
+                .world
+                .allocate_eip(ctx.config.eip_pool)
+                .ok_or_else(|| ctx.err(400, "the EIP pool is exhausted"))?;
+            let e = Eip {
+                id: new_id(),
+                address,
+                kind: kind.clone(),
+                status: "DOWN".into(),
+                port_id: None,
+                private_ip: None,
+                bandwidth_id: new_id(),
+                bandwidth_name: format!("bandwidth-{}", &id[..8]),
+                bandwidth_size: *bw,
+                bandwidth_share_type: share.clone(),
+                charge_mode: charge.clone(),
+                alias: None,
+                created: now,
+            };
+            let eid = e.id.clone();
+            ctx.world.eips.insert(eid.clone(), e);
+            Some((eid, *dot))
+        } else {
+            None
+        };
+        if let Some((eid, dot)) = eip_id {
+            bind_eip(ctx, &eid, &id);
+            if let Some(sv) = ctx.world.servers.get_mut(&id) {
+                sv.eip_delete_on_termination = dot;
+            }
+        }
+        subs.push(SubJob {
+            id: new_id(),
+            job_type: "createSingleServer".into(),
+            server_id: id.clone(),
+            fail: sub_fail,
+        });
+        ids.push(id);
+    }
+    let fail = subs.iter().find_map(|s| s.fail.clone());
+    let job = Job {
+        id: new_id(),
+        service: "ecs".into(),
+        job_type: "createServer".into(),
+        begin: now,
+        run_at,
+        done_at,
+        fail,
+        entities: JobEntities::Servers(subs),
+    };
+    let job_id = job.id.clone();
+    ctx.world.jobs.insert(job_id.clone(), job);
+    Reply::ok(json!({"job_id": job_id, "serverIds": ids}))
+}
+
+/// Binds an EIP to a server's port.
+pub(crate) fn bind_eip(ctx: &mut Ctx, eip_id: &str, server_id: &str) {
+    let Some(server) = ctx.world.servers.get_mut(server_id) else {
+        return;
+    };
+    server.eip_id = Some(eip_id.to_string());
+    let (port, ip) = (server.port_id.clone(), server.private_ip.clone());
+    if let Some(e) = ctx.world.eips.get_mut(eip_id) {
+        e.status = "ACTIVE".into();
+        e.port_id = Some(port);
+        e.private_ip = Some(ip);
+    }
+}
+
+fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if clean.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        let mut pad = 0;
+        for &c in chunk {
+            n <<= 6;
+            if c == b'=' {
+                pad += 1;
+            } else if pad > 0 {
+                return None;
+            } else {
+                n |= ALPHA.iter().position(|&a| a == c)? as u32;
+            }
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad.min(2)]);
+    }
+    Some(out)
+}
+
+fn vm_state(status: &str) -> &'static str {
+    match status {
+        "ACTIVE" => "active",
+        "BUILD" => "building",
+        "SHUTOFF" => "stopped",
+        "ERROR" => "error",
+        _ => "active",
+    }
+}
+
+fn power_state(status: &str) -> i64 {
+    match status {
+        "ACTIVE" => 1,
+        "SHUTOFF" => 4,
+        _ => 0,
+    }
+}
+
+pub(crate) fn render_server(ctx: &Ctx, s: &Server) -> Value {
+    let w = &*ctx.world;
+    let fl = flavor(&s.flavor_id);
+    let mut addrs = vec![json!({
+        "version": "4",
+        "addr": s.private_ip,
+        "OS-EXT-IPS:type": "fixed",
+        "OS-EXT-IPS-MAC:mac_addr": s.mac,
+        "OS-EXT-IPS:port_id": s.port_id,
+        "primary": true,
+    })];
+    if let Some(e) = s.eip_id.as_ref().and_then(|id| w.eips.get(id)) {
+        addrs.push(json!({
+            "version": "4",
+            "addr": e.address,
+            "OS-EXT-IPS:type": "floating",
+            "OS-EXT-IPS-MAC:mac_addr": s.mac,
+            "OS-EXT-IPS:port_id": s.port_id,
+            "primary": false,
+        }));
+    }
+    let sgs: Vec<Value> = s
+        .security_groups
+        .iter()
+        .map(|id| json!({"id": id, "name": w.security_groups.get(id).map(|g| g.name.as_str()).unwrap_or("")}))
+        .collect();
+    let fault = s
+        .fault
+        .as_ref()
+        .map(|m| json!({"code": 500, "created": iso(s.updated), "message": m, "details": m}));
+    let short = &s.id[..8];
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "status": s.status,
+        "created": iso(s.created),
+        "updated": iso(s.updated),
+        "hostId": format!("localcloud-{}", ctx.backend.name()),
+        "OS-EXT-SRV-ATTR:host": format!("localcloud-{}", ctx.backend.name()),
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": format!("localcloud-{}", ctx.backend.name()),
+        "OS-EXT-SRV-ATTR:instance_name": format!("instance-{short}"),
+        "OS-EXT-SRV-ATTR:hostname": s.name,
+        "OS-EXT-SRV-ATTR:reservation_id": format!("r-{short}"),
+        "OS-EXT-SRV-ATTR:launch_index": 0,
+        "OS-EXT-SRV-ATTR:kernel_id": "",
+        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+        "addresses": {s.vpc_id.clone(): addrs},
+        "key_name": s.key_name,
+        "image": {"id": s.image_id},
+        "flavor": {
+            "id": s.flavor_id,
+            "name": s.flavor_id,
+            "disk": "0",
+            "vcpus": fl.map(|f| f.vcpus.to_string()).unwrap_or_default(),
+            "ram": fl.map(|f| f.ram.to_string()).unwrap_or_default(),
+        },
+        "OS-EXT-STS:task_state": s.task_state,
+        "OS-EXT-STS:vm_state": vm_state(&s.status),
+        "OS-EXT-STS:power_state": power_state(&s.status),
+        "OS-EXT-AZ:availability_zone": s.availability_zone,
+        "security_groups": sgs,
+        "user_id": w.domain_id,
+        "tenant_id": w.project_id,
+        "OS-DCF:diskConfig": "MANUAL",
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "fault": fault,
+        "progress": if s.status == "BUILD" { 0 } else { 100 },
+        "config_drive": "",
+        "metadata": s.metadata,
+        "OS-SRV-USG:launched_at": s.launched.map(iso).unwrap_or_default(),
+        "OS-SRV-USG:terminated_at": "",
+        "os-extended-volumes:volumes_attached": [{"id": s.volume_id, "delete_on_termination": "true", "bootIndex": "0", "device": "/dev/vda"}],
+        "description": s.description,
+        "host_status": "UP",
+        "locked": false,
+        "tags": s.tags,
+        "enterprise_project_id": "0",
+        "sys_tags": [{"key": "_sys_enterprise_project_id", "value": "0"}],
+    })
+}
+
+pub fn show_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    match ctx.world.servers.get(&id) {
+        Some(s) => Reply::ok(json!({"server": render_server(ctx, s)})),
+        None => Err(ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        )),
+    }
+}
+
+pub fn list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let mut list: Vec<&Server> = ctx.world.servers.values().collect();
+    // Newest first, as the real API lists.
+    list.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    if let Some(name) = ctx.q("name") {
+        list.retain(|s| s.name.contains(name));
+    }
+    if let Some(status) = ctx.q("status") {
+        list.retain(|s| s.status == status);
+    }
+    if let Some(f) = ctx.q("flavor") {
+        list.retain(|s| s.flavor_id == f);
+    }
+    if let Some(ip) = ctx.q("ip") {
+        list.retain(|s| s.private_ip.contains(ip));
+    }
+    if let Some(ip) = ctx.q("ip_eq") {
+        list.retain(|s| s.private_ip == ip);
+    }
+    if let Some(ids) = ctx.q("server_id") {
+        let ids: Vec<&str> = ids.split(',').collect();
+        list.retain(|s| ids.contains(&s.id.as_str()));
+    }
+    if let Some(tags) = ctx.q("tags") {
+        let want: Vec<&str> = tags.split(',').collect();
+        list.retain(|s| want.iter().all(|t| s.tags.iter().any(|have| have == t)));
+    }
+    let count = list.len();
+    if let Some(marker) = ctx.q("marker") {
+        match list.iter().position(|s| s.id == marker) {
+            Some(pos) => {
+                list.drain(..=pos);
+            }
+            None => {
+                return Err(ctx.err(
+                    400,
+                    format!("marker `{marker}` is not a server id of this listing"),
+                ));
+            }
+        }
+    }
+    let limit = ctx.q_num("limit")?;
+    if limit.is_some_and(|l| l > 1000) {
+        return Err(ctx.err(400, "`limit` must be at most 1000"));
+    }
+    let limit = limit.unwrap_or(25).max(1);
+    // `offset` is a page number starting at 1.
+    let page = ctx.q_num("offset")?.unwrap_or(1).max(1);
+    let start = (page - 1).saturating_mul(limit).min(list.len());
+    let page: Vec<Value> = list[start..]
+        .iter()
+        .take(limit)
+        .map(|s| render_server(ctx, s))
+        .collect();
+    Reply::ok(json!({"count": count, "servers": page}))
+}
+
+static BATCH_ACTION: Shape = Shape::Obj(&[
+    (
+        "os-stop",
+        Shape::Obj(&[
+            ("type", Shape::Any),
+            ("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)]))),
+        ]),
+    ),
+    (
+        "os-start",
+        Shape::Obj(&[("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)])))]),
+    ),
+    ("reboot", Shape::Any),
+]);
+
+fn server_ids(ctx: &Ctx, list: &Value, path: &str) -> Result<Vec<String>, ApiError> {
+    let Some(items) = list.as_array().filter(|a| !a.is_empty()) else {
+        return Err(ctx.err(400, format!("`{path}` must list at least one server")));
+    };
+    let mut ids = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let id = ctx.str_field(it, &format!("{path}[{i}]."), "id")?;
+        if !ctx.world.servers.contains_key(id) {
+            return Err(ctx.err_code(
+                404,
+                "Ecs.0114",
+                format!("Instance[{id}] could not be found."),
+            ));
+        }
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+fn finish_job(
+    ctx: &mut Ctx,
+    job_type: &str,
+    sub_type: &str,
+    ids: &[String],
+    done_at: u64,
+    run_at: u64,
+) -> Result<Reply, ApiError> {
+    let fail = match &ctx.fault {
+        Some(FaultKind::JobFail { fail_reason }) => {
+            Some(("Ecs.0010".to_string(), fail_reason.clone()))
+        }
+        _ => None,
+    };
+    let subs = ids
+        .iter()
+        .map(|id| SubJob {
+            id: new_id(),
+            job_type: sub_type.into(),
+            server_id: id.clone(),
+            fail: fail.clone(),
+        })
+        .collect();
+    let job = Job {
+        id: new_id(),
+        service: "ecs".into(),
+        job_type: job_type.into(),
+        begin: ctx.now,
+        run_at,
+        done_at,
+        fail,
+        entities: JobEntities::Servers(subs),
+    };
+    let id = job.id.clone();
+    ctx.world.jobs.insert(id.clone(), job);
+    Reply::ok(json!({"job_id": id}))
+}
+
+pub fn batch_action(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&BATCH_ACTION)?;
+    let body = ctx.body;
+    let (key, from, to, task, range, job_type, sub_type) = if let Some(stop) = body.get("os-stop") {
+        if let Some(t) = stop.get("type").and_then(Value::as_str) {
+            if t != "SOFT" && t != "HARD" {
+                return Err(ctx.err(
+                    400,
+                    format!("`os-stop.type` `{t}` is invalid: use SOFT or HARD"),
+                ));
+            }
+        }
+        (
+            "os-stop",
+            "ACTIVE",
+            "SHUTOFF",
+            "powering-off",
+            ctx.latency.server_stop,
+            "batchStopServers",
+            "stopServer",
+        )
+    } else if body.get("os-start").is_some() {
+        (
+            "os-start",
+            "SHUTOFF",
+            "ACTIVE",
+            "powering-on",
+            ctx.latency.server_start,
+            "batchStartServers",
+            "startServer",
+        )
+    } else if body.get("reboot").is_some() {
+        return Err(ctx.err(400, "reboot is not offered by the local cloud"));
+    } else {
+        return Err(ctx.err(400, "the body must hold `os-stop` or `os-start`"));
+    };
+    let ids = server_ids(ctx, &body[key]["servers"], &format!("{key}.servers"))?;
+    for id in &ids {
+        let s = &ctx.world.servers[id];
+        if s.transition.is_some() || (s.status != from && s.status != to) {
+            return Err(ctx.err_code(
+                409,
+                "Ecs.0011",
+                format!(
+                    "server `{id}` is `{}`{}: it cannot be {}",
+                    s.status,
+                    s.task_state
+                        .as_ref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default(),
+                    if key == "os-stop" {
+                        "stopped"
+                    } else {
+                        "started"
+                    }
+                ),
+            ));
+        }
+    }
+    let run_at = ctx.now + ctx.latency.job_queue.as_millis() as u64;
+    let mut done_at = run_at;
+    let failing = matches!(ctx.fault, Some(FaultKind::JobFail { .. }));
+    for id in &ids {
+        let result = if key == "os-stop" {
+            ctx.backend.stop(id)
+        } else {
+            ctx.backend.start(id)
+        };
+        let at = run_at + draw(range);
+        done_at = done_at.max(at);
+        let server_error = matches!(ctx.fault, Some(FaultKind::ServerError));
+        let s = ctx.world.servers.get_mut(id).ok_or_else(|| ApiError {
+            status: 500,
+            body: json!({}),
+        })?;
+        if s.status == to || failing {
+            continue;
+        }
+        let target = match (&result, server_error) {
+            (Err(e), _) => {
+                s.fault = Some(e.0.clone());
+                "ERROR"
+            }
+            (Ok(()), true) => {
+                s.fault = Some("injected fault: the server failed".into());
+                "ERROR"
+            }
+            _ => to,
+        };
+        s.task_state = Some(task.into());
+        s.transition = Some(Transition {
+            at,
+            status: target.into(),
+            remove: false,
+        });
+    }
+    finish_job(ctx, job_type, sub_type, &ids, done_at, run_at)
+}
+
+static DELETE: Shape = Shape::Obj(&[
+    ("servers", Shape::List(&Shape::Obj(&[("id", Shape::Any)]))),
+    ("delete_publicip", Shape::Any),
+    ("delete_volume", Shape::Any),
+]);
+
+pub fn delete_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&DELETE)?;
+    let ids = server_ids(ctx, &ctx.body["servers"], "servers")?;
+    let delete_publicip = ctx
+        .body
+        .get("delete_publicip")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let run_at = ctx.now + ctx.latency.job_queue.as_millis() as u64;
+    let mut done_at = run_at;
+    let failing = matches!(ctx.fault, Some(FaultKind::JobFail { .. }));
+    for id in &ids {
+        let at = run_at + draw(ctx.latency.server_delete);
+        done_at = done_at.max(at);
+        if failing {
+            continue;
+        }
+        if let Some(s) = ctx.world.servers.get_mut(id) {
+            s.task_state = Some("deleting".into());
+            s.delete_publicip = delete_publicip;
+            s.transition = Some(Transition {
+                at,
+                status: "DELETED".into(),
+                remove: true,
+            });
+        }
+    }
+    finish_job(ctx, "deleteServers", "deleteServer", &ids, done_at, run_at)
+}
+
+pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let Some(s) = ctx.world.servers.get(&id) else {
+        return Err(ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        ));
+    };
+    let neutron_subnet = ctx
+        .world
+        .subnets
+        .get(&s.subnet_id)
+        .map(|n| n.neutron_subnet_id.clone())
+        .unwrap_or_default();
+    Reply::ok(json!({"interfaceAttachments": [{
+        "port_state": "ACTIVE",
+        "fixed_ips": [{"subnet_id": neutron_subnet, "ip_address": s.private_ip}],
+        "net_id": s.subnet_id,
+        "port_id": s.port_id,
+        "mac_addr": s.mac,
+        "delete_on_termination": true,
+    }]}))
+}
+
+fn render_sub(j: &Job, sub: &SubJob, now: u64) -> Value {
+    let status = if now < j.run_at {
+        "INIT"
+    } else if now < j.done_at {
+        "RUNNING"
+    } else if sub.fail.is_some() {
+        "FAIL"
+    } else {
+        "SUCCESS"
+    };
+    let (code, reason) = match (&sub.fail, status) {
+        (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
+        _ => (None, None),
+    };
+    json!({
+        "status": status,
+        "job_id": sub.id,
+        "job_type": sub.job_type,
+        "begin_time": iso_millis(j.begin),
+        "end_time": if status == "SUCCESS" || status == "FAIL" { iso_millis(j.done_at) } else { String::new() },
+        "error_code": code,
+        "fail_reason": reason,
+        "entities": {"server_id": sub.server_id, "errorcode_message": sub.fail.as_ref().filter(|_| status == "FAIL").map(|f| f.1.clone())},
+    })
+}
+
+pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let now = ctx.now;
+    let Some(j) = ctx.world.jobs.get(&id).filter(|j| j.service == "ecs") else {
+        return Err(ctx.err_code(404, "Ecs.0120", format!("job `{id}` does not exist")));
+    };
+    let status = j.status(now);
+    let subs: Vec<Value> = match &j.entities {
+        JobEntities::Servers(subs) => subs.iter().map(|s| render_sub(j, s, now)).collect(),
+        _ => vec![],
+    };
+    let first_server = match &j.entities {
+        JobEntities::Servers(subs) if subs.len() == 1 => Some(subs[0].server_id.clone()),
+        _ => None,
+    };
+    let (code, reason) = match (&j.fail, status) {
+        (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
+        _ => (None, None),
+    };
+    let mut entities = json!({"sub_jobs_total": subs.len(), "sub_jobs": subs});
+    if let Some(sid) = first_server {
+        entities["server_id"] = json!(sid);
+    }
+    Reply::ok(json!({
+        "status": status,
+        "job_id": j.id,
+        "job_type": j.job_type,
+        "begin_time": iso_millis(j.begin),
+        "end_time": if status == "SUCCESS" || status == "FAIL" { iso_millis(j.done_at) } else { String::new() },
+        "error_code": code,
+        "fail_reason": reason,
+        "entities": entities,
+    }))
+}
+
+static CREATE_KEYPAIR: Shape = Shape::Obj(&[(
+    "keypair",
+    Shape::Obj(&[
+        ("name", Shape::Any),
+        ("public_key", Shape::Any),
+        ("type", Shape::Any),
+        ("user_id", Shape::Any),
+    ]),
+)]);
+
+pub fn create_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_KEYPAIR)?;
+    let kp = &ctx.body["keypair"];
+    let name = ctx.str_field(kp, "keypair.", "name")?.to_string();
+    if name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err(ctx.err(
+            400,
+            format!("keypair name `{name}` is invalid: use 1-64 letters, digits, `-` or `_`"),
+        ));
+    }
+    if let Some(t) = ctx.opt_str(kp, "keypair.", "type")? {
+        if t != "ssh" {
+            return Err(ctx.err(
+                400,
+                format!("keypair type `{t}` is not supported: use `ssh`"),
+            ));
+        }
+    }
+    if ctx.world.keypairs.contains_key(&name) {
+        return Err(ctx.err(409, format!("Key pair '{name}' already exists.")));
+    }
+    let user_id = ctx.world.domain_id.clone();
+    let (public_key, private_key, fingerprint) = match ctx.opt_str(kp, "keypair.", "public_key")? {
+        Some(pk) => {
+            let fp = crate::keys::fingerprint_of(pk)
+                .map_err(|e| ctx.err(400, format!("`keypair.public_key`: {e}")))?;
+            (pk.trim().to_string(), None, fp)
+        }
+        None => {
+            let g = crate::keys::generate(&name).map_err(|e| ctx.err(500, e))?;
+            (g.public_key, Some(g.private_key), g.fingerprint)
+        }
+    };
+    ctx.world.keypairs.insert(
+        name.clone(),
+        Keypair {
+            name: name.clone(),
+            public_key: public_key.clone(),
+            fingerprint: fingerprint.clone(),
+            created: ctx.now,
+        },
+    );
+    let mut out = json!({"name": name, "public_key": public_key, "fingerprint": fingerprint, "user_id": user_id, "type": "ssh"});
+    if let Some(pk) = private_key {
+        out["private_key"] = json!(pk);
+    }
+    Reply::ok(json!({"keypair": out}))
+}
+
+pub fn list_keypairs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let list: Vec<Value> = ctx
+        .world
+        .keypairs
+        .values()
+        .map(|k| json!({"keypair": {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint, "type": "ssh"}}))
+        .collect();
+    Reply::ok(json!({"keypairs": list}))
+}
+
+pub fn show_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let name = ctx.param(0).to_string();
+    let Some(k) = ctx.world.keypairs.get(&name) else {
+        return Err(ctx.err(404, format!("Keypair {name} not found.")));
+    };
+    Reply::ok(json!({"keypair": {
+        "name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint, "type": "ssh",
+        "created_at": iso(k.created), "deleted": false, "deleted_at": null, "id": 0, "updated_at": null,
+        "user_id": ctx.world.domain_id,
+    }}))
+}
+
+pub fn delete_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let name = ctx.param(0).to_string();
+    if ctx.world.keypairs.remove(&name).is_none() {
+        return Err(ctx.err(404, format!("Keypair {name} not found.")));
+    }
+    Reply::empty(204)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes() {
+        assert_eq!(decode_b64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_b64("aGVsbG8h").unwrap(), b"hello!");
+        assert_eq!(decode_b64("aGk=\n").unwrap(), b"hi");
+        assert!(decode_b64("a=bc").is_none());
+        assert!(decode_b64("abc").is_none());
+    }
+}

@@ -1,0 +1,48 @@
+//! IAM (Keystone) operations: the one project of the local cloud and its domain.
+
+use serde_json::{Value, json};
+
+use super::{ApiError, Ctx, Reply};
+
+fn project(ctx: &Ctx) -> Value {
+    let w = &*ctx.world;
+    json!({
+        "id": w.project_id,
+        "name": ctx.config.region,
+        "domain_id": w.domain_id,
+        "parent_id": w.domain_id,
+        "enabled": true,
+        "is_domain": false,
+        "description": "",
+        "links": {"self": format!("/v3/projects/{}", w.project_id)},
+    })
+}
+
+fn projects_matching(ctx: &Ctx) -> Vec<Value> {
+    let p = project(ctx);
+    let keep = ctx.q("name").is_none_or(|n| n == ctx.config.region)
+        && ctx.q("domain_id").is_none_or(|d| d == ctx.world.domain_id)
+        && ctx.q("enabled").is_none_or(|e| e == "true")
+        && ctx.q("is_domain").is_none_or(|e| e == "false");
+    if keep { vec![p] } else { vec![] }
+}
+
+pub fn list_projects(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    Reply::ok(
+        json!({"links": {"self": "/v3/projects", "previous": null, "next": null}, "projects": projects_matching(ctx)}),
+    )
+}
+
+pub fn list_auth_projects(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    Reply::ok(
+        json!({"links": {"self": "/v3/auth/projects", "previous": null, "next": null}, "projects": [project(ctx)]}),
+    )
+}
+
+pub fn list_auth_domains(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let w = &*ctx.world;
+    Reply::ok(json!({
+        "links": {"self": "/v3/auth/domains", "previous": null, "next": null},
+        "domains": [{"id": w.domain_id, "name": "localcloud", "enabled": true, "description": "", "links": {"self": format!("/v3/domains/{}", w.domain_id)}}],
+    }))
+}
