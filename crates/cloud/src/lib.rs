@@ -1,3 +1,12 @@
 //! The cloud room: AK/SK request signing, endpoints, typed calls to IAM, ECS, IMS, VPC and EIP,
 //! retries with jittered backoff, rate limits and the one job waiter. It knows nothing of templates.
+pub mod endpoints;
+pub mod error;
+pub mod ratelimit;
+pub mod retry;
 pub mod signer;
+
+pub use endpoints::{Endpoints, EndpointsFile, Service, TransportOptions};
+pub use error::{ApiError, CloudError};
+pub use ratelimit::{RateLimit, RateLimiter};
+pub use retry::{Backoff, TokioTimer, Timer, VirtualTimer};
