@@ -162,7 +162,7 @@ impl EndpointsFile {
     /// Parses the file's text: one JSON object (the last non-empty line wins if there are several).
     pub fn parse(text: &str, origin: &str) -> Result<EndpointsFile, EndpointError> {
         let err = |reason: String| EndpointError::File { path: origin.to_string(), reason };
-        let line = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
+        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty());
         let whole = serde_json::from_str::<EndpointsFile>(text.trim());
         let file = match (whole, line) {
             (Ok(f), _) => f,

@@ -109,8 +109,9 @@ fn parse_error_value(v: &Value, depth: usize) -> Option<(String, String, Option<
 /// Everything that can go wrong in the cloud room.
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
+    /// Boxed to keep every `Result` small.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     #[error("{service} {operation}: {kind}: {source}")]
     Transport {
         service: String,
@@ -142,7 +143,7 @@ impl CloudError {
     /// The API error inside, if this is one.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
-            CloudError::Api(a) => Some(a),
+            CloudError::Api(a) => Some(a.as_ref()),
             _ => None,
         }
     }
@@ -163,6 +164,12 @@ impl CloudError {
             CloudError::Transport { kind, .. } => *kind != CONNECT_FAILED,
             _ => false,
         }
+    }
+}
+
+impl From<ApiError> for CloudError {
+    fn from(e: ApiError) -> Self {
+        CloudError::Api(Box::new(e))
     }
 }
 

@@ -2,6 +2,7 @@
 //! retries with jittered backoff, rate limits and the one job waiter. It knows nothing of templates.
 pub mod api;
 pub mod client;
+pub mod cloud;
 pub mod endpoints;
 pub mod error;
 pub mod models;
@@ -11,6 +12,7 @@ pub mod signer;
 pub mod wait;
 
 pub use client::{Client, ClientConfig};
+pub use cloud::{Cloud, Waits, connect};
 pub use endpoints::{Endpoints, EndpointsFile, Service, TransportOptions};
 pub use error::{ApiError, CloudError};
 pub use ratelimit::{RateLimit, RateLimiter};
