@@ -293,7 +293,7 @@ pub(crate) struct Interfaces {
     pub attachments: Vec<Interface>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Keypair {
     pub name: String,
     #[serde(default)]
@@ -313,6 +313,18 @@ impl std::fmt::Display for Keypair {
     // Never print the private key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "keypair {}", self.name)
+    }
+}
+
+impl std::fmt::Debug for Keypair {
+    // Never print the private key, even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keypair")
+            .field("name", &self.name)
+            .field("public_key", &self.public_key)
+            .field("private_key", &self.private_key.as_ref().map(|_| "<sensitive>"))
+            .field("fingerprint", &self.fingerprint)
+            .finish()
     }
 }
 
@@ -897,6 +909,13 @@ mod tests {
         assert_eq!(s.floating_ip(), Some("10.1.2.3"));
         assert_eq!(s.fixed_ip(), Some("172.16.0.5"));
         assert_eq!(s.extra.get("progress"), Some(&json!(100)));
+    }
+
+    #[test]
+    fn keypair_debug_hides_the_private_key() {
+        let k: Keypair = serde_json::from_value(json!({"name":"k","public_key":"ssh-ed25519 AAA","private_key":"-----BEGIN SECRET-----"})).unwrap();
+        let shown = format!("{k:?} {k}");
+        assert!(!shown.contains("BEGIN SECRET") && shown.contains("<sensitive>"), "{shown}");
     }
 
     #[test]

@@ -200,3 +200,23 @@ async fn security_group_check_reads_v1_rules() {
     assert!(!c.security_group_allows_tcp("sg", 22, "192.0.2.5".parse().unwrap()).await.unwrap());
     assert!(!c.security_group_allows_tcp("sg", 443, "203.0.113.5".parse().unwrap()).await.unwrap());
 }
+
+#[tokio::test]
+async fn endpoints_file_points_the_same_client_elsewhere() {
+    let srv = serve(|s, _| {
+        assert_eq!(s.path, "/v1/p-local/vpcs/v-1");
+        (200, json!({"vpc": {"id": "v-1", "name": "n", "status": "OK"}}))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("endpoints.json");
+    let line = json!({"endpoints": {"iam": srv.url, "ecs": srv.url, "ims": srv.url, "vpc": srv.url},
+        "region": "ru-moscow-1", "project_id": "p-local", "access_key": AK, "secret_key": SK});
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let env = HashMap::from([("CCE_ENDPOINTS_FILE".to_string(), file.display().to_string())]);
+    let ep = cce_cloud::EndpointsFile::from_env(&env).unwrap().unwrap();
+    let cfg = cce_cloud::ClientConfig::from_endpoints_file(&ep, &env).unwrap();
+    let c: Arc<dyn Cloud> = Arc::new(connect(cfg, "ru-moscow-1").await.unwrap());
+    assert_eq!(c.show_vpc("v-1").await.unwrap().status, "OK");
+    assert_eq!(srv.seen().len(), 1, "the project id came from the file, no IAM call");
+}
