@@ -14,6 +14,38 @@ fn enc(s: &str) -> String {
     crate::signer::encode(s)
 }
 
+/// Page size of the VPC v1 lists.
+const PAGE: usize = 100;
+
+/// Follows `limit`/`marker` pages (marker = last id) until a short page. Stops early if the server
+/// ignores the marker, and drops repeated ids, so a list never loops or doubles.
+async fn collect_pages<T, F, Fut>(mut page: F, id: impl Fn(&T) -> &str) -> Result<Vec<T>, CloudError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, CloudError>>,
+{
+    let mut all: Vec<T> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..1000 {
+        let items = page(marker.clone()).await?;
+        let full = items.len() >= PAGE;
+        let last = items.last().map(|t| id(t).to_string());
+        let mut new = 0;
+        for item in items {
+            if seen.insert(id(&item).to_string()) {
+                all.push(item);
+                new += 1;
+            }
+        }
+        if !full || new == 0 || last.is_none() || last == marker {
+            break;
+        }
+        marker = last;
+    }
+    Ok(all)
+}
+
 impl Client {
     // ------------------------------------------------------------ IAM
 
@@ -299,9 +331,17 @@ impl Client {
         Ok(self.send_json::<VpcEnvelope>(&call).await?.vpc)
     }
 
+    /// Every VPC of the project (all pages).
     pub async fn list_vpcs(&self) -> Result<Vec<Vpc>, CloudError> {
-        let call = self.vpc("list vpcs", Method::GET, "/vpcs")?;
-        Ok(self.send_json::<VpcList>(&call).await?.vpcs)
+        let base = self.vpc("list vpcs", Method::GET, "/vpcs")?.query("limit", PAGE);
+        collect_pages(
+            |marker| {
+                let call = base.clone().query_opt("marker", marker);
+                async move { Ok(self.send_json::<VpcList>(&call).await?.vpcs) }
+            },
+            |v: &Vpc| v.id.as_str(),
+        )
+        .await
     }
 
     /// Creates a VPC; after an ambiguous failure a VPC of that name is returned if one exists.
@@ -322,9 +362,17 @@ impl Client {
         self.send(&call).await.map(|_| ())
     }
 
+    /// Every subnet (of one VPC if given), all pages.
     pub async fn list_subnets(&self, vpc_id: Option<&str>) -> Result<Vec<Subnet>, CloudError> {
-        let call = self.vpc("list subnets", Method::GET, "/subnets")?.query_opt("vpc_id", vpc_id);
-        Ok(self.send_json::<SubnetList>(&call).await?.subnets)
+        let base = self.vpc("list subnets", Method::GET, "/subnets")?.query_opt("vpc_id", vpc_id).query("limit", PAGE);
+        collect_pages(
+            |marker| {
+                let call = base.clone().query_opt("marker", marker);
+                async move { Ok(self.send_json::<SubnetList>(&call).await?.subnets) }
+            },
+            |s: &Subnet| s.id.as_str(),
+        )
+        .await
     }
 
     pub async fn show_subnet(&self, subnet_id: &str) -> Result<Subnet, CloudError> {
@@ -394,9 +442,17 @@ impl Client {
 
     // ------------------------------------------------------------ EIP
 
+    /// Every EIP of the project (all pages).
     pub async fn list_eips(&self) -> Result<Vec<PublicIp>, CloudError> {
-        let call = self.vpc("list eips", Method::GET, "/publicips")?;
-        Ok(self.send_json::<PublicIpList>(&call).await?.publicips)
+        let base = self.vpc("list eips", Method::GET, "/publicips")?.query("limit", PAGE);
+        collect_pages(
+            |marker| {
+                let call = base.clone().query_opt("marker", marker);
+                async move { Ok(self.send_json::<PublicIpList>(&call).await?.publicips) }
+            },
+            |e: &PublicIp| e.id.as_str(),
+        )
+        .await
     }
 
     /// Creates an EIP; after an ambiguous failure an EIP with the same alias is returned.

@@ -251,12 +251,23 @@ impl Client {
             let kind = if e.is_connect() { CONNECT_FAILED } else { REQUEST_FAILED };
             CloudError::Transport { service: svc.to_string(), operation: call.operation.to_string(), kind, source: e }
         };
+        let started = std::time::Instant::now();
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let request_id = ["x-request-id", "x-iam-trace-id", "x-openstack-request-id"]
             .iter()
             .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_string));
         let body = resp.bytes().await.map_err(transport)?;
+        tracing::debug!(
+            service = svc,
+            operation = call.operation,
+            method = %call.method,
+            path = %path,
+            status,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "api call"
+        );
         if status >= 400 {
             return Err(ApiError::from_response(svc, call.operation, status, &body, request_id).into());
         }

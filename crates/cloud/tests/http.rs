@@ -358,3 +358,31 @@ async fn refused_connections_are_retried_then_reported() {
     assert!(err.to_string().starts_with("vpc show vpc: connection failed"), "{err}");
     assert_eq!(timer.sleeps().len(), 3);
 }
+
+#[tokio::test]
+async fn lists_follow_markers_and_survive_a_server_that_ignores_them() {
+    // 230 EIPs served in pages of at most 100 by marker.
+    let all: Vec<String> = (0..230).map(|i| format!("eip-{i:03}")).collect();
+    let ids = all.clone();
+    let srv = serve(move |s, _| {
+        let marker = s.query.iter().find(|(k, _)| k == "marker").map(|(_, v)| v.clone());
+        let start = marker.map(|m| ids.iter().position(|i| *i == m).unwrap() + 1).unwrap_or(0);
+        let page: Vec<Value> = ids[start..].iter().take(100).map(|id| json!({"id": id, "status": "DOWN"})).collect();
+        (200, json!({"publicips": page}))
+    })
+    .await;
+    let (c, _) = client(&srv.url);
+    let eips = c.list_eips().await.unwrap();
+    assert_eq!(eips.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), all);
+    assert_eq!(srv.seen().len(), 3);
+    assert!(srv.seen()[0].raw_query.contains("limit=100"));
+
+    let ignoring = serve(|_, _| {
+        let page: Vec<Value> = (0..100).map(|i| json!({"id": format!("v-{i}"), "name": "n", "status": "OK"})).collect();
+        (200, json!({"vpcs": page}))
+    })
+    .await;
+    let (c, _) = client(&ignoring.url);
+    assert_eq!(c.list_vpcs().await.unwrap().len(), 100);
+    assert_eq!(ignoring.seen().len(), 2, "a page with nothing new ends the listing");
+}
