@@ -179,7 +179,8 @@ impl Client {
         let max = self.shared.retry.max_attempts.max(1);
         let mut attempt = 0;
         loop {
-            let result = self.send_once(call).await;
+            let mut retry_after = None;
+            let result = self.send_once(call, &mut retry_after).await;
             attempt += 1;
             let retry = match &result {
                 Ok(_) => return result,
@@ -191,7 +192,9 @@ impl Client {
             if !retry || attempt >= max {
                 return result;
             }
-            let delay = self.shared.retry.delay(attempt - 1);
+            // A server's Retry-After is honoured, up to the backoff cap.
+            let backoff = self.shared.retry.delay(attempt - 1);
+            let delay = retry_after.map_or(backoff, |ra: std::time::Duration| backoff.max(ra.min(self.shared.retry.cap)));
             if let Err(e) = &result {
                 tracing::debug!(error = %e, attempt, delay_ms = delay.as_millis() as u64, "retrying");
             }
@@ -199,7 +202,7 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, call: &Call) -> Result<Response, CloudError> {
+    async fn send_once(&self, call: &Call, retry_after: &mut Option<std::time::Duration>) -> Result<Response, CloudError> {
         let svc = call.service.name();
         let base = self.shared.endpoints.url(call.service);
         let base_url = reqwest::Url::parse(base)
@@ -257,6 +260,12 @@ impl Client {
         let request_id = ["x-request-id", "x-iam-trace-id", "x-openstack-request-id"]
             .iter()
             .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_string));
+        *retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
         let body = resp.bytes().await.map_err(transport)?;
         tracing::debug!(
             service = svc,

@@ -85,6 +85,9 @@ pub async fn serve(script: impl Fn(&Seen, usize) -> (u16, Value) + Send + Sync +
             };
             let mut resp: Response = (StatusCode::from_u16(status).unwrap(), axum::Json(value)).into_response();
             resp.headers_mut().insert("x-request-id", format!("req-{n}").parse().unwrap());
+            if status == 429 {
+                resp.headers_mut().insert("retry-after", "7".parse().unwrap());
+            }
             resp
         }
     });
