@@ -65,6 +65,8 @@ pub enum EndpointError {
     BadProxy { url: String, reason: String },
     #[error("ca bundle {path}: {reason}")]
     BadCaBundle { path: String, reason: String },
+    #[error("cannot set up the http client: {0}")]
+    HttpClient(String),
 }
 
 /// The base URL of every service for one region. Base URLs have no trailing `/`.
@@ -262,7 +264,7 @@ impl TransportOptions {
         if self.insecure {
             b = b.tls_danger_accept_invalid_certs(true);
         }
-        b.build().map_err(|e| EndpointError::BadUrl { service: "http client".into(), url: String::new(), reason: e.to_string() })
+        b.build().map_err(|e| EndpointError::HttpClient(e.to_string()))
     }
 }
 
