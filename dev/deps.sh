@@ -17,6 +17,7 @@ APT_PINS=(
   "time=1.9-0.2"
   "shellcheck=0.9.0-1"
   "uidmap=1:4.13+dfsg1-1+deb12u2"
+  "openssl=3.0.19-1~deb12u2"
 )
 # Python packages, pinned: the official Huawei Cloud SDK that our API is held to.
 PIP_PINS=(
