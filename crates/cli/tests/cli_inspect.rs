@@ -85,6 +85,41 @@ fn json_form() {
 }
 
 #[test]
+fn json_carries_the_typed_plan_when_the_template_is_valid() {
+    let d = tempfile::tempdir().unwrap();
+    let valid = TURBO_NODE.replace("echo foo", "echo ${var.secret_key}").replace(
+        "ssh_username      = \"root\"",
+        "ssh_username      = \"root\"\n  image_name        = \"cce-node\"\n  source_image      = \"img-1\"",
+    );
+    std::fs::write(d.path().join("turbo-node.pkr.hcl"), &valid).unwrap();
+    let env = [("REGION_NAME", "ru-moscow-1"), ("IAM_ACCESS_KEY", "AKEXAMPLE"), ("IAM_SECRET_KEY", "SKEXAMPLE")];
+    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let plan = &v["plan"];
+    assert_eq!(plan["packer"]["required_plugins"][0]["version"], "= 0.4.0", "{out}");
+    let ecs = &plan["builds"][0]["sources"][0]["config"]["huaweicloud-ecs"];
+    assert_eq!(ecs["access_key"], "<sensitive>", "{out}");
+    assert_eq!(ecs["secret_key"], "<sensitive>", "{out}");
+    assert_eq!(ecs["region"], "ru-moscow-1", "{out}");
+    assert_eq!(ecs["flavor"], "s7n.large.2", "{out}");
+    let provisioners = &plan["builds"][0]["provisioners"];
+    assert_eq!(provisioners[1]["kind"]["scripts"]["known"][1], "user-scripts/step2.sh", "{out}");
+    // A secret inside a provisioner's command is masked as well.
+    assert_eq!(provisioners[2]["kind"]["inline"]["known"][0], "<sensitive>", "{out}");
+
+    // A template with errors still inspects, without a plan.
+    std::fs::write(d.path().join("turbo-node.pkr.hcl"), valid.replace("  image_name        = \"cce-node\"\n", "")).unwrap();
+    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("plan").is_none(), "{v}");
+    assert_eq!(v["builds"][0]["provisioners"][0]["type"], "file");
+}
+
+#[test]
 fn unset_variables_show_as_unknown_like_packer() {
     let d = setup();
     let o = run(d.path(), &["inspect", "."], &[]);

@@ -333,6 +333,12 @@ impl<'s, 'a> Checker<'s, 'a> {
     }
 }
 
+impl BindsNames for Checker<'_, '_> {
+    fn bound(&mut self) -> &mut Vec<String> {
+        &mut self.bound
+    }
+}
+
 impl Visit for Checker<'_, '_> {
     fn visit_expr(&mut self, e: &Expr) {
         match e {
@@ -401,32 +407,48 @@ impl Visit for Checker<'_, '_> {
     }
 
     fn visit_for_expr(&mut self, f: &ForExpr) {
-        self.visit_expr(&f.intro.collection_expr);
-        let depth = self.bound.len();
-        if let Some(k) = &f.intro.key_var {
-            self.bound.push(k.as_str().to_string());
-        }
-        self.bound.push(f.intro.value_var.as_str().to_string());
-        if let Some(k) = &f.key_expr {
-            self.visit_expr(k);
-        }
-        self.visit_expr(&f.value_expr);
-        if let Some(c) = &f.cond {
-            self.visit_expr(&c.expr);
-        }
-        self.bound.truncate(depth);
+        visit_for_expr_binding(self, f);
     }
 
     fn visit_for_template_expr(&mut self, f: &ForTemplateExpr) {
-        self.visit_expr(&f.collection_expr);
-        let depth = self.bound.len();
-        if let Some(k) = &f.key_var {
-            self.bound.push(k.as_str().to_string());
-        }
-        self.bound.push(f.value_var.as_str().to_string());
-        self.visit_template(&f.template);
-        self.bound.truncate(depth);
+        visit_for_template_expr_binding(self, f);
     }
+}
+
+/// A visitor that keeps the names bound by enclosing `for` expressions, so that it does not take
+/// them for references to variables.
+trait BindsNames: Visit {
+    fn bound(&mut self) -> &mut Vec<String>;
+}
+
+/// Visits a `for` expression with its key and value names bound while its body is visited.
+fn visit_for_expr_binding<V: BindsNames>(v: &mut V, f: &ForExpr) {
+    v.visit_expr(&f.intro.collection_expr);
+    let depth = v.bound().len();
+    if let Some(k) = &f.intro.key_var {
+        v.bound().push(k.as_str().to_string());
+    }
+    v.bound().push(f.intro.value_var.as_str().to_string());
+    if let Some(k) = &f.key_expr {
+        v.visit_expr(k);
+    }
+    v.visit_expr(&f.value_expr);
+    if let Some(c) = &f.cond {
+        v.visit_expr(&c.expr);
+    }
+    v.bound().truncate(depth);
+}
+
+/// Visits a template `%{ for }` directive with its key and value names bound inside.
+fn visit_for_template_expr_binding<V: BindsNames>(v: &mut V, f: &ForTemplateExpr) {
+    v.visit_expr(&f.collection_expr);
+    let depth = v.bound().len();
+    if let Some(k) = &f.key_var {
+        v.bound().push(k.as_str().to_string());
+    }
+    v.bound().push(f.value_var.as_str().to_string());
+    v.visit_template(&f.template);
+    v.bound().truncate(depth);
 }
 
 // ---- evaluating a fully known expression
@@ -435,17 +457,20 @@ fn value_expr(v: Value) -> Expr {
     Expr::from(hcl::Expression::from(v))
 }
 
-fn contains_special_call(e: &Expr) -> bool {
-    struct Finder(bool);
-    impl Visit for Finder {
-        fn visit_func_call(&mut self, c: &FuncCall) {
-            if matches!(c.name.name.as_str(), "try" | "can" | "env") {
-                self.0 = true;
-            }
-            visit::visit_func_call(self, c);
+/// Finds calls of the functions that need the evaluator's own handling (`try`, `can`, `env`).
+struct SpecialCallFinder(bool);
+
+impl Visit for SpecialCallFinder {
+    fn visit_func_call(&mut self, c: &FuncCall) {
+        if matches!(c.name.name.as_str(), "try" | "can" | "env") {
+            self.0 = true;
         }
+        visit::visit_func_call(self, c);
     }
-    let mut f = Finder(false);
+}
+
+fn contains_special_call(e: &Expr) -> bool {
+    let mut f = SpecialCallFinder(false);
     f.visit_expr(e);
     f.0
 }
@@ -779,16 +804,7 @@ impl VisitMut for Rewriter<'_, '_> {
 }
 
 fn contains_special_call_in_template(f: &ForTemplateExpr) -> bool {
-    struct Finder(bool);
-    impl Visit for Finder {
-        fn visit_func_call(&mut self, c: &FuncCall) {
-            if matches!(c.name.name.as_str(), "try" | "can" | "env") {
-                self.0 = true;
-            }
-            visit::visit_func_call(self, c);
-        }
-    }
-    let mut finder = Finder(false);
+    let mut finder = SpecialCallFinder(false);
     finder.visit_template(&f.template);
     finder.0
 }
@@ -808,6 +824,11 @@ fn free_roots(e: &Expr) -> Vec<String> {
             }
         }
     }
+    impl BindsNames for Roots {
+        fn bound(&mut self) -> &mut Vec<String> {
+            &mut self.bound
+        }
+    }
     impl Visit for Roots {
         fn visit_expr(&mut self, e: &Expr) {
             match e {
@@ -825,30 +846,10 @@ fn free_roots(e: &Expr) -> Vec<String> {
             }
         }
         fn visit_for_expr(&mut self, f: &ForExpr) {
-            self.visit_expr(&f.intro.collection_expr);
-            let depth = self.bound.len();
-            if let Some(k) = &f.intro.key_var {
-                self.bound.push(k.as_str().to_string());
-            }
-            self.bound.push(f.intro.value_var.as_str().to_string());
-            if let Some(k) = &f.key_expr {
-                self.visit_expr(k);
-            }
-            self.visit_expr(&f.value_expr);
-            if let Some(c) = &f.cond {
-                self.visit_expr(&c.expr);
-            }
-            self.bound.truncate(depth);
+            visit_for_expr_binding(self, f);
         }
         fn visit_for_template_expr(&mut self, f: &ForTemplateExpr) {
-            self.visit_expr(&f.collection_expr);
-            let depth = self.bound.len();
-            if let Some(k) = &f.key_var {
-                self.bound.push(k.as_str().to_string());
-            }
-            self.bound.push(f.value_var.as_str().to_string());
-            self.visit_template(&f.template);
-            self.bound.truncate(depth);
+            visit_for_template_expr_binding(self, f);
         }
     }
     let mut r = Roots { bound: Vec::new(), free: Vec::new() };

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod diag;
+pub mod duration;
 pub mod fmt;
 pub mod functions;
 pub mod load;

@@ -3,6 +3,7 @@
 //! built in, and any other plugin is refused.
 
 use hcl::Value;
+use serde::Serialize;
 use hcl::edit::Span as _;
 use hcl::edit::structure::Structure;
 
@@ -18,20 +19,22 @@ pub const HUAWEICLOUD_SOURCE: &str = "github.com/huaweicloud/huaweicloud";
 pub const HUAWEICLOUD_VERSION: &str = "0.4.0";
 
 /// One entry of `required_plugins`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PluginRequirement {
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RequiredPlugin {
     /// The local name (`huaweicloud` in `huaweicloud = { ... }`).
     pub name: String,
     pub source: Option<String>,
     pub version: Option<String>,
-    pub span: Span,
+    /// Where the entry is written, for diagnostics.
+    #[serde(skip)]
+    pub span: Option<Span>,
 }
 
 /// The `packer` blocks of a template.
 #[derive(Clone, Debug, Default)]
 pub struct Requirements {
     pub required_version: Option<(String, Span)>,
-    pub plugins: Vec<PluginRequirement>,
+    pub plugins: Vec<RequiredPlugin>,
 }
 
 /// Reads the `packer` blocks of a template without evaluating anything else, so that `init`
@@ -66,11 +69,11 @@ pub fn requirements(opts: &LoadOptions) -> Result<(SourceMap, Requirements), Loa
                             let Structure::Attribute(a) = p else { continue };
                             let span = span_of(file, a.span());
                             match eval::eval_value(&a.value, &scope, &mut diags) {
-                                Some(Value::Object(o)) => req.plugins.push(PluginRequirement {
+                                Some(Value::Object(o)) => req.plugins.push(RequiredPlugin {
                                     name: a.key.as_str().to_string(),
                                     source: o.get("source").and_then(Value::as_str).map(str::to_string),
                                     version: o.get("version").and_then(Value::as_str).map(str::to_string),
-                                    span,
+                                    span: Some(span),
                                 }),
                                 Some(_) => diags.push(
                                     Diagnostic::error(format!("required plugin \"{}\" must be an object", a.key.as_str()))
@@ -105,6 +108,53 @@ fn is_huaweicloud(source: &str) -> bool {
     s == HUAWEICLOUD_SOURCE || s == "huaweicloud/huaweicloud"
 }
 
+/// Whether a plugin version constraint admits the built-in plugin: it behaves as
+/// [`HUAWEICLOUD_VERSION`] and stands in for the 1.x line.
+fn admits_builtin(c: &Constraint) -> bool {
+    Version::parse(HUAWEICLOUD_VERSION).is_ok_and(|v| c.admits(&v)) || c.admits_major(1)
+}
+
+/// Why one `required_plugins` entry cannot be met, or `None` when the built-in plugin meets it.
+fn check_plugin(p: &RequiredPlugin) -> Option<Diagnostic> {
+    let at = |x: Diagnostic| match p.span {
+        Some(s) => x.at(s),
+        None => x,
+    };
+    let Some(source) = &p.source else {
+        return Some(at(Diagnostic::error(format!("required plugin \"{}\" has no source", p.name))
+            .help(format!("write {} = {{ source = \"{HUAWEICLOUD_SOURCE}\", version = \">= {HUAWEICLOUD_VERSION}\" }}", p.name))));
+    };
+    if !is_huaweicloud(source) {
+        return Some(at(Diagnostic::error(format!("plugin \"{}\" ({source}) is not built into cce-image-builder", p.name))
+            .detail(format!("cce-image-builder downloads no plugins; only {HUAWEICLOUD_SOURCE} is built in"))
+            .help("remove it from required_plugins and the blocks that use it")));
+    }
+    let version = p.version.as_ref()?;
+    match Constraint::parse(version) {
+        Err(why) => Some(at(Diagnostic::error(format!("invalid version constraint \"{version}\" for plugin \"{}\": {why}", p.name))
+            .help(format!("write a constraint such as \">= {HUAWEICLOUD_VERSION}\"")))),
+        Ok(c) if !admits_builtin(&c) => Some(at(Diagnostic::error(format!(
+            "version constraint \"{version}\" of plugin \"{}\" admits neither {HUAWEICLOUD_VERSION} nor 1.x",
+            p.name
+        ))
+        .detail(format!("cce-image-builder implements the huaweicloud-ecs builder of plugin lines {HUAWEICLOUD_VERSION} and 1.x"))
+        .help(format!("use \">= {HUAWEICLOUD_VERSION}\"")))),
+        Ok(_) => None,
+    }
+}
+
+/// Checks that every required plugin is built in: only huaweicloud from
+/// [`HUAWEICLOUD_SOURCE`], with a version constraint admitting 0.4.0 or 1.x.
+pub fn check_required_plugins(plugins: &[RequiredPlugin]) -> Diagnostics {
+    let mut d = Diagnostics::default();
+    for p in plugins {
+        if let Some(x) = check_plugin(p) {
+            d.push(x);
+        }
+    }
+    d
+}
+
 /// Checks the requirements against what we provide: Packer language 1.7.2 and the huaweicloud
 /// plugin at 0.4.0, whose 1.x successors we also stand for.
 pub fn check(req: &Requirements) -> (Vec<Satisfied>, Diagnostics) {
@@ -113,60 +163,29 @@ pub fn check(req: &Requirements) -> (Vec<Satisfied>, Diagnostics) {
     if let Some((c, span)) = &req.required_version {
         match Constraint::parse(c) {
             Ok(con) => {
-                if let Ok(ours) = Version::parse(PACKER_VERSION) {
-                    if !con.admits(&ours) {
-                        diags.push(
-                            Diagnostic::error(format!("this template requires Packer {c}"))
-                                .at(*span)
-                                .detail(format!("cce-image-builder implements the template language of Packer {PACKER_VERSION}"))
-                                .help(format!("relax required_version so that it admits {PACKER_VERSION}")),
-                        );
-                    }
+                if let Ok(ours) = Version::parse(PACKER_VERSION)
+                    && !con.admits(&ours)
+                {
+                    diags.push(
+                        Diagnostic::error(format!("this template requires Packer {c}"))
+                            .at(*span)
+                            .detail(format!("cce-image-builder implements the template language of Packer {PACKER_VERSION}"))
+                            .help(format!("relax required_version so that it admits {PACKER_VERSION}")),
+                    );
                 }
             }
-            Err(e) => diags.push(Diagnostic::error(e).at(*span)),
+            Err(why) => diags.push(
+                Diagnostic::error(format!("invalid required_version \"{c}\": {why}"))
+                    .at(*span)
+                    .help("write a constraint such as \">= 1.7.0\""),
+            ),
         }
     }
     for p in &req.plugins {
-        let Some(source) = &p.source else {
-            diags.push(
-                Diagnostic::error(format!("required plugin \"{}\" has no source", p.name))
-                    .at(p.span)
-                    .help(format!("add source = \"{HUAWEICLOUD_SOURCE}\"")),
-            );
-            continue;
-        };
-        if !is_huaweicloud(source) {
-            diags.push(
-                Diagnostic::error(format!("plugin \"{source}\" is not available"))
-                    .at(p.span)
-                    .detail(format!("cce-image-builder downloads no plugins; only {HUAWEICLOUD_SOURCE} is built in"))
-                    .help("remove this plugin and the blocks that use it"),
-            );
-            continue;
+        match check_plugin(p) {
+            Some(d) => diags.push(d),
+            None => ok.push(Satisfied { name: p.name.clone(), source: HUAWEICLOUD_SOURCE.to_string(), constraint: p.version.clone() }),
         }
-        if let Some(v) = &p.version {
-            match Constraint::parse(v) {
-                Ok(con) => {
-                    let ours = Version::parse(HUAWEICLOUD_VERSION).ok();
-                    let fits = ours.is_some_and(|o| con.admits(&o)) || con.admits_major(1);
-                    if !fits {
-                        diags.push(
-                            Diagnostic::error(format!("the built-in huaweicloud plugin does not satisfy version \"{v}\""))
-                                .at(p.span)
-                                .detail(format!("it behaves as version {HUAWEICLOUD_VERSION} and stands in for 1.x"))
-                                .help(format!("use a constraint that admits {HUAWEICLOUD_VERSION}, e.g. \">= {HUAWEICLOUD_VERSION}\"")),
-                        );
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    diags.push(Diagnostic::error(e).at(p.span));
-                    continue;
-                }
-            }
-        }
-        ok.push(Satisfied { name: p.name.clone(), source: HUAWEICLOUD_SOURCE.to_string(), constraint: p.version.clone() });
     }
     (ok, diags)
 }
@@ -206,11 +225,56 @@ mod tests {
     #[test]
     fn refuses_what_we_cannot_provide() {
         let (_, d) = check(&req_of(&plugin("= 0.3.0", HUAWEICLOUD_SOURCE)).unwrap());
-        assert!(d.0[0].summary.contains("does not satisfy version \"= 0.3.0\""), "{d:?}");
+        assert_eq!(d.0[0].summary, "version constraint \"= 0.3.0\" of plugin \"huaweicloud\" admits neither 0.4.0 nor 1.x");
         let (_, d) = check(&req_of(&plugin(">= 1.0", "github.com/hashicorp/amazon")).unwrap());
-        assert_eq!(d.0[0].summary, "plugin \"github.com/hashicorp/amazon\" is not available");
+        assert_eq!(d.0[0].summary, "plugin \"huaweicloud\" (github.com/hashicorp/amazon) is not built into cce-image-builder");
         let r = req_of("packer {\n  required_version = \">= 1.9.0\"\n}\n").unwrap();
         let (_, d) = check(&r);
         assert_eq!(d.0[0].summary, "this template requires Packer >= 1.9.0");
+    }
+
+    #[test]
+    fn invalid_required_version_is_named() {
+        let (_, d) = check(&req_of("packer {\n  required_version = \"newest\"\n}\n").unwrap());
+        assert_eq!(d.0[0].summary, "invalid required_version \"newest\": \"newest\" is not a version");
+    }
+
+    fn entry(source: &str, version: &str) -> RequiredPlugin {
+        RequiredPlugin { name: "huaweicloud".into(), source: Some(source.into()), version: Some(version.into()), span: None }
+    }
+
+    fn summaries(d: Diagnostics) -> Vec<String> {
+        d.0.into_iter().map(|d| d.summary).collect()
+    }
+
+    #[test]
+    fn builtin_plugin_constraints() {
+        for ok in ["= 0.4.0", ">= 0.4.0", "0.4.0", "~> 1.2", ">= 1.0.0, < 2.0.0", "v1.2.2", "> 1.1.0, < 1.1.5", "!= 0.4.0", "~> 1.0.4"] {
+            assert!(summaries(check_required_plugins(&[entry(HUAWEICLOUD_SOURCE, ok)])).is_empty(), "{ok}");
+        }
+        assert!(summaries(check_required_plugins(&[entry("huaweicloud/huaweicloud/", ">= 0.4.0")])).is_empty());
+        assert_eq!(
+            summaries(check_required_plugins(&[entry(HUAWEICLOUD_SOURCE, "< 0.4.0")])),
+            ["version constraint \"< 0.4.0\" of plugin \"huaweicloud\" admits neither 0.4.0 nor 1.x"]
+        );
+        assert_eq!(
+            summaries(check_required_plugins(&[entry(HUAWEICLOUD_SOURCE, ">= 2.0")])),
+            ["version constraint \">= 2.0\" of plugin \"huaweicloud\" admits neither 0.4.0 nor 1.x"]
+        );
+        assert_eq!(
+            summaries(check_required_plugins(&[entry(HUAWEICLOUD_SOURCE, ">= banana")])),
+            ["invalid version constraint \">= banana\" for plugin \"huaweicloud\": \"banana\" is not a version"]
+        );
+    }
+
+    #[test]
+    fn other_plugins_are_refused() {
+        let p = RequiredPlugin { name: "amazon".into(), source: Some("github.com/hashicorp/amazon".into()), version: None, span: None };
+        assert_eq!(
+            summaries(check_required_plugins(&[p])),
+            ["plugin \"amazon\" (github.com/hashicorp/amazon) is not built into cce-image-builder"]
+        );
+        let p = RequiredPlugin { name: "x".into(), source: None, version: None, span: None };
+        assert_eq!(summaries(check_required_plugins(&[p])), ["required plugin \"x\" has no source"]);
     }
 }

@@ -13,6 +13,7 @@ pub struct Version {
 }
 
 impl Version {
+    /// `1`, `1.2`, `v1.2.3`, `1.2.3-rc1`, `1.2.3+build` (the build part is dropped).
     pub fn parse(text: &str) -> Result<Version, String> {
         let t = text.trim();
         let t = t.strip_prefix('v').unwrap_or(t);
@@ -21,15 +22,13 @@ impl Version {
             None => (t, None),
         };
         let core = core.split('+').next().unwrap_or(core);
+        let not_a_version = || format!("\"{}\" is not a version", text.trim());
         if core.is_empty() {
-            return Err(format!("invalid version {text:?}"));
+            return Err(not_a_version());
         }
-        let segments = core
-            .split('.')
-            .map(|s| s.parse::<u64>().map_err(|_| format!("invalid version {text:?}: {s:?} is not a number")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let segments = core.split('.').map(|s| s.parse::<u64>().map_err(|_| not_a_version())).collect::<Result<Vec<_>, _>>()?;
         if segments.len() > 3 {
-            return Err(format!("invalid version {text:?}: at most three numbers"));
+            return Err(format!("{}: it has more than three numbers", not_a_version()));
         }
         Ok(Version { segments, pre })
     }
@@ -105,12 +104,13 @@ impl fmt::Display for Constraint {
 }
 
 impl Constraint {
+    /// Parses a constraint such as `">= 0.4.0, < 2.0"`; the error names the part that is wrong.
     pub fn parse(text: &str) -> Result<Constraint, String> {
         let mut parts = Vec::new();
         for raw in text.split(',') {
             let p = raw.trim();
             if p.is_empty() {
-                return Err(format!("invalid version constraint {text:?}: empty condition"));
+                return Err(format!("empty condition in \"{}\"", text.trim()));
             }
             let ops = [
                 ("~>", Op::Pessimistic),
@@ -125,7 +125,7 @@ impl Constraint {
                 .iter()
                 .find_map(|(s, op)| p.strip_prefix(s).map(|r| (*op, r)))
                 .unwrap_or((Op::Eq, p));
-            let version = Version::parse(rest).map_err(|e| format!("invalid version constraint {text:?}: {e}"))?;
+            let version = Version::parse(rest)?;
             parts.push(Part { op, version });
         }
         Ok(Constraint { parts, text: text.trim().to_string() })
@@ -162,7 +162,7 @@ impl Constraint {
             let v = &p.version;
             if v.seg(0) == major {
                 for (a, b, c) in [(0, 0, 0), (0, 0, 1), (0, 1, 0)] {
-                    candidates.push(Version { segments: vec![v.seg(0) + a, v.seg(1) + b, v.seg(2) + c], pre: None });
+                    candidates.push(Version { segments: vec![v.seg(0).saturating_add(a), v.seg(1).saturating_add(b), v.seg(2).saturating_add(c)], pre: None });
                 }
                 if v.seg(2) > 0 {
                     candidates.push(Version { segments: vec![v.seg(0), v.seg(1), v.seg(2) - 1], pre: None });
@@ -220,12 +220,18 @@ mod tests {
         assert!(!c(">= 2.0").admits_major(1));
         assert!(c("~> 1.5").admits_major(1));
         assert!(!c("< 1.0.0").admits_major(1));
+        assert!(c("> 1.1.0, < 1.1.5").admits_major(1));
+        assert!(c("!= 0.4.0").admits_major(1));
+        assert!(c("~> 1.0.4").admits_major(1));
+        assert!(!c("~> 0.4").admits_major(1));
     }
 
     #[test]
     fn bad_constraints() {
-        assert!(Constraint::parse(">= x").unwrap_err().contains("not a number"));
-        assert!(Constraint::parse(">= 1,").unwrap_err().contains("empty condition"));
-        assert!(Constraint::parse("1.2.3.4").is_err());
+        assert_eq!(Constraint::parse(">= x").unwrap_err(), "\"x\" is not a version");
+        assert_eq!(Constraint::parse(">= banana").unwrap_err(), "\"banana\" is not a version");
+        assert_eq!(Constraint::parse("newest").unwrap_err(), "\"newest\" is not a version");
+        assert_eq!(Constraint::parse(">= 1,").unwrap_err(), "empty condition in \">= 1,\"");
+        assert_eq!(Constraint::parse("1.2.3.4").unwrap_err(), "\"1.2.3.4\" is not a version: it has more than three numbers");
     }
 }

@@ -1,7 +1,9 @@
 //! The `inspect` subcommand: shows a template's variables with their final values and where each
 //! came from (sensitive ones masked), its locals, sources and builds with their provisioners and
-//! post-processors in order, as Packer-like text or as JSON.
+//! post-processors in order, as Packer-like text or as JSON. The JSON form also carries the
+//! typed build plan under `plan` when the template is valid, with every secret masked.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -43,7 +45,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&loaded))?);
+        let mut out = to_json(&loaded);
+        if let (Some(plan), Json::Object(o)) = (plan_json(&loaded, &opts.env), &mut out) {
+            o.insert("plan".into(), plan);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         print!("{}", to_text(&loaded));
     }
@@ -185,6 +191,29 @@ pub fn to_text(loaded: &Loaded) -> String {
         }
     }
     o
+}
+
+/// The typed build plan as JSON, or `None` when the template has errors (`validate` shows them).
+/// Credentials are redacted by the plan itself; any other string that shows a sensitive
+/// variable's value (a provisioner's inline command, say) is masked here.
+pub fn plan_json(loaded: &Loaded, env: &BTreeMap<String, String>) -> Option<Json> {
+    let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, env);
+    if diags.has_errors() {
+        return None;
+    }
+    let mut v = serde_json::to_value(plan?).ok()?;
+    mask_secrets(&mut v, &loaded.sensitive_values);
+    Some(v)
+}
+
+/// Replaces every string that shows a secret (as [`shows_secret`] judges) by the mask.
+fn mask_secrets(v: &mut Json, secrets: &[String]) {
+    match v {
+        Json::String(s) if shows_secret(s, secrets) => *s = MASK.into(),
+        Json::Array(a) => a.iter_mut().for_each(|x| mask_secrets(x, secrets)),
+        Json::Object(o) => o.values_mut().for_each(|x| mask_secrets(x, secrets)),
+        _ => {}
+    }
 }
 
 fn json_value(value: Option<&impl serde::Serialize>, sensitive: bool) -> Json {

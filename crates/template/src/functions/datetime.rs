@@ -169,46 +169,21 @@ fn formatdate_spec(spec: &str, t: OffsetDateTime) -> Result<Value, String> {
     Ok(Value::String(out))
 }
 
-/// Go's `time.ParseDuration`: an optional sign then number+unit pairs (`ns us µs ms s m h`).
+/// Go's `time.ParseDuration`: an optional sign then number+unit pairs (`ns us µs ms s m h`),
+/// with Go's error wording.
 fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("time: invalid duration {s:?}");
-    let (neg, mut rest) = match s.strip_prefix('-') {
+    use crate::duration::{DurationError, unsigned_nanos};
+    let (neg, rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total_nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let scale = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
-        };
-        total_nanos += value * scale;
-    }
-    let nanos = if neg { -total_nanos } else { total_nanos };
+    let nanos = unsigned_nanos(rest).map_err(|e| match e {
+        DurationError::NotANumber(_) => format!("time: invalid duration {s:?}"),
+        DurationError::MissingUnit(_) => format!("time: missing unit in duration {s:?}"),
+        DurationError::UnknownUnit(unit) => format!("time: unknown unit {unit:?} in duration {s:?}"),
+    })?;
+    let nanos = if neg { -nanos } else { nanos };
+    // Saturates on overflow, where Go reports an invalid duration; no template gets near 292 years.
     Ok(Duration::nanoseconds(nanos as i64))
 }
 

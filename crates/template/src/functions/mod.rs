@@ -540,56 +540,142 @@ mod tests {
         assert!(err.to_string().contains("expects 1 argument"), "{err}");
     }
 
-    /// Every listed function exists, every function is listed, and every function has a test of
-    /// its typical case (`call("name"`) and of an error case (`call_err("name"`).
-    #[test]
-    fn docs_list_and_tests_cover_every_function() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let docs = std::fs::read_to_string(root.join("../../docs/functions.md"))
-            .expect("docs/functions.md is readable");
-        let mut listed = BTreeSet::new();
-        let mut evaluator = BTreeSet::new();
+    /// The evaluator's own functions: listed in the docs and the README like the library's, but
+    /// tested in `eval.rs`.
+    const EVALUATOR: &[&str] = &["try", "can", "env"];
+    /// Refused by design: only the error case exists.
+    const REFUSED: &[&str] = &["rsadecrypt"];
+
+    /// `name -> family` from the table of docs/functions.md (`| `name` | family | signature | note |`).
+    fn docs_list(docs: &str) -> BTreeMap<String, String> {
+        let mut listed = BTreeMap::new();
         for line in docs.lines() {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            // | `name` | family | signature | note |
-            if cells.len() >= 5 && cells[1].starts_with('`') && cells[1].ends_with('`') {
-                let name = cells[1].trim_matches('`').to_string();
-                if cells[2] == "evaluator" {
-                    evaluator.insert(name);
-                } else {
-                    listed.insert(name);
+            if cells.len() >= 5 && cells[1].len() > 2 && cells[1].starts_with('`') && cells[1].ends_with('`') {
+                listed.insert(cells[1].trim_matches('`').to_string(), cells[2].to_string());
+            }
+        }
+        listed
+    }
+
+    /// `name -> family` from the README lines `- family: `a`, `b`` between the function markers.
+    fn readme_list(readme: &str) -> Result<BTreeMap<String, String>, String> {
+        let (_, rest) = readme.split_once("<!-- functions:start -->").ok_or("README.md has no <!-- functions:start --> marker")?;
+        let (list, _) = rest.split_once("<!-- functions:end -->").ok_or("README.md has no <!-- functions:end --> marker")?;
+        let mut listed = BTreeMap::new();
+        for line in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (family, names) = line
+                .strip_prefix("- ")
+                .and_then(|l| l.split_once(':'))
+                .ok_or_else(|| format!("README.md function list: expected \"- family: `name`, ...\", got {line:?}"))?;
+            for name in names.split(',').map(str::trim) {
+                let bare = name.strip_prefix('`').and_then(|n| n.strip_suffix('`'));
+                let bare = bare.filter(|n| !n.is_empty()).ok_or_else(|| format!("README.md function list: {name:?} is not a `name`"))?;
+                if listed.insert(bare.to_string(), family.trim().to_string()).is_some() {
+                    return Err(format!("README.md lists {bare} twice"));
                 }
             }
         }
-        let have: BTreeSet<String> = all().iter().map(|f| f.name.to_string()).collect();
-        let missing: Vec<_> = listed.difference(&have).collect();
-        let unlisted: Vec<_> = have.difference(&listed).collect();
-        assert!(missing.is_empty(), "listed in docs/functions.md but not implemented: {missing:?}");
-        assert!(unlisted.is_empty(), "implemented but not listed in docs/functions.md: {unlisted:?}");
-        for name in ["try", "can", "env"] {
-            assert!(evaluator.contains(name), "docs/functions.md must list {name} as evaluator");
-        }
+        Ok(listed)
+    }
 
-        let mut sources = String::new();
+    /// Every difference between the README list, the docs table, the implemented functions and
+    /// their tests. `library_tests` is the source of the function modules, `eval_tests` the
+    /// evaluator's tests.
+    fn coverage_problems(readme: &str, docs: &str, have: &BTreeSet<String>, library_tests: &str, eval_tests: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        let readme = match readme_list(readme) {
+            Ok(r) => r,
+            Err(e) => return vec![e],
+        };
+        let docs = docs_list(docs);
+        let mut supported = have.clone();
+        supported.extend(EVALUATOR.iter().map(|n| n.to_string()));
+        for name in &supported {
+            if !readme.contains_key(name) {
+                problems.push(format!("{name} is supported but missing from the README list"));
+            }
+            match docs.get(name) {
+                None => problems.push(format!("{name} is supported but missing from docs/functions.md")),
+                Some(f) if EVALUATOR.contains(&name.as_str()) != (f == "evaluator") => {
+                    problems.push(format!("docs/functions.md gives {name} the family {f}, but only try, can and env are evaluator"))
+                }
+                Some(f) if readme.get(name).is_some_and(|r| r != f) => {
+                    problems.push(format!("README lists {name} under {}, docs/functions.md under {f}", readme[name]))
+                }
+                Some(_) => {}
+            }
+            let tested = if EVALUATOR.contains(&name.as_str()) {
+                eval_tests.contains(&format!("\"{name}("))
+            } else {
+                REFUSED.contains(&name.as_str()) || library_tests.contains(&format!("call(\"{name}\""))
+            };
+            if !tested {
+                problems.push(format!("{name} has no test of its typical case"));
+            }
+            if !EVALUATOR.contains(&name.as_str()) && !library_tests.contains(&format!("call_err(\"{name}\"")) {
+                problems.push(format!("{name} has no test of an error case"));
+            }
+        }
+        for name in readme.keys().filter(|n| !supported.contains(*n)) {
+            problems.push(format!("the README lists {name}, which is not implemented"));
+        }
+        for name in docs.keys().filter(|n| !supported.contains(*n)) {
+            problems.push(format!("docs/functions.md lists {name}, which is not implemented"));
+        }
+        problems
+    }
+
+    /// The README list and the docs table name exactly the supported functions, and every
+    /// function has a test of its typical case (`call("name"`) and of an error case
+    /// (`call_err("name"`); the evaluator's functions are called in the evaluator's tests.
+    #[test]
+    fn readme_docs_and_tests_cover_every_function() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: std::path::PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let readme = read(root.join("../../README.md"));
+        let docs = read(root.join("../../docs/functions.md"));
+        let mut library_tests = String::new();
         for entry in std::fs::read_dir(root.join("src/functions")).expect("functions dir") {
             let path = entry.expect("dir entry").path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
+            if path.extension().is_some_and(|e| e == "rs") {
+                library_tests.push_str(&read(path));
             }
-            sources.push_str(&std::fs::read_to_string(&path).expect("source readable"));
         }
-        // refused by design: only the error case exists
-        const REFUSED: &[&str] = &["rsadecrypt"];
-        let untested: Vec<_> = have
-            .iter()
-            .filter(|name| !REFUSED.contains(&name.as_str()))
-            .filter(|name| !sources.contains(&format!("call(\"{name}\"")))
-            .collect();
-        let no_error_case: Vec<_> = have
-            .iter()
-            .filter(|name| !sources.contains(&format!("call_err(\"{name}\"")))
-            .collect();
-        assert!(untested.is_empty(), "functions without a test: {untested:?}");
-        assert!(no_error_case.is_empty(), "functions without an error-case test: {no_error_case:?}");
+        let eval = read(root.join("src/eval.rs"));
+        let eval_tests = eval.split_once("mod tests {").map_or("", |(_, t)| t);
+        let have: BTreeSet<String> = all().iter().map(|f| f.name.to_string()).collect();
+        let problems = coverage_problems(&readme, &docs, &have, &library_tests, eval_tests);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn coverage_check_finds_missing_extra_and_untested_functions() {
+        let docs = "| Function | Family | Signature | Note |\n|---|---|---|---|\n\
+                    | `try` | evaluator | try(x...) | |\n| `can` | evaluator | can(x) | |\n| `env` | evaluator | env(n) | |\n\
+                    | `upper` | string | upper(s) | |\n| `lower` | string | lower(s) | |\n";
+        let have: BTreeSet<String> = ["upper", "lower"].iter().map(|s| s.to_string()).collect();
+        let library = "call(\"upper\" call_err(\"upper\" call(\"lower\" call_err(\"lower\"";
+        let eval = "known(\"try(1)\") known(\"can(1)\") run(\"env(1)\")";
+        let readme = |list: &str| format!("# x\n<!-- functions:start -->\n{list}<!-- functions:end -->\n");
+        let full = readme("- evaluator: `try`, `can`, `env`\n- string: `upper`, `lower`\n");
+        assert_eq!(coverage_problems(&full, docs, &have, library, eval), Vec::<String>::new());
+        assert_eq!(
+            coverage_problems(&readme("- evaluator: `try`, `can`, `env`\n- string: `upper`, `shout`\n"), docs, &have, library, eval),
+            ["lower is supported but missing from the README list", "the README lists shout, which is not implemented"]
+        );
+        assert_eq!(
+            coverage_problems(&readme("- evaluator: `try`, `can`, `env`\n- numeric: `upper`, `lower`\n"), docs, &have, library, eval),
+            ["README lists lower under numeric, docs/functions.md under string", "README lists upper under numeric, docs/functions.md under string"]
+        );
+        assert_eq!(
+            coverage_problems(&full, docs, &have, "call(\"upper\" call_err(\"upper\" call_err(\"lower\"", "known(\"try(1)\") run(\"env(1)\")"),
+            ["can has no test of its typical case", "lower has no test of its typical case"]
+        );
+        assert_eq!(coverage_problems("no list", docs, &have, library, eval), ["README.md has no <!-- functions:start --> marker"]);
+        assert_eq!(
+            coverage_problems(&readme("- string: `upper`, upper\n"), docs, &have, library, eval),
+            ["README.md function list: \"upper\" is not a `name`"]
+        );
     }
 }

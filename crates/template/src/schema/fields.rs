@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::body::{AttrValue, Attribute, Block};
 use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::duration::DurationError;
 
 /// The type of a field as written in a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,34 +165,11 @@ impl GoDuration {
         if s.starts_with('-') {
             return Err("durations cannot be negative".into());
         }
-        if s == "0" {
-            return Ok(GoDuration(Duration::ZERO));
-        }
-        let mut total: f64 = 0.0;
-        let mut rest = s;
-        while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-            let num = &rest[..num_len];
-            if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-                return Err(format!("expected a number at \"{rest}\""));
-            }
-            rest = &rest[num_len..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            let nanos_per: f64 = match unit {
-                "ns" => 1.0,
-                "us" | "µs" | "μs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                "" => return Err(format!("missing unit after \"{num}\"")),
-                other => return Err(format!("unknown unit \"{other}\"")),
-            };
-            let n: f64 = num.parse().map_err(|_| format!("expected a number at \"{num}\""))?;
-            total += n * nanos_per;
-        }
+        let total = crate::duration::unsigned_nanos(s).map_err(|e| match e {
+            DurationError::NotANumber(at) => format!("expected a number at \"{at}\""),
+            DurationError::MissingUnit(num) => format!("missing unit after \"{num}\""),
+            DurationError::UnknownUnit(unit) => format!("unknown unit \"{unit}\""),
+        })?;
         if total > u64::MAX as f64 {
             return Err("duration is too long".into());
         }

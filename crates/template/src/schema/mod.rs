@@ -16,7 +16,6 @@ pub mod fields;
 pub mod huaweicloud;
 pub mod null;
 pub mod packer_block;
-pub mod plugins;
 pub mod post_processors;
 pub mod provisioners;
 
@@ -31,7 +30,7 @@ pub use fields::{Deferrable, GoDuration};
 pub use huaweicloud::{HuaweiEcsConfig, SecurityGroupRef, SourceImage, apply_env_defaults, check_mode};
 pub use null::NullConfig;
 pub use packer_block::PackerSettings;
-pub use plugins::{RequiredPlugin, check_required_plugins};
+pub use crate::plugins::{RequiredPlugin, check_required_plugins};
 pub use post_processors::{PostProcessor, PostProcessorKind};
 pub use provisioners::{Provisioner, ProvisionerKind};
 

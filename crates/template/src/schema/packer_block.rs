@@ -3,9 +3,10 @@
 use serde::Serialize;
 
 use super::fields::{Field, Origin, Reader, Ty, field};
-use super::plugins::{Constraint, RequiredPlugin, check_required_plugins};
 use crate::body::Block;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::plugins::{HUAWEICLOUD_SOURCE, RequiredPlugin, check_required_plugins};
+use crate::version::Constraint;
 
 pub static PACKER_FIELDS: &[Field] = &[
     field("required_version", Ty::String, "Packer version constraint; checked for syntax only, as cce-image-builder reads the HCL2 templates of Packer 1.6 and later.").from(Origin::Packer),
@@ -36,7 +37,7 @@ pub(crate) fn read(block: &Block, out: &mut PackerSettings) -> Diagnostics {
                 diags.push(
                     Diagnostic::error(format!("required plugin \"{}\" must be an object", a.name))
                         .at(a.value_span)
-                        .help(format!("write {} = {{ source = \"github.com/huaweicloud/huaweicloud\", version = \">= 0.4.0\" }}", a.name)),
+                        .help(format!("write {} = {{ source = \"{HUAWEICLOUD_SOURCE}\", version = \">= 0.4.0\" }}", a.name)),
                 );
                 continue;
             };
