@@ -67,11 +67,13 @@ pub fn normalize(args: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
     out
 }
 
-/// Whether the long flag `name` takes a value in any command that declares it.
+/// Whether the long flag `name` needs a value in any command that declares it. A flag whose
+/// value is optional (`-write`, `-write=false`) never swallows the next argument.
 fn takes_value(cmd: &clap::Command, name: &str) -> bool {
     let own = cmd.get_arguments().any(|a| {
         a.get_long() == Some(name)
             && a.get_action().takes_values()
+            && a.get_num_args().is_none_or(|r| r.min_values() > 0)
     });
     own || cmd.get_subcommands().any(|s| takes_value(s, name))
 }
@@ -87,6 +89,7 @@ mod tests {
                 .arg(Arg::new("var").long("var").action(ArgAction::Append))
                 .arg(Arg::new("on-error").long("on-error"))
                 .arg(Arg::new("force").long("force").action(ArgAction::SetTrue))
+                .arg(Arg::new("write").long("write").num_args(0..=1).default_missing_value("true"))
                 .arg(Arg::new("path")),
         )
     }
@@ -109,5 +112,11 @@ mod tests {
         assert_eq!(norm(&["t", "build", "-var", "-x=1", "-zzz"]), ["t", "build", "--var", "-x=1", "-zzz"]);
         assert_eq!(norm(&["t", "build", "--", "-force"]), ["t", "build", "--", "-force"]);
         assert_eq!(norm(&["t", "build", "--var", "-force"]), ["t", "build", "--var", "-force"]);
+    }
+
+    #[test]
+    fn a_flag_with_an_optional_value_does_not_swallow_the_next_flag() {
+        assert_eq!(norm(&["t", "build", "-write", "-force"]), ["t", "build", "--write", "--force"]);
+        assert_eq!(norm(&["t", "build", "-write=false", "-force"]), ["t", "build", "--write=false", "--force"]);
     }
 }
