@@ -29,14 +29,8 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    let opts = LoadOptions {
-        path,
-        vars: Vec::new(),
-        var_files: Vec::new(),
-        env: BTreeMap::new(),
-        cwd: dir.clone(),
-        syntax_only: false,
-    };
+    // No -var, no var files, an empty environment; fields added later keep their defaults.
+    let opts = LoadOptions { path, env: BTreeMap::new(), cwd: dir.clone(), ..LoadOptions::default() };
     match load(&opts) {
         Ok(loaded) => {
             let (_plan, diagnostics) = schema::plan(&loaded.blocks);
