@@ -1,0 +1,9 @@
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  provisioner "shell-local" {
+    inline = ["echo nothing to build"]
+  }
+}

@@ -1,0 +1,11 @@
+data "null" "example" {
+  input = "a"
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

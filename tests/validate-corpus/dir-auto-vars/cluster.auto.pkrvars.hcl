@@ -1,0 +1,5 @@
+region   = "ru-moscow-1"
+replicas = "2"
+tags = {
+  team = "infra"
+}

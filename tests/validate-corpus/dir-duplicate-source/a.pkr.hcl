@@ -1,0 +1,3 @@
+source "null" "basic" {
+  communicator = "none"
+}

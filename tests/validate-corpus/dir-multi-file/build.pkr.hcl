@@ -1,0 +1,7 @@
+build {
+  sources = ["source.null.basic"]
+
+  provisioner "shell-local" {
+    inline = ["echo ${local.image_name}"]
+  }
+}

@@ -1,0 +1,4 @@
+locals {
+  image_name = "${var.prefix}-${local.suffix}"
+  suffix     = "v2"
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Referenced by corpus templates: Packer checks that script files exist at validate time.
+echo hello

@@ -1,0 +1,2 @@
+greeting = "from a var file"
+replicas = 3

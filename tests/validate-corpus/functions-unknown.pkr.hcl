@@ -1,0 +1,11 @@
+locals {
+  name = uppercase("node")
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

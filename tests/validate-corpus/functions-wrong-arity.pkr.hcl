@@ -1,0 +1,11 @@
+locals {
+  name = upper("a", "b")
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

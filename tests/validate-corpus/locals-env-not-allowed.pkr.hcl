@@ -1,0 +1,12 @@
+# env() is only allowed in variable defaults.
+locals {
+  home = env("HOME")
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

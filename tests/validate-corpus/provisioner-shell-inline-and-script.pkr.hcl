@@ -1,0 +1,12 @@
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+
+  provisioner "shell" {
+    inline = ["echo hi"]
+    script = "files/hello.sh"
+  }
+}

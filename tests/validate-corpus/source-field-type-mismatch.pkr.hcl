@@ -1,0 +1,11 @@
+source "null" "ssh" {
+  communicator = "ssh"
+  ssh_host     = "127.0.0.1"
+  ssh_username = "root"
+  ssh_password = "example"
+  ssh_port     = "twenty-two"
+}
+
+build {
+  sources = ["source.null.ssh"]
+}

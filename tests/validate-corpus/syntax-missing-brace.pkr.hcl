@@ -1,0 +1,6 @@
+source "null" "basic" {
+  communicator = "none"
+
+build {
+  sources = ["source.null.basic"]
+}

@@ -1,0 +1,11 @@
+builder "null" "basic" {
+  communicator = "none"
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

@@ -1,0 +1,7 @@
+source "nul" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.nul.basic"]
+}

@@ -1,0 +1,7 @@
+source "null" "basic" {
+  comunicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}

@@ -1,0 +1,11 @@
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+
+  post-processor "manifests" {
+    output = "manifest.json"
+  }
+}

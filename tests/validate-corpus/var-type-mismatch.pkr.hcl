@@ -1,0 +1,12 @@
+variable "port" {
+  type    = number
+  default = "eighty"
+}
+
+source "null" "basic" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.basic"]
+}
