@@ -5,5 +5,6 @@ cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 for t in $(cargo fuzz list 2>/dev/null); do
-  cargo fuzz run "$t" -- -max_total_time="${FUZZ_SECONDS:-60}"
+  mkdir -p "fuzz/corpus/$t"
+  cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- -max_total_time="${FUZZ_SECONDS:-60}"
 done

@@ -132,3 +132,19 @@ fn a_source_without_keys_says_it_builds_on_the_local_cloud() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("secret_key"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn files_a_template_names_must_exist() {
+    let tpl = "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n  provisioner \"shell-local\" {\n    script = \"s.sh\"\n  }\n  provisioner \"file\" {\n    source      = \"pkg/\"\n    destination = \"/tmp/pkg\"\n  }\n}\n";
+    let d = dir(&[("t.pkr.hcl", tpl)]);
+    let o = run(d.path(), &["validate", "."], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad script \"s.sh\": no such file"), "{err}");
+    assert!(err.contains("bad source \"pkg/\": no such file"), "{err}");
+    assert!(err.contains("t.pkr.hcl:6:3"), "{err}");
+    std::fs::write(d.path().join("s.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir(d.path().join("pkg")).unwrap();
+    let o = run(d.path(), &["validate", "."], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+}

@@ -90,6 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let mut all = Diagnostics::default();
     all.extend(loaded.warnings.clone());
     all.extend(plan_diags);
+    if let Some(plan) = &plan {
+        all.extend(cce_template::schema::files::check_files(plan, &opts.cwd));
+    }
     if !all.is_empty() {
         eprint!("{}", all.render(&loaded.sources));
     }

@@ -185,7 +185,12 @@ pub(crate) fn read(block: &Block, sources: &[TopSource<'_>], env: &BTreeMap<Stri
         }
     }
     if !r.has("sources") && block.blocks_of("source").next().is_none() {
-        r.error_at(block.kind_span, "build has no sources").help = Some("add sources = [\"source.TYPE.NAME\"] naming a top-level source".into());
+        // Packer accepts such a build; it builds nothing, which is worth a warning.
+        r.diags.push(
+            crate::diag::Diagnostic::warning("build has no sources: it builds nothing")
+                .at(block.kind_span)
+                .help("add sources = [\"source.TYPE.NAME\"] naming a top-level source"),
+        );
     }
     let mut seen = Vec::new();
     for s in &used {

@@ -13,6 +13,7 @@ pub mod build;
 pub mod communicator;
 pub mod docs;
 pub mod fields;
+pub mod files;
 pub mod huaweicloud;
 pub mod null;
 pub mod packer_block;
