@@ -711,6 +711,10 @@ pub(crate) fn bind_eip(ctx: &mut Ctx, eip_id: &str, server_id: &str) {
         e.status = "ACTIVE".into();
         e.port_id = Some(port);
         e.private_ip = Some(ip);
+        // The EIP must reach the server's sshd, as on the real cloud.
+        if let Err(err) = ctx.backend.bind_address(server_id, &e.address) {
+            tracing::warn!(server = %server_id, error = %err, "the eip does not reach the server");
+        }
     }
 }
 
