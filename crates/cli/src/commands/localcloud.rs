@@ -1,11 +1,12 @@
-//! The `localcloud` subcommand: runs the embedded local cloud in the foreground until it is
-//! interrupted, printing one JSON line with its endpoints and keys when it is ready.
+//! The `localcloud` subcommand: `serve` runs the embedded local cloud in the foreground until it
+//! is interrupted, printing one JSON line with its endpoints and keys when it is ready; `gc`
+//! reclaims what sandboxes left behind when a local cloud was killed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cce_localcloud::{Config, LocalCloud, Profile};
+use cce_localcloud::{Config, LocalCloud, Profile, SandboxBackend, SandboxConfig};
 
 /// Flags of `localcloud`.
 #[derive(clap::Args, Debug)]
@@ -18,6 +19,18 @@ pub struct Args {
 enum Command {
     /// Serve the IAM, ECS, IMS and VPC/EIP APIs on four loopback ports.
     Serve(ServeArgs),
+    /// Reclaim the namespaces, cgroups and processes of sandboxes left by a local cloud that
+    /// was killed (run it only when no local cloud is running).
+    Gc,
+}
+
+/// What runs the local cloud's servers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Servers {
+    /// Real machines: Linux sandboxes with systemd and sshd (needs root).
+    Sandbox,
+    /// Records only: nothing runs.
+    Record,
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,11 +68,26 @@ struct ServeArgs {
     /// JSON file of fault rules: {"faults":[{"op":"CreateImage","nth":1,"kind":"job_fail"}]}.
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// What runs servers [default: sandbox when running as root on a host that supports
+    /// sandboxes, else record].
+    #[arg(long, value_enum)]
+    servers: Option<Servers>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Serve(a) => serve(a),
+        Command::Gc => {
+            let reclaimed = cce_sandbox::gc();
+            if reclaimed.is_empty() {
+                println!("nothing to reclaim");
+            } else {
+                for id in &reclaimed {
+                    println!("reclaimed sandbox {id}");
+                }
+            }
+            Ok(crate::exit::OK)
+        }
     }
 }
 
@@ -84,13 +112,30 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     if let Some(f) = &a.faults {
         config.faults = cce_localcloud::faults::load_file(f).map_err(anyhow::Error::msg)?;
     }
+    let servers = match a.servers {
+        Some(Servers::Sandbox) => {
+            cce_sandbox::host_supports_sandboxes()
+                .context("--servers sandbox cannot run here; use --servers record")?;
+            Servers::Sandbox
+        }
+        Some(Servers::Record) => Servers::Record,
+        None if cce_sandbox::host_supports_sandboxes().is_ok() => Servers::Sandbox,
+        None => Servers::Record,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let handle = LocalCloud::start(config).await?;
+        let handle = match servers {
+            Servers::Record => LocalCloud::start(config).await?,
+            Servers::Sandbox => {
+                let sandboxes = SandboxConfig::new(&config.state_dir, |k| std::env::var(k).ok());
+                let backend = SandboxBackend::new(sandboxes, tokio::runtime::Handle::current());
+                LocalCloud::start_with_backend(config, std::sync::Arc::new(backend)).await?
+            }
+        };
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
