@@ -1178,7 +1178,28 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let Some(j) = ctx.world.jobs.get(&id).filter(|j| j.service == "ecs") else {
         return Err(ctx.err_code(404, "Ecs.0120", format!("job `{id}` does not exist")));
     };
-    let status = j.status(now);
+    let mut status = j.status(now);
+    let mut job_fail = j.fail.clone();
+    // A job whose time is up waits for a server its backend still holds (booting, stopping),
+    // and fails when the backend failed the server within the job.
+    if status == "SUCCESS" {
+        if let JobEntities::Servers(subs) = &j.entities {
+            for sub in subs {
+                let Some(s) = ctx.world.servers.get(&sub.server_id) else {
+                    continue;
+                };
+                if s.transition.as_ref().is_some_and(|t| t.at <= now && !t.remove) {
+                    status = "RUNNING";
+                } else if s.status == "ERROR" && s.updated <= j.done_at && status == "SUCCESS" {
+                    status = "FAIL";
+                    job_fail = Some((
+                        "Ecs.0010".to_string(),
+                        s.fault.clone().unwrap_or_else(|| "the server failed".into()),
+                    ));
+                }
+            }
+        }
+    }
     let subs: Vec<Value> = match &j.entities {
         JobEntities::Servers(subs) => subs.iter().map(|s| render_sub(j, s, now)).collect(),
         _ => vec![],
@@ -1187,7 +1208,7 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         JobEntities::Servers(subs) if subs.len() == 1 => Some(subs[0].server_id.clone()),
         _ => None,
     };
-    let (code, reason) = match (&j.fail, status) {
+    let (code, reason) = match (&job_fail, status) {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
         _ => (None, None),
     };
