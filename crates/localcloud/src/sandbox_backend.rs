@@ -153,39 +153,7 @@ impl SandboxBackend {
 
     /// The layers of `image_id`, topmost first.
     fn layers(&self, image_id: &str) -> Result<Vec<PathBuf>, String> {
-        let gold: Vec<String> = crate::ops::ims::GOLD
-            .iter()
-            .map(crate::ops::ims::gold_id)
-            .collect();
-        let mut layers = Vec::new();
-        let mut current = image_id.to_string();
-        // A chain longer than this is a loop in the parent files.
-        for _ in 0..64 {
-            if gold.contains(&current) {
-                let base = cce_sandbox::ensure_debian_rootfs(
-                    &self.config.rootfs_cache,
-                    &self.config.mirror,
-                )
-                .map_err(|e| e.to_string())?;
-                layers.push(base);
-                return Ok(layers);
-            }
-            let dir = self.config.state_dir.join("layers");
-            let layer = dir.join(&current);
-            if !layer.is_dir() {
-                return Err(format!(
-                    "image {current} has no disk in {} (it was not captured by this local cloud)",
-                    dir.display()
-                ));
-            }
-            layers.push(layer);
-            let parent_file = dir.join(format!("{current}.parent"));
-            current = std::fs::read_to_string(&parent_file)
-                .map_err(|e| format!("cannot read {}: {e}", parent_file.display()))?
-                .trim()
-                .to_string();
-        }
-        Err(format!("image {image_id} has a parent chain longer than 64 layers"))
+        image_layers(&self.config, image_id)
     }
 
     fn sandbox_spec(&self, record: &ServerRecord, layers: Vec<PathBuf>) -> SandboxSpec {
@@ -258,6 +226,134 @@ impl SandboxBackend {
             captures: self.captures.clone(),
         }
     }
+}
+
+/// The layers of `image_id`, topmost first: a public image is the cached Debian rootfs; a
+/// private one is its layer folder on its parent's layers, down to a public image or to an
+/// imported base layer (one without a `.parent` file).
+pub fn image_layers(config: &SandboxConfig, image_id: &str) -> Result<Vec<PathBuf>, String> {
+    let gold: Vec<String> = crate::ops::ims::GOLD
+        .iter()
+        .map(crate::ops::ims::gold_id)
+        .collect();
+    let dir = config.state_dir.join("layers");
+    let mut layers = Vec::new();
+    let mut current = image_id.to_string();
+    // A chain longer than this is a loop in the parent files.
+    for _ in 0..64 {
+        if gold.contains(&current) {
+            let base = cce_sandbox::ensure_debian_rootfs(&config.rootfs_cache, &config.mirror)
+                .map_err(|e| e.to_string())?;
+            layers.push(base);
+            return Ok(layers);
+        }
+        let layer = dir.join(&current);
+        if !layer.is_dir() {
+            return Err(format!(
+                "image {current} has no disk in {} (it was not captured or imported by this local cloud)",
+                dir.display()
+            ));
+        }
+        layers.push(layer);
+        let parent_file = dir.join(format!("{current}.parent"));
+        match std::fs::read_to_string(&parent_file) {
+            Ok(parent) => current = parent.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(layers),
+            Err(e) => return Err(format!("cannot read {}: {e}", parent_file.display())),
+        }
+    }
+    Err(format!("image {image_id} has a parent chain longer than 64 layers"))
+}
+
+/// Finds an image of the state by id or name (public images included); its id.
+pub fn resolve_image(world: &crate::world::World, image: &str) -> Result<String, String> {
+    for g in crate::ops::ims::GOLD {
+        let id = crate::ops::ims::gold_id(g);
+        if id == image || g.name == image {
+            return Ok(id);
+        }
+    }
+    if world.images.contains_key(image) {
+        return Ok(image.to_string());
+    }
+    let named: Vec<&String> = world
+        .images
+        .values()
+        .filter(|i| i.name == image)
+        .map(|i| &i.id)
+        .collect();
+    match named.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!("no image `{image}` in the local cloud: give an image id or name")),
+        _ => Err(format!("{} images are named `{image}`: give its id", named.len())),
+    }
+}
+
+/// Imports a root tarball or a qcow2/raw/vhd disk as a new private image named `name`, active
+/// at once, into the state of a local cloud that is not running. Returns its id.
+pub fn import_image(config: &SandboxConfig, file: &Path, name: &str) -> Result<String, String> {
+    let store = crate::world::Store::new(&config.state_dir);
+    let now = crate::world::now_ms();
+    let mut world = store
+        .load()
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| crate::world::World::fresh(now));
+    let id = crate::world::new_id();
+    let layer = config.state_dir.join("layers").join(&id);
+    let work = config.state_dir.join("work").join(format!("import-{id}"));
+    let result = cce_sandbox::image::import(file, &layer, &work).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    let size_bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    world.images.insert(
+        id.clone(),
+        crate::world::Image {
+            id: id.clone(),
+            name: name.to_string(),
+            description: format!("imported from {}", file.display()),
+            status: "active".into(),
+            saving_at: now,
+            done_at: now,
+            final_status: "active".into(),
+            source_server: String::new(),
+            source_image: String::new(),
+            min_disk: 40,
+            min_ram: 0,
+            size_bytes,
+            tags: Vec::new(),
+            members: Vec::new(),
+            os_version: "Other Linux(64 bit)".into(),
+            platform: "Other".into(),
+            created: now,
+            updated: now,
+        },
+    );
+    let bytes = serde_json::to_vec_pretty(&world).map_err(|e| e.to_string())?;
+    store.save_bytes(&bytes).map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+/// Exports `image` (id or name) of a local cloud's state to `out` in `format`.
+pub fn export_image(
+    config: &SandboxConfig,
+    image: &str,
+    format: cce_sandbox::image::ExportFormat,
+    out: &Path,
+) -> Result<(), String> {
+    let store = crate::world::Store::new(&config.state_dir);
+    let world = store
+        .load()
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| crate::world::World::fresh(crate::world::now_ms()));
+    let id = resolve_image(&world, image)?;
+    if let Some(i) = world.images.get(&id).filter(|i| i.status != "active") {
+        return Err(format!("image `{image}` is {}, not active: wait for it or pick another", i.status));
+    }
+    let layers = image_layers(config, &id)?;
+    let work = config.state_dir.join("work").join(format!("export-{}", crate::world::new_id()));
+    let result = cce_sandbox::image::export(&layers, format, out, &work).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&work);
+    result
 }
 
 /// Listens on `addr` and carries connections to sshd in `netns`; a clear error when the port is

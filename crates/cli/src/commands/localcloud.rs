@@ -22,6 +22,47 @@ enum Command {
     /// Reclaim the namespaces, cgroups and processes of sandboxes left by a local cloud that
     /// was killed (run it only when no local cloud is running).
     Gc,
+    /// Import a root tarball or a qcow2/raw/vhd disk as a private image (the local cloud on
+    /// that state must not be running); prints the new image's id.
+    ImportImage(ImportArgs),
+    /// Export an image (id or name) as a qcow2, raw or vhd disk or a root tarball.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// The tarball (.tar, .tar.gz, .tgz, .tar.xz) or disk file.
+    file: PathBuf,
+    /// Name of the new image [default: the file's name without its extension].
+    #[arg(long)]
+    name: Option<String>,
+    /// Directory of the local cloud's state [default: as for `serve`].
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// Image id or name.
+    image: String,
+    /// qcow2, raw, vhd or tar.
+    #[arg(long)]
+    format: cce_sandbox::image::ExportFormat,
+    /// Where to write it.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Directory of the local cloud's state [default: as for `serve`].
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+fn state_dir(state: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match state {
+        Some(s) => Ok(s),
+        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok()).context(
+            "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
+        ),
+    }
 }
 
 /// What runs the local cloud's servers.
@@ -86,6 +127,32 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     println!("reclaimed sandbox {id}");
                 }
             }
+            Ok(crate::exit::OK)
+        }
+        Command::ImportImage(a) => {
+            let state = state_dir(a.state)?;
+            let name = match a.name {
+                Some(n) => n,
+                None => a
+                    .file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().split('.').next().unwrap_or_default().to_string())
+                    .filter(|n| !n.is_empty())
+                    .context("the file has no name to name the image after: pass --name")?,
+            };
+            let config = SandboxConfig::new(&state, |k| std::env::var(k).ok());
+            let id = cce_localcloud::sandbox_backend::import_image(&config, &a.file, &name)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("cannot import {}", a.file.display()))?;
+            println!("{id}");
+            Ok(crate::exit::OK)
+        }
+        Command::Export(a) => {
+            let state = state_dir(a.state)?;
+            let config = SandboxConfig::new(&state, |k| std::env::var(k).ok());
+            cce_localcloud::sandbox_backend::export_image(&config, &a.image, a.format, &a.output)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("cannot export image `{}`", a.image))?;
             Ok(crate::exit::OK)
         }
     }
