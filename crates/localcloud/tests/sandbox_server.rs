@@ -181,7 +181,10 @@ async fn sandbox_servers_are_real_machines() {
     };
 
     // First server, from the public image.
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body(&gold_id, "sandbox-one"))).await;
+    let mut first_body = body(&gold_id, "sandbox-one");
+    // `#!/bin/sh\necho from-user-data > /root/user-data-ran\n`, base64: runs on first boot only.
+    first_body["server"]["user_data"] = json!("IyEvYmluL3NoCmVjaG8gZnJvbS11c2VyLWRhdGEgPiAvcm9vdC91c2VyLWRhdGEtcmFuCg==");
+    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&first_body)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let one = a.body["serverIds"][0].as_str().unwrap().to_string();
     let first = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{one}"), &[], None).await;
@@ -191,6 +194,7 @@ async fn sandbox_servers_are_real_machines() {
     assert!(ip.starts_with("127.10.0."), "{ip}");
     // ACTIVE means sshd answers: no waiting here.
     assert_eq!(ssh_ok(&key, &ip, "hostname"), "sandbox-one");
+    assert_eq!(ssh_ok(&key, &ip, "cat /root/user-data-ran"), "from-user-data");
 
     let knob = "fs.inotify.max_user_watches";
     let host_before = host_sysctl(knob);
@@ -258,6 +262,8 @@ async fn sandbox_servers_are_real_machines() {
     assert_ne!(ip_two, ip);
     assert_eq!(ssh_ok(&key, &ip_two, "cat /root/marker"), "from-one");
     assert_eq!(ssh_ok(&key, &ip_two, "hostname"), "sandbox-two");
+    // The image carries the file the first server's user data wrote.
+    assert_eq!(ssh_ok(&key, &ip_two, "cat /root/user-data-ran"), "from-user-data");
 
     // Delete everything.
     let d = c
