@@ -31,9 +31,13 @@ fn require_binary() -> Option<PathBuf> {
 /// and checking it exits 0.
 fn ready_line(bin: &PathBuf, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
+    ready_line_on(bin, dir.path(), extra)
+}
+
+fn ready_line_on(bin: &PathBuf, state: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     let mut child = Command::new(bin)
         .args(["localcloud", "serve", "--state"])
-        .arg(dir.path())
+        .arg(state)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,4 +95,31 @@ fn ready_line_says_what_runs_servers() {
             assert!(err.contains("--servers record") && err.contains(&reason.to_string()), "{err}");
         }
     }
+}
+
+#[test]
+fn a_state_sandboxes_cannot_reach_is_refused_or_falls_back_to_records() {
+    let Some(bin) = require_binary() else { return };
+    if cce_sandbox::host_supports_sandboxes().is_err() {
+        eprintln!("skipping: the host cannot run sandboxes, so --servers sandbox is refused earlier");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = tmp.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let state = closed.join("state");
+    let out = Command::new(&bin)
+        .args(["localcloud", "serve", "--servers", "sandbox", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{} is not searchable by others", closed.display())) && err.contains("chmod o+x"), "{err}");
+    let ready = ready_line_on(&bin, &state, &[]);
+    assert_eq!(ready["servers"], "record");
 }

@@ -168,7 +168,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
             "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
         )?,
     };
-    let mut config = Config::new(state);
+    let mut config = Config::new(state.clone());
     config.listen = a.listen;
     config.access_key = a.access_key;
     config.secret_key = a.secret_key;
@@ -183,10 +183,27 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
         Some(Servers::Sandbox) => {
             cce_sandbox::host_supports_sandboxes()
                 .context("--servers sandbox cannot run here; use --servers record")?;
+            if let Some(dir) = closed_ancestor(&state) {
+                anyhow::bail!(
+                    "--servers sandbox: {} is not searchable by others, so sandboxes cannot reach their disks under {}; chmod o+x it or pass --state under /var/lib",
+                    dir.display(),
+                    state.display()
+                );
+            }
             Servers::Sandbox
         }
         Some(Servers::Record) => Servers::Record,
-        None if cce_sandbox::host_supports_sandboxes().is_ok() => Servers::Sandbox,
+        None if cce_sandbox::host_supports_sandboxes().is_ok() => match closed_ancestor(&state) {
+            None => Servers::Sandbox,
+            Some(dir) => {
+                eprintln!(
+                    "note: servers are records only: {} is not searchable by others, so sandboxes could not reach their disks under {} (chmod o+x it or pass --state under /var/lib)",
+                    dir.display(),
+                    state.display()
+                );
+                Servers::Record
+            }
+        },
         None => Servers::Record,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -214,6 +231,18 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(crate::exit::OK)
+}
+
+/// The first existing ancestor of `dir` that others cannot search (sandboxes run as other
+/// users and must reach their disks inside it).
+fn closed_ancestor(dir: &std::path::Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt as _;
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute
+        .ancestors()
+        .skip(1)
+        .find(|a| std::fs::metadata(a).is_ok_and(|m| m.mode() & 0o001 == 0))
+        .map(PathBuf::from)
 }
 
 /// Waits for Ctrl-C or SIGTERM.
