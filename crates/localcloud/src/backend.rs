@@ -63,6 +63,9 @@ pub trait ServerBackend: Send + Sync + std::fmt::Debug {
     }
     /// `address` no longer reaches the server.
     fn unbind_address(&self, _server_id: &str, _address: &str) {}
+    /// An image was deleted; `live` are the images still in use (listed, or booted by a server).
+    /// The backend may drop what only dead images needed.
+    fn images_deleted(&self, _live: &[String]) {}
     /// Stops every server and closes what it listens on; called when the cloud shuts down.
     fn shutdown(&self) {}
 }

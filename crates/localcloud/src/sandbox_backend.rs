@@ -356,6 +356,47 @@ pub fn export_image(
     result
 }
 
+/// Removes the layers no live image needs: a layer is kept when it is a live image's or on the
+/// parent chain of one. Captures under way (`*.tmp-*`) are left alone.
+fn sweep_layers(dir: &Path, live: &[String]) {
+    let mut keep: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for id in live {
+        let mut current = id.clone();
+        // A chain longer than this is a loop in the parent files.
+        for _ in 0..64 {
+            if !keep.insert(current.clone()) {
+                break;
+            }
+            match std::fs::read_to_string(dir.join(format!("{current}.parent"))) {
+                Ok(p) => current = p.trim().to_string(),
+                Err(_) => break,
+            }
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.contains(".tmp-") {
+            continue;
+        }
+        let id = name.strip_suffix(".parent").unwrap_or(&name).to_string();
+        if keep.contains(&id) {
+            continue;
+        }
+        let path = e.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(err) = removed {
+            tracing::warn!(path = %path.display(), error = %err, "cannot remove an unused layer");
+        }
+    }
+}
+
 /// Listens on `addr` and carries connections to sshd in `netns`; a clear error when the port is
 /// taken on every address.
 fn start_forwarder(
@@ -562,6 +603,18 @@ impl ServerBackend for SandboxBackend {
         }
     }
 
+    fn images_deleted(&self, live: &[String]) {
+        let dir = self.config.state_dir.join("layers");
+        let live = live.to_vec();
+        // Removing layers can take a while: off the control plane's lock.
+        let spawned = std::thread::Builder::new()
+            .name("layer-sweep".into())
+            .spawn(move || sweep_layers(&dir, &live));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the layer sweep");
+        }
+    }
+
     fn shutdown(&self) {
         let entries: Vec<Arc<Entry>> = lock(&self.servers).drain().map(|(_, e)| e).collect();
         let handles: Vec<_> = entries
@@ -593,6 +646,25 @@ impl ServerBackend for SandboxBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweep_keeps_the_chains_of_live_images_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for id in ["base", "mid", "top", "dead", "x.tmp-1"] {
+            std::fs::create_dir(d.join(id)).unwrap();
+        }
+        std::fs::write(d.join("mid.parent"), "base").unwrap();
+        std::fs::write(d.join("top.parent"), "mid").unwrap();
+        std::fs::write(d.join("dead.parent"), "gold-id").unwrap();
+        sweep_layers(d, &["top".to_string(), "gold-id".to_string()]);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["base", "mid", "mid.parent", "top", "top.parent", "x.tmp-1"]);
+    }
 
     #[test]
     fn hostnames_are_valid() {

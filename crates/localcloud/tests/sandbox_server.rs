@@ -295,6 +295,9 @@ async fn sandbox_servers_are_real_machines() {
     let left = || {
         let mut l = leftovers(&ids);
         l.extend(ids.iter().map(|id| dir.path().join("servers").join(id)).filter(|d| d.exists()).map(|d| d.display().to_string()));
+        // The deleted image's captured layer goes with it.
+        let layer = dir.path().join("layers").join(&image_id);
+        l.extend([layer.clone(), layer.with_extension("parent")].into_iter().filter(|p| p.exists()).map(|p| p.display().to_string()));
         l
     };
     while !left().is_empty() {

@@ -615,6 +615,9 @@ pub fn delete_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         ));
     }
     ctx.world.images.remove(&id);
+    let mut live: Vec<String> = ctx.world.images.keys().cloned().collect();
+    live.extend(ctx.world.servers.values().map(|s| s.image_id.clone()));
+    ctx.backend.images_deleted(&live);
     Reply::empty(204)
 }
 
