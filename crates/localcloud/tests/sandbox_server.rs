@@ -228,6 +228,18 @@ async fn sandbox_servers_are_real_machines() {
     assert_eq!(b.status, 200, "{}", b.body);
     wait_ssh(&key, &eip_addr, Duration::from_secs(20));
     assert_eq!(ssh_ok(&key, &eip_addr, "cat /root/marker"), "from-one");
+    // Unbound, the EIP reaches nothing any more.
+    let u = c
+        .call(&h, V, "PUT", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], Some(&json!({"publicip": {"port_id": ""}})))
+        .await;
+    assert_eq!(u.status, 200, "{}", u.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect_timeout(&format!("{eip_addr}:22").parse().unwrap(), Duration::from_secs(1)).is_ok() {
+        assert!(Instant::now() < deadline, "{eip_addr}:22 still listens after the unbind");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let de = c.call(&h, V, "DELETE", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], None).await;
+    assert!(de.status < 300, "{} {}", de.status, de.body);
 
     // Stop, capture, boot a second server from the image.
     let stop = c
