@@ -68,6 +68,7 @@ async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
     let j = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None).await;
     assert_eq!(j.body["status"], "FAIL", "{}", j.body);
     assert!(j.body["fail_reason"].as_str().unwrap_or("").contains("cannot listen"), "{}", j.body);
+    assert_eq!(j.body["entities"]["sub_jobs"][0]["status"], "FAIL", "{}", j.body);
     drop(squatter);
 
     let d = c

@@ -189,7 +189,12 @@ async fn sandbox_servers_are_real_machines() {
     let one = a.body["serverIds"][0].as_str().unwrap().to_string();
     let first = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{one}"), &[], None).await;
     assert_eq!(first.body["server"]["status"], "BUILD", "not ACTIVE before sshd answers");
+    let job = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{}", a.body["job_id"].as_str().unwrap()), &[], None).await;
+    assert_eq!(job.body["status"], "RUNNING", "the create job waits for the boot: {}", job.body);
+    assert_eq!(job.body["entities"]["sub_jobs"][0]["status"], "RUNNING", "{}", job.body);
     let server = wait_status(&c, &h, &one, "ACTIVE", Duration::from_secs(180)).await;
+    let job = wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
     let ip = fixed_ip(&server);
     assert!(ip.starts_with("127.10.0."), "{ip}");
     // ACTIVE means sshd answers: no waiting here.

@@ -1146,8 +1146,35 @@ pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }]}))
 }
 
-fn render_sub(j: &Job, sub: &SubJob, now: u64) -> Value {
-    let status = if now < j.run_at {
+/// How the backend changes a finished sub-job: its server still held (booting, stopping) keeps
+/// it RUNNING; a server the backend failed within the job makes it FAIL with the reason.
+fn backend_hold(
+    world: &crate::world::World,
+    j: &Job,
+    sub: &SubJob,
+    now: u64,
+) -> Option<(&'static str, Option<(String, String)>)> {
+    if now < j.done_at || sub.fail.is_some() || j.fail.is_some() {
+        return None;
+    }
+    let s = world.servers.get(&sub.server_id)?;
+    if s.transition.as_ref().is_some_and(|t| t.at <= now && !t.remove) {
+        return Some(("RUNNING", None));
+    }
+    if s.status == "ERROR" && s.updated <= j.done_at {
+        let reason = s.fault.clone().unwrap_or_else(|| "the server failed".into());
+        return Some(("FAIL", Some(("Ecs.0010".to_string(), reason))));
+    }
+    None
+}
+
+fn render_sub(
+    j: &Job,
+    sub: &SubJob,
+    now: u64,
+    held: Option<(&'static str, Option<(String, String)>)>,
+) -> Value {
+    let mut status = if now < j.run_at {
         "INIT"
     } else if now < j.done_at {
         "RUNNING"
@@ -1155,6 +1182,17 @@ fn render_sub(j: &Job, sub: &SubJob, now: u64) -> Value {
         "FAIL"
     } else {
         "SUCCESS"
+    };
+    let mut sub_fail = sub.fail.clone();
+    if let Some((st, fail)) = held {
+        status = st;
+        if fail.is_some() {
+            sub_fail = fail;
+        }
+    }
+    let sub = &SubJob {
+        fail: sub_fail,
+        ..sub.clone()
     };
     let (code, reason) = match (&sub.fail, status) {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
@@ -1180,28 +1218,24 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     };
     let mut status = j.status(now);
     let mut job_fail = j.fail.clone();
-    // A job whose time is up waits for a server its backend still holds (booting, stopping),
-    // and fails when the backend failed the server within the job.
-    if status == "SUCCESS" {
-        if let JobEntities::Servers(subs) = &j.entities {
-            for sub in subs {
-                let Some(s) = ctx.world.servers.get(&sub.server_id) else {
-                    continue;
-                };
-                if s.transition.as_ref().is_some_and(|t| t.at <= now && !t.remove) {
-                    status = "RUNNING";
-                } else if s.status == "ERROR" && s.updated <= j.done_at && status == "SUCCESS" {
-                    status = "FAIL";
-                    job_fail = Some((
-                        "Ecs.0010".to_string(),
-                        s.fault.clone().unwrap_or_else(|| "the server failed".into()),
-                    ));
-                }
-            }
-        }
-    }
     let subs: Vec<Value> = match &j.entities {
-        JobEntities::Servers(subs) => subs.iter().map(|s| render_sub(j, s, now)).collect(),
+        JobEntities::Servers(subs) => subs
+            .iter()
+            .map(|sub| {
+                let held = backend_hold(ctx.world, j, sub, now);
+                // The job waits for every server the backend still holds and fails with the
+                // first one the backend failed.
+                match (&held, status) {
+                    (Some(("RUNNING", _)), "SUCCESS" | "FAIL") if j.fail.is_none() => status = "RUNNING",
+                    (Some(("FAIL", f)), "SUCCESS") => {
+                        status = "FAIL";
+                        job_fail = f.clone();
+                    }
+                    _ => {}
+                }
+                render_sub(j, sub, now, held)
+            })
+            .collect(),
         _ => vec![],
     };
     let first_server = match &j.entities {
