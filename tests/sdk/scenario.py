@@ -197,7 +197,7 @@ def phase_build(ready, out_path):
     addrs = s.addresses[subnet.vpc_id]
     check(any(a.os_ext_ip_stype == "floating" and a.addr == created.public_ip_address for a in addrs),
           "the EIP is the floating address")
-    check(any(a.os_ext_ip_stype == "fixed" and a.addr.startswith("192.168.0.") for a in addrs), "the fixed address")
+    check(any(a.os_ext_ip_stype == "fixed" and a.addr.startswith("127.10.0.") for a in addrs), "the fixed address")
     check(s.key_name == "packer-kp-1" and s.flavor.vcpus == "2" and s.image.id == image_ref, "server detail fields")
     check(s.security_groups[0].name == "default", "default security group named")
     shown = c["eip"].show_publicip(eip.ShowPublicipRequest(publicip_id=created.id)).publicip

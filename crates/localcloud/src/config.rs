@@ -137,7 +137,7 @@ impl Config {
             scale: 1.0,
             max_servers: 10,
             faults: Vec::new(),
-            eip_pool: (std::net::Ipv4Addr::new(10, 250, 0, 10), 4000),
+            eip_pool: (std::net::Ipv4Addr::new(127, 100, 0, 10), 240),
             lock_after_failures: Some(5),
             lockout: Duration::from_secs(300),
             latency_override: None,

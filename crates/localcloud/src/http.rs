@@ -254,7 +254,7 @@ pub(crate) async fn handle(
             }
         }
         let now = now_ms();
-        let gone = inner.world.advance(now);
+        let gone = inner.world.advance_with(now, shared.backend.as_ref());
         for id in gone {
             if let Err(e) = shared.backend.delete(&id) {
                 tracing::warn!(server = %id, error = %e, "backend failed to delete a server");

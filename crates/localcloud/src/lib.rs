@@ -1,6 +1,7 @@
 //! The embedded local cloud: an emulator of the ECS, IMS, VPC, EIP and IAM APIs that checks
 //! signatures like the real gateway, keeps its state on disk and runs servers through a
-//! [`ServerBackend`] (records only for now). The real-cloud path never needs it.
+//! [`ServerBackend`]: records only ([`RecordOnly`]) or real machines
+//! ([`sandbox_backend::SandboxBackend`]). The real-cloud path never needs it.
 //!
 //! Start one with [`LocalCloud::start`]; it serves each service on its own loopback port (the
 //! SDKs build URLs as endpoint + path, and ECS and IMS share `/v1/{project_id}/jobs`), and
@@ -14,13 +15,15 @@ pub mod faults;
 pub mod http;
 pub mod keys;
 pub mod ops;
+pub mod sandbox_backend;
 pub mod world;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-pub use backend::{BackendError, RecordOnly, ServerBackend, ServerSpec};
+pub use backend::{BackendError, Progress, RecordOnly, ServerBackend, ServerSpec};
+pub use sandbox_backend::{SandboxBackend, SandboxConfig};
 pub use config::{Config, Latency, Profile, default_state_dir};
 pub use faults::{FaultKind, FaultRule, FaultSet};
 pub use http::Service;
@@ -70,8 +73,22 @@ impl LocalCloud {
             (None, None) => (world.access_key.clone(), world.secret_key.clone()),
             _ => return Err(LocalCloudError::HalfKeys),
         };
+        // A server whose machine did not survive the restart is off, as after a power loss.
+        for s in world.servers.values_mut() {
+            let removing = s.transition.as_ref().is_some_and(|t| t.remove);
+            if !removing && s.status != "ERROR" && !backend.is_running(&s.id) {
+                s.status = "SHUTOFF".into();
+                s.task_state = None;
+                s.transition = None;
+            }
+        }
         // Transitions that fell due while the cloud was down happen now.
-        world.advance(now);
+        let gone = world.advance_with(now, backend.as_ref());
+        for id in gone {
+            if let Err(e) = backend.delete(&id) {
+                tracing::warn!(server = %id, error = %e, "backend failed to delete a server");
+            }
+        }
         let bytes = serde_json::to_vec_pretty(&world)
             .map_err(|e| world::StateError::Encode(e.to_string()))?;
         store.save_bytes(&bytes)?;
@@ -192,8 +209,18 @@ impl LocalCloudHandle {
             "access_key": self.access_key,
             "secret_key": self.secret_key,
             "state_dir": self.state_dir,
+            "servers": self.servers(),
         })
         .to_string()
+    }
+
+    /// What runs servers: `sandbox` (real machines) or `record` (records only).
+    pub fn servers(&self) -> &'static str {
+        if self.shared.backend.name() == "sandbox" {
+            "sandbox"
+        } else {
+            "record"
+        }
     }
 
     /// Arms more faults (as `POST /_admin/faults` does).
@@ -204,6 +231,7 @@ impl LocalCloudHandle {
 
     /// Stops the listeners and waits for requests under way to finish, at most
     /// [`SHUTDOWN_GRACE`]; listeners still busy then (a client holding a slow call) are aborted.
+    /// Then every server the backend runs is stopped and its forwarders closed.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -211,6 +239,10 @@ impl LocalCloudHandle {
             if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
                 t.abort();
             }
+        }
+        let backend = self.shared.backend.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || backend.shutdown()).await {
+            tracing::error!(error = %e, "stopping the servers failed");
         }
     }
 }

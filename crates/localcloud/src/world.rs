@@ -335,8 +335,9 @@ pub fn generate_secret_key() -> String {
     )
 }
 
-pub const DEFAULT_VPC_CIDR: &str = "192.168.0.0/16";
-pub const DEFAULT_SUBNET_CIDR: &str = "192.168.0.0/24";
+/// The built-in network is on loopback so that a server's fixed IP reaches its sshd from the host.
+pub const DEFAULT_VPC_CIDR: &str = "127.10.0.0/16";
+pub const DEFAULT_SUBNET_CIDR: &str = "127.10.0.0/24";
 /// Name of the security group that admits SSH.
 pub const SG_DEFAULT: &str = "default";
 /// Name of the security group that does not admit SSH (for pre-flight checks).
@@ -385,7 +386,7 @@ impl World {
                 neutron_subnet_id: new_id(),
                 name: "subnet-default".into(),
                 cidr: DEFAULT_SUBNET_CIDR.into(),
-                gateway_ip: "192.168.0.1".into(),
+                gateway_ip: "127.10.0.1".into(),
                 vpc_id: vpc_id.clone(),
                 availability_zone: "ru-moscow-1a".into(),
                 dns_list: vec!["100.125.13.59".into(), "8.8.8.8".into()],
@@ -445,9 +446,16 @@ impl World {
         w
     }
 
-    /// Applies every transition due at `now`. Returns the ids of servers that disappeared, so
-    /// the caller can tell the backend.
+    /// Applies every transition due at `now`, with a backend that is always done.
     pub fn advance(&mut self, now: u64) -> Vec<String> {
+        self.advance_with(now, &crate::backend::RecordOnly)
+    }
+
+    /// Applies every transition due at `now`. A server reaching ACTIVE or SHUTOFF and an image
+    /// finishing wait until `backend` reports its work done; a failure ends them in ERROR or
+    /// `killed`. Returns the ids of servers that disappeared, so the caller can tell the backend.
+    pub fn advance_with(&mut self, now: u64, backend: &dyn crate::backend::ServerBackend) -> Vec<String> {
+        use crate::backend::Progress;
         for v in self.vpcs.values_mut() {
             if let Some(t) = v.transition.take_if(|t| t.at <= now) {
                 v.status = t.status;
@@ -460,17 +468,30 @@ impl World {
         }
         let mut gone = Vec::new();
         for s in self.servers.values_mut() {
-            if let Some(t) = s.transition.take_if(|t| t.at <= now) {
-                s.task_state = None;
-                s.updated = t.at;
-                if t.remove {
-                    gone.push(s.id.clone());
-                } else {
-                    if t.status == "ACTIVE" && s.launched.is_none() {
-                        s.launched = Some(t.at);
+            let Some(t) = s.transition.clone().filter(|t| t.at <= now) else {
+                continue;
+            };
+            let mut status = t.status.clone();
+            if !t.remove && (status == "ACTIVE" || status == "SHUTOFF") {
+                match backend.progress(&s.id, &status) {
+                    Progress::Done => {}
+                    Progress::Pending => continue,
+                    Progress::Failed(reason) => {
+                        status = "ERROR".into();
+                        s.fault = Some(reason);
                     }
-                    s.status = t.status;
                 }
+            }
+            s.transition = None;
+            s.task_state = None;
+            s.updated = t.at;
+            if t.remove {
+                gone.push(s.id.clone());
+            } else {
+                if status == "ACTIVE" && s.launched.is_none() {
+                    s.launched = Some(t.at);
+                }
+                s.status = status;
             }
         }
         for id in &gone {
@@ -492,8 +513,19 @@ impl World {
                 i.updated = i.saving_at;
             }
             if i.status == "saving" && now >= i.done_at {
-                i.status = i.final_status.clone();
-                i.updated = i.done_at;
+                let status = if i.final_status == "active" {
+                    match backend.capture_progress(&i.id) {
+                        Progress::Done => Some(i.final_status.clone()),
+                        Progress::Pending => None,
+                        Progress::Failed(_) => Some("killed".to_string()),
+                    }
+                } else {
+                    Some(i.final_status.clone())
+                };
+                if let Some(status) = status {
+                    i.status = status;
+                    i.updated = i.done_at;
+                }
             }
         }
         // Finished jobs are kept a day, as the real services do.
@@ -666,8 +698,8 @@ mod tests {
     fn private_ips_skip_gateway_and_used() {
         let mut w = World::fresh(0);
         let sid = w.subnets.keys().next().unwrap().clone();
-        assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("192.168.0.2"));
-        assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("192.168.0.3"));
+        assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("127.10.0.2"));
+        assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("127.10.0.3"));
     }
 
     #[test]

@@ -711,6 +711,10 @@ pub(crate) fn bind_eip(ctx: &mut Ctx, eip_id: &str, server_id: &str) {
         e.status = "ACTIVE".into();
         e.port_id = Some(port);
         e.private_ip = Some(ip);
+        // The EIP must reach the server's sshd, as on the real cloud.
+        if let Err(err) = ctx.backend.bind_address(server_id, &e.address) {
+            tracing::warn!(server = %server_id, error = %err, "the eip does not reach the server");
+        }
     }
 }
 
@@ -1142,8 +1146,35 @@ pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }]}))
 }
 
-fn render_sub(j: &Job, sub: &SubJob, now: u64) -> Value {
-    let status = if now < j.run_at {
+/// How the backend changes a finished sub-job: its server still held (booting, stopping) keeps
+/// it RUNNING; a server the backend failed within the job makes it FAIL with the reason.
+fn backend_hold(
+    world: &crate::world::World,
+    j: &Job,
+    sub: &SubJob,
+    now: u64,
+) -> Option<(&'static str, Option<(String, String)>)> {
+    if now < j.done_at || sub.fail.is_some() || j.fail.is_some() {
+        return None;
+    }
+    let s = world.servers.get(&sub.server_id)?;
+    if s.transition.as_ref().is_some_and(|t| t.at <= now && !t.remove) {
+        return Some(("RUNNING", None));
+    }
+    if s.status == "ERROR" && s.updated <= j.done_at {
+        let reason = s.fault.clone().unwrap_or_else(|| "the server failed".into());
+        return Some(("FAIL", Some(("Ecs.0010".to_string(), reason))));
+    }
+    None
+}
+
+fn render_sub(
+    j: &Job,
+    sub: &SubJob,
+    now: u64,
+    held: Option<(&'static str, Option<(String, String)>)>,
+) -> Value {
+    let mut status = if now < j.run_at {
         "INIT"
     } else if now < j.done_at {
         "RUNNING"
@@ -1151,6 +1182,17 @@ fn render_sub(j: &Job, sub: &SubJob, now: u64) -> Value {
         "FAIL"
     } else {
         "SUCCESS"
+    };
+    let mut sub_fail = sub.fail.clone();
+    if let Some((st, fail)) = held {
+        status = st;
+        if fail.is_some() {
+            sub_fail = fail;
+        }
+    }
+    let sub = &SubJob {
+        fail: sub_fail,
+        ..sub.clone()
     };
     let (code, reason) = match (&sub.fail, status) {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
@@ -1174,16 +1216,33 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let Some(j) = ctx.world.jobs.get(&id).filter(|j| j.service == "ecs") else {
         return Err(ctx.err_code(404, "Ecs.0120", format!("job `{id}` does not exist")));
     };
-    let status = j.status(now);
+    let mut status = j.status(now);
+    let mut job_fail = j.fail.clone();
     let subs: Vec<Value> = match &j.entities {
-        JobEntities::Servers(subs) => subs.iter().map(|s| render_sub(j, s, now)).collect(),
+        JobEntities::Servers(subs) => subs
+            .iter()
+            .map(|sub| {
+                let held = backend_hold(ctx.world, j, sub, now);
+                // The job waits for every server the backend still holds and fails with the
+                // first one the backend failed.
+                match (&held, status) {
+                    (Some(("RUNNING", _)), "SUCCESS" | "FAIL") if j.fail.is_none() => status = "RUNNING",
+                    (Some(("FAIL", f)), "SUCCESS") => {
+                        status = "FAIL";
+                        job_fail = f.clone();
+                    }
+                    _ => {}
+                }
+                render_sub(j, sub, now, held)
+            })
+            .collect(),
         _ => vec![],
     };
     let first_server = match &j.entities {
         JobEntities::Servers(subs) if subs.len() == 1 => Some(subs[0].server_id.clone()),
         _ => None,
     };
-    let (code, reason) = match (&j.fail, status) {
+    let (code, reason) = match (&job_fail, status) {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
         _ => (None, None),
     };

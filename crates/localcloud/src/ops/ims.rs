@@ -358,8 +358,22 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let Some(j) = ctx.world.jobs.get(&id).filter(|j| j.service == "ims") else {
         return Err(ctx.err_code(404, "IMG.0130", format!("job `{id}` does not exist")));
     };
-    let status = j.status(now);
-    let (code, reason) = match (&j.fail, status) {
+    let mut status = j.status(now);
+    let mut job_fail = j.fail.clone();
+    // A capture the backend has not finished keeps the job running; a failed one fails it.
+    if status == "SUCCESS" {
+        if let JobEntities::Image { image_id, .. } = &j.entities {
+            match ctx.world.images.get(image_id).map(|i| i.status.as_str()) {
+                Some("queued" | "saving") => status = "RUNNING",
+                Some("killed") => {
+                    status = "FAIL";
+                    job_fail = Some(("IMG.0010".to_string(), "capturing the server's disk failed".to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+    let (code, reason) = match (&job_fail, status) {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
         _ => (None, None),
     };
@@ -601,6 +615,9 @@ pub fn delete_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         ));
     }
     ctx.world.images.remove(&id);
+    let mut live: Vec<String> = ctx.world.images.keys().cloned().collect();
+    live.extend(ctx.world.servers.values().map(|s| s.image_id.clone()));
+    ctx.backend.images_deleted(&live);
     Reply::empty(204)
 }
 

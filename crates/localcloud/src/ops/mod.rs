@@ -4,7 +4,7 @@
 
 mod ecs;
 mod iam;
-mod ims;
+pub(crate) mod ims;
 mod vpc;
 
 use serde_json::{Value, json};

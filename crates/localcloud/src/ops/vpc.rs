@@ -876,6 +876,10 @@ pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
                 .find(|s| s.eip_id.as_deref() == Some(id.as_str()));
             if let Some(s) = server {
                 s.eip_id = None;
+                let address = ctx.world.eips.get(&id).map(|e| e.address.clone());
+                if let Some(address) = address {
+                    ctx.backend.unbind_address(&s.id, &address);
+                }
             }
             if let Some(e) = ctx.world.eips.get_mut(&id) {
                 e.status = "DOWN".into();

@@ -1,0 +1,325 @@
+//! Local-cloud servers that are real machines: through the signed HTTP API a keypair and a
+//! server are made, the server is reached with the real OpenSSH client on its fixed IP and on a
+//! bound EIP, its kernel parameters stay inside and reset on reboot, it is stopped, captured
+//! into an image, a second server boots from that image and sees the first one's file, and
+//! deleting everything leaves no namespace or cgroup behind. Needs root (under `CI=true` a
+//! missing prerequisite fails the test).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use common::Client;
+use serde_json::{Value, json};
+
+const E: Service = Service::Ecs;
+const M: Service = Service::Ims;
+const V: Service = Service::Vpc;
+
+fn prerequisites() -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing = match cce_sandbox::host_supports_sandboxes() {
+        Err(e) => Some(e.to_string()),
+        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
+            Some("the OpenSSH client `ssh` is not installed".into())
+        }
+        Ok(()) => None,
+    };
+    match missing {
+        None => true,
+        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
+        Some(m) => {
+            eprintln!("skipping: {m}");
+            false
+        }
+    }
+}
+
+fn ssh(key: &Path, addr: &str, cmd: &str) -> (i32, String) {
+    let out = Command::new("ssh")
+        .arg("-i")
+        .arg(key)
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
+        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+        .arg(format!("root@{addr}"))
+        .arg(cmd)
+        .output()
+        .expect("ssh runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+            + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn ssh_ok(key: &Path, addr: &str, cmd: &str) -> String {
+    let (code, out) = ssh(key, addr, cmd);
+    assert_eq!(code, 0, "`{cmd}` on {addr} failed: {out}");
+    out
+}
+
+fn wait_ssh(key: &Path, addr: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (code, out) = ssh(key, addr, "true");
+        if code == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "ssh to {addr} did not answer within {timeout:?}: {out}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+async fn wait_status(c: &Client, h: &LocalCloudHandle, id: &str, want: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = c.call(h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let st = a.body["server"]["status"].as_str().unwrap_or("").to_string();
+        if st == want {
+            return a.body["server"].clone();
+        }
+        assert_ne!(st, "ERROR", "server {id} failed: {}", a.body["server"]["fault"]);
+        assert!(Instant::now() < deadline, "server {id} still {st}, wanted {want}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn wait_job(c: &Client, h: &LocalCloudHandle, service: Service, job: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = c.call(h, service, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let st = a.body["status"].as_str().unwrap_or("").to_string();
+        if st == "SUCCESS" || st == "FAIL" {
+            return a.body;
+        }
+        assert!(Instant::now() < deadline, "job {job} still {st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn fixed_ip(server: &Value) -> String {
+    server["addresses"]
+        .as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|a| a[0]["addr"].as_str())
+        .expect("server has an address")
+        .to_string()
+}
+
+fn host_sysctl(key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn leftovers(ids: &[String]) -> Vec<String> {
+    let mut left = Vec::new();
+    for id in ids {
+        let ns = PathBuf::from(format!("/run/netns/cce-sb-{id}"));
+        if ns.exists() {
+            left.push(ns.display().to_string());
+        }
+        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+            let cg = PathBuf::from(root).join("cce-sandboxes").join(id);
+            if cg.exists() {
+                left.push(cg.display().to_string());
+            }
+        }
+    }
+    left
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_servers_are_real_machines() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backend = SandboxBackend::new(
+        SandboxConfig::new(dir.path(), |k| std::env::var(k).ok()),
+        tokio::runtime::Handle::current(),
+    );
+    let h = LocalCloud::start_with_backend(Config::new(dir.path()), Arc::new(backend))
+        .await
+        .expect("local cloud starts");
+    assert!(h.ready_line().contains("\"servers\":\"sandbox\""), "{}", h.ready_line());
+    let c = Client::new(&h);
+
+    let kp = c
+        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-sandbox"}})))
+        .await;
+    assert_eq!(kp.status, 200, "{}", kp.body);
+    let key = dir.path().join("id_kp");
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
+        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
+    }
+
+    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnet = &subnets.body["subnets"][0];
+    let (vpc, subnet_id) = (subnet["vpc_id"].as_str().unwrap().to_string(), subnet["id"].as_str().unwrap().to_string());
+    let gold = c
+        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
+        .await;
+    let gold_id = gold.body["images"][0]["id"].as_str().unwrap().to_string();
+    let body = |image: &str, name: &str| {
+        json!({"server": {
+            "name": name, "imageRef": image, "flavorRef": "s7n.large.2", "vpcid": vpc,
+            "nics": [{"subnet_id": subnet_id}], "key_name": "kp-sandbox",
+            "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
+            "extendparam": {"chargingMode": 0},
+        }})
+    };
+
+    // First server, from the public image.
+    let mut first_body = body(&gold_id, "sandbox-one");
+    // `#!/bin/sh\necho from-user-data > /root/user-data-ran\n`, base64: runs on first boot only.
+    first_body["server"]["user_data"] = json!("IyEvYmluL3NoCmVjaG8gZnJvbS11c2VyLWRhdGEgPiAvcm9vdC91c2VyLWRhdGEtcmFuCg==");
+    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&first_body)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let one = a.body["serverIds"][0].as_str().unwrap().to_string();
+    let first = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{one}"), &[], None).await;
+    assert_eq!(first.body["server"]["status"], "BUILD", "not ACTIVE before sshd answers");
+    let job = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{}", a.body["job_id"].as_str().unwrap()), &[], None).await;
+    assert_eq!(job.body["status"], "RUNNING", "the create job waits for the boot: {}", job.body);
+    assert_eq!(job.body["entities"]["sub_jobs"][0]["status"], "RUNNING", "{}", job.body);
+    let server = wait_status(&c, &h, &one, "ACTIVE", Duration::from_secs(180)).await;
+    let job = wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap(), Duration::from_secs(10)).await;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    let ip = fixed_ip(&server);
+    assert!(ip.starts_with("127.10.0."), "{ip}");
+    // ACTIVE means sshd answers: no waiting here.
+    assert_eq!(ssh_ok(&key, &ip, "hostname"), "sandbox-one");
+    assert_eq!(ssh_ok(&key, &ip, "cat /root/user-data-ran"), "from-user-data");
+
+    let knob = "fs.inotify.max_user_watches";
+    let host_before = host_sysctl(knob);
+    let default_inside = ssh_ok(&key, &ip, &format!("sysctl -n {knob}"));
+    assert_ne!(default_inside, "4242");
+    ssh_ok(&key, &ip, &format!("sysctl -w {knob}=4242 && echo from-one > /root/marker && sync"));
+    assert_eq!(ssh_ok(&key, &ip, &format!("sysctl -n {knob}")), "4242");
+    assert_eq!(host_sysctl(knob), host_before, "the host's value never changes");
+    let _ = ssh(&key, &ip, "systemctl reboot");
+    // The reboot takes the old sshd down before the new one answers.
+    std::thread::sleep(Duration::from_secs(2));
+    wait_ssh(&key, &ip, Duration::from_secs(120));
+    assert_eq!(ssh_ok(&key, &ip, &format!("sysctl -n {knob}")), default_inside);
+    assert_eq!(host_sysctl(knob), host_before);
+
+    // An EIP bound to the server reaches the same sshd.
+    let eip = c
+        .call(&h, V, "POST", "/v1/{pid}/publicips", &[], Some(&json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}})))
+        .await;
+    assert_eq!(eip.status, 200, "{}", eip.body);
+    let eip_id = eip.body["publicip"]["id"].as_str().unwrap().to_string();
+    let eip_addr = eip.body["publicip"]["public_ip_address"].as_str().unwrap().to_string();
+    assert!(eip_addr.starts_with("127.100.0."), "{eip_addr}");
+    let port = server["addresses"].as_object().unwrap().values().next().unwrap()[0]["OS-EXT-IPS:port_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = c
+        .call(&h, V, "PUT", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], Some(&json!({"publicip": {"port_id": port}})))
+        .await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    wait_ssh(&key, &eip_addr, Duration::from_secs(20));
+    assert_eq!(ssh_ok(&key, &eip_addr, "cat /root/marker"), "from-one");
+    // Unbound, the EIP reaches nothing any more.
+    let u = c
+        .call(&h, V, "PUT", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], Some(&json!({"publicip": {"port_id": ""}})))
+        .await;
+    assert_eq!(u.status, 200, "{}", u.body);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect_timeout(&format!("{eip_addr}:22").parse().unwrap(), Duration::from_secs(1)).is_ok() {
+        assert!(Instant::now() < deadline, "{eip_addr}:22 still listens after the unbind");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let de = c.call(&h, V, "DELETE", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], None).await;
+    assert!(de.status < 300, "{} {}", de.status, de.body);
+
+    // Stop, capture, boot a second server from the image.
+    let stop = c
+        .call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&json!({"os-stop": {"type": "SOFT", "servers": [{"id": one}]}})))
+        .await;
+    assert_eq!(stop.status, 200, "{}", stop.body);
+    wait_status(&c, &h, &one, "SHUTOFF", Duration::from_secs(60)).await;
+    assert_ne!(ssh(&key, &ip, "true").0, 0, "a stopped server does not answer");
+    let img = c
+        .call(&h, M, "POST", "/v2/cloudimages/action", &[], Some(&json!({"name": "from-sandbox", "instance_id": one})))
+        .await;
+    assert_eq!(img.status, 200, "{}", img.body);
+    let done = wait_job(&c, &h, M, img.body["job_id"].as_str().unwrap(), Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let image_id = done["entities"]["image_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let l = c.call(&h, M, "GET", "/v2/cloudimages", &[("id", &image_id)], None).await;
+        let st = l.body["images"][0]["status"].as_str().unwrap_or("").to_string();
+        if st == "active" {
+            break;
+        }
+        assert_ne!(st, "killed", "{}", l.body);
+        assert!(Instant::now() < deadline, "image still {st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body(&image_id, "sandbox-two"))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let two = a.body["serverIds"][0].as_str().unwrap().to_string();
+    let server_two = wait_status(&c, &h, &two, "ACTIVE", Duration::from_secs(180)).await;
+    let ip_two = fixed_ip(&server_two);
+    assert_ne!(ip_two, ip);
+    assert_eq!(ssh_ok(&key, &ip_two, "cat /root/marker"), "from-one");
+    assert_eq!(ssh_ok(&key, &ip_two, "hostname"), "sandbox-two");
+    // The image carries the file the first server's user data wrote.
+    assert_eq!(ssh_ok(&key, &ip_two, "cat /root/user-data-ran"), "from-user-data");
+
+    // Delete everything.
+    let d = c
+        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": one}, {"id": two}], "delete_publicip": true})))
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    wait_job(&c, &h, E, d.body["job_id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in [&one, &two] {
+        loop {
+            let a = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+            if a.status == 404 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "server {id} still there: {}", a.body);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let di = c.call(&h, M, "DELETE", &format!("/v2/images/{image_id}"), &[], None).await;
+    assert!(di.status < 300, "{} {}", di.status, di.body);
+    let dk = c.call(&h, E, "DELETE", "/v2.1/{pid}/os-keypairs/kp-sandbox", &[], None).await;
+    assert!(dk.status < 300, "{} {}", dk.status, dk.body);
+    let inv = c.call(&h, E, "GET", "/_admin/inventory", &[], None).await;
+    for kind in ["servers", "eips", "keypairs", "images", "vpcs", "subnets"] {
+        assert_eq!(inv.body[kind], json!([]), "{kind} left: {}", inv.body);
+    }
+    let ids = vec![one.clone(), two.clone()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let left = || {
+        let mut l = leftovers(&ids);
+        l.extend(ids.iter().map(|id| dir.path().join("servers").join(id)).filter(|d| d.exists()).map(|d| d.display().to_string()));
+        // The deleted image's captured layer goes with it.
+        let layer = dir.path().join("layers").join(&image_id);
+        l.extend([layer.clone(), layer.with_extension("parent")].into_iter().filter(|p| p.exists()).map(|p| p.display().to_string()));
+        l
+    };
+    while !left().is_empty() {
+        assert!(Instant::now() < deadline, "left behind: {:?}", left());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    h.shutdown().await;
+}
