@@ -112,6 +112,7 @@ def run(ready, fx):
                                                     charge_mode="traffic")))).publicip
     c["eip"].show_publicip(eip.ShowPublicipRequest(publicip_id=created.id))
     c["eip"].list_publicips(eip.ListPublicipsRequest(limit=100))
+    c["vpc"].list_vpcs(vpc2.ListVpcsRequest(limit=100))
 
     # The base image and the servers.
     gold = c["ims"].list_images(ims.ListImagesRequest(imagetype="gold", name="Debian 12 (local sandbox rootfs)")).images
@@ -139,7 +140,20 @@ def run(ready, fx):
     server11 = v11.server_ids[0]
     c["ecs"].show_server(ecs.ShowServerRequest(server_id=server))
     c["ecs"].list_servers_details(ecs.ListServersDetailsRequest(name="packer-node-v1"))
-    c["ecs"].list_server_interfaces(ecs.ListServerInterfacesRequest(server_id=server))
+    port = c["ecs"].list_server_interfaces(ecs.ListServerInterfacesRequest(server_id=server11)).interface_attachments[0].port_id
+    # A second EIP bound by port, as the plugin's StepAllocateIp does (released with its server),
+    # and a third one released at once.
+    second = c["eip"].create_publicip(eip.CreatePublicipRequest(body=eip.CreatePublicipRequestBody(
+        publicip=eip.CreatePublicipOption(type="5_bgp", alias="packer-eip-2"),
+        bandwidth=eip.CreatePublicipBandwidthOption(name="packer-eip-2-bandwidth", size=5, share_type="PER",
+                                                    charge_mode="traffic")))).publicip
+    c["eip"].update_publicip(eip.UpdatePublicipRequest(publicip_id=second.id, body=eip.UpdatePublicipsRequestBody(
+        publicip=eip.UpdatePublicipOption(port_id=port))))
+    third = c["eip"].create_publicip(eip.CreatePublicipRequest(body=eip.CreatePublicipRequestBody(
+        publicip=eip.CreatePublicipOption(type="5_bgp", alias="packer-eip-3"),
+        bandwidth=eip.CreatePublicipBandwidthOption(name="packer-eip-3-bandwidth", size=5, share_type="PER",
+                                                    charge_mode="traffic")))).publicip
+    c["eip"].delete_publicip(eip.DeletePublicipRequest(publicip_id=third.id))
 
     # Stop, capture, tag, start.
     stop = c["ecs"].batch_stop_servers(ecs.BatchStopServersRequest(body=ecs.BatchStopServersRequestBody(
@@ -154,6 +168,9 @@ def run(ready, fx):
         image_id=image_id, body=ims.BatchAddOrDeleteTagsRequestBody(
             action="create", tags=[ims.ResourceTag(key="os", value="debian")])))
     c["ims"].list_image_tags(ims.ListImageTagsRequest(image_id=image_id))
+    share = c["ims"].batch_add_members(ims.BatchAddMembersRequest(body=ims.BatchAddMembersRequestBody(
+        images=[image_id], projects=["0123456789abcdef0123456789abcdef"])))
+    job_done(c["ims"], ims.ShowJobRequest, share.job_id)
     start = c["ecs"].batch_start_servers(ecs.BatchStartServersRequest(body=ecs.BatchStartServersRequestBody(
         os_start=ecs.BatchStartServersOption(servers=[ecs.ServerId(id=server)]))))
     job_done(c["ecs"], ecs.ShowJobRequest, start.job_id)

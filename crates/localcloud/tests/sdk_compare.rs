@@ -184,6 +184,7 @@ async fn run_ours(h: &LocalCloudHandle, fx: &Value) {
     let eip = c.create_eip(&EipCreate::new("packer-eip-1", 5)).await.expect("eip");
     c.show_eip(&eip.id).await.expect("show eip");
     c.list_eips().await.expect("eips");
+    c.list_vpcs().await.expect("vpcs");
 
     let gold = c
         .list_images(&ImageQuery {
@@ -231,7 +232,11 @@ async fn run_ours(h: &LocalCloudHandle, fx: &Value) {
     c.list_servers(&ServerQuery { name: Some("packer-node-v1".into()), ..Default::default() })
         .await
         .expect("list servers");
-    c.list_interfaces(&server).await.expect("interfaces");
+    let port = c.list_interfaces(&server11).await.expect("interfaces")[0].port_id.clone();
+    let second = c.create_eip(&EipCreate::new("packer-eip-2", 5)).await.expect("second eip");
+    c.update_eip_port(&second.id, Some(&port)).await.expect("bind eip");
+    let third = c.create_eip(&EipCreate::new("packer-eip-3", 5)).await.expect("third eip");
+    c.delete_eip(&third.id).await.expect("delete eip");
 
     let stop = c.stop_servers(&[&server], false).await.expect("stop");
     c.wait_job(Svc::Ecs, &stop, &policy).await.expect("stop job");
@@ -255,6 +260,11 @@ async fn run_ours(h: &LocalCloudHandle, fx: &Value) {
         .await
         .expect("add tags");
     c.list_image_tags(&image_id).await.expect("list tags");
+    let share = c
+        .add_image_members(&[&image_id], &["0123456789abcdef0123456789abcdef"])
+        .await
+        .expect("share image");
+    c.wait_job(Svc::Ims, &share, &policy).await.expect("share job");
     let start = c.start_servers(&[&server]).await.expect("start");
     c.wait_job(Svc::Ecs, &start, &policy).await.expect("start job");
 
@@ -436,4 +446,5 @@ async fn our_client_sends_what_the_official_sdk_sends() {
     if let Some(diff) = compare(&sdk, &ours, 5) {
         panic!("our client's requests differ from the official SDK's:\n{diff}");
     }
+    eprintln!("{} calls agree with the official SDK's", sdk.len());
 }
