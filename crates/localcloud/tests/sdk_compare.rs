@@ -448,3 +448,27 @@ async fn our_client_sends_what_the_official_sdk_sends() {
     }
     eprintln!("{} calls agree with the official SDK's", sdk.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_log_records_each_verified_call() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (h, log) = start_recording(dir.path(), "log").await;
+    let file = EndpointsFile::parse(&h.ready_line(), "ready line").expect("ready line parses");
+    let c = Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config"))
+        .expect("client");
+    c.list_flavors(Some("ru-moscow-1a")).await.expect("flavors");
+    c.create_keypair("kp-log", None).await.expect("keypair");
+    let project_id = h.project_id.clone();
+    h.shutdown().await;
+
+    let lines = read_log(&log);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["service"], "ecs");
+    assert_eq!(lines[0]["op"], "ListFlavors");
+    assert_eq!(lines[0]["method"], "GET");
+    assert_eq!(lines[0]["path"], format!("/v1/{project_id}/cloudservers/flavors"));
+    assert_eq!(lines[0]["query"], json!([["availability_zone", "ru-moscow-1a"]]));
+    assert_eq!(lines[0]["body"], Value::Null);
+    assert_eq!(lines[1]["op"], "NovaCreateKeypair");
+    assert_eq!(lines[1]["body"], json!({"keypair": {"name": "kp-log", "type": "ssh"}}));
+}
