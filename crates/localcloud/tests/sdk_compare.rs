@@ -10,8 +10,9 @@
 //! - query pairs are compared decoded and sorted (their order on the wire is not meaning: both
 //!   sides sign the canonical, sorted query);
 //! - JSON bodies are compared as values, and an object member whose value is `null` counts as
-//!   absent: the SDK drops `None` attributes and so can never send `null`, and every API here
-//!   treats a missing optional field and a `null` one alike.
+//!   absent: the SDK drops `None` attributes and so can never send `null`. The one call where
+//!   `null` means something else than absent, the EIP update with `port_id: null` (unbind), is
+//!   therefore not in the sequence: the SDK cannot express it.
 //!
 //! The venv is `$CCE_VENV`, else `<repo>/.venv`; under `CI=true` a missing venv or SDK fails the
 //! test, otherwise it is skipped with a message.
