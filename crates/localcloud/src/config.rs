@@ -121,6 +121,9 @@ pub struct Config {
     pub lockout: Duration,
     /// Exact durations instead of the profile's, for tests that must see intermediate states.
     pub latency_override: Option<Latency>,
+    /// Appends one JSON line per request to this file (service, method, path, decoded sorted
+    /// query pairs, JSON body), so a client's calls can be compared with the official SDK's.
+    pub request_log: Option<PathBuf>,
 }
 
 impl Config {
@@ -141,6 +144,7 @@ impl Config {
             lock_after_failures: Some(5),
             lockout: Duration::from_secs(300),
             latency_override: None,
+            request_log: None,
         }
     }
 

@@ -127,6 +127,38 @@ pub fn throttle_body(rid: &str) -> Value {
     })
 }
 
+/// Appends one request to the request log. Failing to write is logged, never fatal: the log is
+/// a testing aid and must not change what the client sees.
+fn record_request(
+    log: &std::path::Path,
+    service: Service,
+    op: &str,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: &Value,
+) {
+    use std::io::Write;
+    let mut pairs: Vec<&(String, String)> = query.iter().collect();
+    pairs.sort();
+    let line = json!({
+        "service": service.name(),
+        "op": op,
+        "method": method,
+        "path": path,
+        "query": pairs.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        "body": body,
+    });
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = written {
+        tracing::warn!(file = %log.display(), error = %e, "cannot write the request log");
+    }
+}
+
 pub(crate) async fn handle(
     State((shared, service)): State<(Arc<Shared>, Service)>,
     req: Request<Body>,
@@ -222,6 +254,9 @@ pub(crate) async fn handle(
         }
     };
     let op = ops::op_name(&route, &body_value);
+    if let Some(log) = &shared.config.request_log {
+        record_request(log, service, op, &method, &path, &query, &body_value);
+    }
 
     let fault = if route.admin {
         None
