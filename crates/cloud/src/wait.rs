@@ -13,7 +13,8 @@ use crate::models::{Image, Job, PublicIp, Server, Subnet, Vpc};
 /// How to poll.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitPolicy {
-    /// The first interval; it doubles after each poll up to `max_interval`.
+    /// The first interval; it doubles after each poll up to `max_interval`. The cap is one second:
+    /// a job seen a second late costs a build more than a poll a second costs the API.
     pub first_interval: Duration,
     pub max_interval: Duration,
     /// Total time before giving up (the initial delay included).
@@ -30,7 +31,7 @@ impl Default for WaitPolicy {
     fn default() -> Self {
         WaitPolicy {
             first_interval: Duration::from_millis(200),
-            max_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(1),
             timeout: Duration::from_secs(600),
             initial_delay: Duration::ZERO,
             max_query_errors: 20,
@@ -254,7 +255,7 @@ mod tests {
             .unwrap();
         assert_eq!(v, 8);
         let ms: Vec<u128> = timer.sleeps().iter().map(|d| d.as_millis()).collect();
-        assert_eq!(ms, vec![200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+        assert_eq!(ms, vec![200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
     }
 
     #[tokio::test]
