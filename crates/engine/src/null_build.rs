@@ -241,38 +241,53 @@ impl NullBuild<'_> {
             }
         };
         let path = resolve(&self.cwd, &output);
-        let mut doc: serde_json::Value = match std::fs::read_to_string(&path) {
+        let mut doc: ManifestFile = match std::fs::read_to_string(&path) {
             Ok(text) if !text.trim().is_empty() => serde_json::from_str(&text)
-                .map_err(|e| err(format!("existing manifest {} is not valid JSON: {e}; remove it or choose another output", path.display())))?,
-            _ => serde_json::json!({ "builds": [] }),
+                .map_err(|e| err(format!("existing manifest {} cannot be read: {e}; remove it or choose another output", path.display())))?,
+            _ => ManifestFile::default(),
         };
-        let mut entry = serde_json::Map::new();
-        entry.insert("name".into(), ctx.source_name.clone().into());
-        entry.insert("builder_type".into(), ctx.source_type.clone().into());
-        if !m.strip_time {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            entry.insert("build_time".into(), now.into());
-        }
-        entry.insert("files".into(), serde_json::Value::Null);
-        entry.insert("artifact_id".into(), NULL_ARTIFACT_ID.into());
-        entry.insert("packer_run_uuid".into(), ctx.run_uuid.clone().into());
-        entry.insert("custom_data".into(), custom_data);
-        let Some(obj) = doc.as_object_mut() else {
-            return Err(err(format!("existing manifest {} is not a JSON object; remove it", path.display())));
-        };
-        match obj.get_mut("builds").and_then(|b| b.as_array_mut()) {
-            Some(builds) => builds.push(serde_json::Value::Object(entry)),
-            None => {
-                obj.insert("builds".into(), serde_json::Value::Array(vec![serde_json::Value::Object(entry)]));
-            }
-        }
-        obj.insert("last_run_uuid".into(), ctx.run_uuid.clone().into());
+        let build_time = if m.strip_time { None } else { Some(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())) };
+        doc.builds.push(ManifestBuild {
+            name: ctx.source_name.clone(),
+            builder_type: ctx.source_type.clone(),
+            build_time,
+            files: serde_json::Value::Null,
+            artifact_id: NULL_ARTIFACT_ID.into(),
+            packer_run_uuid: ctx.run_uuid.clone(),
+            custom_data,
+        });
+        doc.last_run_uuid = ctx.run_uuid.clone();
         let text = serde_json::to_string_pretty(&doc).map_err(|e| err(format!("cannot encode the manifest: {e}")))?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
         }
         std::fs::write(&path, text).map_err(|e| err(format!("cannot write the manifest {}: {e}", path.display())))
     }
+}
+
+/// Packer's manifest file, fields in Packer's order.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct ManifestFile {
+    #[serde(default)]
+    builds: Vec<ManifestBuild>,
+    #[serde(default)]
+    last_run_uuid: String,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ManifestBuild {
+    name: String,
+    builder_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    build_time: Option<u64>,
+    #[serde(default)]
+    files: serde_json::Value,
+    #[serde(default)]
+    artifact_id: String,
+    #[serde(default)]
+    packer_run_uuid: String,
+    #[serde(default)]
+    custom_data: serde_json::Value,
 }
 
 fn manifest_roots(ctx: &BuildContext) -> hcl::Map<String, hcl::Value> {
@@ -294,4 +309,9 @@ fn manifest_roots(ctx: &BuildContext) -> hcl::Map<String, hcl::Value> {
 fn resolve(cwd: &Path, p: &str) -> PathBuf {
     let path = Path::new(p);
     if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) }
+}
+
+/// A new `PACKER_RUN_UUID`: one per `build` command, shared by its builds.
+pub fn new_run_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
