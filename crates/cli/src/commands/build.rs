@@ -12,7 +12,7 @@ use cce_template::diag::Diagnostics;
 use cce_template::load::load;
 use cce_template::schema::SourceConfig;
 
-use super::validate::{VarArgs, filter_builds};
+use super::validate::{VarArgs, glob_match};
 use crate::exit;
 
 /// Flags of `build`.
@@ -79,18 +79,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::FAILED);
         }
     };
-    let mut blocks = loaded.blocks.clone();
-    filter_builds(&mut blocks, &args.only, &args.except);
-    let (plan, plan_diags) = cce_template::schema::plan_with_env(&blocks, &opts.env);
+    // The whole template is checked (a provisioner's `only` may name a source that -only
+    // leaves out, as Packer allows); the selection applies to the checked plan.
+    let (plan, plan_diags) = cce_template::schema::plan_with_env(&loaded.blocks, &opts.env);
     let mut all = Diagnostics::default();
     all.extend(loaded.warnings.clone());
     all.extend(plan_diags);
     if !all.is_empty() {
         eprint!("{}", all.render(&loaded.sources));
     }
-    let Some(plan) = plan.filter(|_| !all.has_errors()) else {
+    let Some(mut plan) = plan.filter(|_| !all.has_errors()) else {
         return Ok(exit::FAILED);
     };
+    select(&mut plan, &args.only, &args.except);
     for build in &plan.builds {
         for source in &build.sources {
             if let SourceConfig::HuaweiEcs(_) = source.config {
@@ -142,4 +143,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     Ok(if failed == 0 { exit::OK } else { exit::FAILED })
+}
+
+/// Keeps the builds' sources selected by `-only`/`-except`, matched like Packer against
+/// `TYPE.NAME` and `BUILD.TYPE.NAME` with `*` globs.
+fn select(plan: &mut cce_template::schema::BuildPlan, only: &[String], except: &[String]) {
+    for build in &mut plan.builds {
+        let build_name = build.name.clone();
+        build.sources.retain(|s| {
+            let mut names = vec![s.reference()];
+            if let Some(b) = &build_name {
+                names.push(format!("{b}.{}", s.reference()));
+            }
+            let hit = |pats: &[String]| pats.iter().any(|p| names.iter().any(|n| glob_match(p, n)));
+            (only.is_empty() || hit(only)) && !hit(except)
+        });
+    }
 }
