@@ -383,5 +383,5 @@ fn a_huaweicloud_source_is_refused_with_a_clear_message() {
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
     assert!(!all.contains("panicked"), "{all}");
-    assert!(all.contains("huaweicloud-ecs"), "{all}");
+    assert!(all.contains("uses the huaweicloud-ecs builder, which `build` cannot run yet"), "{all}");
 }
