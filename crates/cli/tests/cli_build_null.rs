@@ -385,3 +385,31 @@ fn a_huaweicloud_source_is_refused_with_a_clear_message() {
     assert!(!all.contains("panicked"), "{all}");
     assert!(all.contains("uses the huaweicloud-ecs builder, which `build` cannot run yet"), "{all}");
 }
+
+#[test]
+fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
+    let Some(sshd) = TestSshd::start() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    // Kills this session's own sshd process (the nearest sshd above the script), like a reboot
+    // cuts the link; other sessions and the listener live on.
+    let cut = "p=$$; while [ $p -gt 1 ]; do if [ $(cat /proc/$p/comm) = sshd ]; then kill -9 $p; sleep 5; fi; p=$(cut -d' ' -f4 /proc/$p/stat); done";
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"{cut}\"]\n    expect_disconnect = true\n    skip_clean = true\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"touch {o}/after\"]\n  }}\n}}\n",
+        sshd.source("a")
+    );
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    assert!(out.path().join("after").exists(), "no provisioner ran after the disconnect");
+    assert!(text(&r.stdout).contains("Remote end disconnected as expected; reconnecting..."), "{}", both(&r));
+
+    // Without expect_disconnect the same cut fails the build.
+    let d = project(&tpl.replace("expect_disconnect = true", "expect_disconnect = false"));
+    std::fs::remove_file(out.path().join("after")).unwrap();
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(1), "{}", both(&r));
+    assert!(!out.path().join("after").exists());
+}
