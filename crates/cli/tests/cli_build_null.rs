@@ -413,3 +413,44 @@ fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
     assert_eq!(r.status.code(), Some(1), "{}", both(&r));
     assert!(!out.path().join("after").exists());
 }
+
+/// The provisioning lines of a run, with the random temporary script path made constant.
+fn provisioning_lines(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .take_while(|l| !l.starts_with("Build '"))
+        .map(|l| match l.find("/tmp/packer-shell") {
+            Some(i) => format!("{}/tmp/packer-shell<random>", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn provisioning_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "packer is missing (CI=true makes this a failure)");
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let d = project(
+        "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  name = \"b\"\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell-local\" {\n    inline = [\"echo hi $PACKER_BUILD_NAME\"]\n  }\n\
+  provisioner \"breakpoint\" {\n    disable = true\n    note = \"n\"\n  }\n\
+  post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n}\n",
+    );
+    let packer = Command::new("/usr/bin/packer").current_dir(d.path()).args(["build", "-color=false", "."]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
+    assert_eq!(provisioning_lines(&text(&ours.stdout)), provisioning_lines(&text(&packer.stdout)));
+    // Both appended to the same manifest, in the same shape.
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p(&d, "m.json")).unwrap()).unwrap();
+    let builds = m["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 2);
+    let keys = |b: &serde_json::Value| b.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&builds[0]), keys(&builds[1]));
+    for k in ["name", "builder_type", "files", "artifact_id", "custom_data"] {
+        assert_eq!(builds[0][k], builds[1][k], "{k}");
+    }
+}

@@ -208,7 +208,8 @@ impl NullBuild<'_> {
                     PostProcessorKind::Checksum(_) => "checksum",
                     PostProcessorKind::ShellLocal(_) => "shell-local",
                 };
-                ctx.say(format!("Running post-processor: {}", pp.name.as_deref().unwrap_or(ty)));
+                // Packer 1.6 prints the block's name (often empty) and the type.
+                ctx.say(format!("Running post-processor: {} (type {ty})", pp.name.as_deref().unwrap_or("")));
                 match &pp.kind {
                     PostProcessorKind::Manifest(m) => self.write_manifest(m, ctx)?,
                     PostProcessorKind::ShellLocal(s) => provision::run_shell_local(s, ctx, "shell-local", None).await?,
