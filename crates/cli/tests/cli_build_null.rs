@@ -18,7 +18,11 @@ fn prerequisites() -> bool {
     if !Path::new(SSHD).exists() {
         missing.push("sshd (/usr/sbin/sshd)");
     }
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX) != 0 {
+    if std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
+        != 0
+    {
         missing.push("root (sshd must let the test log in as root)");
     }
     if missing.is_empty() {
@@ -46,12 +50,24 @@ impl TestSshd {
         }
         let dir = tempfile::tempdir().unwrap();
         for key in ["host_key", "client_key"] {
-            let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(dir.path().join(key)).status().unwrap();
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(dir.path().join(key))
+                .status()
+                .unwrap();
             assert!(st.success(), "ssh-keygen failed");
         }
-        std::fs::copy(dir.path().join("client_key.pub"), dir.path().join("authorized_keys")).unwrap();
+        std::fs::copy(
+            dir.path().join("client_key.pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let d = dir.path().display();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
@@ -97,7 +113,9 @@ impl TestSshd {
 impl Drop for TestSshd {
     fn drop(&mut self) {
         // The whole process group: sshd and any session still running.
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -134,7 +152,9 @@ fn p(d: &tempfile::TempDir, name: &str) -> PathBuf {
 
 #[test]
 fn shell_scripts_run_with_packer_environment_and_build_values() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     let tpl = format!(
@@ -148,13 +168,33 @@ fn shell_scripts_run_with_packer_environment_and_build_values() {
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(0), "{all}");
-    assert_eq!(std::fs::read_to_string(out.path().join("inline.txt")).unwrap(), "hello\n");
-    assert_eq!(std::fs::read_to_string(out.path().join("env.txt")).unwrap(), "a null it's bar\n");
-    assert_eq!(std::fs::read_to_string(out.path().join("exec.txt")).unwrap(), "custom\n");
-    assert_eq!(std::fs::read_to_string(out.path().join("path.txt")).unwrap().trim(), format!("{o}/named.sh"));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("inline.txt")).unwrap(),
+        "hello\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("env.txt")).unwrap(),
+        "a null it's bar\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("exec.txt")).unwrap(),
+        "custom\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("path.txt"))
+            .unwrap()
+            .trim(),
+        format!("{o}/named.sh")
+    );
     // The script is removed unless skip_clean.
-    assert!(!out.path().join("named.sh").exists(), "the script was not cleaned up");
-    assert!(out.path().join("kept.sh").exists(), "skip_clean removed the script");
+    assert!(
+        !out.path().join("named.sh").exists(),
+        "the script was not cleaned up"
+    );
+    assert!(
+        out.path().join("kept.sh").exists(),
+        "skip_clean removed the script"
+    );
     let b = std::fs::read_to_string(out.path().join("build.txt")).unwrap();
     let parts: Vec<&str> = b.trim().split(':').collect();
     assert_eq!(&parts[..3], &["127.0.0.1", &sshd.port.to_string(), "root"]);
@@ -162,14 +202,25 @@ fn shell_scripts_run_with_packer_environment_and_build_values() {
     let stdout = text(&r.stdout);
     assert!(stdout.contains("    b.null.a: out-line\n"), "{stdout}");
     assert!(stdout.contains("==> b.null.a: err-line\n"), "{stdout}");
-    assert!(stdout.contains("==> b.null.a: Connected to SSH!"), "{stdout}");
-    assert!(stdout.contains("Build 'b.null.a' finished after"), "{stdout}");
-    assert!(stdout.contains("==> Builds finished. The artifacts of successful builds are:"), "{stdout}");
+    assert!(
+        stdout.contains("==> b.null.a: Connected to SSH!"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Build 'b.null.a' finished after"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("==> Builds finished. The artifacts of successful builds are:"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     let failing = format!(
@@ -180,18 +231,33 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
-    assert!(all.contains("Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"), "{all}");
+    assert!(
+        all.contains("Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"),
+        "{all}"
+    );
     assert!(all.contains("Build 'null.a' errored after"), "{all}");
-    assert!(!out.path().join("after").exists(), "a provisioner ran after a failure");
-    assert!(out.path().join("cleaned").exists(), "the error-cleanup-provisioner did not run");
+    assert!(
+        !out.path().join("after").exists(),
+        "a provisioner ran after a failure"
+    );
+    assert!(
+        out.path().join("cleaned").exists(),
+        "the error-cleanup-provisioner did not run"
+    );
 
     // -on-error=abort skips the cleanup provisioner.
     std::fs::remove_file(out.path().join("cleaned")).unwrap();
     let r = build(d.path(), &["-on-error=abort", "."]);
     assert_eq!(r.status.code(), Some(1), "{}", both(&r));
-    assert!(!out.path().join("cleaned").exists(), "abort ran the cleanup provisioner");
+    assert!(
+        !out.path().join("cleaned").exists(),
+        "abort ran the cleanup provisioner"
+    );
 
-    let allowed = failing.replace("inline = [\"exit 3\"]", "inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]");
+    let allowed = failing.replace(
+        "inline = [\"exit 3\"]",
+        "inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]",
+    );
     let d = project(&allowed);
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
@@ -200,7 +266,9 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
 
 #[test]
 fn max_retries_runs_a_failing_provisioner_again() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     // Fails on the first two runs, succeeds on the third.
@@ -211,19 +279,33 @@ fn max_retries_runs_a_failing_provisioner_again() {
     let d = project(&tpl);
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    assert_eq!(std::fs::read_to_string(out.path().join("runs")).unwrap().lines().count(), 3);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
 
     // One retry is not enough: the build fails after two runs.
     std::fs::remove_file(out.path().join("runs")).unwrap();
     let d = project(&tpl.replace("max_retries = 2", "max_retries = 1"));
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(1), "{}", both(&r));
-    assert_eq!(std::fs::read_to_string(out.path().join("runs")).unwrap().lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn a_timeout_fires_and_kills_the_command() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     let tpl = format!(
@@ -235,17 +317,26 @@ fn a_timeout_fires_and_kills_the_command() {
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
-    assert!(started.elapsed() < Duration::from_secs(20), "the timeout did not fire: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout did not fire: {:?}",
+        started.elapsed()
+    );
     assert!(all.contains("timed out after 2s"), "{all}");
     let pid = std::fs::read_to_string(out.path().join("pid")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists(), "the script still runs after the timeout");
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the script still runs after the timeout"
+    );
     assert!(!out.path().join("finished").exists());
 }
 
 #[test]
 fn file_uploads_a_tree_and_downloads_a_file() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let remote = tempfile::tempdir().unwrap();
     let r_ = remote.path().display();
     let d = project("");
@@ -266,19 +357,26 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     std::fs::write(p(&d, "t.pkr.hcl"), tpl).unwrap();
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    let read = |rel: &str| std::fs::read_to_string(remote.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let read = |rel: &str| {
+        std::fs::read_to_string(remote.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
     assert_eq!(read("with/tree/a.txt"), "A");
     assert_eq!(read("with/tree/sub/b.txt"), "B");
     assert_eq!(read("contents/a.txt"), "A");
     assert_eq!(read("contents/sub/b.txt"), "B");
     assert_eq!(read("single.txt"), "S");
     assert_eq!(read("content.txt"), "from content");
-    assert_eq!(std::fs::read_to_string(p(&d, "got/made.txt")).unwrap(), "remote-made\n");
+    assert_eq!(
+        std::fs::read_to_string(p(&d, "got/made.txt")).unwrap(),
+        "remote-made\n"
+    );
 }
 
 #[test]
 fn only_except_and_override_select_per_source() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     let tpl = format!(
@@ -292,7 +390,10 @@ fn only_except_and_override_select_per_source() {
     let d = project(&tpl);
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    let mut made: Vec<String> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut made: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     made.sort();
     assert_eq!(made, ["except-b", "only-a", "overridden-b", "plain-a"]);
 
@@ -302,13 +403,18 @@ fn only_except_and_override_select_per_source() {
     }
     let r = build(d.path(), &["-only=null.b", "."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    let made: Vec<String> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let made: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(made.iter().all(|f| f.ends_with("-b")), "{made:?}");
 }
 
 #[test]
 fn a_sensitive_value_never_reaches_the_output() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let secret = "Sup3r-S3cret-Passw0rd-value";
     let tpl = format!(
         "variable \"token\" {{\n  type = string\n  sensitive = true\n}}\n{}build {{\n  sources = [\"source.null.a\"]\n\
@@ -318,7 +424,12 @@ fn a_sensitive_value_never_reaches_the_output() {
         sshd.source("a")
     );
     let d = project(&tpl);
-    for flags in [vec![], vec!["-machine-readable"], vec!["--json"], vec!["-timestamp-ui"]] {
+    for flags in [
+        vec![],
+        vec!["-machine-readable"],
+        vec!["--json"],
+        vec!["-timestamp-ui"],
+    ] {
         let var = format!("token={secret}");
         let mut args = vec!["-var", var.as_str()];
         args.extend(flags.iter().copied());
@@ -326,7 +437,10 @@ fn a_sensitive_value_never_reaches_the_output() {
         let r = build(d.path(), &args);
         let all = both(&r);
         assert_eq!(r.status.code(), Some(1), "{flags:?}: {all}");
-        assert!(all.contains("token is"), "{flags:?}: the script did not run: {all}");
+        assert!(
+            all.contains("token is"),
+            "{flags:?}: the script did not run: {all}"
+        );
         assert!(all.contains("non-zero exit status: 5"), "{flags:?}: {all}");
         assert!(!all.contains(secret), "{flags:?}: the secret leaked: {all}");
     }
@@ -344,11 +458,24 @@ fn shell_local_and_manifest_without_a_connection() {
     let r = build(d.path(), &["."]);
     let stdout = text(&r.stdout);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    assert_eq!(std::fs::read_to_string(p(&d, "local.txt")).unwrap(), "local null y\n");
+    assert_eq!(
+        std::fs::read_to_string(p(&d, "local.txt")).unwrap(),
+        "local null y\n"
+    );
     assert!(p(&d, "post.txt").exists());
-    assert!(stdout.contains("==> n.null.local: Pausing at breakpoint provisioner with note \"check it\"."), "{stdout}");
-    assert!(stdout.contains("--> n.null.local: Did not export anything. This is the null builder"), "{stdout}");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap()).unwrap();
+    assert!(
+        stdout.contains(
+            "==> n.null.local: Pausing at breakpoint provisioner with note \"check it\"."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--> n.null.local: Did not export anything. This is the null builder"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap())
+            .unwrap();
     let b = &manifest["builds"][0];
     assert_eq!(b["name"], "local");
     assert_eq!(b["builder_type"], "null");
@@ -360,14 +487,21 @@ fn shell_local_and_manifest_without_a_connection() {
     // A second run appends.
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest["builds"].as_array().unwrap().len(), 2);
-    assert_ne!(manifest["builds"][0]["packer_run_uuid"], manifest["builds"][1]["packer_run_uuid"]);
+    assert_ne!(
+        manifest["builds"][0]["packer_run_uuid"],
+        manifest["builds"][1]["packer_run_uuid"]
+    );
 }
 
 #[test]
 fn a_shell_provisioner_without_a_connection_fails_clearly() {
-    let d = project("source \"null\" \"x\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.x\"]\n  provisioner \"shell\" {\n    inline = [\"true\"]\n  }\n}\n");
+    let d = project(
+        "source \"null\" \"x\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.x\"]\n  provisioner \"shell\" {\n    inline = [\"true\"]\n  }\n}\n",
+    );
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
@@ -383,12 +517,17 @@ fn a_huaweicloud_source_is_refused_with_a_clear_message() {
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
     assert!(!all.contains("panicked"), "{all}");
-    assert!(all.contains("uses the huaweicloud-ecs builder, which `build` cannot run yet"), "{all}");
+    assert!(
+        all.contains("uses the huaweicloud-ecs builder, which `build` cannot run yet"),
+        "{all}"
+    );
 }
 
 #[test]
 fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
-    let Some(sshd) = TestSshd::start() else { return };
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     // Kills this session's own sshd process (the nearest sshd above the script), like a reboot
@@ -403,8 +542,15 @@ fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
     let d = project(&tpl);
     let r = build(d.path(), &["."]);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    assert!(out.path().join("after").exists(), "no provisioner ran after the disconnect");
-    assert!(text(&r.stdout).contains("Remote end disconnected as expected; reconnecting..."), "{}", both(&r));
+    assert!(
+        out.path().join("after").exists(),
+        "no provisioner ran after the disconnect"
+    );
+    assert!(
+        text(&r.stdout).contains("Remote end disconnected as expected; reconnecting..."),
+        "{}",
+        both(&r)
+    );
 
     // Without expect_disconnect the same cut fails the build.
     let d = project(&tpl.replace("expect_disconnect = true", "expect_disconnect = false"));
@@ -429,7 +575,11 @@ fn provisioning_lines(stdout: &str) -> Vec<String> {
 #[test]
 fn provisioning_lines_match_packer() {
     if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "packer is missing (CI=true makes this a failure)");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
         eprintln!("skipping: packer is not installed");
         return;
     }
@@ -439,18 +589,33 @@ fn provisioning_lines_match_packer() {
   provisioner \"breakpoint\" {\n    disable = true\n    note = \"n\"\n  }\n\
   post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n}\n",
     );
-    let packer = Command::new("/usr/bin/packer").current_dir(d.path()).args(["build", "-color=false", "."]).stdin(Stdio::null()).output().unwrap();
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
     let ours = build(d.path(), &["."]);
     assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
-    assert_eq!(provisioning_lines(&text(&ours.stdout)), provisioning_lines(&text(&packer.stdout)));
+    assert_eq!(
+        provisioning_lines(&text(&ours.stdout)),
+        provisioning_lines(&text(&packer.stdout))
+    );
     // Both appended to the same manifest, in the same shape.
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p(&d, "m.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p(&d, "m.json")).unwrap()).unwrap();
     let builds = m["builds"].as_array().unwrap();
     assert_eq!(builds.len(), 2);
     let keys = |b: &serde_json::Value| b.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&builds[0]), keys(&builds[1]));
-    for k in ["name", "builder_type", "files", "artifact_id", "custom_data"] {
+    for k in [
+        "name",
+        "builder_type",
+        "files",
+        "artifact_id",
+        "custom_data",
+    ] {
         assert_eq!(builds[0][k], builds[1][k], "{k}");
     }
 }

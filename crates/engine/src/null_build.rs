@@ -65,11 +65,18 @@ impl NullBuild<'_> {
     pub async fn run(self) -> NullBuildOutcome {
         let name = display_name(self.build, self.source);
         let started = Instant::now();
-        let _ = self.reporter.report(&Event::BuildStarted { build: name.clone(), build_id: self.run_uuid.clone() });
+        let _ = self.reporter.report(&Event::BuildStarted {
+            build: name.clone(),
+            build_id: self.run_uuid.clone(),
+        });
         let result = self.steps(&name).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (status, artifacts, error) = match &result {
-            Ok(()) => (BuildStatus::Succeeded, vec![NULL_ARTIFACT_STRING.to_string()], None),
+            Ok(()) => (
+                BuildStatus::Succeeded,
+                vec![NULL_ARTIFACT_STRING.to_string()],
+                None,
+            ),
             Err(e) => (BuildStatus::Failed, Vec::new(), Some(e.message.clone())),
         };
         let _ = self.reporter.report(&Event::BuildFinished {
@@ -80,12 +87,17 @@ impl NullBuild<'_> {
             steps: Vec::new(),
             error: error.clone(),
         });
-        NullBuildOutcome { display_name: name, error }
+        NullBuildOutcome {
+            display_name: name,
+            error,
+        }
     }
 
     async fn steps(&self, name: &str) -> Result<(), ProvisionError> {
         let SourceConfig::Null(cfg) = &self.source.config else {
-            return Err(ProvisionError { message: format!("source {} is not a null source", self.source.reference()) });
+            return Err(ProvisionError {
+                message: format!("source {} is not a null source", self.source.reference()),
+            });
         };
         let mut ctx = BuildContext {
             display_name: name.to_string(),
@@ -113,10 +125,13 @@ impl NullBuild<'_> {
                     ("User", remote.username.clone()),
                     ("Password", ssh.password.clone().unwrap_or_default()),
                     ("SSHPublicKey", String::new()),
-                    ("SSHPrivateKey", match &remote.auth {
-                        Auth::PrivateKey { text, .. } => text.clone(),
-                        _ => String::new(),
-                    }),
+                    (
+                        "SSHPrivateKey",
+                        match &remote.auth {
+                            Auth::PrivateKey { text, .. } => text.clone(),
+                            _ => String::new(),
+                        },
+                    ),
                 ] {
                     ctx.values.insert(k.into(), v);
                 }
@@ -124,11 +139,16 @@ impl NullBuild<'_> {
                     ctx.say(format!("Pausing {p} before connecting..."));
                     tokio::time::sleep(p.0).await;
                 }
-                ctx.say(format!("Using SSH communicator to connect: {}", remote.host));
+                ctx.say(format!(
+                    "Using SSH communicator to connect: {}",
+                    remote.host
+                ));
                 ctx.say("Waiting for SSH to become available...");
                 let c = SshCommunicator::connect(remote)
                     .await
-                    .map_err(|e| ProvisionError { message: format!("error waiting for SSH: {e}") })?;
+                    .map_err(|e| ProvisionError {
+                        message: format!("error waiting for SSH: {e}"),
+                    })?;
                 ctx.say("Connected to SSH!");
                 Some(c)
             }
@@ -156,18 +176,33 @@ impl NullBuild<'_> {
     }
 
     /// The template's communicator fields as a connection config; secrets go to the redactor.
-    fn ssh_config(&self, ssh: &cce_template::schema::SshConfig) -> Result<cce_remote::SshConfig, ProvisionError> {
+    fn ssh_config(
+        &self,
+        ssh: &cce_template::schema::SshConfig,
+    ) -> Result<cce_remote::SshConfig, ProvisionError> {
         let err = |m: String| ProvisionError { message: m };
-        let host = ssh.host.clone().ok_or_else(|| err("ssh_host is not set: the null source needs the host to provision".into()))?;
-        let user = ssh.username.clone().ok_or_else(|| err("ssh_username is not set".into()))?;
+        let host = ssh.host.clone().ok_or_else(|| {
+            err("ssh_host is not set: the null source needs the host to provision".into())
+        })?;
+        let user = ssh
+            .username
+            .clone()
+            .ok_or_else(|| err("ssh_username is not set".into()))?;
         if ssh.bastion.is_some() {
             return Err(err("ssh_bastion_host is not supported by the null builder yet; connect to the host directly".into()));
         }
         let auth = if let Some(file) = &ssh.private_key_file {
             let path = resolve(&self.cwd, file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| err(format!("cannot read ssh_private_key_file {}: {e}", path.display())))?;
-            for line in text.lines().filter(|l| l.len() >= 16 && !l.starts_with("-----")) {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                err(format!(
+                    "cannot read ssh_private_key_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            for line in text
+                .lines()
+                .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+            {
                 // Lines too short or too common to redact are refused by the redactor; the key
                 // as a whole is still covered by its long body lines.
                 let _ = self.redactor.add(line);
@@ -179,7 +214,10 @@ impl NullBuild<'_> {
         } else if ssh.agent_auth {
             Auth::Agent
         } else {
-            return Err(err("no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth".into()));
+            return Err(err(
+                "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
+                    .into(),
+            ));
         };
         let mut c = cce_remote::SshConfig::new(host, user, auth);
         c.port = ssh.port;
@@ -188,7 +226,9 @@ impl NullBuild<'_> {
         c.keepalive_interval = ssh.keep_alive_interval.0;
         c.read_write_timeout = ssh.read_write_timeout.map(|d| d.0);
         c.pty = ssh.pty;
-        c.attempt_timeout = c.attempt_timeout.min(ssh.timeout.0.max(Duration::from_secs(1)));
+        c.attempt_timeout = c
+            .attempt_timeout
+            .min(ssh.timeout.0.max(Duration::from_secs(1)));
         c.transfer = match ssh.file_transfer_method {
             FileTransfer::Sftp => TransferMethod::Sftp,
             _ => TransferMethod::Tar,
@@ -209,10 +249,15 @@ impl NullBuild<'_> {
                     PostProcessorKind::ShellLocal(_) => "shell-local",
                 };
                 // Packer 1.6 prints the block's name (often empty) and the type.
-                ctx.say(format!("Running post-processor: {} (type {ty})", pp.name.as_deref().unwrap_or("")));
+                ctx.say(format!(
+                    "Running post-processor: {} (type {ty})",
+                    pp.name.as_deref().unwrap_or("")
+                ));
                 match &pp.kind {
                     PostProcessorKind::Manifest(m) => self.write_manifest(m, ctx)?,
-                    PostProcessorKind::ShellLocal(s) => provision::run_shell_local(s, ctx, "shell-local", None).await?,
+                    PostProcessorKind::ShellLocal(s) => {
+                        provision::run_shell_local(s, ctx, "shell-local", None).await?
+                    }
                     // The null artifact has no files to sum.
                     PostProcessorKind::Checksum(_) => {}
                 }
@@ -229,12 +274,16 @@ impl NullBuild<'_> {
             cce_template::schema::Deferrable::Deferred(src) => {
                 let v = cce_template::eval::eval_deferred(src, &manifest_roots(ctx))
                     .map_err(|e| err(format!("manifest output `{src}`: {e}")))?;
-                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
             }
         };
         let custom_data = match &m.custom_data {
             None => serde_json::Value::Null,
-            Some(cce_template::schema::Deferrable::Known(map)) => serde_json::to_value(map).unwrap_or_default(),
+            Some(cce_template::schema::Deferrable::Known(map)) => {
+                serde_json::to_value(map).unwrap_or_default()
+            }
             Some(cce_template::schema::Deferrable::Deferred(src)) => {
                 let v = cce_template::eval::eval_deferred(src, &manifest_roots(ctx))
                     .map_err(|e| err(format!("manifest custom_data `{src}`: {e}")))?;
@@ -243,11 +292,23 @@ impl NullBuild<'_> {
         };
         let path = resolve(&self.cwd, &output);
         let mut doc: ManifestFile = match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => serde_json::from_str(&text)
-                .map_err(|e| err(format!("existing manifest {} cannot be read: {e}; remove it or choose another output", path.display())))?,
+            Ok(text) if !text.trim().is_empty() => serde_json::from_str(&text).map_err(|e| {
+                err(format!(
+                    "existing manifest {} cannot be read: {e}; remove it or choose another output",
+                    path.display()
+                ))
+            })?,
             _ => ManifestFile::default(),
         };
-        let build_time = if m.strip_time { None } else { Some(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())) };
+        let build_time = if m.strip_time {
+            None
+        } else {
+            Some(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            )
+        };
         doc.builds.push(ManifestBuild {
             name: ctx.source_name.clone(),
             builder_type: ctx.source_type.clone(),
@@ -258,11 +319,14 @@ impl NullBuild<'_> {
             custom_data,
         });
         doc.last_run_uuid = ctx.run_uuid.clone();
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| err(format!("cannot encode the manifest: {e}")))?;
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| err(format!("cannot encode the manifest: {e}")))?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
         }
-        std::fs::write(&path, text).map_err(|e| err(format!("cannot write the manifest {}: {e}", path.display())))
+        std::fs::write(&path, text)
+            .map_err(|e| err(format!("cannot write the manifest {}: {e}", path.display())))
     }
 }
 
@@ -296,8 +360,14 @@ fn manifest_roots(ctx: &BuildContext) -> hcl::Map<String, hcl::Value> {
     for (k, v) in &ctx.values {
         build.insert(k.clone(), hcl::Value::String(v.clone()));
     }
-    build.insert("PackerRunUUID".into(), hcl::Value::String(ctx.run_uuid.clone()));
-    build.insert("name".into(), hcl::Value::String(ctx.build_name.clone().unwrap_or_default()));
+    build.insert(
+        "PackerRunUUID".into(),
+        hcl::Value::String(ctx.run_uuid.clone()),
+    );
+    build.insert(
+        "name".into(),
+        hcl::Value::String(ctx.build_name.clone().unwrap_or_default()),
+    );
     let mut source = hcl::Map::new();
     source.insert("name".into(), hcl::Value::String(ctx.source_name.clone()));
     source.insert("type".into(), hcl::Value::String(ctx.source_type.clone()));
@@ -309,7 +379,11 @@ fn manifest_roots(ctx: &BuildContext) -> hcl::Map<String, hcl::Value> {
 
 fn resolve(cwd: &Path, p: &str) -> PathBuf {
     let path = Path::new(p);
-    if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    }
 }
 
 /// A new `PACKER_RUN_UUID`: one per `build` command, shared by its builds.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, shell_quote};
 use cce_template::schema::fields::Deferrable;
-use cce_template::schema::provisioners::{Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner};
+use cce_template::schema::provisioners::{
+    Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner,
+};
 use cce_template::schema::{Provisioner, ProvisionerKind};
 use rand::RngExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -28,7 +30,9 @@ pub struct ProvisionError {
 
 impl ProvisionError {
     fn new(message: impl Into<String>) -> Self {
-        ProvisionError { message: message.into() }
+        ProvisionError {
+            message: message.into(),
+        }
     }
 }
 
@@ -60,12 +64,18 @@ impl BuildContext {
     /// Emits a `==> NAME: text` line.
     pub fn say(&self, text: impl Into<String>) {
         // A sink that cannot write (a closed pipe) must not stop the build.
-        let _ = self.reporter.report(&Event::StepStarted { build: self.display_name.clone(), step: text.into() });
+        let _ = self.reporter.report(&Event::StepStarted {
+            build: self.display_name.clone(),
+            step: text.into(),
+        });
     }
 
     /// Emits an error line.
     pub fn error(&self, text: impl Into<String>) {
-        let _ = self.reporter.report(&Event::Error { build: Some(self.display_name.clone()), message: text.into() });
+        let _ = self.reporter.report(&Event::Error {
+            build: Some(self.display_name.clone()),
+            message: text.into(),
+        });
     }
 
     fn output(&self, provisioner: &str, stream: Stream, line: String) {
@@ -83,8 +93,14 @@ impl BuildContext {
         for (k, v) in &self.values {
             build.insert(k.clone(), hcl::Value::String(v.clone()));
         }
-        build.insert("PackerRunUUID".into(), hcl::Value::String(self.run_uuid.clone()));
-        build.insert("name".into(), hcl::Value::String(self.build_name.clone().unwrap_or_default()));
+        build.insert(
+            "PackerRunUUID".into(),
+            hcl::Value::String(self.run_uuid.clone()),
+        );
+        build.insert(
+            "name".into(),
+            hcl::Value::String(self.build_name.clone().unwrap_or_default()),
+        );
         let mut source = hcl::Map::new();
         source.insert("name".into(), hcl::Value::String(self.source_name.clone()));
         source.insert("type".into(), hcl::Value::String(self.source_type.clone()));
@@ -118,20 +134,32 @@ impl BuildContext {
         }
     }
 
-    fn map(&self, d: &Option<Deferrable<BTreeMap<String, String>>>) -> Result<Option<BTreeMap<String, String>>> {
+    fn map(
+        &self,
+        d: &Option<Deferrable<BTreeMap<String, String>>>,
+    ) -> Result<Option<BTreeMap<String, String>>> {
         match d {
             None => Ok(None),
             Some(Deferrable::Known(m)) => Ok(Some(m.clone())),
             Some(Deferrable::Deferred(src)) => match self.eval(src)? {
-                hcl::Value::Object(m) => Ok(Some(m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect())),
-                other => Err(ProvisionError::new(format!("`{src}` must be a map, not {}", value_text(&other)))),
+                hcl::Value::Object(m) => Ok(Some(
+                    m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect(),
+                )),
+                other => Err(ProvisionError::new(format!(
+                    "`{src}` must be a map, not {}",
+                    value_text(&other)
+                ))),
             },
         }
     }
 
     fn local_path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
     }
 }
 
@@ -158,7 +186,8 @@ pub fn kind_name(kind: &ProvisionerKind) -> &'static str {
 
 /// Whether `only`/`except` let this provisioner run for the source `reference` (`TYPE.NAME`).
 pub fn applies_to(only: &[String], except: &[String], reference: &str) -> bool {
-    (only.is_empty() || only.iter().any(|o| o == reference)) && !except.iter().any(|e| e == reference)
+    (only.is_empty() || only.iter().any(|o| o == reference))
+        && !except.iter().any(|e| e == reference)
 }
 
 /// Runs the build's provisioners in order. When one fails, the `error-cleanup-provisioner` (if
@@ -173,7 +202,9 @@ pub async fn run_provisioners(
     for p in provisioners {
         if let Err(e) = run_one(p, ctx, comm).await {
             if let (Some(cleanup), true) = (error_cleanup, run_cleanup) {
-                ctx.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
+                ctx.say(
+                    "Provisioning step had errors: Running the cleanup provisioner, if present...",
+                );
                 if let Err(ce) = run_one(cleanup, ctx, comm).await {
                     ctx.error(format!("error-cleanup-provisioner failed: {ce}"));
                 }
@@ -186,17 +217,25 @@ pub async fn run_provisioners(
 
 /// Runs one provisioner with its meta-arguments: skipped by `only`/`except`, its `override`
 /// applied, `pause_before`, then up to `max_retries` more runs, each bounded by `timeout`.
-pub async fn run_one(p: &Provisioner, ctx: &BuildContext, comm: Option<&dyn Communicator>) -> Result<()> {
+pub async fn run_one(
+    p: &Provisioner,
+    ctx: &BuildContext,
+    comm: Option<&dyn Communicator>,
+) -> Result<()> {
     let ty = kind_name(&p.kind);
     if !applies_to(&p.only, &p.except, &ctx.reference()) {
         return Ok(());
     }
     let mut kind = p.kind.clone();
     if let Some(serde_json::Value::Object(fields)) = p.overrides.get(&ctx.source_name) {
-        apply_override(&mut kind, fields).map_err(|e| ProvisionError::new(format!("provisioner \"{ty}\": {e}")))?;
+        apply_override(&mut kind, fields)
+            .map_err(|e| ProvisionError::new(format!("provisioner \"{ty}\": {e}")))?;
     }
     if let Some(pause) = p.pause_before {
-        ctx.say(format!("Pausing {} before the next provisioner...", go_duration(pause.0)));
+        ctx.say(format!(
+            "Pausing {} before the next provisioner...",
+            go_duration(pause.0)
+        ));
         tokio::time::sleep(pause.0).await;
     }
     let tries = p.max_retries.saturating_add(1);
@@ -207,7 +246,10 @@ pub async fn run_one(p: &Provisioner, ctx: &BuildContext, comm: Option<&dyn Comm
         match result {
             Ok(()) => return Ok(()),
             Err(e) if attempt < tries => {
-                ctx.error(format!("Provisioner \"{ty}\" failed: {e}; retrying ({attempt}/{})", tries - 1));
+                ctx.error(format!(
+                    "Provisioner \"{ty}\" failed: {e}; retrying ({attempt}/{})",
+                    tries - 1
+                ));
                 tokio::time::sleep(backoff(attempt)).await;
             }
             Err(e) => return Err(e),
@@ -217,7 +259,9 @@ pub async fn run_one(p: &Provisioner, ctx: &BuildContext, comm: Option<&dyn Comm
 
 /// Jittered exponential backoff between retries: 0.5s, 1s, 2s ... up to 10s, each ±25%.
 fn backoff(attempt: u32) -> Duration {
-    let base = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(5)).min(10_000);
+    let base = 500u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(5))
+        .min(10_000);
     let jitter = rand::rng().random_range(0..=base / 2);
     Duration::from_millis(base - base / 4 + jitter)
 }
@@ -227,7 +271,12 @@ fn go_duration(d: Duration) -> String {
     cce_template::schema::GoDuration(d).to_string()
 }
 
-async fn run_kind(kind: &ProvisionerKind, ctx: &BuildContext, comm: Option<&dyn Communicator>, timeout: Option<Duration>) -> Result<()> {
+async fn run_kind(
+    kind: &ProvisionerKind,
+    ctx: &BuildContext,
+    comm: Option<&dyn Communicator>,
+    timeout: Option<Duration>,
+) -> Result<()> {
     let ty = kind_name(kind);
     let need_comm = || {
         comm.ok_or_else(|| {
@@ -252,22 +301,34 @@ async fn run_kind(kind: &ProvisionerKind, ctx: &BuildContext, comm: Option<&dyn 
         Some(t) => match tokio::time::timeout(t + Duration::from_secs(2), work).await {
             Ok(r) => r.map_err(|e| {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    ProvisionError::new(format!("provisioner \"{ty}\" timed out after {}: {e}", go_duration(t)))
+                    ProvisionError::new(format!(
+                        "provisioner \"{ty}\" timed out after {}: {e}",
+                        go_duration(t)
+                    ))
                 } else {
                     e
                 }
             }),
-            Err(_) => Err(ProvisionError::new(format!("provisioner \"{ty}\" timed out after {}", go_duration(t)))),
+            Err(_) => Err(ProvisionError::new(format!(
+                "provisioner \"{ty}\" timed out after {}",
+                go_duration(t)
+            ))),
         },
     }
 }
 
 fn remaining(deadline: Option<Instant>) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+    deadline.map(|d| {
+        d.saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    })
 }
 
 /// Replaces the fields named in an `override` map.
-fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<(), String> {
+fn apply_override(
+    kind: &mut ProvisionerKind,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<(), String> {
     fn s(v: &serde_json::Value) -> std::result::Result<Option<Deferrable<String>>, String> {
         match v {
             serde_json::Value::String(x) => Ok(Some(Deferrable::Known(x.clone()))),
@@ -280,7 +341,10 @@ fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, s
     fn l(v: &serde_json::Value) -> std::result::Result<Option<Deferrable<Vec<String>>>, String> {
         match v {
             serde_json::Value::Array(items) => Ok(Some(Deferrable::Known(
-                items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect(),
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect(),
             ))),
             serde_json::Value::Null => Ok(None),
             _ => Err("expected a list of strings".into()),
@@ -293,12 +357,27 @@ fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, s
         let items = v.as_array().ok_or("expected a list of numbers")?;
         items
             .iter()
-            .map(|i| i.as_i64().or_else(|| i.as_str().and_then(|s| s.parse().ok())).ok_or_else(|| "expected a list of numbers".to_string()))
+            .map(|i| {
+                i.as_i64()
+                    .or_else(|| i.as_str().and_then(|s| s.parse().ok()))
+                    .ok_or_else(|| "expected a list of numbers".to_string())
+            })
             .collect()
     }
-    fn m(v: &serde_json::Value) -> std::result::Result<Option<Deferrable<BTreeMap<String, String>>>, String> {
+    fn m(
+        v: &serde_json::Value,
+    ) -> std::result::Result<Option<Deferrable<BTreeMap<String, String>>>, String> {
         let obj = v.as_object().ok_or("expected a map")?;
-        Ok(Some(Deferrable::Known(obj.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())))
+        Ok(Some(Deferrable::Known(
+            obj.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect(),
+        )))
     }
     for (name, v) in fields {
         let bad = |e: String| format!("override of \"{name}\": {e}");
@@ -314,10 +393,14 @@ fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, s
             (ProvisionerKind::Shell(p), "remote_file") => s(v).map(|x| p.remote_file = x),
             (ProvisionerKind::Shell(p), "remote_path") => s(v).map(|x| p.remote_path = x),
             (ProvisionerKind::Shell(p), "inline_shebang") => s(v).map(|x| p.inline_shebang = x),
-            (ProvisionerKind::Shell(p), "expect_disconnect") => b(v).map(|x| p.expect_disconnect = x),
+            (ProvisionerKind::Shell(p), "expect_disconnect") => {
+                b(v).map(|x| p.expect_disconnect = x)
+            }
             (ProvisionerKind::Shell(p), "skip_clean") => b(v).map(|x| p.skip_clean = x),
             (ProvisionerKind::Shell(p), "binary") => b(v).map(|x| p.binary = x),
-            (ProvisionerKind::Shell(p), "valid_exit_codes") => codes(v).map(|x| p.valid_exit_codes = x),
+            (ProvisionerKind::Shell(p), "valid_exit_codes") => {
+                codes(v).map(|x| p.valid_exit_codes = x)
+            }
             (ProvisionerKind::File(p), "source") => s(v).map(|x| p.source = x),
             (ProvisionerKind::File(p), "sources") => l(v).map(|x| p.sources = x),
             (ProvisionerKind::File(p), "content") => s(v).map(|x| p.content = x),
@@ -338,14 +421,25 @@ fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, s
             (ProvisionerKind::ShellLocal(p), "inline") => l(v).map(|x| p.inline = x),
             (ProvisionerKind::ShellLocal(p), "script") => s(v).map(|x| p.script = x),
             (ProvisionerKind::ShellLocal(p), "scripts") => l(v).map(|x| p.scripts = x),
-            (ProvisionerKind::ShellLocal(p), "environment_vars") => l(v).map(|x| p.environment_vars = x),
+            (ProvisionerKind::ShellLocal(p), "environment_vars") => {
+                l(v).map(|x| p.environment_vars = x)
+            }
             (ProvisionerKind::ShellLocal(p), "env") => m(v).map(|x| p.env = x),
-            (ProvisionerKind::ShellLocal(p), "execute_command") => l(v).map(|x| p.execute_command = x),
-            (ProvisionerKind::ShellLocal(p), "inline_shebang") => s(v).map(|x| p.inline_shebang = x),
-            (ProvisionerKind::ShellLocal(p), "valid_exit_codes") => codes(v).map(|x| p.valid_exit_codes = x),
+            (ProvisionerKind::ShellLocal(p), "execute_command") => {
+                l(v).map(|x| p.execute_command = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "inline_shebang") => {
+                s(v).map(|x| p.inline_shebang = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "valid_exit_codes") => {
+                codes(v).map(|x| p.valid_exit_codes = x)
+            }
             (ProvisionerKind::Breakpoint(p), "note") => s(v).map(|x| p.note = x),
             (ProvisionerKind::Breakpoint(p), "disable") => b(v).map(|x| p.disable = x),
-            _ => Err("this field cannot be overridden yet; set it in the provisioner block itself".into()),
+            _ => Err(
+                "this field cannot be overridden yet; set it in the provisioner block itself"
+                    .into(),
+            ),
         };
         r.map_err(bad)?;
     }
@@ -354,13 +448,19 @@ fn apply_override(kind: &mut ProvisionerKind, fields: &serde_json::Map<String, s
 
 /// Packer's environment: `PACKER_BUILD_NAME`, `PACKER_BUILDER_TYPE`, `environment_vars`, then
 /// `env`, sorted by name (later definitions win).
-fn environment(ctx: &BuildContext, vars: Option<Vec<String>>, env: Option<BTreeMap<String, String>>) -> Result<BTreeMap<String, String>> {
+fn environment(
+    ctx: &BuildContext,
+    vars: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     out.insert("PACKER_BUILD_NAME".to_string(), ctx.source_name.clone());
     out.insert("PACKER_BUILDER_TYPE".to_string(), ctx.source_type.clone());
     for kv in vars.unwrap_or_default() {
         let Some((k, v)) = kv.split_once('=') else {
-            return Err(ProvisionError::new(format!("environment variable not in format 'key=value': \"{kv}\"")));
+            return Err(ProvisionError::new(format!(
+                "environment variable not in format 'key=value': \"{kv}\""
+            )));
         };
         out.insert(k.to_string(), v.to_string());
     }
@@ -411,7 +511,8 @@ impl LineEmitter {
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
-        self.ctx.output(&self.provisioner, self.stream, text.to_string());
+        self.ctx
+            .output(&self.provisioner, self.stream, text.to_string());
     }
 
     fn flush(&mut self) {
@@ -432,7 +533,12 @@ fn sink(emitter: &Arc<Mutex<LineEmitter>>) -> OutputSink {
 }
 
 fn emitter(ctx: &BuildContext, provisioner: &str, stream: Stream) -> Arc<Mutex<LineEmitter>> {
-    Arc::new(Mutex::new(LineEmitter { ctx: ctx.clone(), provisioner: provisioner.into(), stream, buf: Vec::new() }))
+    Arc::new(Mutex::new(LineEmitter {
+        ctx: ctx.clone(),
+        provisioner: provisioner.into(),
+        stream,
+        buf: Vec::new(),
+    }))
 }
 
 fn flush(e: &Arc<Mutex<LineEmitter>>) {
@@ -445,14 +551,27 @@ fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
     if valid.contains(&code) {
         return Ok(());
     }
-    let allowed = valid.iter().map(i64::to_string).collect::<Vec<_>>().join(" ");
-    Err(ProvisionError::new(format!("{what} exited with non-zero exit status: {code}. Allowed exit codes are: [{allowed}]")))
+    let allowed = valid
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(ProvisionError::new(format!(
+        "{what} exited with non-zero exit status: {code}. Allowed exit codes are: [{allowed}]"
+    )))
 }
 
-async fn run_shell(s: &ShellProvisioner, ctx: &BuildContext, comm: &dyn Communicator, deadline: Option<Instant>) -> Result<()> {
+async fn run_shell(
+    s: &ShellProvisioner,
+    ctx: &BuildContext,
+    comm: &dyn Communicator,
+    deadline: Option<Instant>,
+) -> Result<()> {
     let env = environment(ctx, ctx.list(&s.environment_vars)?, ctx.map(&s.env)?)?;
     let vars = flatten_env(&env, ctx.text(&s.env_var_format)?.as_deref());
-    let execute = ctx.text(&s.execute_command)?.unwrap_or_else(|| "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into());
+    let execute = ctx
+        .text(&s.execute_command)?
+        .unwrap_or_else(|| "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into());
     let remote_path = match ctx.text(&s.remote_path)? {
         Some(p) => p,
         None => {
@@ -467,7 +586,9 @@ async fn run_shell(s: &ShellProvisioner, ctx: &BuildContext, comm: &dyn Communic
     // (shown name, script bytes)
     let mut scripts: Vec<(String, Vec<u8>)> = Vec::new();
     if let Some(lines) = ctx.list(&s.inline)? {
-        let shebang = ctx.text(&s.inline_shebang)?.unwrap_or_else(|| "/bin/sh -e".into());
+        let shebang = ctx
+            .text(&s.inline_shebang)?
+            .unwrap_or_else(|| "/bin/sh -e".into());
         let mut text = format!("#!{shebang}\n");
         for l in lines {
             text.push_str(&l);
@@ -480,11 +601,14 @@ async fn run_shell(s: &ShellProvisioner, ctx: &BuildContext, comm: &dyn Communic
     files.extend(ctx.list(&s.scripts)?.unwrap_or_default());
     for f in files {
         let path = ctx.local_path(&f);
-        let mut data = std::fs::read(&path)
-            .map_err(|e| ProvisionError::new(format!("cannot read script {}: {e}", path.display())))?;
+        let mut data = std::fs::read(&path).map_err(|e| {
+            ProvisionError::new(format!("cannot read script {}: {e}", path.display()))
+        })?;
         if !s.binary {
             // Packer converts Windows line endings of text scripts.
-            data = String::from_utf8_lossy(&data).replace("\r\n", "\n").into_bytes();
+            data = String::from_utf8_lossy(&data)
+                .replace("\r\n", "\n")
+                .into_bytes();
         }
         scripts.push((f, data));
     }
@@ -503,31 +627,50 @@ async fn run_shell(s: &ShellProvisioner, ctx: &BuildContext, comm: &dyn Communic
         let status = comm.exec(&command, &[], opts).await;
         flush(&out);
         flush(&err);
-        let status = status.map_err(|e| ProvisionError::new(format!("error running script {name}: {e}")))?;
+        let status =
+            status.map_err(|e| ProvisionError::new(format!("error running script {name}: {e}")))?;
         match &status {
             ExitStatus::Code(c) => check_code(i64::from(*c), &s.valid_exit_codes, "Script")?,
             ExitStatus::Disconnected => {
                 ctx.say("Remote end disconnected as expected; reconnecting...");
-                comm.reconnect(s.start_retry_timeout.0)
-                    .await
-                    .map_err(|e| ProvisionError::new(format!("reconnecting after the expected disconnect: {e}")))?;
+                comm.reconnect(s.start_retry_timeout.0).await.map_err(|e| {
+                    ProvisionError::new(format!("reconnecting after the expected disconnect: {e}"))
+                })?;
             }
             ExitStatus::Signal { name: sig, .. } => {
-                return Err(ProvisionError::new(format!("script {name} was killed by signal {sig}")));
+                return Err(ProvisionError::new(format!(
+                    "script {name} was killed by signal {sig}"
+                )));
             }
         }
         if let Some(p) = s.pause_after {
-            ctx.say(format!("Pausing {} after this provisioner...", go_duration(p.0)));
+            ctx.say(format!(
+                "Pausing {} after this provisioner...",
+                go_duration(p.0)
+            ));
             tokio::time::sleep(p.0).await;
         }
         if !s.skip_clean {
             let rm = format!("rm -f {}", shell_quote(&remote_path));
             let st = comm
-                .exec(&rm, &[], ExecOptions { timeout: Some(Duration::from_secs(60)), ..Default::default() })
+                .exec(
+                    &rm,
+                    &[],
+                    ExecOptions {
+                        timeout: Some(Duration::from_secs(60)),
+                        ..Default::default()
+                    },
+                )
                 .await
-                .map_err(|e| ProvisionError::new(format!("error removing temporary script at {remote_path}: {e}")))?;
+                .map_err(|e| {
+                    ProvisionError::new(format!(
+                        "error removing temporary script at {remote_path}: {e}"
+                    ))
+                })?;
             if !st.success() {
-                return Err(ProvisionError::new(format!("error removing temporary script at {remote_path}: {st}")));
+                return Err(ProvisionError::new(format!(
+                    "error removing temporary script at {remote_path}: {st}"
+                )));
             }
         }
     }
@@ -536,7 +679,12 @@ async fn run_shell(s: &ShellProvisioner, ctx: &BuildContext, comm: &dyn Communic
 
 /// Uploads the script, retrying with reconnects for up to `start_retry_timeout` (the machine may
 /// be rebooting after an `expect_disconnect` provisioner).
-async fn upload_with_retry(comm: &dyn Communicator, data: &[u8], remote: &str, start_retry_timeout: Duration) -> Result<()> {
+async fn upload_with_retry(
+    comm: &dyn Communicator,
+    data: &[u8],
+    remote: &str,
+    start_retry_timeout: Duration,
+) -> Result<()> {
     let start = Instant::now();
     let mut attempt = 0;
     loop {
@@ -546,20 +694,28 @@ async fn upload_with_retry(comm: &dyn Communicator, data: &[u8], remote: &str, s
             Err(e) => {
                 let left = start_retry_timeout.saturating_sub(start.elapsed());
                 if left.is_zero() {
-                    return Err(ProvisionError::new(format!("error uploading script to {remote}: {e}")));
+                    return Err(ProvisionError::new(format!(
+                        "error uploading script to {remote}: {e}"
+                    )));
                 }
                 tokio::time::sleep(backoff(attempt).min(left)).await;
                 // A failed reconnect is retried by the next round until the budget is spent.
-                let _ = comm.reconnect(start_retry_timeout.saturating_sub(start.elapsed()).max(Duration::from_secs(1))).await;
+                let _ = comm
+                    .reconnect(
+                        start_retry_timeout
+                            .saturating_sub(start.elapsed())
+                            .max(Duration::from_secs(1)),
+                    )
+                    .await;
             }
         }
     }
 }
 
 async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicator) -> Result<()> {
-    let dst = ctx
-        .text(&f.destination)?
-        .ok_or_else(|| ProvisionError::new("destination must be specified in provisioner \"file\""))?;
+    let dst = ctx.text(&f.destination)?.ok_or_else(|| {
+        ProvisionError::new("destination must be specified in provisioner \"file\"")
+    })?;
     let mut sources = Vec::new();
     sources.extend(ctx.text(&f.source)?);
     sources.extend(ctx.list(&f.sources)?.unwrap_or_default());
@@ -576,34 +732,44 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
                 let local = ctx.local_path(&src);
                 ctx.say(format!("Uploading {src} => {dst}"));
                 let meta = std::fs::metadata(&local).map_err(|e| {
-                    ProvisionError::new(format!("cannot read {}: {e}; check the path in \"source\"", local.display()))
+                    ProvisionError::new(format!(
+                        "cannot read {}: {e}; check the path in \"source\"",
+                        local.display()
+                    ))
                 })?;
                 // Packer: a directory without a trailing slash is copied as itself into the
                 // destination; with one, only its contents are.
                 let remote = if meta.is_dir() && !src.ends_with('/') {
-                    let base = local.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+                    let base = local
+                        .file_name()
+                        .map(|b| b.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     format!("{}/{base}", dst.trim_end_matches('/'))
                 } else {
                     dst.clone()
                 };
-                comm.upload(&local, &remote)
-                    .await
-                    .map_err(|e| ProvisionError::new(format!("error uploading {src} to {dst}: {e}")))?;
+                comm.upload(&local, &remote).await.map_err(|e| {
+                    ProvisionError::new(format!("error uploading {src} to {dst}: {e}"))
+                })?;
             }
             Direction::Download => {
                 ctx.say(format!("Downloading {src} => {dst}"));
                 let mut local = ctx.local_path(&dst);
                 if dst.ends_with('/') {
-                    let base = Path::new(src.trim_end_matches('/')).file_name().map(|b| b.to_os_string()).unwrap_or_default();
+                    let base = Path::new(src.trim_end_matches('/'))
+                        .file_name()
+                        .map(|b| b.to_os_string())
+                        .unwrap_or_default();
                     local = local.join(base);
                 }
                 if let Some(parent) = local.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| ProvisionError::new(format!("cannot create {}: {e}", parent.display())))?;
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        ProvisionError::new(format!("cannot create {}: {e}", parent.display()))
+                    })?;
                 }
-                comm.download(&src, &local)
-                    .await
-                    .map_err(|e| ProvisionError::new(format!("error downloading {src} to {dst}: {e}")))?;
+                comm.download(&src, &local).await.map_err(|e| {
+                    ProvisionError::new(format!("error downloading {src} to {dst}: {e}"))
+                })?;
             }
         }
     }
@@ -613,10 +779,14 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
 fn run_breakpoint(b: &Breakpoint, ctx: &BuildContext) -> Result<()> {
     let note = ctx.text(&b.note)?.unwrap_or_default();
     if b.disable {
-        ctx.say(format!("Breakpoint provisioner with note \"{note}\" disabled; continuing..."));
+        ctx.say(format!(
+            "Breakpoint provisioner with note \"{note}\" disabled; continuing..."
+        ));
         return Ok(());
     }
-    ctx.say(format!("Pausing at breakpoint provisioner with note \"{note}\"."));
+    ctx.say(format!(
+        "Pausing at breakpoint provisioner with note \"{note}\"."
+    ));
     if std::io::stdin().is_terminal() {
         ctx.say("Press enter to continue.");
         let mut line = String::new();
@@ -629,18 +799,32 @@ fn run_breakpoint(b: &Breakpoint, ctx: &BuildContext) -> Result<()> {
 }
 
 /// Runs `shell-local` (provisioner or post-processor) on this machine.
-pub async fn run_shell_local(s: &ShellLocal, ctx: &BuildContext, label: &str, deadline: Option<Instant>) -> Result<()> {
+pub async fn run_shell_local(
+    s: &ShellLocal,
+    ctx: &BuildContext,
+    label: &str,
+    deadline: Option<Instant>,
+) -> Result<()> {
     if !s.only_on.is_empty() && !s.only_on.iter().any(|o| o == std::env::consts::OS) {
-        ctx.say(format!("Skipping shell-local due to the only_on setting ({})", s.only_on.join(", ")));
+        ctx.say(format!(
+            "Skipping shell-local due to the only_on setting ({})",
+            s.only_on.join(", ")
+        ));
         return Ok(());
     }
     let env = environment(ctx, ctx.list(&s.environment_vars)?, ctx.map(&s.env)?)?;
     let vars = flatten_env(&env, ctx.text(&s.env_var_format)?.as_deref());
-    let execute = ctx
-        .list(&s.execute_command)?
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), "{{.Vars}} {{.Script}}".into()]);
+    let execute = ctx.list(&s.execute_command)?.unwrap_or_else(|| {
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "{{.Vars}} {{.Script}}".into(),
+        ]
+    });
     if execute.is_empty() {
-        return Err(ProvisionError::new("execute_command of shell-local is empty; give the program and its arguments"));
+        return Err(ProvisionError::new(
+            "execute_command of shell-local is empty; give the program and its arguments",
+        ));
     }
     let tmp = tempfile::Builder::new()
         .prefix("packer-shell")
@@ -652,7 +836,9 @@ pub async fn run_shell_local(s: &ShellLocal, ctx: &BuildContext, label: &str, de
         inline = Some(vec![c]);
     }
     if let Some(lines) = inline {
-        let shebang = ctx.text(&s.inline_shebang)?.unwrap_or_else(|| "/bin/sh -e".into());
+        let shebang = ctx
+            .text(&s.inline_shebang)?
+            .unwrap_or_else(|| "/bin/sh -e".into());
         let mut text = format!("#!{shebang}\n");
         for l in lines {
             text.push_str(&l);
@@ -663,13 +849,20 @@ pub async fn run_shell_local(s: &ShellLocal, ctx: &BuildContext, label: &str, de
         write_executable(&path, text.as_bytes())?;
         scripts.push(path);
     }
-    for f in ctx.text(&s.script)?.into_iter().chain(ctx.list(&s.scripts)?.unwrap_or_default()) {
+    for f in ctx
+        .text(&s.script)?
+        .into_iter()
+        .chain(ctx.list(&s.scripts)?.unwrap_or_default())
+    {
         scripts.push(ctx.local_path(&f));
     }
     for script in scripts {
         let shown = script.display().to_string();
         ctx.say(format!("Running local shell script: {shown}"));
-        let argv: Vec<String> = execute.iter().map(|a| fill(a, &[("Vars", &vars), ("Script", &shown)])).collect();
+        let argv: Vec<String> = execute
+            .iter()
+            .map(|a| fill(a, &[("Vars", &vars), ("Script", &shown)]))
+            .collect();
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .envs(&env)
@@ -683,8 +876,22 @@ pub async fn run_shell_local(s: &ShellLocal, ctx: &BuildContext, label: &str, de
             .spawn()
             .map_err(|e| ProvisionError::new(format!("cannot run {}: {e}", argv[0])))?;
         let pid = child.id();
-        let out = child.stdout.take().map(|o| tokio::spawn(pump_lines(o, ctx.clone(), label.to_string(), Stream::Stdout)));
-        let err = child.stderr.take().map(|o| tokio::spawn(pump_lines(o, ctx.clone(), label.to_string(), Stream::Stderr)));
+        let out = child.stdout.take().map(|o| {
+            tokio::spawn(pump_lines(
+                o,
+                ctx.clone(),
+                label.to_string(),
+                Stream::Stdout,
+            ))
+        });
+        let err = child.stderr.take().map(|o| {
+            tokio::spawn(pump_lines(
+                o,
+                ctx.clone(),
+                label.to_string(),
+                Stream::Stderr,
+            ))
+        });
         let waited = match remaining(deadline) {
             None => Ok(child.wait().await),
             Some(left) => tokio::time::timeout(left, child.wait()).await,
@@ -694,18 +901,31 @@ pub async fn run_shell_local(s: &ShellLocal, ctx: &BuildContext, label: &str, de
             Err(_) => {
                 if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
                     // The whole group: the script's children die with it.
-                    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
                 }
                 let _ = child.wait().await;
-                return Err(ProvisionError::new(format!("local script {shown} ran past its timeout and was killed")));
+                return Err(ProvisionError::new(format!(
+                    "local script {shown} ran past its timeout and was killed"
+                )));
             }
         };
         for h in [out, err].into_iter().flatten() {
             let _ = h.await;
         }
         match status.code() {
-            Some(c) => check_code(i64::from(c), &s.valid_exit_codes, "Erroneous exit code; script")?,
-            None => return Err(ProvisionError::new(format!("local script {shown} was killed by a signal"))),
+            Some(c) => check_code(
+                i64::from(c),
+                &s.valid_exit_codes,
+                "Erroneous exit code; script",
+            )?,
+            None => {
+                return Err(ProvisionError::new(format!(
+                    "local script {shown} was killed by a signal"
+                )));
+            }
         }
     }
     Ok(())
@@ -735,12 +955,21 @@ mod tests {
         env.insert("B".to_string(), "it's".to_string());
         env.insert("A".to_string(), "1".to_string());
         assert_eq!(flatten_env(&env, None), "A='1' B='it'\"'\"'s' ");
-        assert_eq!(flatten_env(&env, Some("export %s=\"%s\"; ")), "export A=\"1\"; export B=\"it'\"'\"'s\"; ");
+        assert_eq!(
+            flatten_env(&env, Some("export %s=\"%s\"; ")),
+            "export A=\"1\"; export B=\"it'\"'\"'s\"; "
+        );
     }
 
     #[test]
     fn placeholders_are_filled() {
-        assert_eq!(fill("chmod +x {{.Path}}; {{ .Vars }} {{.Path}}", &[("Vars", "A='1'"), ("Path", "/tmp/s.sh")]), "chmod +x /tmp/s.sh; A='1' /tmp/s.sh");
+        assert_eq!(
+            fill(
+                "chmod +x {{.Path}}; {{ .Vars }} {{.Path}}",
+                &[("Vars", "A='1'"), ("Path", "/tmp/s.sh")]
+            ),
+            "chmod +x /tmp/s.sh; A='1' /tmp/s.sh"
+        );
     }
 
     #[test]
@@ -756,6 +985,9 @@ mod tests {
     fn exit_codes() {
         assert!(check_code(3, &[0, 3], "Script").is_ok());
         let e = check_code(3, &[0], "Script").unwrap_err();
-        assert_eq!(e.message, "Script exited with non-zero exit status: 3. Allowed exit codes are: [0]");
+        assert_eq!(
+            e.message,
+            "Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"
+        );
     }
 }

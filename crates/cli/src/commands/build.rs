@@ -27,7 +27,11 @@ pub struct Args {
     #[arg(long = "except", value_delimiter = ',', value_name = "NAMES")]
     pub except: Vec<String>,
     /// What to do when a build fails: cleanup (run the error-cleanup-provisioner) or abort.
-    #[arg(long = "on-error", value_name = "cleanup|abort", default_value = "cleanup")]
+    #[arg(
+        long = "on-error",
+        value_name = "cleanup|abort",
+        default_value = "cleanup"
+    )]
     pub on_error: String,
     /// Packer's machine-readable CSV output.
     #[arg(long = "machine-readable")]
@@ -62,7 +66,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     if args.json && args.machine_readable {
-        eprintln!("error: -machine-readable and --json cannot be used together; pick one output format");
+        eprintln!(
+            "error: -machine-readable and --json cannot be used together; pick one output format"
+        );
         return Ok(exit::USAGE);
     }
     let opts = match args.vars.load_options(args.path.clone()) {
@@ -113,16 +119,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let reporter: Arc<dyn Reporter> = if args.json {
         Arc::new(JsonLinesReporter::new(std::io::stdout(), redactor.clone()))
     } else if args.machine_readable {
-        Arc::new(MachineReadableReporter::new(std::io::stdout(), redactor.clone()))
+        Arc::new(MachineReadableReporter::new(
+            std::io::stdout(),
+            redactor.clone(),
+        ))
     } else {
-        Arc::new(PlainReporter::new(std::io::stdout(), redactor.clone()).with_timestamps(args.timestamp_ui))
+        Arc::new(
+            PlainReporter::new(std::io::stdout(), redactor.clone())
+                .with_timestamps(args.timestamp_ui),
+        )
     };
     let run_uuid = new_run_uuid();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut failed = 0;
     let total: usize = plan.builds.iter().map(|b| b.sources.len()).sum();
     if total == 0 {
-        eprintln!("error: there are no builds to run; check -only/-except and the build blocks' sources");
+        eprintln!(
+            "error: there are no builds to run; check -only/-except and the build blocks' sources"
+        );
         return Ok(exit::FAILED);
     }
     for build in &plan.builds {
