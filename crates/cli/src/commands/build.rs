@@ -112,8 +112,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 
     let redactor = Redactor::new();
     for secret in &loaded.sensitive_values {
-        // Values too short to redact safely are refused by the redactor; they are still never
-        // printed by this command on purpose.
+        // The redactor refuses values too short to filter without mangling the output; such a
+        // value cannot be hidden, so a longer secret is the user's remedy.
         let _ = redactor.add(secret);
     }
     let reporter: Arc<dyn Reporter> = if args.json {
