@@ -42,6 +42,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Check `required_plugins` against the built-in builders (downloads nothing).
     Init(commands::init::Args),
+    /// Run the builds of a template (null sources for now).
+    Build(commands::build::Args),
     /// Rewrite templates in Packer's canonical layout.
     Fmt(commands::fmt::Args),
     /// Print the version.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Init(a) => commands::init::run(a),
+        Command::Build(a) => commands::build::run(a),
         Command::Fmt(a) => commands::fmt::run(a),
         Command::Version(a) => commands::version::run(a),
         Command::Localcloud(a) => commands::localcloud::run(a),

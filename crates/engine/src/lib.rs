@@ -12,4 +12,6 @@
 pub mod events;
 pub mod ledger;
 pub mod logsink;
+pub mod null_build;
+pub mod provision;
 pub mod redact;

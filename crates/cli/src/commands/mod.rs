@@ -1,5 +1,6 @@
 //! One module per subcommand; each exposes `Args` (its flags) and `run`, which returns the exit code.
 
+pub mod build;
 pub mod fmt;
 pub mod init;
 pub mod inspect;

@@ -1,0 +1,198 @@
+//! The provisioner runner through its public API with real local processes: `shell-local`
+//! output as events through the redactor, `timeout` killing the process group, `max_retries`,
+//! `only`/`except`, `override`, the error-cleanup provisioner and deferred `build.*` values.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cce_engine::events::{Event, RecordingReporter, Stream};
+use cce_engine::provision::{BuildContext, run_one, run_provisioners};
+use cce_engine::redact::Redactor;
+use cce_template::schema::fields::{Deferrable, GoDuration};
+use cce_template::schema::provisioners::{Breakpoint, ShellLocal};
+use cce_template::schema::{Provisioner, ProvisionerKind};
+
+fn shell_local(lines: &[&str]) -> ShellLocal {
+    ShellLocal {
+        command: None,
+        inline: Some(Deferrable::Known(
+            lines.iter().map(|s| s.to_string()).collect(),
+        )),
+        script: None,
+        scripts: None,
+        environment_vars: None,
+        env: None,
+        env_var_format: None,
+        execute_command: None,
+        inline_shebang: None,
+        only_on: Vec::new(),
+        valid_exit_codes: vec![0],
+        use_linux_pathing: false,
+        tempfile_extension: None,
+    }
+}
+
+fn prov(kind: ProvisionerKind) -> Provisioner {
+    Provisioner {
+        kind,
+        name: None,
+        pause_before: None,
+        max_retries: 0,
+        timeout: None,
+        only: Vec::new(),
+        except: Vec::new(),
+        overrides: BTreeMap::new(),
+        span: None,
+    }
+}
+
+fn ctx(dir: &std::path::Path, redactor: &Redactor) -> (BuildContext, Arc<RecordingReporter>) {
+    let rec = Arc::new(RecordingReporter::new(redactor.clone()));
+    let mut values = BTreeMap::new();
+    values.insert("Host".to_string(), "10.0.0.7".to_string());
+    let c = BuildContext {
+        display_name: "b.null.a".into(),
+        build_name: Some("b".into()),
+        source_type: "null".into(),
+        source_name: "a".into(),
+        run_uuid: "run-1".into(),
+        values,
+        reporter: rec.clone(),
+        cwd: dir.to_path_buf(),
+    };
+    (c, rec)
+}
+
+fn stdout_lines(rec: &RecordingReporter) -> Vec<String> {
+    rec.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Output {
+                stream: Stream::Stdout,
+                line,
+                ..
+            } => Some(line),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn output_is_streamed_as_redacted_events_with_packer_env_and_build_values() {
+    let d = tempfile::tempdir().unwrap();
+    let redactor = Redactor::new();
+    redactor.add("very-secret-token-42").unwrap();
+    let (c, rec) = ctx(d.path(), &redactor);
+    let mut s = shell_local(&[
+        "echo $PACKER_BUILD_NAME $PACKER_BUILDER_TYPE $X",
+        "echo very-secret-token-42",
+    ]);
+    s.environment_vars = Some(Deferrable::Deferred("[\"X=${build.Host}\"]".into()));
+    run_one(&prov(ProvisionerKind::ShellLocal(s)), &c, None)
+        .await
+        .unwrap();
+    let lines = stdout_lines(&rec);
+    assert_eq!(lines[0], "a null 10.0.0.7");
+    assert!(!lines[1].contains("very-secret-token-42"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_local_process_group() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, _rec) = ctx(d.path(), &Redactor::new());
+    let pid_file = d.path().join("pid");
+    let mut p = prov(ProvisionerKind::ShellLocal(shell_local(&[
+        &format!("sleep 60 & echo $! > {}", pid_file.display()),
+        "wait",
+    ])));
+    p.timeout = Some(GoDuration(Duration::from_secs(1)));
+    let started = Instant::now();
+    let e = run_one(&p, &c, None).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(e.message.contains("timed out after 1s"), "{e}");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // Gone, or a zombie waiting for init to reap it.
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the background sleep survived: {stat}"
+    );
+}
+
+#[tokio::test]
+async fn retries_only_except_override_and_cleanup() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, rec) = ctx(d.path(), &Redactor::new());
+    // Fails twice, then succeeds on the third run.
+    let mut p = prov(ProvisionerKind::ShellLocal(shell_local(&[
+        "echo x >> runs",
+        "test $(wc -l < runs) -ge 3",
+    ])));
+    p.max_retries = 2;
+    run_one(&p, &c, None).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+
+    let mut skipped = prov(ProvisionerKind::ShellLocal(shell_local(&["touch skipped"])));
+    skipped.except = vec!["null.a".into()];
+    run_one(&skipped, &c, None).await.unwrap();
+    skipped.except.clear();
+    skipped.only = vec!["null.other".into()];
+    run_one(&skipped, &c, None).await.unwrap();
+    assert!(!d.path().join("skipped").exists());
+
+    let mut o = prov(ProvisionerKind::ShellLocal(shell_local(&["touch plain"])));
+    o.overrides.insert(
+        "a".into(),
+        serde_json::json!({ "inline": ["touch overridden"] }),
+    );
+    run_one(&o, &c, None).await.unwrap();
+    assert!(d.path().join("overridden").exists() && !d.path().join("plain").exists());
+
+    let failing = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 4"])));
+    let after = prov(ProvisionerKind::ShellLocal(shell_local(&["touch after"])));
+    let cleanup = prov(ProvisionerKind::ShellLocal(shell_local(&["touch cleaned"])));
+    let e = run_provisioners(&[failing, after], Some(&cleanup), true, &c, None)
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("exit status: 4"), "{e}");
+    assert!(d.path().join("cleaned").exists() && !d.path().join("after").exists());
+
+    let bp = prov(ProvisionerKind::Breakpoint(Breakpoint {
+        note: Some(Deferrable::Known("n".into())),
+        disable: true,
+    }));
+    run_one(&bp, &c, None).await.unwrap();
+    assert!(rec.events().iter().any(
+        |e| matches!(e, Event::StepStarted { step, .. } if step.contains("disabled; continuing"))
+    ));
+}
+
+#[tokio::test]
+async fn remote_provisioners_need_a_connection() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, _rec) = ctx(d.path(), &Redactor::new());
+    let p = prov(ProvisionerKind::File(
+        cce_template::schema::provisioners::FileProvisioner {
+            source: None,
+            sources: None,
+            content: Some(Deferrable::Known("x".into())),
+            destination: Some(Deferrable::Known("/tmp/x".into())),
+            direction: cce_template::schema::provisioners::Direction::Upload,
+            generated: false,
+        },
+    ));
+    let e = run_one(&p, &c, None).await.unwrap_err();
+    assert!(e.message.contains("communicator = \"none\""), "{e}");
+}
