@@ -1,7 +1,0 @@
-source "null" "basic" {
-  communicator = "none
-}
-
-build {
-  sources = ["source.null.basic"]
-}

@@ -1,7 +1,0 @@
-source "null" "basic" {
-  comunicator = "none"
-}
-
-build {
-  sources = ["source.null.basic"]
-}
