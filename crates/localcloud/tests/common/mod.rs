@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use cce_cloud::signer::{self, Credentials};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, Service};
 use serde_json::Value;
