@@ -17,9 +17,11 @@
 //! The venv is `$CCE_VENV`, else `<repo>/.venv`; under `CI=true` a missing venv or SDK fails the
 //! test, otherwise it is skipped with a message.
 
+mod common;
+
+use common::sdk::{repo_root, sdk_python};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use cce_cloud::models::*;
@@ -27,37 +29,6 @@ use cce_cloud::{Client, ClientConfig, EndpointsFile, Service as Svc, WaitPolicy}
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle};
 use serde_json::{Value, json};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("..")
-}
-
-/// The venv's python, or why it cannot be used.
-fn sdk_python() -> Result<PathBuf, String> {
-    let venv = std::env::var_os("CCE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"));
-    let python = venv.join("bin").join("python");
-    if !python.exists() {
-        return Err(format!(
-            "no python in {} (run `make deps` or set CCE_VENV)",
-            venv.display()
-        ));
-    }
-    let probe = Command::new(&python)
-        .args(["-c", "import huaweicloudsdkcore, huaweicloudsdkecs, huaweicloudsdkims, huaweicloudsdkvpc, huaweicloudsdkeip, huaweicloudsdkiam"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !probe.status.success() {
-        return Err(format!(
-            "the Huawei SDK is not installed in {}: {}",
-            venv.display(),
-            String::from_utf8_lossy(&probe.stderr).trim()
-        ));
-    }
-    Ok(python)
-}
 
 /// Starts a recording local cloud on a fresh state under `dir`.
 async fn start_recording(dir: &Path, name: &str) -> (LocalCloudHandle, PathBuf) {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod sandbox;
+pub mod sdk;
 
 use cce_cloud::signer::{self, Credentials};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, Service};
