@@ -2,6 +2,7 @@
 //! (a create includes its wait; a delete tolerates "already gone"). `Client` implements it for
 //! Huawei Cloud, and the local cloud is reached through the same client at other endpoints.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -13,6 +14,20 @@ use crate::retry::BoxFuture;
 use crate::wait::{Probe, WaitPolicy};
 
 pub type CloudResult<T> = Result<T, CloudError>;
+
+/// The kinds of resource a build creates, for finding one again by the unique name we gave it
+/// (after a crash lost its id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Findable {
+    Server,
+    Keypair,
+    /// Found by the EIP's alias.
+    Eip,
+    Vpc,
+    Subnet,
+    /// Found by name among private images, and only when it carries every given tag.
+    Image,
+}
 
 /// What the build engine needs from a cloud. Object-safe, so engines hold `Arc<dyn Cloud>`.
 pub trait Cloud: Send + Sync {
@@ -63,6 +78,17 @@ pub trait Cloud: Send + Sync {
 
     /// Whether the group's v1 ingress rules let `source` reach TCP `port`.
     fn security_group_allows_tcp<'a>(&'a self, sg_id: &'a str, port: u32, source: Ipv4Addr) -> BoxFuture<'a, CloudResult<bool>>;
+
+    /// The ids of live resources of `kind` named exactly `name` (images: also carrying every
+    /// tag of `tags`), for cleanup after a crash. Deleted resources are not returned.
+    fn find_by_name<'a>(&'a self, kind: Findable, name: &'a str, tags: &'a BTreeMap<String, String>) -> BoxFuture<'a, CloudResult<Vec<String>>>;
+    /// The image with that id, `None` if it does not exist.
+    fn show_image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Option<Image>>>;
+    /// The flavors sold in a zone (all zones with `None`).
+    fn list_flavors<'a>(&'a self, availability_zone: Option<&'a str>) -> BoxFuture<'a, CloudResult<Vec<Flavor>>>;
+    fn show_subnet<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Subnet>>;
+    /// Every EIP of the project.
+    fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>>;
 }
 
 /// A client ready for a build: the project id resolved through IAM (by `project_name`) when the
@@ -284,6 +310,63 @@ impl Cloud for Client {
             let sg = self.show_security_group(sg_id).await?;
             Ok(v1_rules_allow_tcp(&sg.security_group_rules, port, source))
         })
+    }
+
+    fn find_by_name<'a>(&'a self, kind: Findable, name: &'a str, tags: &'a BTreeMap<String, String>) -> BoxFuture<'a, CloudResult<Vec<String>>> {
+        Box::pin(async move {
+            Ok(match kind {
+                Findable::Server => {
+                    let q = ServerQuery { name: Some(name.to_string()), ..Default::default() };
+                    // The ECS name filter is a prefix match: keep exact names only.
+                    Client::list_servers(self, &q)
+                        .await?
+                        .servers
+                        .into_iter()
+                        .filter(|s| s.name == name && s.status != "DELETED")
+                        .map(|s| s.id)
+                        .collect()
+                }
+                Findable::Keypair => match Client::show_keypair(self, name).await {
+                    Ok(k) => vec![k.name],
+                    Err(e) if e.is_not_found() => Vec::new(),
+                    Err(e) => return Err(e),
+                },
+                Findable::Eip => Client::list_eips(self)
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.alias.as_deref() == Some(name))
+                    .map(|e| e.id)
+                    .collect(),
+                Findable::Vpc => Client::list_vpcs(self).await?.into_iter().filter(|v| v.name == name).map(|v| v.id).collect(),
+                Findable::Subnet => Client::list_subnets(self, None).await?.into_iter().filter(|s| s.name == name).map(|s| s.id).collect(),
+                Findable::Image => {
+                    let q = ImageQuery { name: Some(name.to_string()), image_type: Some("private".into()), ..Default::default() };
+                    let wanted: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    Client::list_images(self, &q)
+                        .await?
+                        .into_iter()
+                        .filter(|i| i.name == name && i.status != "deleted" && wanted.iter().all(|t| i.tags.contains(t)))
+                        .map(|i| i.id)
+                        .collect()
+                }
+            })
+        })
+    }
+
+    fn show_image<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Option<Image>>> {
+        Box::pin(Client::show_image(self, id))
+    }
+
+    fn list_flavors<'a>(&'a self, availability_zone: Option<&'a str>) -> BoxFuture<'a, CloudResult<Vec<Flavor>>> {
+        Box::pin(Client::list_flavors(self, availability_zone))
+    }
+
+    fn show_subnet<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Subnet>> {
+        Box::pin(Client::show_subnet(self, id))
+    }
+
+    fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>> {
+        Box::pin(Client::list_eips(self))
     }
 }
 

@@ -23,7 +23,7 @@ pub mod signer;
 pub mod wait;
 
 pub use client::{Client, ClientConfig};
-pub use cloud::{Cloud, Waits, connect};
+pub use cloud::{Cloud, Findable, Waits, connect};
 pub use endpoints::{Endpoints, EndpointsFile, Service, TransportOptions};
 pub use error::{ApiError, CloudError};
 pub use ratelimit::{RateLimit, RateLimiter};

@@ -9,9 +9,11 @@
 //!   CSV, plain text);
 //! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor.
 
+pub mod comm;
 pub mod events;
 pub mod ledger;
 pub mod logsink;
 pub mod null_build;
+pub mod postprocess;
 pub mod provision;
 pub mod redact;

@@ -3,16 +3,16 @@
 //! provisioners, then its `manifest` and `shell-local` post-processors, reporting like Packer.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use cce_remote::{Auth, Communicator, SshCommunicator, TransferMethod};
-use cce_template::schema::communicator::FileTransfer;
-use cce_template::schema::post_processors::{Manifest, PostProcessorKind};
+use cce_remote::{Auth, Communicator, SshCommunicator};
 use cce_template::schema::{Build, BuildSource, SourceConfig};
 
+use crate::comm;
 use crate::events::{BuildStatus, Event, Reporter};
+use crate::postprocess::{self, ArtifactInfo};
 use crate::provision::{self, BuildContext, ProvisionError};
 use crate::redact::Redactor;
 
@@ -117,7 +117,7 @@ impl NullBuild<'_> {
                 None
             }
             Some(ssh) => {
-                let remote = self.ssh_config(ssh)?;
+                let remote = comm::ssh_config(ssh, None, None, &self.cwd, &self.redactor)?;
                 for (k, v) in [
                     ("ConnType", "ssh".to_string()),
                     ("Host", remote.host.clone()),
@@ -172,217 +172,12 @@ impl NullBuild<'_> {
             id: NULL_ARTIFACT_ID.into(),
             description: NULL_ARTIFACT_STRING.into(),
         });
-        self.post_process(&ctx).await
-    }
-
-    /// The template's communicator fields as a connection config; secrets go to the redactor.
-    fn ssh_config(
-        &self,
-        ssh: &cce_template::schema::SshConfig,
-    ) -> Result<cce_remote::SshConfig, ProvisionError> {
-        let err = |m: String| ProvisionError { message: m };
-        let host = ssh.host.clone().ok_or_else(|| {
-            err("ssh_host is not set: the null source needs the host to provision".into())
-        })?;
-        let user = ssh
-            .username
-            .clone()
-            .ok_or_else(|| err("ssh_username is not set".into()))?;
-        if ssh.bastion.is_some() {
-            return Err(err("ssh_bastion_host is not supported by the null builder yet; connect to the host directly".into()));
-        }
-        let auth = if let Some(file) = &ssh.private_key_file {
-            let path = resolve(&self.cwd, file);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                err(format!(
-                    "cannot read ssh_private_key_file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            for line in text
-                .lines()
-                .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-            {
-                // Lines too short or too common to redact are refused by the redactor; the key
-                // as a whole is still covered by its long body lines.
-                let _ = self.redactor.add(line);
-            }
-            Auth::private_key(text)
-        } else if let Some(p) = &ssh.password {
-            let _ = self.redactor.add(p);
-            Auth::Password(p.clone())
-        } else if ssh.agent_auth {
-            Auth::Agent
-        } else {
-            return Err(err(
-                "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
-                    .into(),
-            ));
+        let artifact = ArtifactInfo {
+            builder_id: NULL_BUILDER_ID.into(),
+            id: NULL_ARTIFACT_ID.into(),
+            files: Vec::new(),
         };
-        let mut c = cce_remote::SshConfig::new(host, user, auth);
-        c.port = ssh.port;
-        c.timeout = ssh.timeout.0;
-        c.handshake_attempts = ssh.handshake_attempts.max(1);
-        c.keepalive_interval = ssh.keep_alive_interval.0;
-        c.read_write_timeout = ssh.read_write_timeout.map(|d| d.0);
-        c.pty = ssh.pty;
-        c.attempt_timeout = c
-            .attempt_timeout
-            .min(ssh.timeout.0.max(Duration::from_secs(1)));
-        c.transfer = match ssh.file_transfer_method {
-            FileTransfer::Sftp => TransferMethod::Sftp,
-            _ => TransferMethod::Tar,
-        };
-        Ok(c)
-    }
-
-    async fn post_process(&self, ctx: &BuildContext) -> Result<(), ProvisionError> {
-        let reference = ctx.reference();
-        for chain in &self.build.post_processors {
-            for pp in chain {
-                if !provision::applies_to(&pp.only, &pp.except, &reference) {
-                    continue;
-                }
-                let ty = match &pp.kind {
-                    PostProcessorKind::Manifest(_) => "manifest",
-                    PostProcessorKind::Checksum(_) => "checksum",
-                    PostProcessorKind::ShellLocal(_) => "shell-local",
-                };
-                // Packer 1.6 prints the block's name (often empty) and the type.
-                ctx.say(format!(
-                    "Running post-processor: {} (type {ty})",
-                    pp.name.as_deref().unwrap_or("")
-                ));
-                match &pp.kind {
-                    PostProcessorKind::Manifest(m) => self.write_manifest(m, ctx)?,
-                    PostProcessorKind::ShellLocal(s) => {
-                        provision::run_shell_local(s, ctx, "shell-local", None).await?
-                    }
-                    // The null artifact has no files to sum.
-                    PostProcessorKind::Checksum(_) => {}
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends this build to the manifest file, in Packer's format.
-    fn write_manifest(&self, m: &Manifest, ctx: &BuildContext) -> Result<(), ProvisionError> {
-        let err = |m: String| ProvisionError { message: m };
-        let output = match &m.output {
-            cce_template::schema::Deferrable::Known(s) => s.clone(),
-            cce_template::schema::Deferrable::Deferred(src) => {
-                let v = cce_template::eval::eval_deferred(src, &manifest_roots(ctx))
-                    .map_err(|e| err(format!("manifest output `{src}`: {e}")))?;
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            }
-        };
-        let custom_data = match &m.custom_data {
-            None => serde_json::Value::Null,
-            Some(cce_template::schema::Deferrable::Known(map)) => {
-                serde_json::to_value(map).unwrap_or_default()
-            }
-            Some(cce_template::schema::Deferrable::Deferred(src)) => {
-                let v = cce_template::eval::eval_deferred(src, &manifest_roots(ctx))
-                    .map_err(|e| err(format!("manifest custom_data `{src}`: {e}")))?;
-                serde_json::to_value(v).unwrap_or_default()
-            }
-        };
-        let path = resolve(&self.cwd, &output);
-        let mut doc: ManifestFile = match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => serde_json::from_str(&text).map_err(|e| {
-                err(format!(
-                    "existing manifest {} cannot be read: {e}; remove it or choose another output",
-                    path.display()
-                ))
-            })?,
-            _ => ManifestFile::default(),
-        };
-        let build_time = if m.strip_time {
-            None
-        } else {
-            Some(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            )
-        };
-        doc.builds.push(ManifestBuild {
-            name: ctx.source_name.clone(),
-            builder_type: ctx.source_type.clone(),
-            build_time,
-            files: serde_json::Value::Null,
-            artifact_id: NULL_ARTIFACT_ID.into(),
-            packer_run_uuid: ctx.run_uuid.clone(),
-            custom_data,
-        });
-        doc.last_run_uuid = ctx.run_uuid.clone();
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| err(format!("cannot encode the manifest: {e}")))?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| err(format!("cannot create {}: {e}", parent.display())))?;
-        }
-        std::fs::write(&path, text)
-            .map_err(|e| err(format!("cannot write the manifest {}: {e}", path.display())))
-    }
-}
-
-/// Packer's manifest file, fields in Packer's order.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct ManifestFile {
-    #[serde(default)]
-    builds: Vec<ManifestBuild>,
-    #[serde(default)]
-    last_run_uuid: String,
-}
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct ManifestBuild {
-    name: String,
-    builder_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    build_time: Option<u64>,
-    #[serde(default)]
-    files: serde_json::Value,
-    #[serde(default)]
-    artifact_id: String,
-    #[serde(default)]
-    packer_run_uuid: String,
-    #[serde(default)]
-    custom_data: serde_json::Value,
-}
-
-fn manifest_roots(ctx: &BuildContext) -> hcl::Map<String, hcl::Value> {
-    let mut build = hcl::Map::new();
-    for (k, v) in &ctx.values {
-        build.insert(k.clone(), hcl::Value::String(v.clone()));
-    }
-    build.insert(
-        "PackerRunUUID".into(),
-        hcl::Value::String(ctx.run_uuid.clone()),
-    );
-    build.insert(
-        "name".into(),
-        hcl::Value::String(ctx.build_name.clone().unwrap_or_default()),
-    );
-    let mut source = hcl::Map::new();
-    source.insert("name".into(), hcl::Value::String(ctx.source_name.clone()));
-    source.insert("type".into(), hcl::Value::String(ctx.source_type.clone()));
-    let mut roots = hcl::Map::new();
-    roots.insert("build".into(), hcl::Value::Object(build));
-    roots.insert("source".into(), hcl::Value::Object(source));
-    roots
-}
-
-fn resolve(cwd: &Path, p: &str) -> PathBuf {
-    let path = Path::new(p);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        cwd.join(path)
+        postprocess::post_process(self.build, &artifact, &ctx).await
     }
 }
 
