@@ -11,6 +11,7 @@
 
 pub mod comm;
 pub mod events;
+pub mod interrupt;
 pub mod ledger;
 pub mod logsink;
 pub mod null_build;
