@@ -3,6 +3,7 @@
 //! its own module under `commands/`. It holds no build logic.
 
 mod argv;
+mod embedded;
 mod commands;
 
 use std::process::ExitCode;

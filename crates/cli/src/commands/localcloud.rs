@@ -235,7 +235,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
 
 /// The first existing ancestor of `dir` that others cannot search (sandboxes run as other
 /// users and must reach their disks inside it).
-fn closed_ancestor(dir: &std::path::Path) -> Option<PathBuf> {
+pub(crate) fn closed_ancestor(dir: &std::path::Path) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt as _;
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     absolute
