@@ -2,8 +2,12 @@
 # Installs every system and Python package the tests and benchmarks need, at pinned versions.
 # Idempotent: a package already at its pinned version is not touched, and apt's lists are only
 # refreshed when something is missing. Runs as root on Debian 12 (bookworm).
+# `deps.sh --local-cloud` installs only what a build on the embedded local cloud needs (`make
+# image` with no cloud variables): no Packer, no Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+LOCAL_CLOUD_ONLY=0
+[ "${1:-}" = "--local-cloud" ] && LOCAL_CLOUD_ONLY=1
 
 # Debian packages, pinned. packer 1.6.6 is the peer that judges templates and formatting.
 APT_PINS=(
@@ -19,6 +23,14 @@ APT_PINS=(
   "uidmap=1:4.13+dfsg1-1+deb12u2"
   "openssl=3.0.19-1~deb12u2"
 )
+# What the embedded local cloud needs: sandboxes from debootstrap, id maps, disk images.
+LOCAL_CLOUD_PINS=(
+  "debootstrap=1.0.128+nmu2+deb12u2"
+  "e2fsprogs=1.47.0-2+b2"
+  "iproute2=6.1.0-3"
+  "uidmap=1:4.13+dfsg1-1+deb12u2"
+)
+[ "$LOCAL_CLOUD_ONLY" = 1 ] && APT_PINS=("${LOCAL_CLOUD_PINS[@]}")
 # Python packages, pinned: the official Huawei Cloud SDK that our API is held to.
 PIP_PINS=(
   "huaweicloudsdkcore==3.1.219"
@@ -35,6 +47,9 @@ for pin in "${APT_PINS[@]}"; do
   have=$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || true)
   [ "$have" = "$want" ] || missing+=("$pin")
 done
+# qemu-img writes and checks exported disks. Any installed qemu-img (7.2 or newer) will do, so a
+# newer one from backports is kept rather than downgraded.
+command -v qemu-img >/dev/null || missing+=("qemu-utils=1:7.2+dfsg-7+deb12u18+b3")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: need root to install: ${missing[*]}" >&2
@@ -51,6 +66,11 @@ for f in /etc/subuid /etc/subgid; do
 done
 # Debian starts services it installs where it can; the tests start their own sshd instances.
 [ -x /usr/sbin/sshd ] && mkdir -p /run/sshd
+
+if [ "$LOCAL_CLOUD_ONLY" = 1 ]; then
+  echo "deps: ok (local cloud)"
+  exit 0
+fi
 
 VENV=${CCE_VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # `make image`: decides between the real cloud and the embedded local cloud from the environment,
 # as the user's document describes (REGION_NAME, IAM_ACCESS_KEY, ...), then runs the build.
+#
+# - All seven set: builds on the real cloud. Needs neither root, apt, Packer nor qemu.
+# - None set: builds on the embedded local cloud (root: its servers are sandboxes), then writes
+#   the image as a qcow2 disk under output/ and checks it with `qemu-img check`.
+# - Some set: names the missing ones and stops.
 set -euo pipefail
 BIN=$1 TEMPLATE=$2
+OUTPUT_DIR=${OUTPUT_DIR:-output}
 VARS=(REGION_NAME IAM_ACCESS_KEY IAM_SECRET_KEY ECS_VPC_ID ECS_NETWORK_ID ECS_SECGRP_ID CCE_SOURCE_IMAGE_ID)
 set_vars=() unset_vars=()
 for v in "${VARS[@]}"; do
@@ -13,13 +19,39 @@ if [ ${#set_vars[@]} -gt 0 ] && [ ${#unset_vars[@]} -gt 0 ]; then
   echo "make image: set all seven for the real cloud, or none for the embedded local cloud" >&2
   exit 2
 fi
-if [ ${#set_vars[@]} -eq 0 ]; then
-  echo "make image: none of ${VARS[*]} is set: using the embedded local cloud"
-else
-  echo "make image: building on the real cloud in region $REGION_NAME"
-fi
 export CHECKPOINT_DISABLE=${CHECKPOINT_DISABLE:-1}
-"$BIN" validate "$TEMPLATE"
-echo "make image: the template is valid; building the image is not available yet:" >&2
-echo "make image: the build steps (server, provisioning, capture, cleanup ledger) are still being written" >&2
-exit 1
+
+if [ ${#set_vars[@]} -eq 7 ]; then
+  echo "make image: building on the real cloud in region $REGION_NAME"
+  exec "$BIN" build "$TEMPLATE"
+fi
+
+echo "make image: none of ${VARS[*]} is set: building on the embedded local cloud"
+echo "make image: a local build proves the pipeline and the scripts, not the cloud"
+if [ "$(id -u)" != 0 ]; then
+  echo "make image: the embedded local cloud runs its servers as sandboxes, which needs root;" >&2
+  echo "make image: run it as root, or set the seven variables to build on the real cloud" >&2
+  exit 1
+fi
+"$(dirname "$0")/deps.sh" --local-cloud
+mkdir -p "$OUTPUT_DIR"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# The build's own output stays on the terminal; a copy is kept to read the image id from.
+set +e
+"$BIN" build "$TEMPLATE" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" != 0 ]; then
+  exit "$status"
+fi
+image_id=$(sed -n 's/.*An image was created: \([0-9a-zA-Z-]*\).*/\1/p' "$log" | tail -n 1)
+if [ -z "$image_id" ]; then
+  echo "make image: the build succeeded but printed no image id; nothing to export" >&2
+  exit 1
+fi
+disk="$OUTPUT_DIR/$image_id.qcow2"
+echo "make image: writing image $image_id to $disk"
+"$BIN" localcloud export "$image_id" --format qcow2 -o "$disk"
+qemu-img check "$disk"
+echo "make image: $disk is ready ($(du -h "$disk" | cut -f1)): the image's system disk (partition table and root filesystem)"

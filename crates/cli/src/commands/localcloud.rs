@@ -56,12 +56,12 @@ struct ExportArgs {
     state: Option<PathBuf>,
 }
 
+/// `--state`, else the embedded local cloud's directory (the one `build` uses).
 fn state_dir(state: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match state {
         Some(s) => Ok(s),
-        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok()).context(
-            "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
-        ),
+        None => crate::embedded::state_dir(&|k| std::env::var(k).ok())
+            .context("no --state given: pass --state DIR"),
     }
 }
 
@@ -80,7 +80,9 @@ struct ServeArgs {
     /// four free ports.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Directory of the state file [default: $XDG_STATE_HOME/cce-image-builder/localcloud].
+    /// Directory of the state file [default: $CCE_LOCALCLOUD_STATE, else
+    /// /var/lib/cce-image-builder/localcloud for root, else
+    /// $XDG_STATE_HOME/cce-image-builder/localcloud].
     #[arg(long)]
     state: Option<PathBuf>,
     /// Access key to accept (generated and kept in the state when absent).
@@ -162,12 +164,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     if !(a.scale.is_finite() && a.scale >= 0.0) {
         anyhow::bail!("--scale must be a non-negative number, got {}", a.scale);
     }
-    let state = match a.state {
-        Some(s) => s,
-        None => cce_localcloud::default_state_dir(|k| std::env::var(k).ok()).context(
-            "no --state given and neither XDG_STATE_HOME nor HOME is set: pass --state DIR",
-        )?,
-    };
+    let state = state_dir(a.state)?;
     let mut config = Config::new(state.clone());
     config.listen = a.listen;
     config.access_key = a.access_key;
