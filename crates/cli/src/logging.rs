@@ -19,7 +19,8 @@ use tracing_subscriber::EnvFilter;
 
 /// Libraries whose debug output is per-frame or per-handshake noise that says nothing about a
 /// build; they log at info and above.
-const QUIET_LIBRARIES: &str = "h2=info,hyper=info,hyper_util=info,rustls=info,tokio_util=info,russh=info,mio=info";
+const QUIET_LIBRARIES: &str =
+    "h2=info,hyper=info,hyper_util=info,rustls=info,tokio_util=info,russh=info,mio=info";
 
 #[allow(dead_code)] // the build command registers its secrets here once wired
 /// The redactor shared by the debug log and every output of this process. Clones share the

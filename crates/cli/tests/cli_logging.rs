@@ -67,7 +67,10 @@ async fn cloud_calls_are_logged_without_credentials_in_any_form() {
         .create_keypair("cce-log-test-kp", None)
         .await
         .expect("keypair");
-    let private_key = keypair.private_key.clone().expect("a generated private key");
+    let private_key = keypair
+        .private_key
+        .clone()
+        .expect("a generated private key");
     // Registered after logging started, then sent in a URL: the shared redactor hides it.
     redactor.add(LATE_SECRET).expect("long enough");
     let missing = client.show_image(LATE_SECRET).await.expect("lookup");
@@ -84,7 +87,10 @@ async fn cloud_calls_are_logged_without_credentials_in_any_form() {
         "no response status:\n{log}"
     );
     assert!(log.contains("request POST http://127.0.0.1:"), "{log}");
-    assert!(log.contains(r#""name":"cce-log-test-kp""#), "no request body:\n{log}");
+    assert!(
+        log.contains(r#""name":"cce-log-test-kp""#),
+        "no request body:\n{log}"
+    );
     assert!(log.contains("elapsed_ms="), "no elapsed time:\n{log}");
     assert!(
         log.contains("Access=<sensitive>, SignedHeaders="),
@@ -166,7 +172,10 @@ fn an_unwritable_log_path_is_a_clear_error() {
     let dir = template_dir();
     let o = validate(
         dir.path(),
-        &[("PACKER_LOG", "1"), ("PACKER_LOG_PATH", "missing/dir/p.log")],
+        &[
+            ("PACKER_LOG", "1"),
+            ("PACKER_LOG_PATH", "missing/dir/p.log"),
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let stderr = String::from_utf8_lossy(&o.stderr);
