@@ -6,6 +6,7 @@ mod argv;
 mod embedded;
 mod commands;
 mod logging;
+mod signals;
 
 use std::process::ExitCode;
 
