@@ -52,9 +52,15 @@ const RESET: &str = "\x1b[0m";
 /// Tells the current terminal width in columns.
 pub type WidthSource = Arc<dyn Fn() -> usize + Send + Sync>;
 
+/// A step line's state. Engines announce steps with `StepStarted`; the ECS builder also ends
+/// each with `StepFinished` and says messages inside a step with `StepStarted`, while the
+/// provisioners only announce. So a new `StepStarted` ends the running line provisionally
+/// (`Ended`); a later `StepFinished` of an earlier line shows the lines after it were messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StepState {
     Running,
+    /// Followed by another line without a `StepFinished` of its own (yet).
+    Ended,
     Done(StepStatus),
 }
 
@@ -80,6 +86,9 @@ struct BuildView {
     started: OffsetDateTime,
     steps: Vec<StepView>,
     progress: Option<ProgressView>,
+    /// Whether this build ends its steps with `StepFinished` (then `Ended` lines are shown
+    /// with a neutral mark until their end is known).
+    explicit_ends: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -248,8 +257,13 @@ impl<W: Write + Send> TtyReporter<W> {
             Event::StepStarted { build, step } => {
                 st.first_start.get_or_insert(now);
                 let v = view(st, build, now);
-                end_running(v, now, StepStatus::Succeeded);
-                v.progress = None;
+                for s in v.steps.iter_mut().filter(|s| s.state == StepState::Running) {
+                    s.state = StepState::Ended;
+                    s.elapsed_ms = Some(ms_between(s.started, now));
+                }
+                if !v.explicit_ends {
+                    v.progress = None;
+                }
                 v.steps.push(StepView {
                     title: step.clone(),
                     started: now,
@@ -265,15 +279,20 @@ impl<W: Write + Send> TtyReporter<W> {
                 status,
             } => {
                 let v = view(st, build, now);
-                match v
+                v.explicit_ends = true;
+                v.progress = None;
+                let open = v
                     .steps
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.title == *step && s.state == StepState::Running)
-                {
-                    Some(s) => {
-                        s.state = StepState::Done(*status);
-                        s.elapsed_ms = Some(*elapsed_ms);
+                    .iter()
+                    .rposition(|s| s.title == *step && !matches!(s.state, StepState::Done(_)));
+                let mut messages = Vec::new();
+                match open {
+                    Some(i) => {
+                        v.steps[i].state = StepState::Done(*status);
+                        v.steps[i].elapsed_ms = Some(*elapsed_ms);
+                        // Lines announced after it were messages said during the step: they
+                        // leave the block for the scrollback.
+                        messages = v.steps.drain(i + 1..).map(|s| s.title).collect();
                     }
                     None => v.steps.push(StepView {
                         title: step.clone(),
@@ -281,6 +300,9 @@ impl<W: Write + Send> TtyReporter<W> {
                         state: StepState::Done(*status),
                         elapsed_ms: Some(*elapsed_ms),
                     }),
+                }
+                for m in messages {
+                    push_line(st, &format!("==> {build}: {m}"), true);
                 }
                 false
             }
@@ -326,6 +348,7 @@ impl<W: Write + Send> TtyReporter<W> {
                         started: now,
                         steps: Vec::new(),
                         progress: None,
+                        explicit_ends: false,
                     },
                 };
                 let running_end = match status {
@@ -347,6 +370,7 @@ impl<W: Write + Send> TtyReporter<W> {
                             .unwrap_or(0);
                         let status = match s.state {
                             StepState::Done(st) => st,
+                            StepState::Ended => StepStatus::Succeeded,
                             StepState::Running => running_end,
                         };
                         (s.title.clone(), ms, status)
@@ -461,6 +485,8 @@ impl<W: Write + Send> TtyReporter<W> {
             for s in b.steps.iter().skip(skip) {
                 let (mark, code) = match s.state {
                     StepState::Running => (spin, CYAN),
+                    StepState::Ended if b.explicit_ends => ('·', DIM),
+                    StepState::Ended => ('✓', GREEN),
                     StepState::Done(StepStatus::Succeeded) => ('✓', GREEN),
                     StepState::Done(StepStatus::Skipped) => ('-', DIM),
                     StepState::Done(StepStatus::Failed | StepStatus::Interrupted) => ('✗', RED),
@@ -615,6 +641,7 @@ fn view<'a, W>(st: &'a mut State<W>, build: &str, now: OffsetDateTime) -> &'a mu
                 started: now,
                 steps: Vec::new(),
                 progress: None,
+                explicit_ends: false,
             });
             st.builds.len() - 1
         }

@@ -592,3 +592,85 @@ fn lines_after_the_summary_are_printed_plainly() {
         "{s:#?}"
     );
 }
+
+#[test]
+fn messages_said_inside_a_step_leave_the_block_when_the_step_ends() {
+    let (r, clock, _) = reporter(80);
+    r.report(&started(A)).unwrap();
+    r.report(&step(A, "Creating temporary keypair")).unwrap();
+    r.report(&done(
+        A,
+        "Creating temporary keypair",
+        300,
+        StepStatus::Succeeded,
+    ))
+    .unwrap();
+    r.report(&step(A, "Launching server")).unwrap();
+    clock.advance(1_000);
+    // The ECS builder says progress messages with StepStarted while the step runs.
+    r.report(&step(A, "Waiting for server srv-1 to become ACTIVE"))
+        .unwrap();
+    clock.advance(100);
+    r.tick().unwrap();
+    let s = shown(&r);
+    assert_eq!(s.len(), 4, "{s:#?}");
+    assert!(
+        s[2].starts_with("  · Launching server"),
+        "not shown as done yet: {s:#?}"
+    );
+    assert!(s[3].contains("Waiting for server srv-1"), "{s:#?}");
+    clock.advance(2_000);
+    r.report(&done(A, "Launching server", 3_100, StepStatus::Succeeded))
+        .unwrap();
+    clock.advance(100);
+    r.tick().unwrap();
+    let s = shown(&r);
+    assert_eq!(
+        s[0],
+        format!("==> {A}: Waiting for server srv-1 to become ACTIVE"),
+        "{s:#?}"
+    );
+    assert_eq!(s.len(), 4, "{s:#?}");
+    assert!(
+        s[3].starts_with("  ✓ Launching server") && s[3].ends_with("3.1s"),
+        "{s:#?}"
+    );
+}
+
+#[test]
+fn steps_without_explicit_ends_are_done_when_the_next_one_starts() {
+    let (r, clock, _) = reporter(80);
+    r.report(&started(A)).unwrap();
+    r.report(&step(A, "Provisioning with shell script: a.sh"))
+        .unwrap();
+    clock.advance(2_500);
+    r.report(&step(A, "Provisioning with shell script: b.sh"))
+        .unwrap();
+    clock.advance(100);
+    r.tick().unwrap();
+    let s = shown(&r);
+    assert!(
+        s[1].starts_with("  ✓ Provisioning with shell script: a.sh") && s[1].ends_with("2.5s"),
+        "{s:#?}"
+    );
+    assert!(s[2].contains("b.sh") && s[2].ends_with("0.1s"), "{s:#?}");
+}
+
+#[test]
+fn long_builds_show_their_last_steps_and_count_the_others() {
+    let (r, clock, _) = reporter(80);
+    r.report(&started(A)).unwrap();
+    for i in 0..10 {
+        r.report(&step(A, &format!("step {i}"))).unwrap();
+        clock.advance(10);
+    }
+    clock.advance(100);
+    r.tick().unwrap();
+    let s = shown(&r);
+    assert_eq!(s.len(), 1 + cce_engine::tty::MAX_STEPS_SHOWN, "{s:#?}");
+    assert!(s[1].contains("… 5 earlier steps"), "{s:#?}");
+    assert!(
+        s[2].contains("step 5") && s.last().unwrap().contains("step 9"),
+        "{s:#?}"
+    );
+}
