@@ -783,15 +783,28 @@ pub fn terminal_width() -> Option<usize> {
 }
 
 /// Whether stdout should get the live view: a terminal, not `TERM=dumb`, not under `CI=true`
-/// (CI logs want plain lines even when the runner allocates a terminal).
+/// (CI logs want plain lines even when the runner allocates a terminal), and no debug log
+/// going to the same screen (`PACKER_LOG` without `PACKER_LOG_PATH` writes to stderr, whose
+/// lines would break the redrawn block).
 pub fn stdout_wants_live_view(env: &HashMap<String, String>) -> bool {
-    io::stdout().is_terminal()
-        && env.get("TERM").is_none_or(|t| t != "dumb")
+    io::stdout().is_terminal() && live_view_allowed(env)
+}
+
+/// The environment part of [`stdout_wants_live_view`].
+pub fn live_view_allowed(env: &HashMap<String, String>) -> bool {
+    let log_on = env
+        .get("PACKER_LOG")
+        .is_some_and(|v| !v.is_empty() && v != "0");
+    let log_to_stderr = log_on && env.get("PACKER_LOG_PATH").is_none_or(|p| p.is_empty());
+    env.get("TERM").is_none_or(|t| t != "dumb")
         && env.get("CI").is_none_or(|c| c != "true")
+        && !log_to_stderr
 }
 
 /// The sink for a command writing to stdout: `--json` lines, Packer's `-machine-readable` CSV,
-/// the live view on a terminal, or Packer's plain lines. All share `redactor`.
+/// the live view on a terminal, or Packer's plain lines. All share `redactor`. Call
+/// [`Reporter::finish`] when the command's builds are done: the live view prints its summary
+/// then.
 pub fn reporter_for(
     out_is_tty: bool,
     json: bool,
@@ -799,16 +812,35 @@ pub fn reporter_for(
     timestamps: bool,
     redactor: Redactor,
 ) -> Arc<dyn Reporter> {
+    reporter_for_writer(
+        io::stdout(),
+        out_is_tty,
+        json,
+        machine_readable,
+        timestamps,
+        redactor,
+    )
+}
+
+/// [`reporter_for`] writing to `out` (the live view asks the real terminal for its width).
+pub fn reporter_for_writer<W: Write + Send + 'static>(
+    out: W,
+    out_is_tty: bool,
+    json: bool,
+    machine_readable: bool,
+    timestamps: bool,
+    redactor: Redactor,
+) -> Arc<dyn Reporter> {
     if json {
-        Arc::new(JsonLinesReporter::new(io::stdout(), redactor))
+        Arc::new(JsonLinesReporter::new(out, redactor))
     } else if machine_readable {
-        Arc::new(MachineReadableReporter::new(io::stdout(), redactor))
+        Arc::new(MachineReadableReporter::new(out, redactor))
     } else if out_is_tty {
-        TtyReporter::new(io::stdout(), redactor)
+        TtyReporter::new(out, redactor)
             .with_timestamps(timestamps)
             .spawn_ticker()
     } else {
-        Arc::new(PlainReporter::new(io::stdout(), redactor).with_timestamps(timestamps))
+        Arc::new(PlainReporter::new(out, redactor).with_timestamps(timestamps))
     }
 }
 

@@ -674,3 +674,87 @@ fn long_builds_show_their_last_steps_and_count_the_others() {
         "{s:#?}"
     );
 }
+
+/// A writer whose bytes stay readable after it was moved into a reporter.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[test]
+fn reporter_for_picks_the_sink_of_each_mode() {
+    use cce_engine::tty::reporter_for_writer;
+    let events = [
+        started(A),
+        step(A, "Creating temporary keypair"),
+        out(A, &format!("secret {SECRET}")),
+    ];
+    let run = |tty: bool, json: bool, csv: bool, stamps: bool| {
+        let buf = SharedBuf::default();
+        let r = reporter_for_writer(buf.clone(), tty, json, csv, stamps, {
+            let red = Redactor::new();
+            red.add(SECRET).unwrap();
+            red
+        });
+        for e in &events {
+            r.report(e).unwrap();
+        }
+        r.finish().unwrap();
+        let text = buf.text();
+        assert!(!text.contains(SECRET), "{text}");
+        text
+    };
+    let json = run(true, true, false, false);
+    assert!(json.lines().all(|l| l.starts_with("{\"time\":")), "{json}");
+    let csv = run(true, false, true, false);
+    assert!(csv.contains(",ui,message,"), "{csv}");
+    let plain = run(false, false, false, false);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(
+        plain.contains(&format!("==> {A}: Creating temporary keypair")),
+        "{plain}"
+    );
+    let stamped = run(false, false, false, true);
+    assert!(
+        stamped.contains(&format!("Z: ==> {A}: Creating temporary keypair")),
+        "{stamped}"
+    );
+    let live = run(true, false, false, false);
+    assert!(live.contains("\x1b[?25l"), "{live:?}");
+    let s = screen(live.as_bytes());
+    assert_eq!(s[0], format!("    {A}: secret <sensitive>"), "{s:#?}");
+}
+
+#[test]
+fn the_live_view_gives_way_to_ci_dumb_terminals_and_a_debug_log_on_stderr() {
+    use cce_engine::tty::live_view_allowed;
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    assert!(live_view_allowed(&env(&[("TERM", "xterm-256color")])));
+    assert!(!live_view_allowed(&env(&[("TERM", "dumb")])));
+    assert!(!live_view_allowed(&env(&[("CI", "true")])));
+    assert!(!live_view_allowed(&env(&[("PACKER_LOG", "1")])));
+    assert!(live_view_allowed(&env(&[("PACKER_LOG", "0")])));
+    assert!(live_view_allowed(&env(&[
+        ("PACKER_LOG", "1"),
+        ("PACKER_LOG_PATH", "packer_1.log")
+    ])));
+}
