@@ -694,6 +694,57 @@ impl<W: Write + Send> Reporter for PlainReporter<W> {
     }
 }
 
+/// Copies the build's UI lines into the debug log as Packer does (`ui: ==> …`), so the log file
+/// (which the build copies into the image) tells the whole story. Progress events are left out:
+/// they come many times a second during an upload. The log's writer redacts again.
+#[derive(Default)]
+pub struct TracingReporter {
+    ui: Mutex<PackerUi>,
+    redactor: Redactor,
+}
+
+impl TracingReporter {
+    pub fn new(redactor: Redactor) -> Self {
+        Self {
+            ui: Mutex::new(PackerUi::default()),
+            redactor,
+        }
+    }
+}
+
+impl Reporter for TracingReporter {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        if !tracing::enabled!(target: "ui", tracing::Level::INFO) {
+            return Ok(());
+        }
+        let event = event.redacted(&self.redactor);
+        let lines = lock(&self.ui).lines(&event);
+        for line in lines {
+            match line {
+                UiLine::Say { text, .. } | UiLine::Message { text, .. } => {
+                    tracing::info!(target: "ui", "{}", text.trim_start_matches('\n'))
+                }
+                UiLine::Error { text, .. } => {
+                    tracing::info!(target: "ui", "error: {}", text.trim_start_matches('\n'))
+                }
+                UiLine::Machine { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A shared reporter reports like the one it shares.
+impl<R: Reporter + ?Sized> Reporter for Arc<R> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        (**self).report(event)
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        (**self).finish()
+    }
+}
+
 /// Keeps (redacted) events in memory, for tests of code that reports.
 #[derive(Default)]
 pub struct RecordingReporter {

@@ -26,8 +26,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::events::{
-    BuildStatus, Clock, Event, JsonLinesReporter, MachineReadableReporter, PackerUi, PlainReporter,
-    Reporter, StepStatus, UiLine, human_duration, lock, rfc3339_seconds, system_clock,
+    BuildStatus, Clock, Event, FanoutReporter, JsonLinesReporter, MachineReadableReporter,
+    PackerUi, PlainReporter, Reporter, StepStatus, TracingReporter, UiLine, human_duration, lock,
+    rfc3339_seconds, system_clock,
 };
 use crate::redact::Redactor;
 
@@ -802,7 +803,8 @@ pub fn live_view_allowed(env: &HashMap<String, String>) -> bool {
 }
 
 /// The sink for a command writing to stdout: `--json` lines, Packer's `-machine-readable` CSV,
-/// the live view on a terminal, or Packer's plain lines. All share `redactor`. Call
+/// the live view on a terminal, or Packer's plain lines; the UI lines are also copied into the
+/// debug log (when `PACKER_LOG` is on) as Packer does. All share `redactor`. Call
 /// [`Reporter::finish`] when the command's builds are done: the live view prints its summary
 /// then.
 pub fn reporter_for(
@@ -831,17 +833,22 @@ pub fn reporter_for_writer<W: Write + Send + 'static>(
     timestamps: bool,
     redactor: Redactor,
 ) -> Arc<dyn Reporter> {
-    if json {
-        Arc::new(JsonLinesReporter::new(out, redactor))
+    let log = TracingReporter::new(redactor.clone());
+    let fanout = FanoutReporter::new();
+    let fanout = if json {
+        fanout.with(JsonLinesReporter::new(out, redactor))
     } else if machine_readable {
-        Arc::new(MachineReadableReporter::new(out, redactor))
+        fanout.with(MachineReadableReporter::new(out, redactor))
     } else if out_is_tty {
-        TtyReporter::new(out, redactor)
-            .with_timestamps(timestamps)
-            .spawn_ticker()
+        fanout.with(
+            TtyReporter::new(out, redactor)
+                .with_timestamps(timestamps)
+                .spawn_ticker(),
+        )
     } else {
-        Arc::new(PlainReporter::new(out, redactor).with_timestamps(timestamps))
-    }
+        fanout.with(PlainReporter::new(out, redactor).with_timestamps(timestamps))
+    };
+    Arc::new(fanout.with(log))
 }
 
 #[cfg(test)]

@@ -758,3 +758,68 @@ fn the_live_view_gives_way_to_ci_dumb_terminals_and_a_debug_log_on_stderr() {
         ("PACKER_LOG_PATH", "packer_1.log")
     ])));
 }
+
+#[test]
+fn ui_lines_are_copied_into_the_debug_log_redacted() {
+    use cce_engine::logsink::{RedactingMakeWriter, debug_subscriber};
+    let redactor = Redactor::new();
+    redactor.add(SECRET).unwrap();
+    let log = SharedBuf::default();
+    let screen_out = SharedBuf::default();
+    let subscriber = debug_subscriber(RedactingMakeWriter::new(log.clone(), redactor.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        let r = cce_engine::tty::reporter_for_writer(
+            screen_out.clone(),
+            false,
+            false,
+            false,
+            false,
+            redactor.clone(),
+        );
+        r.report(&started(A)).unwrap();
+        r.report(&step(A, "Creating temporary keypair")).unwrap();
+        r.report(&out(A, &format!("password is {SECRET}"))).unwrap();
+        r.report(&Event::Progress {
+            build: A.into(),
+            what: "upload".into(),
+            done: 1,
+            total: Some(2),
+        })
+        .unwrap();
+        r.report(&Event::BuildFinished {
+            build: A.into(),
+            status: BuildStatus::Failed,
+            artifacts: vec![],
+            elapsed_ms: 5,
+            steps: vec![],
+            error: Some("ssh timed out".into()),
+        })
+        .unwrap();
+        r.finish().unwrap();
+    });
+    let text = log.text();
+    assert!(
+        text.contains(&format!("ui: ==> {A}: Creating temporary keypair")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("ui:     {A}: password is <sensitive>")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ui: error: Build '{A}' errored after 5 milliseconds: ssh timed out"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("upload"), "progress is not logged: {text}");
+    for form in forms_of(SECRET) {
+        assert!(!text.contains(&form), "{form:?} in the log:\n{text}");
+    }
+    // The screen got the same lines.
+    assert!(
+        screen_out
+            .text()
+            .contains(&format!("==> {A}: Creating temporary keypair"))
+    );
+}
