@@ -60,8 +60,10 @@ fn cleanup_commands(ids: &[String]) -> String {
 }
 
 /// Listens for SIGINT and SIGTERM on the current tokio runtime and acts as [`on_signal`]
-/// decides: `say` prints the messages (through the command's reporter, so they are redacted and
-/// placed above a live view), `build_ids` tells the ids of the builds started so far (for the
+/// decides: `say` prints the messages and must have written them when it returns (the third
+/// Ctrl-C exits right after); through the command's reporter as
+/// `Event::Warning { build: None, .. }` they are redacted, placed above a live view and written
+/// at once. `build_ids` tells the ids of the builds started so far (for the
 /// cleanup command to name). Must be called inside a tokio runtime. The returned task runs
 /// until the runtime stops; tokio keeps the process's handlers installed after that, so Ctrl-C
 /// no longer kills the process by default once this was called.

@@ -428,7 +428,12 @@ impl<W: Write + Send> TtyReporter<W> {
                         UiLine::Machine { .. } => {}
                     }
                 }
-                false
+                // A message of the command itself (not of a build) is rare and may be the
+                // last thing said before the process exits (the third Ctrl-C): written now.
+                matches!(
+                    event,
+                    Event::Error { build: None, .. } | Event::Warning { build: None, .. }
+                )
             }
         }
     }

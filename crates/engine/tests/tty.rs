@@ -823,3 +823,22 @@ fn ui_lines_are_copied_into_the_debug_log_redacted() {
             .contains(&format!("==> {A}: Creating temporary keypair"))
     );
 }
+
+#[test]
+fn messages_of_the_command_are_written_at_once() {
+    let (r, _clock, _) = reporter(80);
+    r.report(&started(A)).unwrap();
+    r.report(&step(A, "Waiting for SSH")).unwrap();
+    // Within the redraw interval, but the process may exit right after this line.
+    r.report(&Event::Warning {
+        build: None,
+        message: "Interrupt received: stopping and cleaning up".into(),
+    })
+    .unwrap();
+    let s = shown(&r);
+    assert_eq!(
+        s[0], "Warning: Interrupt received: stopping and cleaning up",
+        "{s:#?}"
+    );
+    assert!(s[1].starts_with(A), "the block is redrawn below it: {s:#?}");
+}
