@@ -271,7 +271,10 @@ impl Client {
             }
         };
         let status = resp.status().as_u16();
-        let response_headers = masked_headers(resp.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>"))));
+        // Formatted only when the debug log is on: masking parses every body.
+        let response_headers = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| masked_headers(resp.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))))
+            .unwrap_or_default();
         let request_id = ["x-request-id", "x-iam-trace-id", "x-openstack-request-id"]
             .iter()
             .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_string));
