@@ -184,3 +184,47 @@ fn an_unwritable_log_path_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_build_with_packer_log_keeps_its_secrets_out_of_the_log() {
+    let secret = "S3cr3t-Passw0rd-42";
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("t.pkr.hcl"),
+        r#"variable "password" {
+  type      = string
+  sensitive = true
+}
+source "null" "a" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = ["echo pw=${var.password}", "echo b64=$(printf %s '${var.password}' | base64)"]
+  }
+}
+"#,
+    )
+    .expect("write template");
+    let o = Command::new(BIN)
+        .args(["build", "."])
+        .current_dir(dir.path())
+        .env("PACKER_LOG", "1")
+        .env("PACKER_LOG_PATH", "packer_build.log")
+        .env("PKR_VAR_password", secret)
+        .output()
+        .expect("the binary runs");
+    assert!(o.status.success(), "{o:?}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("pw=<sensitive>"), "{stdout}");
+    let log = std::fs::read_to_string(dir.path().join("packer_build.log"))
+        .expect("the build wrote its log");
+    assert!(log.contains("cce-image-builder version"), "{log}");
+    assert_absent(&log, "the sensitive variable", secret);
+    assert_absent(
+        &String::from_utf8_lossy(&o.stderr),
+        "the sensitive variable",
+        secret,
+    );
+}
