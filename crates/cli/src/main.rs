@@ -5,6 +5,8 @@
 mod argv;
 mod embedded;
 mod commands;
+mod logging;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -67,6 +69,18 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(exit::USAGE);
+        }
+    };
+    // Kept for the whole run: it says where the debug log goes.
+    let _log = match logging::setup(
+        &logging::process_env(),
+        &logging::process_cwd(),
+        logging::redactor(),
+    ) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: cannot set up the debug log: {e:#}");
+            return ExitCode::from(exit::FAILED);
         }
     };
     let result = match cli.command {

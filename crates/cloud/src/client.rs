@@ -239,6 +239,14 @@ impl Client {
             &body,
             time::OffsetDateTime::now_utc(),
         );
+        tracing::debug!(
+            service = svc,
+            operation = call.operation,
+            "request {} {url}\n  headers: {}\n  body: {}",
+            call.method,
+            masked_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            masked_body(&body)
+        );
         self.shared.limiter.acquire().await;
         let mut req = self.shared.http.request(call.method.clone(), url.as_str());
         for (k, v) in &headers {
@@ -255,8 +263,18 @@ impl Client {
             CloudError::Transport { service: svc.to_string(), operation: call.operation.to_string(), kind, source: e }
         };
         let started = std::time::Instant::now();
-        let resp = req.send().await.map_err(transport)?;
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(service = svc, operation = call.operation, elapsed_ms = started.elapsed().as_millis() as u64, "no response to {} {url}: {e}", call.method);
+                return Err(transport(e));
+            }
+        };
         let status = resp.status().as_u16();
+        // Formatted only when the debug log is on: masking parses every body.
+        let response_headers = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| masked_headers(resp.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("<binary>")))))
+            .unwrap_or_default();
         let request_id = ["x-request-id", "x-iam-trace-id", "x-openstack-request-id"]
             .iter()
             .find_map(|h| resp.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_string));
@@ -275,7 +293,9 @@ impl Client {
             status,
             request_id = request_id.as_deref().unwrap_or("-"),
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "api call"
+            "response {status} to {} {url}\n  headers: {response_headers}\n  body: {}",
+            call.method,
+            masked_body(&body)
         );
         if status >= 400 {
             return Err(ApiError::from_response(svc, call.operation, status, &body, request_id).into());
@@ -338,4 +358,101 @@ pub(crate) fn decode<T: DeserializeOwned>(call: &Call, resp: &Response) -> Resul
         request_id: resp.request_id.clone(),
         reason: e.to_string(),
     })
+}
+
+/// Headers whose whole value is a credential.
+const SECRET_HEADERS: [&str; 3] = ["x-security-token", "x-subject-token", "x-auth-token"];
+
+/// JSON fields whose string values are credentials (compared case-insensitively): the keypair's
+/// generated private key, server passwords and temporary AK/SK/token triples.
+const SECRET_FIELDS: [&str; 8] = ["private_key", "adminpass", "admin_pass", "password", "access", "secret", "securitytoken", "security_token"];
+
+/// Headers as `Name: value; …` for the debug log, with credentials masked. The `Authorization`
+/// header keeps its algorithm and signed header names (what a signature mismatch is debugged
+/// with) but not the access key nor the signature.
+pub(crate) fn masked_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = Vec::new();
+    for (k, v) in headers {
+        let shown = if k.eq_ignore_ascii_case("authorization") {
+            match signer::parse_authorization(v) {
+                Some(a) => format!("{} Access=<sensitive>, SignedHeaders={}, Signature=<sensitive>", signer::ALGORITHM, a.signed_headers.join(";")),
+                None => "<sensitive>".to_string(),
+            }
+        } else if SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
+            "<sensitive>".to_string()
+        } else {
+            v.to_string()
+        };
+        out.push(format!("{k}: {shown}"));
+    }
+    out.join("; ")
+}
+
+/// A body for the debug log: JSON with credential fields masked (a secret the cloud generates,
+/// such as a keypair's private key, is logged before anyone could register it for redaction),
+/// other text as is.
+pub(crate) fn masked_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty)".to_string();
+    }
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) {
+        if mask_secret_fields(&mut value) {
+            return value.to_string();
+        }
+    }
+    String::from_utf8_lossy(body).into_owned()
+}
+
+/// Replaces the values of credential fields anywhere in `value`; whether any was replaced.
+fn mask_secret_fields(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut masked = false;
+            for (k, v) in map.iter_mut() {
+                if SECRET_FIELDS.iter().any(|s| k.eq_ignore_ascii_case(s)) && !v.is_null() {
+                    *v = Value::String("<sensitive>".to_string());
+                    masked = true;
+                } else {
+                    masked |= mask_secret_fields(v);
+                }
+            }
+            masked
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |acc, v| mask_secret_fields(v) | acc),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn authorization_keeps_signed_headers_but_not_the_key_or_signature() {
+        let sig = "a".repeat(64);
+        let auth = format!("SDK-HMAC-SHA256 Access=AKIDEXAMPLE, SignedHeaders=content-type;host;x-sdk-date, Signature={sig}");
+        let shown = masked_headers([("Authorization", auth.as_str()), ("X-Security-Token", "tok-123456"), ("X-Sdk-Date", "20261125T165500Z")].into_iter());
+        assert!(!shown.contains("AKIDEXAMPLE"), "{shown}");
+        assert!(!shown.contains(&sig), "{shown}");
+        assert!(!shown.contains("tok-123456"), "{shown}");
+        assert!(shown.contains("SignedHeaders=content-type;host;x-sdk-date"), "{shown}");
+        assert!(shown.contains("X-Sdk-Date: 20261125T165500Z"), "{shown}");
+        let garbled = masked_headers([("authorization", "Basic QUtJRDpzZWNyZXQ=")].into_iter());
+        assert_eq!(garbled, "authorization: <sensitive>");
+    }
+
+    #[test]
+    fn generated_credentials_in_bodies_are_masked() {
+        let body = br#"{"keypair":{"name":"kp","private_key":"-----BEGIN OPENSSH PRIVATE KEY-----\nabc"},"list":[{"credential":{"access":"TMPAK","secret":"TMPSK","securitytoken":"TOKEN"}}]}"#;
+        let shown = masked_body(body);
+        for leaked in ["BEGIN OPENSSH", "TMPAK", "TMPSK", "TOKEN"] {
+            assert!(!shown.contains(leaked), "{leaked} in {shown}");
+        }
+        assert!(shown.contains(r#""name":"kp""#), "{shown}");
+        let plain = br#"{"servers":[{"id":"s-1"}]}"#;
+        assert_eq!(masked_body(plain), r#"{"servers":[{"id":"s-1"}]}"#);
+        assert_eq!(masked_body(b""), "(empty)");
+        assert_eq!(masked_body(b"not json"), "not json");
+    }
 }

@@ -242,6 +242,12 @@ impl Event {
 /// Receives the events of a build. Implementations must redact.
 pub trait Reporter: Send + Sync {
     fn report(&self, event: &Event) -> io::Result<()>;
+
+    /// Called once when the command has run all its builds: a sink that holds output back (the
+    /// terminal view prints its summary here) writes it now. The line sinks have nothing left.
+    fn finish(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Source of the current time, injectable for exact-output tests.
@@ -252,13 +258,13 @@ pub fn system_clock() -> Clock {
     Arc::new(OffsetDateTime::now_utc)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Poisoning only means a panic while writing; the writer itself is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// RFC 3339 at second precision, as Go's `time.RFC3339` prints it.
-fn rfc3339_seconds(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339_seconds(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
@@ -315,7 +321,7 @@ impl<W: Write + Send> Reporter for JsonLinesReporter<W> {
 
 /// One line of Packer's UI, before a sink renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum UiLine {
+pub(crate) enum UiLine {
     /// `ui,say`; `build_scoped` lines get the `-timestamp-ui` prefix.
     Say {
         text: String,
@@ -347,7 +353,7 @@ struct PendingArtifact {
 /// Turns events into Packer's UI lines; holds artifacts until the build finishes, as Packer
 /// prints them only after all builds are done.
 #[derive(Default)]
-struct PackerUi {
+pub(crate) struct PackerUi {
     artifacts: BTreeMap<String, Vec<PendingArtifact>>,
 }
 
@@ -378,7 +384,7 @@ pub fn human_duration(ms: u64) -> String {
 }
 
 impl PackerUi {
-    fn lines(&mut self, event: &Event) -> Vec<UiLine> {
+    pub(crate) fn lines(&mut self, event: &Event) -> Vec<UiLine> {
         let say = |text: String| UiLine::Say {
             text,
             build_scoped: true,
@@ -688,6 +694,57 @@ impl<W: Write + Send> Reporter for PlainReporter<W> {
     }
 }
 
+/// Copies the build's UI lines into the debug log as Packer does (`ui: ==> …`), so the log file
+/// (which the build copies into the image) tells the whole story. Progress events are left out:
+/// they come many times a second during an upload. The log's writer redacts again.
+#[derive(Default)]
+pub struct TracingReporter {
+    ui: Mutex<PackerUi>,
+    redactor: Redactor,
+}
+
+impl TracingReporter {
+    pub fn new(redactor: Redactor) -> Self {
+        Self {
+            ui: Mutex::new(PackerUi::default()),
+            redactor,
+        }
+    }
+}
+
+impl Reporter for TracingReporter {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        if !tracing::enabled!(target: "ui", tracing::Level::INFO) {
+            return Ok(());
+        }
+        let event = event.redacted(&self.redactor);
+        let lines = lock(&self.ui).lines(&event);
+        for line in lines {
+            match line {
+                UiLine::Say { text, .. } | UiLine::Message { text, .. } => {
+                    tracing::info!(target: "ui", "{}", text.trim_start_matches('\n'))
+                }
+                UiLine::Error { text, .. } => {
+                    tracing::info!(target: "ui", "error: {}", text.trim_start_matches('\n'))
+                }
+                UiLine::Machine { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A shared reporter reports like the one it shares.
+impl<R: Reporter + ?Sized> Reporter for Arc<R> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        (**self).report(event)
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        (**self).finish()
+    }
+}
+
 /// Keeps (redacted) events in memory, for tests of code that reports.
 #[derive(Default)]
 pub struct RecordingReporter {
@@ -737,6 +794,18 @@ impl Reporter for FanoutReporter {
         let mut first = Ok(());
         for s in &self.sinks {
             if let Err(e) = s.report(event) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let mut first = Ok(());
+        for s in &self.sinks {
+            if let Err(e) = s.finish() {
                 if first.is_ok() {
                     first = Err(e);
                 }

@@ -64,6 +64,11 @@ pub fn log_target(env: &HashMap<String, String>, cwd: &Path, now: OffsetDateTime
     LogTarget::File(path)
 }
 
+/// [`log_target`] at the current time.
+pub fn log_target_now(env: &HashMap<String, String>, cwd: &Path) -> LogTarget {
+    log_target(env, cwd, OffsetDateTime::now_utc())
+}
+
 type SharedSink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// A `tracing-subscriber` writer factory that redacts each formatted event before writing it.
