@@ -17,5 +17,6 @@ pub mod ledger;
 pub mod logsink;
 pub mod null_build;
 pub mod postprocess;
+pub mod preflight;
 pub mod provision;
 pub mod redact;
