@@ -435,9 +435,32 @@ async fn check_security_groups(
         };
         let name = format!("security group {shown}");
         match cloud.security_group_allows_tcp(&id, port, source).await {
-            Ok(true) => report
-                .checks
-                .push(Check::ok(name, format!("admits TCP {port} {source_text}"))),
+            Ok(true) => match members_only(cloud, &id, port, source).await {
+                Some(groups) => report.checks.push(Check::warn(
+                    name,
+                    match opts.ssh_source {
+                        Some(ip) => format!(
+                            "admits TCP {port} from {ip} only if this host is a member of security group {}",
+                            groups.join(", ")
+                        ),
+                        None => format!(
+                            "admits TCP {port} only from members of security group {}{}",
+                            groups.join(", "),
+                            match narrower_sources(cloud, &id, port).await {
+                                ranges if ranges.is_empty() => String::new(),
+                                ranges => format!(", and from {}", ranges.join(", ")),
+                            }
+                        ),
+                    },
+                    "security_groups",
+                    format!(
+                        "add an inbound rule for TCP {port} from this host's address, unless this host runs in that group"
+                    ),
+                )),
+                None => report
+                    .checks
+                    .push(Check::ok(name, format!("admits TCP {port} {source_text}"))),
+            },
             Ok(false) => {
                 // With the source unknown, a rule for a narrower range may still admit this host.
                 let narrower = if opts.ssh_source.is_none() {
@@ -475,6 +498,33 @@ async fn check_security_groups(
             )),
         }
     }
+}
+
+/// The remote groups of the rules that admit `source` to TCP `port`, when only such rules do
+/// (the cloud counts a remote-group rule as admitting, but it admits members of that group
+/// only). `None` when an address rule admits it, or the group cannot be read.
+async fn members_only(
+    cloud: &dyn Cloud,
+    sg_id: &str,
+    port: u32,
+    source: Ipv4Addr,
+) -> Option<Vec<String>> {
+    let sg = cloud.show_security_group(sg_id).await.ok()?;
+    let (by_group, by_address): (Vec<_>, Vec<_>) = sg
+        .security_group_rules
+        .into_iter()
+        .partition(|r| r.remote_group_id.as_deref().is_some_and(|g| !g.is_empty()));
+    if cce_cloud::models::v1_rules_allow_tcp(&by_address, port, source) {
+        return None;
+    }
+    let mut groups: Vec<String> = by_group
+        .iter()
+        .filter(|r| cce_cloud::models::v1_rules_allow_tcp(std::slice::from_ref(*r), port, source))
+        .filter_map(|r| r.remote_group_id.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    (!groups.is_empty()).then_some(groups)
 }
 
 /// The prefixes of IPv4 ingress rules that cover TCP `port` for some source but not all.
@@ -725,7 +775,7 @@ async fn check_image(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &Huaw
             "CCE base image",
             format!("{} ({}) does not look like a CCE base image (no CCE in its name, tags or description); {CCE_BASE_IMAGE_QUOTE}", image.id, image.name),
             field,
-            "use the image ID from CCE console (Create Node Pool, OS: Private Image, View CCE base image information) or `cce-image-builder base-images`",
+            "use the image ID from the CCE console (Create Node Pool, OS: Private Image, View CCE base image information) or `cce-image-builder base-images`",
         )),
     }
     if let (Some(size), Some(min)) = (cfg.volume_size, image.min_disk) {

@@ -551,3 +551,107 @@ async fn reuse_ips_finds_an_unbound_eip_and_floating_ip_must_be_unbound() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = LocalCloud::start(Config::new(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let c = client(&h);
+    let f = fixture(&c).await;
+    let rule = |prefix: Option<&str>, group: Option<&str>| cce_cloud::models::SecurityGroupRule {
+        security_group_id: Some(f.sg_no_ssh.clone()),
+        direction: "ingress".into(),
+        ethertype: Some("IPv4".into()),
+        protocol: Some("tcp".into()),
+        port_range_min: Some(22),
+        port_range_max: Some(22),
+        remote_ip_prefix: prefix.map(Into::into),
+        remote_group_id: group.map(Into::into),
+        ..Default::default()
+    };
+    let mut cfg = good(&f);
+    cfg.security_groups = vec![SecurityGroupRef::Id(f.sg_no_ssh.clone())];
+    let sg_check = |r: &PreflightReport| {
+        r.checks
+            .iter()
+            .find(|c| c.name.starts_with("security group"))
+            .unwrap()
+            .clone()
+    };
+
+    // A narrower address range: a warning without the host's address, a verdict with it.
+    c.create_security_group_rule(&rule(Some("198.51.100.0/24"), None))
+        .await
+        .unwrap();
+    let r = preflight::run(&c, &cfg).await;
+    let check = sg_check(&r);
+    assert_eq!(
+        (check.status, check.field.as_deref()),
+        (Status::Warn, Some("security_groups")),
+        "{}",
+        r.render_text()
+    );
+    assert!(
+        check
+            .detail
+            .contains("admits TCP 22 only from 198.51.100.0/24"),
+        "{}",
+        check.detail
+    );
+    let inside = Options {
+        ssh_source: Some("198.51.100.7".parse().unwrap()),
+    };
+    assert_eq!(
+        sg_check(&preflight::run_with(&c, &cfg, &inside).await).status,
+        Status::Ok
+    );
+    let outside = Options {
+        ssh_source: Some("203.0.113.9".parse().unwrap()),
+    };
+    let r = preflight::run_with(&c, &cfg, &outside).await;
+    assert!(
+        only_failure(&r, "security_groups")
+            .detail
+            .contains("does not admit TCP 22 from 203.0.113.9 (this host)"),
+        "{}",
+        r.render_text()
+    );
+
+    // Members of a group: the cloud counts it as admitting, but this host may not be one.
+    c.create_security_group_rule(&rule(None, Some(&f.sg_ssh)))
+        .await
+        .unwrap();
+    let r = preflight::run(&c, &cfg).await;
+    let check = sg_check(&r);
+    assert_eq!(
+        (check.status, check.field.as_deref()),
+        (Status::Warn, Some("security_groups")),
+        "{}",
+        r.render_text()
+    );
+    assert!(
+        check.detail.contains(&format!(
+            "only from members of security group {}, and from 198.51.100.0/24",
+            f.sg_ssh
+        )),
+        "{}",
+        check.detail
+    );
+    let r = preflight::run_with(&c, &cfg, &outside).await;
+    assert_eq!(sg_check(&r).status, Status::Warn, "{}", r.render_text());
+    assert!(
+        sg_check(&r)
+            .detail
+            .contains("from 203.0.113.9 only if this host is a member of security group"),
+        "{}",
+        r.render_text()
+    );
+    // An address rule for this host settles it.
+    assert_eq!(
+        sg_check(&preflight::run_with(&c, &cfg, &inside).await).status,
+        Status::Ok
+    );
+    h.shutdown().await;
+}
