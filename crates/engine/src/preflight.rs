@@ -341,12 +341,32 @@ async fn check_network(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &Hu
                 name,
                 format!("{} ({}) is in VPC {vpc_id}", s.name, s.cidr),
             )),
-            Err(e) if e.is_not_found() => report.checks.push(Check::fail(
-                name,
-                "does not exist in this project",
-                "subnets",
-                "use the subnet's Network ID (VPC v1 id) from the console, not its Subnet ID",
-            )),
+            Err(e) if e.is_not_found() => {
+                // The console shows a Subnet ID and a Network ID; ECS wants the Network ID.
+                let network = match cloud.list_subnets(None).await {
+                    Ok(all) => all
+                        .into_iter()
+                        .find(|s| s.neutron_subnet_id.as_deref() == Some(id.as_str())),
+                    Err(_) => None,
+                };
+                report.checks.push(match network {
+                    Some(n) => Check::fail(
+                        name,
+                        format!(
+                            "is the Subnet ID of network {} ({}), not its Network ID",
+                            n.name, n.id
+                        ),
+                        "subnets",
+                        format!("use the Network ID {}", n.id),
+                    ),
+                    None => Check::fail(
+                        name,
+                        "does not exist in this project",
+                        "subnets",
+                        "use the subnet's Network ID (VPC v1 id) from the console, not its Subnet ID",
+                    ),
+                })
+            }
             Err(e) => report.checks.push(Check::fail(
                 name,
                 format!("cannot read it: {e}"),

@@ -376,6 +376,30 @@ async fn preflight_checks_each_field_and_creates_nothing() {
     let fail = only_failure(&r, "subnets");
     assert!(fail.detail.contains(&other_vpc.id), "{fail:?}");
 
+    // The console's Subnet ID instead of the Network ID ECS wants.
+    let neutron = c
+        .show_subnet(&f.subnet)
+        .await
+        .unwrap()
+        .neutron_subnet_id
+        .expect("a neutron subnet id");
+    let mut bad = good(&f);
+    bad.subnets = vec![neutron];
+    let r = preflight::run(&c, &bad).await;
+    let fail = only_failure(&r, "subnets");
+    assert!(
+        fail.detail
+            .contains("is the Subnet ID of network subnet-default")
+            && fail.fix.as_deref() == Some(format!("use the Network ID {}", f.subnet).as_str()),
+        "{fail:?}"
+    );
+    bad.subnets = vec!["22222222-0000-0000-0000-000000000000".into()];
+    assert!(
+        only_failure(&preflight::run(&c, &bad).await, "subnets")
+            .detail
+            .contains("does not exist")
+    );
+
     // A VPC that does not exist.
     let mut bad = good(&f);
     bad.vpc_id = Some("00000000-0000-0000-0000-000000000000".into());
