@@ -228,6 +228,41 @@ fn preflight_reports_bad_credentials_and_skips_the_embedded_cloud() {
     );
     assert!(out.contains("change access_key: "), "{out}");
 
+    // No project id in the file: it is resolved through IAM by the region's name, or fails
+    // naming the project when project_name matches none.
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cloud.endpoints).unwrap()).unwrap();
+    let project = file["project_id"].as_str().unwrap().to_string();
+    file.as_object_mut().unwrap().remove("project_id");
+    let no_pid = cloud.dir.path().join("no-pid.json");
+    std::fs::write(&no_pid, file.to_string()).unwrap();
+    let no_pid = no_pid.display().to_string();
+    let o = cloud.preflight(&[], &[("CCE_ENDPOINTS_FILE", &no_pid)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("for project {project}")), "{out}");
+    let other = TEMPLATE.replace(
+        "  region             = \"ru-moscow-1\"\n",
+        "  region             = \"ru-moscow-1\"\n  project_name       = \"no-such-project\"\n",
+    );
+    assert_ne!(other, TEMPLATE);
+    std::fs::create_dir(cloud.dir.path().join("other")).unwrap();
+    std::fs::write(cloud.dir.path().join("other/t.pkr.hcl"), other).unwrap();
+    let mut args = vec!["preflight".to_string()];
+    for v in &cloud.vars {
+        args.extend(["-var".to_string(), v.clone()]);
+    }
+    args.push("other".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(cloud.dir.path(), &args, &[("CCE_ENDPOINTS_FILE", &no_pid)]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("[FAIL] credentials: cannot connect: ")
+            && out.contains("no project named \"no-such-project\""),
+        "{out}"
+    );
+
     // No keys and no endpoints file: the embedded local cloud, which needs no pre-flight.
     let o = cloud.preflight(&[], &[]);
     let out = text(&o.stdout);
@@ -301,4 +336,42 @@ fn base_images_lists_cce_images_only() {
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn preflight_plan_shows_what_a_build_would_create() {
+    let cloud = Cloud::start();
+    let o = cloud.preflight(&["--plan"], &cloud.env());
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    assert!(out.starts_with("==> huaweicloud-ecs.node: plan\nDry run of build <build> on the embedded local cloud: nothing is created."), "{out}");
+    assert!(
+        out.contains("  eip cce-ib-<build>-eip (temporary, deleted at the end)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  image cce-node (kept after the build)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("==> huaweicloud-ecs.node: pre-flight checks\n[ok] credentials"),
+        "{out}"
+    );
+
+    let o = cloud.preflight(&["--plan", "--json"], &cloud.env());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let kinds: Vec<&str> = v["sources"][0]["plan"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["keypair", "vpc", "subnet", "eip", "server", "image"]
+    );
+    // Without --plan there is no plan.
+    let o = cloud.preflight(&["--json"], &cloud.env());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["sources"][0].get("plan").is_none());
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cce_cloud::signer::Credentials;
 use cce_cloud::{Client, ClientConfig, Endpoints, EndpointsFile, TransportOptions};
+use cce_engine::dry_run::{self, DryRun};
 use cce_engine::preflight::{self, Options, PreflightReport, Status};
 use cce_template::diag::Diagnostics;
 use cce_template::load::load;
@@ -46,6 +47,9 @@ pub struct Args {
     /// checked for it instead of for 0.0.0.0/0.
     #[arg(long = "ssh-source", value_name = "IPV4")]
     pub ssh_source: Option<Ipv4Addr>,
+    /// Also print what a build would create, bill and call (the dry-run plan), before the checks.
+    #[arg(long = "plan")]
+    pub plan: bool,
     /// A .pkr.hcl file or a folder holding them.
     pub path: PathBuf,
 }
@@ -61,6 +65,9 @@ struct SourceReport {
     skipped: Option<String>,
     #[serde(flatten)]
     report: PreflightReport,
+    /// The dry-run plan, with `--plan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<DryRun>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -143,11 +150,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 &check_opts,
             )),
         };
+        let plan = args.plan.then(|| dry_run::plan(cfg, None));
         reports.push(SourceReport {
             source: reference.clone(),
             target: target.into(),
             skipped,
             report,
+            plan,
         });
     }
 
@@ -175,6 +184,11 @@ fn render(reports: &[SourceReport]) -> String {
     let mut out = String::new();
     let (mut ok, mut warn, mut fail) = (0, 0, 0);
     for r in reports {
+        if let Some(plan) = &r.plan {
+            out.push_str(&format!("==> {}: plan\n", r.source));
+            out.push_str(&dry_run::render_text(plan));
+            out.push('\n');
+        }
         if let Some(why) = &r.skipped {
             out.push_str(&format!("==> {}: skipped: {why}\n", r.source));
             continue;
