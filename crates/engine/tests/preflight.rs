@@ -679,3 +679,83 @@ async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn image_filters_key_pairs_and_private_ip_builds_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = LocalCloud::start(Config::new(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let c = client(&h);
+    let f = fixture(&c).await;
+    let base = |extra: &str| {
+        cfg(&format!(
+            "  flavor = \"s7n.large.2\"\n  vpc_id = \"{}\"\n  subnets = [\"{}\"]\n  eip_bandwidth_size = 5\n{extra}",
+            f.vpc, f.subnet
+        ))
+    };
+
+    // A filter: by name, by properties, ambiguous without most_recent, matching nothing.
+    let r = preflight::run(&c, &base("  source_image_filter {\n    filters {\n      name = \"Debian 12 CCE node base (local sandbox rootfs)\"\n      visibility = \"public\"\n    }\n  }")).await;
+    assert_eq!(r.worst(), Status::Ok, "{}", r.render_text());
+    assert!(r.render_text().contains(&f.cce_image));
+    let props = "  source_image_filter {\n    filters {\n      properties = { __platform = \"Debian\" }\n    }\n    most_recent = true\n  }";
+    assert!(preflight::run(&c, &base(props)).await.passed());
+    let ambiguous = props.replace("    most_recent = true\n", "");
+    let fail = only_failure(
+        &preflight::run(&c, &base(&ambiguous)).await,
+        "source_image_filter",
+    )
+    .clone();
+    assert!(fail.detail.contains("2 images match"), "{fail:?}");
+    let none = "  source_image_filter {\n    filters {\n      name = \"Windows\"\n    }\n  }";
+    only_failure(
+        &preflight::run(&c, &base(none)).await,
+        "source_image_filter",
+    );
+
+    // An existing key pair must exist.
+    let image = format!("  source_image = \"{}\"\n", f.cce_image);
+    let with_key = format!(
+        "{image}  ssh_keypair_name = \"my-key\"\n  ssh_private_key_file = \"/nonexistent/key\""
+    );
+    only_failure(
+        &preflight::run(&c, &base(&with_key)).await,
+        "ssh_keypair_name",
+    );
+    Cloud::create_keypair(&c, "my-key", None).await.unwrap();
+    let r = preflight::run(&c, &base(&with_key)).await;
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.name == "key pair my-key" && c.status == Status::Ok),
+        "{}",
+        r.render_text()
+    );
+
+    // No public IP: SSH goes to the private address, said plainly.
+    let mut private = base(&image);
+    private.associate_public_ip_address = false;
+    private.eip_bandwidth_size = 0;
+    let r = preflight::run(&c, &private).await;
+    assert_eq!(r.worst(), Status::Ok, "{}", r.render_text());
+    assert!(
+        r.render_text()
+            .contains("[ok] public ip: associate_public_ip_address is false"),
+        "{}",
+        r.render_text()
+    );
+
+    // No vpc_id: the temporary network is announced, not checked.
+    let mut temp = base(&image);
+    temp.vpc_id = None;
+    temp.subnets.clear();
+    let r = preflight::run(&c, &temp).await;
+    assert!(
+        r.render_text()
+            .contains("[ok] network: vpc_id is not set: a temporary VPC 172.16.0.0/16"),
+        "{}",
+        r.render_text()
+    );
+    h.shutdown().await;
+}
