@@ -203,7 +203,49 @@ pub async fn run_with(cloud: &dyn Cloud, cfg: &HuaweiEcsConfig, opts: &Options) 
     check_image(&mut report, cloud, cfg).await;
     check_flavor(&mut report, cloud, cfg, az_ok).await;
     check_eip(&mut report, cloud, cfg).await;
+    check_image_name(&mut report, cloud, cfg).await;
     report
+}
+
+/// A private image of the same name is not an error for IMS, but two images of one name are
+/// easy to mix up in `source_image_name` and in the CCE console.
+async fn check_image_name(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &HuaweiEcsConfig) {
+    let Some(name) = &cfg.image_name else {
+        return;
+    };
+    let q = ImageQuery {
+        name: Some(name.clone()),
+        image_type: Some("private".into()),
+        ..Default::default()
+    };
+    match cloud.list_images(&q).await {
+        Ok(list) => {
+            let same: Vec<&str> = list
+                .iter()
+                .filter(|i| &i.name == name && i.status != "deleted")
+                .map(|i| i.id.as_str())
+                .collect();
+            if same.is_empty() {
+                report.checks.push(Check::ok(
+                    "image name",
+                    format!("no private image is named {name:?} yet"),
+                ));
+            } else {
+                report.checks.push(Check::warn(
+                    "image name",
+                    format!("{} private image(s) are already named {name:?}: {}", same.len(), same.join(", ")),
+                    "image_name",
+                    "give each build a distinct name, e.g. with a timestamp: \"cce-node-${formatdate(\"YYYYMMDDhhmm\", timestamp())}\"",
+                ));
+            }
+        }
+        Err(e) => report.checks.push(Check::warn(
+            "image name",
+            format!("cannot list private images named {name:?}: {e}"),
+            "image_name",
+            "check the key's IMS permissions",
+        )),
+    }
 }
 
 fn check_zone(

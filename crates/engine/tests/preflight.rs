@@ -461,6 +461,15 @@ async fn preflight_checks_each_field_and_creates_nothing() {
     bad.volume_size = Some(10);
     only_failure(&preflight::run(&c, &bad).await, "volume_size");
 
+    // An image of the name to create exists already: a warning.
+    let mut dup = good(&f);
+    dup.image_name = Some("broken-image".into());
+    let r = preflight::run(&c, &dup).await;
+    assert_eq!(r.worst(), Status::Warn, "{}", r.render_text());
+    let warn = r.checks.iter().find(|c| c.status == Status::Warn).unwrap();
+    assert_eq!(warn.field.as_deref(), Some("image_name"));
+    assert!(warn.detail.contains(&killed), "{}", warn.detail);
+
     // A flavor not sold in the zone.
     let mut bad = good(&f);
     bad.flavor = Some("x9.huge.64".into());
