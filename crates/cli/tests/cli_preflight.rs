@@ -259,7 +259,8 @@ fn preflight_reports_bad_credentials_and_skips_the_embedded_cloud() {
     assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
     assert!(
         out.contains("[FAIL] credentials: cannot connect: ")
-            && out.contains("no project named \"no-such-project\""),
+            && out.contains("no project named \"no-such-project\"")
+            && out.contains("       change project_name: "),
         "{out}"
     );
 

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use cce_cloud::models::{Flavor, Image, ImageQuery, PublicIp};
-use cce_cloud::{Cloud, Findable};
+use cce_cloud::{Cloud, CloudError, Findable};
 use cce_template::schema::communicator::{Communicator, KeyPair};
 use cce_template::schema::huaweicloud::{
     HuaweiEcsConfig, ImageFilter, SecurityGroupRef, SourceImage,
@@ -108,6 +108,37 @@ impl PreflightReport {
                 format!("cannot connect: {error}"),
                 "access_key",
                 "check access_key and secret_key (HW_ACCESS_KEY, HW_SECRET_KEY), region, auth_url and project_name or project_id",
+            )],
+        }
+    }
+
+    /// The report of a failed [`cce_cloud::connect`]: the `credentials` check, naming the field
+    /// most likely to blame (the keys, the project or the endpoints).
+    pub fn connect_error(error: &CloudError) -> PreflightReport {
+        let (field, fix) = match error {
+            e if e.is_auth() => (
+                "access_key",
+                "check access_key and secret_key (HW_ACCESS_KEY, HW_SECRET_KEY) and that the key's user may list projects",
+            ),
+            CloudError::NotFound(_) | CloudError::Config(_) => (
+                "project_name",
+                "set project_name (HW_PROJECT_NAME) to an existing project of the region, or project_id (HW_PROJECT_ID)",
+            ),
+            CloudError::Endpoint(_) => (
+                "auth_url",
+                "set auth_url to the IAM endpoint, e.g. https://iam.ru-moscow-1.hc.sbercloud.ru/v3",
+            ),
+            _ => (
+                "region",
+                "check region, auth_url and the network path to the IAM endpoint",
+            ),
+        };
+        PreflightReport {
+            checks: vec![Check::fail(
+                "credentials",
+                format!("cannot connect: {error}"),
+                field,
+                fix,
             )],
         }
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cce_cloud::signer::Credentials;
-use cce_cloud::{Client, ClientConfig, Endpoints, EndpointsFile, TransportOptions};
+use cce_cloud::{ClientConfig, Endpoints, EndpointsFile, TransportOptions};
 use cce_engine::dry_run::{self, DryRun};
 use cce_engine::preflight::{self, Options, PreflightReport, Status};
 use cce_template::diag::Diagnostics;
@@ -217,11 +217,25 @@ async fn check_source(
     opts: &Options,
 ) -> PreflightReport {
     let work = async {
-        let client = match connect(cfg, file, env).await {
-            Ok(c) => c,
-            Err(e) => return PreflightReport::connect_failed(&format!("{e:#}")),
+        let config = match file {
+            Some(f) => ClientConfig::from_endpoints_file(f, env),
+            None => client_config(&Access::from_config(cfg), env),
         };
-        preflight::run_with(&client, cfg, opts).await
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => return PreflightReport::connect_error(&e),
+        };
+        let project_name = match &config.project_id {
+            Some(_) => String::new(),
+            None => cfg
+                .project_name
+                .clone()
+                .unwrap_or_else(|| cfg.region.clone()),
+        };
+        match cce_cloud::connect(config, &project_name).await {
+            Ok(client) => preflight::run_with(&client, cfg, opts).await,
+            Err(e) => PreflightReport::connect_error(&e),
+        }
     };
     match tokio::time::timeout(SOURCE_TIMEOUT, work).await {
         Ok(r) => r,
@@ -230,28 +244,6 @@ async fn check_source(
             SOURCE_TIMEOUT.as_secs()
         )),
     }
-}
-
-/// A client for the endpoints file when given, else for the source's own fields, with the
-/// project resolved.
-async fn connect(
-    cfg: &HuaweiEcsConfig,
-    file: Option<&EndpointsFile>,
-    env: &HashMap<String, String>,
-) -> anyhow::Result<Client> {
-    let config = match file {
-        Some(f) => ClientConfig::from_endpoints_file(f, env)?,
-        None => client_config(&Access::from_config(cfg), env)?,
-    };
-    let project = config.project_id.clone();
-    let name = match project {
-        Some(_) => String::new(),
-        None => cfg
-            .project_name
-            .clone()
-            .unwrap_or_else(|| cfg.region.clone()),
-    };
-    Ok(cce_cloud::connect(config, &name).await?)
 }
 
 /// What reaching the real cloud takes.
@@ -282,7 +274,10 @@ impl Access {
 
 /// Endpoints from `auth_url` like the plugin v1.x (Cloud.ru's hosts when it is unset), the keys,
 /// the project id when known, and proxy/CA settings from `env`.
-pub fn client_config(a: &Access, env: &HashMap<String, String>) -> anyhow::Result<ClientConfig> {
+pub fn client_config(
+    a: &Access,
+    env: &HashMap<String, String>,
+) -> Result<ClientConfig, cce_cloud::CloudError> {
     let endpoints = match &a.auth_url {
         Some(url) => Endpoints::from_auth_url(&a.region, url)?,
         None => Endpoints::cloud_ru(&a.region),
