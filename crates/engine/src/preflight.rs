@@ -212,15 +212,21 @@ pub async fn run_with(cloud: &dyn Cloud, cfg: &HuaweiEcsConfig, opts: &Options) 
             z
         }
         Err(e) => {
-            let fix = if e.is_auth() {
-                "check access_key and secret_key (HW_ACCESS_KEY, HW_SECRET_KEY) and that the key's user may use ECS in this project"
+            let (field, fix) = if e.is_auth() {
+                (
+                    "access_key",
+                    "check access_key and secret_key (HW_ACCESS_KEY, HW_SECRET_KEY) and that the key's user may use ECS in this project",
+                )
             } else {
-                "check region, auth_url and the network path to the endpoints"
+                (
+                    "region",
+                    "check region, auth_url and the network path to the endpoints",
+                )
             };
             report.checks.push(Check::fail(
                 "credentials",
                 format!("the first call failed: {e}"),
-                "access_key",
+                field,
                 fix,
             ));
             return report;

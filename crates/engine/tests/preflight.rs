@@ -508,6 +508,7 @@ async fn preflight_checks_each_field_and_creates_nothing() {
         ("credentials", Status::Fail)
     );
     assert!(r.checks[0].detail.contains("401"), "{}", r.checks[0].detail);
+    assert_eq!(r.checks[0].field.as_deref(), Some("access_key"));
 
     // Nothing was created, changed or deleted: the same inventory, and only reads were sent.
     let sent = methods_since(&log, log_start);
