@@ -1124,6 +1124,41 @@ mod tests {
     }
 
     #[test]
+    fn connect_errors_name_the_field_to_blame() {
+        let field = |e: CloudError| {
+            PreflightReport::connect_error(&e).checks[0]
+                .field
+                .clone()
+                .unwrap()
+        };
+        let refused = cce_cloud::ApiError::from_response(
+            "iam",
+            "list projects",
+            401,
+            br#"{"error_code":"APIGW.0301","error_msg":"bad signature"}"#,
+            None,
+        );
+        assert_eq!(field(refused.into()), "access_key");
+        assert_eq!(
+            field(CloudError::NotFound("no project named \"x\"".into())),
+            "project_name"
+        );
+        assert_eq!(
+            field(CloudError::Config("2 projects are named \"x\"".into())),
+            "project_name"
+        );
+        let bad_url = cce_cloud::endpoints::EndpointError::NoDomain {
+            url: "https://localhost/v3".into(),
+        };
+        assert_eq!(field(bad_url.into()), "auth_url");
+        let r = PreflightReport::connect_error(&CloudError::NotFound("no project".into()));
+        assert_eq!(
+            (r.checks[0].name.as_str(), r.checks[0].status),
+            ("credentials", Status::Fail)
+        );
+    }
+
+    #[test]
     fn report_text_and_verdict() {
         let mut r = PreflightReport::default();
         assert!(r.passed());
