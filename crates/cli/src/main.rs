@@ -53,6 +53,10 @@ enum Command {
     Version(commands::version::Args),
     /// Run the embedded local cloud.
     Localcloud(commands::localcloud::Args),
+    /// Check the huaweicloud-ecs sources against the cloud before building (creates nothing).
+    Preflight(commands::preflight::Args),
+    /// List the CCE node base images visible to the project (for `source_image`).
+    BaseImages(commands::base_images::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,8 @@ fn main() -> ExitCode {
         Command::Fmt(a) => commands::fmt::run(a),
         Command::Version(a) => commands::version::run(a),
         Command::Localcloud(a) => commands::localcloud::run(a),
+        Command::Preflight(a) => commands::preflight::run(a),
+        Command::BaseImages(a) => commands::base_images::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -404,6 +404,24 @@ impl Client {
         Ok(self.send_json::<SecurityGroupEnvelope>(&call).await?.security_group)
     }
 
+    /// Every v1 security group of the project (all pages), to resolve groups given by name.
+    pub async fn list_security_groups(&self) -> Result<Vec<SecurityGroup>, CloudError> {
+        #[derive(serde::Deserialize)]
+        struct SecurityGroupList {
+            #[serde(default)]
+            security_groups: Vec<SecurityGroup>,
+        }
+        let base = self.vpc("list security groups", Method::GET, "/security-groups")?.query("limit", PAGE);
+        collect_pages(
+            |marker| {
+                let call = base.clone().query_opt("marker", marker);
+                async move { Ok(self.send_json::<SecurityGroupList>(&call).await?.security_groups) }
+            },
+            |g: &SecurityGroup| g.id.as_str(),
+        )
+        .await
+    }
+
     pub async fn list_security_group_rules(&self, sg_id: &str) -> Result<Vec<SecurityGroupRule>, CloudError> {
         let call = self.vpc("list security group rules", Method::GET, "/security-group-rules")?.query("security_group_id", sg_id);
         Ok(self.send_json::<RuleList>(&call).await?.security_group_rules)

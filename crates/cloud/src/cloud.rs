@@ -89,6 +89,20 @@ pub trait Cloud: Send + Sync {
     fn show_subnet<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Subnet>>;
     /// Every EIP of the project.
     fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>>;
+    /// Every security group of the project, to resolve groups given by name. The default (for
+    /// clouds written before this method) says it is not supported.
+    fn list_security_groups(&self) -> BoxFuture<'_, CloudResult<Vec<SecurityGroup>>> {
+        Box::pin(async { Err(CloudError::Config("this cloud cannot list security groups".into())) })
+    }
+    /// Every subnet (of one VPC if given). The default says it is not supported.
+    fn list_subnets<'a>(&'a self, vpc_id: Option<&'a str>) -> BoxFuture<'a, CloudResult<Vec<Subnet>>> {
+        let _ = vpc_id;
+        Box::pin(async { Err(CloudError::Config("this cloud cannot list subnets".into())) })
+    }
+    /// A security group with its v1 rules. The default says it is not supported.
+    fn show_security_group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<SecurityGroup>> {
+        Box::pin(async move { Err(CloudError::Config(format!("this cloud cannot show security group {id}"))) })
+    }
 }
 
 /// A client ready for a build: the project id resolved through IAM (by `project_name`) when the
@@ -367,6 +381,18 @@ impl Cloud for Client {
 
     fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>> {
         Box::pin(Client::list_eips(self))
+    }
+
+    fn list_security_groups(&self) -> BoxFuture<'_, CloudResult<Vec<SecurityGroup>>> {
+        Box::pin(Client::list_security_groups(self))
+    }
+
+    fn show_security_group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<SecurityGroup>> {
+        Box::pin(Client::show_security_group(self, id))
+    }
+
+    fn list_subnets<'a>(&'a self, vpc_id: Option<&'a str>) -> BoxFuture<'a, CloudResult<Vec<Subnet>>> {
+        Box::pin(Client::list_subnets(self, vpc_id))
     }
 }
 

@@ -11,12 +11,14 @@
 //! - [`tty`]: the live terminal view and the choice of sink for a command.
 
 pub mod comm;
+pub mod dry_run;
 pub mod events;
 pub mod interrupt;
 pub mod ledger;
 pub mod logsink;
 pub mod null_build;
 pub mod postprocess;
+pub mod preflight;
 pub mod provision;
 pub mod redact;
 pub mod tty;
