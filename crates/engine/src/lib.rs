@@ -7,7 +7,8 @@
 //! - [`redact`]: the one secret filter every output goes through, covering encoded forms;
 //! - [`events`]: the build's event model and its sinks (JSON lines, Packer's machine-readable
 //!   CSV, plain text);
-//! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor.
+//! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor;
+//! - [`remover`]: removes what a build left, over the `Cloud` trait, and sweeps for strays.
 
 pub mod comm;
 pub mod events;
@@ -18,3 +19,4 @@ pub mod null_build;
 pub mod postprocess;
 pub mod provision;
 pub mod redact;
+pub mod remover;
