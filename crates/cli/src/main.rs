@@ -51,6 +51,10 @@ enum Command {
     Version(commands::version::Args),
     /// Run the embedded local cloud.
     Localcloud(commands::localcloud::Args),
+    /// Remove what a killed or failed build left in the cloud.
+    Cleanup(commands::cleanup::Args),
+    /// List the builds journaled on this machine and what each left.
+    Builds(commands::builds::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
         Command::Fmt(a) => commands::fmt::run(a),
         Command::Version(a) => commands::version::run(a),
         Command::Localcloud(a) => commands::localcloud::run(a),
+        Command::Cleanup(a) => commands::cleanup::run(a),
+        Command::Builds(a) => commands::builds::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

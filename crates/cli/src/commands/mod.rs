@@ -1,6 +1,8 @@
 //! One module per subcommand; each exposes `Args` (its flags) and `run`, which returns the exit code.
 
 pub mod build;
+pub mod builds;
+pub mod cleanup;
 pub mod fmt;
 pub mod init;
 pub mod inspect;
