@@ -581,6 +581,11 @@ async fn cleanup_explains_what_is_missing() {
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o).0.contains("nothing to clean up"), "{:?}", text(&o));
 
+    // Packer's single-dash form works too.
+    let o = cli(&["cleanup", "-all", "-dry-run"], &env).await;
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains("nothing to clean up"), "{:?}", text(&o));
+
     let o = cli(&["cleanup"], &env).await;
     assert_eq!(o.status.code(), Some(2), "BUILD_ID or --all is required");
 
