@@ -563,6 +563,44 @@ async fn keep_images_keeps_the_unfinished_image_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_succeeded_builds_image_stays_even_if_never_marked_kept() {
+    let s = real_stand_in().await;
+    let c = client(&s.handle);
+    let ledger = Ledger::create(
+        &s.root,
+        &ledger::new_build_id(),
+        header(CloudKind::Real, None),
+    )
+    .unwrap();
+    let id = ledger.build_id().to_owned();
+    let made = crashed_build(&c, &ledger).await;
+    ledger
+        .finished(FinishStatus::Succeeded, vec![made.image.clone()])
+        .unwrap();
+    drop(ledger);
+    let o = cli(&["cleanup", &id, "--dry-run"], &s.env()).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("would keep image")
+            && out.contains("the build succeeded; the image is its result"),
+        "{out}"
+    );
+    let o = cli(&["cleanup", &id], &s.env()).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "kept image {}",
+            ledger::resource_name(&id, &ResourceKind::Image)
+        )),
+        "{out}"
+    );
+    assert_gone(&c, &made, true).await;
+    s.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_explains_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("xdg");

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use cce_cloud::{Client, ClientConfig, Cloud, Endpoints, EndpointsFile, TransportOptions, Waits};
 use cce_engine::ledger::{
     self, BUILD_TAG, BuildHeader, BuildStatus, Cleanup, CloudKind, FinishStatus, Journal, Ledger,
-    LedgerError, Outstanding, ResourceKind, ResourceRemover, Tags,
+    LedgerError, ResourceKind, ResourceRemover, Tags,
 };
 use cce_engine::remover::{self, CloudRemover, Stray};
 use cce_localcloud::LocalCloudHandle;
@@ -191,18 +191,55 @@ fn refuse_running(id: &str, path: &Path, header: &BuildHeader) -> anyhow::Result
     Ok(())
 }
 
-/// Whether an outstanding image stays: asked to keep images, or the build succeeded and the
-/// image is its result.
-fn keep_reason(res: &Outstanding, args: &Args, journal: &Journal) -> Option<&'static str> {
-    if res.kind != ResourceKind::Image {
-        return None;
-    }
+/// Why the build's images stay, if they do: asked to keep images, or the build succeeded and
+/// its image is the result.
+fn image_keep_reason(args: &Args, journal: &Journal) -> Option<&'static str> {
     if journal.finished() == Some(FinishStatus::Succeeded) {
         Some("the build succeeded; the image is its result")
     } else if args.keep_images {
         Some("kept by --keep-images")
     } else {
         None
+    }
+}
+
+/// The remover the journal walk uses: it never deletes an image that must stay, even one whose
+/// look-up failed before the walk and is therefore still open when the walk meets it.
+struct Walker<'a> {
+    inner: &'a CloudRemover,
+    keep_images: Option<&'static str>,
+}
+
+impl ResourceRemover for Walker<'_> {
+    type Error = String;
+
+    fn find_by_name(
+        &self,
+        kind: &ResourceKind,
+        name: &str,
+        tags: &Tags,
+    ) -> impl Future<Output = Result<Option<String>, String>> + Send {
+        async move {
+            self.inner
+                .find_by_name(kind, name, tags)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    fn delete(
+        &self,
+        kind: &ResourceKind,
+        id: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        async move {
+            if let (ResourceKind::Image, Some(why)) = (kind, self.keep_images) {
+                return Err(format!(
+                    "image {id} is not deleted ({why}), but it could not be recorded as kept"
+                ));
+            }
+            self.inner.delete(kind, id).await.map_err(|e| e.to_string())
+        }
     }
 }
 
@@ -216,23 +253,18 @@ async fn walk<W: Write>(
     out: &mut Printer<W>,
 ) -> anyhow::Result<usize> {
     let mut left = 0;
+    let keep_images = image_keep_reason(args, journal);
     // Images to keep are closed first, so the walk below does not delete them.
     for res in ledger.outstanding() {
-        let Some(why) = keep_reason(&res, args, journal) else {
+        let Some(why) = keep_images.filter(|_| res.kind == ResourceKind::Image) else {
             continue;
         };
         let image_id = match &res.cloud_id {
             Some(i) => Some(i.clone()),
             None => match remover.find_by_name(&res.kind, &res.name, &res.tags).await {
                 Ok(found) => found,
-                Err(e) => {
-                    left += 1;
-                    out.line(
-                        &Line::resource(id, "failed", &res.kind, &res.name, None, Source::Journal)
-                            .error(e.to_string(), retry_hint(id)),
-                    )?;
-                    continue;
-                }
+                // Left open: the walk below looks again and reports the failure.
+                Err(_) => continue,
             },
         };
         match image_id {
@@ -266,7 +298,11 @@ async fn walk<W: Write>(
             }
         }
     }
-    let report = Cleanup::run(ledger, remover).await;
+    let walker = Walker {
+        inner: remover,
+        keep_images,
+    };
+    let report = Cleanup::run(ledger, &walker).await;
     for (res, cloud_id) in &report.deleted {
         out.line(&Line::resource(
             id,
@@ -311,10 +347,9 @@ async fn walk<W: Write>(
     let (strays, errors) = remover::sweep(remover.cloud.as_ref(), id, &ledger.journal()).await;
     left += sweep_errors(id, &errors, out)?;
     for s in strays {
-        if s.kind == ResourceKind::Image && args.keep_images {
+        if let (ResourceKind::Image, Some(why)) = (&s.kind, keep_images) {
             out.line(
-                &Line::resource(id, "kept", &s.kind, &s.name, Some(&s.id), Source::Sweep)
-                    .why("kept by --keep-images"),
+                &Line::resource(id, "kept", &s.kind, &s.name, Some(&s.id), Source::Sweep).why(why),
             )?;
             continue;
         }
@@ -356,6 +391,7 @@ async fn preview<W: Write>(
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
     let mut would = 0;
+    let keep_images = image_keep_reason(args, journal);
     // Found by name here but not recorded (nothing is written): the sweep must not count them again.
     let mut found_ids = std::collections::HashSet::new();
     for res in journal.outstanding() {
@@ -366,7 +402,7 @@ async fn preview<W: Write>(
         match found {
             Ok(Some(cloud_id)) => {
                 found_ids.insert((res.kind.clone(), cloud_id.clone()));
-                match keep_reason(&res, args, journal) {
+                match keep_images.filter(|_| res.kind == ResourceKind::Image) {
                     Some(why) => out.line(
                         &Line::resource(
                             id,
@@ -419,12 +455,16 @@ async fn preview<W: Write>(
         if found_ids.contains(&(kind.clone(), cloud_id.clone())) {
             continue;
         }
-        let keep = kind == ResourceKind::Image && args.keep_images;
-        let action = if keep { "would_keep" } else { "would_delete" };
-        would += usize::from(!keep);
+        let keep = keep_images.filter(|_| kind == ResourceKind::Image);
+        let action = if keep.is_some() {
+            "would_keep"
+        } else {
+            "would_delete"
+        };
+        would += usize::from(keep.is_none());
         out.line(
             &Line::resource(id, action, &kind, &name, Some(&cloud_id), Source::Sweep)
-                .why("not in the journal; found by the build's name prefix or tag"),
+                .why(keep.unwrap_or("not in the journal; found by the build's name prefix or tag")),
         )?;
     }
     out.note(&format!(
