@@ -689,3 +689,129 @@ async fn a_resource_that_cannot_be_removed_fails_the_run_with_what_to_do() {
     assert_eq!(journal(&s.home, &id).outstanding().len(), 1, "still owed");
     s.handle.shutdown().await;
 }
+
+const CHILD_ENV: &str = "CCE_CLEANUP_TEST_CHILD";
+
+/// Runs inside a child process started by `a_build_killed_with_sigkill_is_cleaned_up`: plays a
+/// build against the cloud named by `CCE_ENDPOINTS_FILE` under `XDG_STATE_HOME`, prints its id,
+/// then waits to be killed. Ignored in normal runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "runs only as the child of a_build_killed_with_sigkill_is_cleaned_up"]
+async fn child_build_that_gets_killed() {
+    let (Ok(endpoints), Ok(home)) = (std::env::var(CHILD_ENV), std::env::var("XDG_STATE_HOME"))
+    else {
+        eprintln!("nothing to do: only the parent test starts this with {CHILD_ENV} set");
+        return;
+    };
+    let file = EndpointsFile::load(Path::new(&endpoints)).expect("endpoints file");
+    let c =
+        Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap()).unwrap();
+    let root = Path::new(&home).join("cce-image-builder");
+    let ledger = Ledger::create(
+        &root,
+        &ledger::new_build_id(),
+        header(CloudKind::Real, None),
+    )
+    .expect("ledger");
+    let made = crashed_build(&c, &ledger).await;
+    println!(
+        "READY {} {} {} {} {} {} {} {}",
+        ledger.build_id(),
+        made.keypair,
+        made.vpc,
+        made.subnet,
+        made.eip,
+        made.server,
+        made.image,
+        made.stray
+    );
+    use std::io::Write as _;
+    std::io::stdout().flush().expect("flush stdout");
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_killed_with_sigkill_is_cleaned_up() {
+    use tokio::io::AsyncBufReadExt;
+    let s = real_stand_in().await;
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "--ignored",
+            "child_build_that_gets_killed",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, &s.endpoints)
+        .env("XDG_STATE_HOME", &s.home)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn child");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read child") {
+            if let Some(rest) = line.strip_prefix("READY ") {
+                return rest.split(' ').map(str::to_owned).collect::<Vec<_>>();
+            }
+        }
+        panic!("the child ended before it was ready");
+    })
+    .await
+    .expect("the child gets ready within 60 s");
+    let [id, keypair, vpc, subnet, eip, server, image, stray] =
+        <[String; 8]>::try_from(ready).unwrap();
+    let made = Made {
+        keypair,
+        vpc,
+        subnet,
+        eip,
+        server,
+        image,
+        stray,
+    };
+    let pid = child.id().expect("child pid");
+
+    // While the build lives, it is running and cleanup keeps its hands off.
+    let o = cli(&["builds"], &s.env()).await;
+    assert!(
+        text(&o)
+            .0
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains(" running ")),
+        "{:?}",
+        text(&o)
+    );
+    let o = cli(&["cleanup", &id], &s.env()).await;
+    assert_eq!(o.status.code(), Some(1));
+    // The journal names the pid of the process that wrote it: the child.
+    assert!(
+        text(&o).1.contains(&format!(
+            "build {id} is still running (pid {pid}); stop it first"
+        )),
+        "{:?}",
+        text(&o)
+    );
+    assert!(
+        Cloud::show_server(&client(&s.handle), &made.server)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // kill -9: no handler runs, the kernel drops the journal's lock.
+    // (tokio's `kill` sends SIGKILL on Unix, then reaps.)
+    child.kill().await.expect("SIGKILL the child");
+    let o = cli(&["builds", "--json"], &s.env()).await;
+    let row: serde_json::Value = serde_json::from_str(text(&o).0.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (row["status"].as_str(), row["outstanding"].as_u64()),
+        (Some("crashed"), Some(6))
+    );
+
+    let o = cli(&["cleanup", "--all"], &s.env()).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains(&format!("{id}: clean")), "{out}");
+    assert_gone(&client(&s.handle), &made, false).await;
+    s.handle.shutdown().await;
+}
