@@ -100,7 +100,25 @@ async fn network(cloud: &dyn Cloud, vpc: &str, subnet: &str, third_octet: u8) ->
 }
 
 async fn server(cloud: &dyn Cloud, name: &str, vpc: &str, subnet: &str, key: &str) -> String {
+    tagged_server(cloud, name, vpc, subnet, key, &Tags::new()).await
+}
+
+async fn tagged_server(
+    cloud: &dyn Cloud,
+    name: &str,
+    vpc: &str,
+    subnet: &str,
+    key: &str,
+    tags: &Tags,
+) -> String {
     let body = ServerCreate {
+        server_tags: tags
+            .iter()
+            .map(|(k, v)| Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
         name: name.into(),
         image_ref: gold_image(cloud).await,
         flavor_ref: "s7n.large.2".into(),
@@ -539,8 +557,25 @@ async fn sweep_finds_what_never_reached_the_journal_and_spares_kept_and_foreign(
         .stop_server(&srv, &Waits::default().server)
         .await
         .unwrap();
-    // An image of this build under an unusual name: found by its tag.
+    // A server and an image of this build under unusual names: found by their tag.
+    let renamed = tagged_server(
+        cloud,
+        "renamed-by-hand",
+        &vpc,
+        &subnet,
+        &name(ResourceKind::Keypair),
+        &tags,
+    )
+    .await;
     let tagged = image(cloud, "renamed-by-hand", &srv, &tags).await;
+    // A key pair the journal calls deleted, yet there it is: the sweep takes it again.
+    let old_kp = format!("{}-old", name(ResourceKind::Keypair));
+    cloud.create_keypair(&old_kp, None).await.unwrap();
+    let i = ledger
+        .intent(ResourceKind::Keypair, &old_kp, Tags::new())
+        .unwrap();
+    ledger.created(i, &old_kp).unwrap();
+    ledger.deleted(i).unwrap();
     // The build's result, kept in the journal: never swept.
     let kept_i = ledger
         .intent(ResourceKind::Image, "turbo-node-final", tags.clone())
@@ -559,11 +594,15 @@ async fn sweep_finds_what_never_reached_the_journal_and_spares_kept_and_foreign(
         .iter()
         .map(|s| (s.kind.to_string(), s.id.clone()))
         .collect();
+    let mut servers = [srv.clone(), renamed.clone()];
+    servers.sort();
     assert_eq!(
         got,
         [
-            ("server".to_string(), srv.clone()),
+            ("server".to_string(), servers[0].clone()),
+            ("server".to_string(), servers[1].clone()),
             ("keypair".into(), name(ResourceKind::Keypair)),
+            ("keypair".into(), old_kp.clone()),
             ("eip".into(), eip.id.clone()),
             ("image".into(), tagged.clone()),
             ("subnet".into(), subnet.clone()),
