@@ -655,6 +655,29 @@ async fn cleanup_explains_what_is_missing() {
         "{err}"
     );
 
+    // A journal held open while the build that wrote it is dead: another cleanup has it.
+    let id = ledger::new_build_id();
+    let dead_pid = 0x7fff_fff0; // above Linux's pid limit: no process has it
+    let held = Ledger::create(
+        &root,
+        &id,
+        BuildHeader {
+            pid: dead_pid,
+            ..header(CloudKind::Real, None)
+        },
+    )
+    .unwrap();
+    let o = cli(&["cleanup", &id], &env).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(&format!(
+            "build {id} is being cleaned up by another process (its build, pid {dead_pid}, is gone)"
+        )),
+        "{err}"
+    );
+    drop(held);
+
     let o = cli(
         &["builds"],
         &[("XDG_STATE_HOME", dir.path().join("empty").to_str().unwrap())],

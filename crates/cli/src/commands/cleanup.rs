@@ -182,13 +182,20 @@ fn refuse_running(id: &str, path: &Path, header: &BuildHeader) -> anyhow::Result
         // Lock state unknown (a file system without flock): trust the pid.
         None => header.pid != std::process::id() && ledger::pid_alive(header.pid),
     };
-    if running {
+    if !running {
+        return Ok(());
+    }
+    if header.pid != std::process::id() && !ledger::pid_alive(header.pid) {
+        // Locked, but not by the build: another cleanup is at work on it.
         bail!(
-            "build {id} is still running (pid {}); stop it first",
+            "build {id} is being cleaned up by another process (its build, pid {}, is gone); wait for that to finish",
             header.pid
         );
     }
-    Ok(())
+    bail!(
+        "build {id} is still running (pid {}); stop it first",
+        header.pid
+    )
 }
 
 /// Why the build's images stay, if they do: asked to keep images, or the build succeeded and
