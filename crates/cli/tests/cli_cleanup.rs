@@ -655,6 +655,27 @@ async fn cleanup_explains_what_is_missing() {
         "{err}"
     );
 
+    // A crashed build on a local cloud that a running build still serves: starting that cloud a
+    // second time would overwrite the running build's records.
+    let state = dir.path().join("shared-localcloud");
+    LocalCloud::start(Config::new(&state))
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    let crashed = ledger::new_build_id();
+    drop(Ledger::create(&root, &crashed, header(CloudKind::Local, Some(&state))).unwrap());
+    let busy = ledger::new_build_id();
+    let live = Ledger::create(&root, &busy, header(CloudKind::Local, Some(&state))).unwrap();
+    let o = cli(&["cleanup", &crashed], &env).await;
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains(&format!("build {busy} is running on the same local cloud")),
+        "{err}"
+    );
+    drop(live);
+
     // A journal held open while the build that wrote it is dead: another cleanup has it.
     let id = ledger::new_build_id();
     let dead_pid = 0x7fff_fff0; // above Linux's pid limit: no process has it

@@ -129,6 +129,12 @@ async fn clean_build<W: Write>(
                 ledger::build_dir(root, id).display()
             );
         }
+        if let Some(other) = running_on_state(root, state) {
+            bail!(
+                "build {other} is running on the same local cloud ({}), which cleanup would have to start a second time; wait for it to finish, then run `cce-image-builder cleanup {id}`",
+                state.display()
+            );
+        }
     }
     for c in &journal.corrupt {
         out.note(&format!(
@@ -174,6 +180,25 @@ async fn clean_build<W: Write>(
         ))?;
     }
     Ok(left == 0)
+}
+
+/// A running build whose embedded local cloud keeps its state in `state`: two local clouds on one
+/// state would overwrite each other's records.
+fn running_on_state(root: &Path, state: &Path) -> Option<String> {
+    let builds = ledger::list_builds(root).ok()?;
+    builds
+        .into_iter()
+        .filter(|b| b.status == BuildStatus::Running)
+        .find(|b| {
+            let path = ledger::build_dir(root, &b.id).join(ledger::JOURNAL_FILE);
+            Journal::read(&path).ok().is_some_and(|j| {
+                j.header().is_some_and(|h| {
+                    h.cloud.kind == CloudKind::Local
+                        && h.cloud.local_state_dir.as_deref() == Some(state)
+                })
+            })
+        })
+        .map(|b| b.id)
 }
 
 fn refuse_running(id: &str, path: &Path, header: &BuildHeader) -> anyhow::Result<()> {
