@@ -77,7 +77,7 @@ fn table(builds: &[BuildSummary]) -> String {
             ]
         })
         .collect();
-    let head = ["ID", "STARTED", "STATUS", "TEMPLATE", "LEFT"];
+    let head = ["ID", "STARTED", "STATUS", "TEMPLATE", "OUTSTANDING"];
     let mut widths = head.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
