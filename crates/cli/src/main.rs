@@ -57,6 +57,10 @@ enum Command {
     Preflight(commands::preflight::Args),
     /// List the CCE node base images visible to the project (for `source_image`).
     BaseImages(commands::base_images::Args),
+    /// Remove what a killed or failed build left in the cloud.
+    Cleanup(commands::cleanup::Args),
+    /// List the builds journaled on this machine and what each left.
+    Builds(commands::builds::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,8 @@ fn main() -> ExitCode {
         Command::Localcloud(a) => commands::localcloud::run(a),
         Command::Preflight(a) => commands::preflight::run(a),
         Command::BaseImages(a) => commands::base_images::run(a),
+        Command::Cleanup(a) => commands::cleanup::run(a),
+        Command::Builds(a) => commands::builds::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -29,6 +29,13 @@ pub enum Findable {
     Image,
 }
 
+/// A live resource found by [`Cloud::list_leftovers`]: its id (a key pair's is its name) and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftover {
+    pub id: String,
+    pub name: String,
+}
+
 /// What the build engine needs from a cloud. Object-safe, so engines hold `Arc<dyn Cloud>`.
 pub trait Cloud: Send + Sync {
     fn region(&self) -> &str;
@@ -103,6 +110,12 @@ pub trait Cloud: Send + Sync {
     fn show_security_group<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<SecurityGroup>> {
         Box::pin(async move { Err(CloudError::Config(format!("this cloud cannot show security group {id}"))) })
     }
+
+    /// Live resources of `kind` a build may have left without journaling them, for the sweep
+    /// after cleanup: those whose name (an EIP's alias) starts with `prefix`, and servers carrying
+    /// the tag `tag` (`(key, value)`). Images are never matched by name, only by that tag: a
+    /// user's own image may share a name.
+    fn list_leftovers<'a>(&'a self, kind: Findable, prefix: &'a str, tag: (&'a str, &'a str)) -> BoxFuture<'a, CloudResult<Vec<Leftover>>>;
 }
 
 /// A client ready for a build: the project id resolved through IAM (by `project_name`) when the
@@ -393,6 +406,102 @@ impl Cloud for Client {
 
     fn list_subnets<'a>(&'a self, vpc_id: Option<&'a str>) -> BoxFuture<'a, CloudResult<Vec<Subnet>>> {
         Box::pin(Client::list_subnets(self, vpc_id))
+    }
+
+    fn list_leftovers<'a>(&'a self, kind: Findable, prefix: &'a str, tag: (&'a str, &'a str)) -> BoxFuture<'a, CloudResult<Vec<Leftover>>> {
+        Box::pin(async move {
+            let found = |id: String, name: String| Leftover { id, name };
+            let mut out: Vec<Leftover> = match kind {
+                Findable::Server => {
+                    // The ECS name filter is a fuzzy match: keep true prefixes only.
+                    let by_name = ServerQuery { name: Some(prefix.to_string()), ..Default::default() };
+                    let by_tag = ServerQuery { tags: Some(format!("{}={}", tag.0, tag.1)), ..Default::default() };
+                    let mut servers: Vec<Server> = self.list_all_servers(by_name).await?.into_iter().filter(|s| s.name.starts_with(prefix)).collect();
+                    // The tag search only adds to the name search (every server we make has our
+                    // name), so a cloud that refuses its format costs a warning, not the sweep.
+                    match self.list_all_servers(by_tag).await {
+                        Ok(tagged) => servers.extend(tagged),
+                        Err(e) => tracing::warn!(error = %e, "cannot list servers by tag; relying on their names"),
+                    }
+                    servers.into_iter().filter(|s| s.status != "DELETED").map(|s| found(s.id, s.name)).collect()
+                }
+                Findable::Keypair => Client::list_keypairs(self).await?.into_iter().filter(|k| k.name.starts_with(prefix)).map(|k| found(k.name.clone(), k.name)).collect(),
+                Findable::Eip => Client::list_eips(self)
+                    .await?
+                    .into_iter()
+                    .filter_map(|e| match e.alias {
+                        Some(a) if a.starts_with(prefix) => Some(found(e.id, a)),
+                        _ => None,
+                    })
+                    .collect(),
+                Findable::Vpc => Client::list_vpcs(self).await?.into_iter().filter(|v| v.name.starts_with(prefix)).map(|v| found(v.id, v.name)).collect(),
+                Findable::Subnet => Client::list_subnets(self, None).await?.into_iter().filter(|s| s.name.starts_with(prefix)).map(|s| found(s.id, s.name)).collect(),
+                Findable::Image => {
+                    let wanted = format!("{}={}", tag.0, tag.1);
+                    // Every private image, matched here: the wire format of IMS's `tag` filter is
+                    // unverified, and a filter the cloud misreads must neither fail nor widen the sweep.
+                    self.list_all_images(ImageQuery { image_type: Some("private".into()), ..Default::default() })
+                        .await?
+                        .into_iter()
+                        .filter(|i| i.status != "deleted" && i.tags.contains(&wanted))
+                        .map(|i| found(i.id, i.name))
+                        .collect()
+                }
+            };
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            out.dedup_by(|a, b| a.id == b.id);
+            Ok(out)
+        })
+    }
+}
+
+/// Most pages a leftover listing follows, so a cloud that ignores paging cannot loop it forever.
+const MAX_LIST_PAGES: u32 = 100;
+
+impl Client {
+    /// Every server matching `q`, following ECS pages (`offset` is a page number from 1).
+    async fn list_all_servers(&self, mut q: ServerQuery) -> CloudResult<Vec<Server>> {
+        const LIMIT: u32 = 100;
+        q.limit = Some(LIMIT);
+        let mut out: Vec<Server> = Vec::new();
+        for page in 1..=MAX_LIST_PAGES {
+            q.offset = Some(page);
+            let list = Client::list_servers(self, &q).await?;
+            let n = list.servers.len();
+            let before = out.len();
+            for s in list.servers {
+                if !out.iter().any(|o| o.id == s.id) {
+                    out.push(s);
+                }
+            }
+            let total = list.count.map_or(usize::MAX, |c| c as usize);
+            if n < LIMIT as usize || out.len() == before || out.len() >= total {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every image matching `q`, following IMS pages (marker = last id).
+    async fn list_all_images(&self, mut q: ImageQuery) -> CloudResult<Vec<Image>> {
+        const LIMIT: u32 = 100;
+        q.limit = Some(LIMIT);
+        let mut out: Vec<Image> = Vec::new();
+        for _ in 0..MAX_LIST_PAGES {
+            let page = Client::list_images(self, &q).await?;
+            let n = page.len();
+            let before = out.len();
+            for i in page {
+                if !out.iter().any(|o| o.id == i.id) {
+                    out.push(i);
+                }
+            }
+            if n < LIMIT as usize || out.len() == before {
+                break;
+            }
+            q.marker = out.last().map(|i| i.id.clone());
+        }
+        Ok(out)
     }
 }
 

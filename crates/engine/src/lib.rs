@@ -9,6 +9,7 @@
 //!   CSV, plain text);
 //! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor;
 //! - [`tty`]: the live terminal view and the choice of sink for a command.
+//! - [`remover`]: removes what a build left, over the `Cloud` trait, and sweeps for strays.
 
 pub mod comm;
 pub mod dry_run;
@@ -22,3 +23,4 @@ pub mod preflight;
 pub mod provision;
 pub mod redact;
 pub mod tty;
+pub mod remover;

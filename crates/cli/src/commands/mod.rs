@@ -2,6 +2,8 @@
 
 pub mod base_images;
 pub mod build;
+pub mod builds;
+pub mod cleanup;
 pub mod fmt;
 pub mod init;
 pub mod inspect;
