@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, shell_quote};
-use cce_template::schema::fields::Deferrable;
+use cce_template::schema::fields::{Deferrable, GoDuration};
 use cce_template::schema::provisioners::{
     Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner,
 };
@@ -351,7 +351,39 @@ fn apply_override(
         }
     }
     fn b(v: &serde_json::Value) -> std::result::Result<bool, String> {
-        v.as_bool().ok_or_else(|| "expected a bool".to_string())
+        match v {
+            serde_json::Value::Bool(x) => Ok(*x),
+            // HCL and Packer accept the strings "true" and "false" for a bool.
+            serde_json::Value::String(x) if x == "true" => Ok(true),
+            serde_json::Value::String(x) if x == "false" => Ok(false),
+            _ => Err("expected a bool".to_string()),
+        }
+    }
+    fn d(v: &serde_json::Value) -> std::result::Result<Option<GoDuration>, String> {
+        match v {
+            serde_json::Value::Null => Ok(None),
+            serde_json::Value::String(x) => GoDuration::parse(x)
+                .map(Some)
+                .map_err(|e| format!("expected a duration such as \"30s\": {e}")),
+            // A bare number is nanoseconds, as Go's time.Duration decodes it.
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(|ns| Some(GoDuration(Duration::from_nanos(ns))))
+                .ok_or_else(|| "expected a duration such as \"30s\"".to_string()),
+            _ => Err("expected a duration such as \"30s\"".to_string()),
+        }
+    }
+    fn plain_list(v: &serde_json::Value) -> std::result::Result<Vec<String>, String> {
+        match l(v)? {
+            Some(Deferrable::Known(x)) => Ok(x),
+            _ => Ok(Vec::new()),
+        }
+    }
+    fn plain(v: &serde_json::Value) -> std::result::Result<Option<String>, String> {
+        match s(v)? {
+            Some(Deferrable::Known(x)) => Ok(Some(x)),
+            _ => Ok(None),
+        }
     }
     fn codes(v: &serde_json::Value) -> std::result::Result<Vec<i64>, String> {
         let items = v.as_array().ok_or("expected a list of numbers")?;
@@ -398,6 +430,13 @@ fn apply_override(
             }
             (ProvisionerKind::Shell(p), "skip_clean") => b(v).map(|x| p.skip_clean = x),
             (ProvisionerKind::Shell(p), "binary") => b(v).map(|x| p.binary = x),
+            (ProvisionerKind::Shell(p), "use_env_var_file") => {
+                b(v).map(|x| p.use_env_var_file = x)
+            }
+            (ProvisionerKind::Shell(p), "start_retry_timeout") => d(v).map(|x| {
+                p.start_retry_timeout = x.unwrap_or(GoDuration(Duration::from_secs(300)))
+            }),
+            (ProvisionerKind::Shell(p), "pause_after") => d(v).map(|x| p.pause_after = x),
             (ProvisionerKind::Shell(p), "valid_exit_codes") => {
                 codes(v).map(|x| p.valid_exit_codes = x)
             }
@@ -434,14 +473,54 @@ fn apply_override(
             (ProvisionerKind::ShellLocal(p), "valid_exit_codes") => {
                 codes(v).map(|x| p.valid_exit_codes = x)
             }
+            (ProvisionerKind::ShellLocal(p), "env_var_format") => {
+                s(v).map(|x| p.env_var_format = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "only_on") => plain_list(v).map(|x| p.only_on = x),
+            (ProvisionerKind::ShellLocal(p), "use_linux_pathing") => {
+                b(v).map(|x| p.use_linux_pathing = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "tempfile_extension") => {
+                plain(v).map(|x| p.tempfile_extension = x)
+            }
             (ProvisionerKind::Breakpoint(p), "note") => s(v).map(|x| p.note = x),
             (ProvisionerKind::Breakpoint(p), "disable") => b(v).map(|x| p.disable = x),
-            _ => Err(
-                "this field cannot be overridden yet; set it in the provisioner block itself"
-                    .into(),
-            ),
+            _ => Err(format!(
+                "\"{name}\" is not a field of provisioner \"{}\"",
+                kind_name(kind)
+            )),
         };
         r.map_err(bad)?;
+    }
+    check_overridden(kind)
+}
+
+/// Packer validates a provisioner after merging its override, so an override can make it
+/// invalid (an `inline` over a block that has `script`); say so instead of running both.
+fn check_overridden(kind: &ProvisionerKind) -> std::result::Result<(), String> {
+    match kind {
+        ProvisionerKind::Shell(p) => {
+            let (inline, script, scripts) =
+                (p.inline.is_some(), p.script.is_some(), p.scripts.is_some());
+            if script && scripts {
+                return Err("after the override both \"script\" and \"scripts\" are set; override one to null".into());
+            }
+            if inline && (script || scripts) {
+                return Err("after the override both \"inline\" and a script file are set; override the other to null".into());
+            }
+            if !(inline || script || scripts) {
+                return Err("after the override no \"inline\", \"script\" or \"scripts\" is left".into());
+            }
+        }
+        ProvisionerKind::File(p) => {
+            if p.content.is_some() && (p.source.is_some() || p.sources.is_some()) {
+                return Err("after the override both \"content\" and a source are set; override the other to null".into());
+            }
+            if p.destination.is_none() {
+                return Err("after the override \"destination\" is not set".into());
+            }
+        }
+        ProvisionerKind::ShellLocal(_) | ProvisionerKind::Breakpoint(_) => {}
     }
     Ok(())
 }
@@ -472,10 +551,16 @@ fn environment(
 /// single quotes in values escaped for the shell as Packer does.
 fn flatten_env(env: &BTreeMap<String, String>, format: Option<&str>) -> String {
     let format = format.unwrap_or("%s='%s' ");
+    // Split once, so a `%s` inside a name or value is never taken for a placeholder.
+    let parts: Vec<&str> = format.splitn(3, "%s").collect();
     env.iter()
         .map(|(k, v)| {
             let v = v.replace('\'', "'\"'\"'");
-            format.replacen("%s", k, 1).replacen("%s", &v, 1)
+            match parts.as_slice() {
+                [a, b, c] => format!("{a}{k}{b}{v}{c}"),
+                [a, b] => format!("{a}{k}{b}"),
+                _ => format.to_string(),
+            }
         })
         .collect()
 }
@@ -561,26 +646,44 @@ fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
     )))
 }
 
+/// Packer's defaults of `env_var_format` and `execute_command`, which change with
+/// `use_env_var_file`: the variables are then exported from a sourced file.
+fn shell_defaults(use_env_var_file: bool) -> (&'static str, &'static str) {
+    if use_env_var_file {
+        (
+            "export %s='%s'\n",
+            "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}",
+        )
+    } else {
+        ("%s='%s' ", "chmod +x {{.Path}}; {{.Vars}} {{.Path}}")
+    }
+}
+
 async fn run_shell(
     s: &ShellProvisioner,
     ctx: &BuildContext,
     comm: &dyn Communicator,
     deadline: Option<Instant>,
 ) -> Result<()> {
+    let (default_format, default_execute) = shell_defaults(s.use_env_var_file);
     let env = environment(ctx, ctx.list(&s.environment_vars)?, ctx.map(&s.env)?)?;
-    let vars = flatten_env(&env, ctx.text(&s.env_var_format)?.as_deref());
+    let format = ctx
+        .text(&s.env_var_format)?
+        .unwrap_or_else(|| default_format.into());
+    let vars = flatten_env(&env, Some(&format));
     let execute = ctx
         .text(&s.execute_command)?
-        .unwrap_or_else(|| "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into());
+        .unwrap_or_else(|| default_execute.into());
+    let folder = ctx.text(&s.remote_folder)?.unwrap_or_else(|| "/tmp".into());
+    let folder = folder.trim_end_matches('/');
     let remote_path = match ctx.text(&s.remote_path)? {
         Some(p) => p,
         None => {
-            let folder = ctx.text(&s.remote_folder)?.unwrap_or_else(|| "/tmp".into());
             let file = match ctx.text(&s.remote_file)? {
                 Some(f) => f,
                 None => format!("script_{}.sh", rand::rng().random_range(0..10_000u32)),
             };
-            format!("{}/{file}", folder.trim_end_matches('/'))
+            format!("{folder}/{file}")
         }
     };
     // (shown name, script bytes)
@@ -612,10 +715,78 @@ async fn run_shell(
         }
         scripts.push((f, data));
     }
+    // Packer writes the variables once, readable by the login user only, and sources the file
+    // before every script of this provisioner.
+    let env_var_file = if s.use_env_var_file {
+        let path = format!(
+            "{folder}/varfile_{}.sh",
+            rand::rng().random_range(0..10_000u32)
+        );
+        upload_with_retry(
+            comm,
+            vars.as_bytes(),
+            &path,
+            0o600,
+            "environment variable file",
+            s.start_retry_timeout.0,
+        )
+        .await?;
+        Some(path)
+    } else {
+        None
+    };
+    let ran = run_scripts(
+        s,
+        ctx,
+        comm,
+        deadline,
+        &scripts,
+        &execute,
+        &vars,
+        &remote_path,
+        env_var_file.as_deref().unwrap_or(""),
+    )
+    .await;
+    if let (Some(path), false) = (&env_var_file, s.skip_clean) {
+        // After a failed script the file is still removed; the script's error comes first.
+        let removed = remove_remote(comm, path, "environment variable file").await;
+        ran?;
+        return removed;
+    }
+    ran
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_scripts(
+    s: &ShellProvisioner,
+    ctx: &BuildContext,
+    comm: &dyn Communicator,
+    deadline: Option<Instant>,
+    scripts: &[(String, Vec<u8>)],
+    execute: &str,
+    vars: &str,
+    remote_path: &str,
+    env_var_file: &str,
+) -> Result<()> {
     for (name, data) in scripts {
         ctx.say(format!("Provisioning with shell script: {name}"));
-        upload_with_retry(comm, &data, &remote_path, s.start_retry_timeout.0).await?;
-        let command = fill(&execute, &[("Vars", &vars), ("Path", &remote_path)]);
+        upload_with_retry(
+            comm,
+            data,
+            remote_path,
+            0o755,
+            "script",
+            s.start_retry_timeout.0,
+        )
+        .await?;
+        let command = fill(
+            execute,
+            &[
+                ("Vars", vars),
+                ("Path", remote_path),
+                ("EnvVarFile", env_var_file),
+            ],
+        );
         let out = emitter(ctx, "shell", Stream::Stdout);
         let err = emitter(ctx, "shell", Stream::Stderr);
         let opts = ExecOptions {
@@ -651,53 +822,59 @@ async fn run_shell(
             tokio::time::sleep(p.0).await;
         }
         if !s.skip_clean {
-            let rm = format!("rm -f {}", shell_quote(&remote_path));
-            let st = comm
-                .exec(
-                    &rm,
-                    &[],
-                    ExecOptions {
-                        timeout: Some(Duration::from_secs(60)),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| {
-                    ProvisionError::new(format!(
-                        "error removing temporary script at {remote_path}: {e}"
-                    ))
-                })?;
-            if !st.success() {
-                return Err(ProvisionError::new(format!(
-                    "error removing temporary script at {remote_path}: {st}"
-                )));
-            }
+            remove_remote(comm, remote_path, "script").await?;
         }
     }
     Ok(())
 }
 
-/// Uploads the script, retrying with reconnects for up to `start_retry_timeout` (the machine may
-/// be rebooting after an `expect_disconnect` provisioner).
+/// Removes a temporary file the provisioner uploaded.
+async fn remove_remote(comm: &dyn Communicator, path: &str, what: &str) -> Result<()> {
+    let rm = format!("rm -f {}", shell_quote(path));
+    let st = comm
+        .exec(
+            &rm,
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| ProvisionError::new(format!("error removing temporary {what} at {path}: {e}")))?;
+    if !st.success() {
+        return Err(ProvisionError::new(format!(
+            "error removing temporary {what} at {path}: {st}"
+        )));
+    }
+    Ok(())
+}
+
+/// Uploads a file of the provisioner, retrying with reconnects for up to `start_retry_timeout`
+/// (the machine may be rebooting after an `expect_disconnect` provisioner, or its folder may not
+/// exist yet).
 async fn upload_with_retry(
     comm: &dyn Communicator,
     data: &[u8],
     remote: &str,
+    mode: u32,
+    what: &str,
     start_retry_timeout: Duration,
 ) -> Result<()> {
     let start = Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match comm.upload_bytes(data, remote, 0o755).await {
+        match comm.upload_bytes(data, remote, mode).await {
             Ok(_) => return Ok(()),
             Err(e) => {
                 let left = start_retry_timeout.saturating_sub(start.elapsed());
                 if left.is_zero() {
                     return Err(ProvisionError::new(format!(
-                        "error uploading script to {remote}: {e}"
+                        "error uploading {what} to {remote}: {e}"
                     )));
                 }
+                tracing::debug!(attempt, error = %e, "upload of the {what} failed; retrying");
                 tokio::time::sleep(backoff(attempt).min(left)).await;
                 // A failed reconnect is retried by the next round until the budget is spent.
                 let _ = comm
@@ -979,6 +1156,135 @@ mod tests {
         assert!(applies_to(&v(&["null.a"]), &[], "null.a"));
         assert!(!applies_to(&v(&["null.b"]), &[], "null.a"));
         assert!(!applies_to(&[], &v(&["null.a"]), "null.a"));
+    }
+
+    /// A value of the field's type that differs from every default.
+    fn sample(name: &str, ty: cce_template::schema::fields::Ty) -> serde_json::Value {
+        use cce_template::schema::fields::Ty;
+        match (name, ty) {
+            ("direction", _) => serde_json::json!("download"),
+            (_, Ty::Bool) => serde_json::json!(true),
+            (_, Ty::Number) => serde_json::json!(7),
+            (_, Ty::Duration) => serde_json::json!("7s"),
+            (_, Ty::StringList) => serde_json::json!(["7"]),
+            (_, Ty::StringMap) => serde_json::json!({"K": "V"}),
+            _ => serde_json::json!("x-override"),
+        }
+    }
+
+    fn blank(ty: &str) -> ProvisionerKind {
+        use cce_template::schema::provisioners::*;
+        match ty {
+            "file" => ProvisionerKind::File(FileProvisioner {
+                source: Some(Deferrable::Known("s".into())),
+                sources: None,
+                content: None,
+                destination: Some(Deferrable::Known("/d".into())),
+                direction: Direction::Upload,
+                generated: false,
+            }),
+            "shell" => ProvisionerKind::Shell(ShellProvisioner {
+                inline: Some(Deferrable::Known(vec!["true".into()])),
+                script: None,
+                scripts: None,
+                environment_vars: None,
+                env: None,
+                env_var_format: None,
+                execute_command: None,
+                remote_folder: None,
+                remote_file: None,
+                remote_path: None,
+                inline_shebang: None,
+                expect_disconnect: false,
+                valid_exit_codes: vec![0],
+                skip_clean: false,
+                start_retry_timeout: GoDuration(Duration::from_secs(300)),
+                pause_after: None,
+                use_env_var_file: false,
+                binary: false,
+            }),
+            "shell-local" => ProvisionerKind::ShellLocal(ShellLocal {
+                command: None,
+                inline: Some(Deferrable::Known(vec!["true".into()])),
+                script: None,
+                scripts: None,
+                environment_vars: None,
+                env: None,
+                env_var_format: None,
+                execute_command: None,
+                inline_shebang: None,
+                only_on: Vec::new(),
+                valid_exit_codes: vec![0],
+                use_linux_pathing: false,
+                tempfile_extension: None,
+            }),
+            _ => ProvisionerKind::Breakpoint(Breakpoint {
+                note: None,
+                disable: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn every_schema_field_can_be_overridden() {
+        use cce_template::schema::provisioners::PROVISIONER_TYPES;
+        for (ty, fields) in PROVISIONER_TYPES {
+            for f in *fields {
+                let mut kind = blank(ty);
+                let before = kind.clone();
+                let mut map = serde_json::Map::new();
+                map.insert(f.name.to_string(), sample(f.name, f.ty));
+                // Fields exclusive with the blank's own are cleared in the same override.
+                match (*ty, f.name) {
+                    ("shell" | "shell-local", "script" | "scripts" | "command") => {
+                        map.insert("inline".into(), serde_json::Value::Null);
+                    }
+                    ("file", "content") => {
+                        map.insert("source".into(), serde_json::Value::Null);
+                    }
+                    _ => {}
+                }
+                let r = apply_override(&mut kind, &map);
+                assert_eq!(r, Ok(()), "{ty}.{}", f.name);
+                assert_ne!(kind, before, "{ty}.{} did not change", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_block() {
+        let mut kind = blank("shell");
+        let mut map = serde_json::Map::new();
+        map.insert("script".into(), serde_json::json!("x.sh"));
+        let e = apply_override(&mut kind, &map).unwrap_err();
+        assert!(e.contains("both \"inline\" and a script file"), "{e}");
+        let mut map = serde_json::Map::new();
+        map.insert("start_retry_timeout".into(), serde_json::json!("soon"));
+        let e = apply_override(&mut blank("shell"), &map).unwrap_err();
+        assert!(e.starts_with("override of \"start_retry_timeout\": expected a duration"), "{e}");
+        let mut map = serde_json::Map::new();
+        map.insert("no_such".into(), serde_json::json!(1));
+        let e = apply_override(&mut blank("breakpoint"), &map).unwrap_err();
+        assert!(e.contains("not a field of provisioner \"breakpoint\""), "{e}");
+    }
+
+    #[test]
+    fn env_var_file_defaults_follow_packer() {
+        let mut env = BTreeMap::new();
+        env.insert("A".to_string(), "it's".to_string());
+        let (format, execute) = shell_defaults(true);
+        assert_eq!(
+            flatten_env(&env, Some(format)),
+            "export A='it'\"'\"'s'\n"
+        );
+        assert_eq!(
+            execute,
+            "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
+        );
+        assert_eq!(shell_defaults(false).0, "%s='%s' ");
+        // A `%s` inside a value stays text.
+        env.insert("A".to_string(), "%s".to_string());
+        assert_eq!(flatten_env(&env, None), "A='%s' ");
     }
 
     #[test]
