@@ -29,26 +29,12 @@ pub fn ssh_config(
         .username
         .clone()
         .ok_or_else(|| err("ssh_username is not set".into()))?;
-    if ssh.bastion.is_some() {
-        return Err(err("ssh_bastion_host is not supported by the null builder yet; connect to the host directly".into()));
-    }
+    let bastion = match &ssh.bastion {
+        None => None,
+        Some(b) => Some(bastion(b, ssh, cwd, redactor)?),
+    };
     let auth = if let Some(file) = &ssh.private_key_file {
-        let path = resolve(cwd, file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            err(format!(
-                "cannot read ssh_private_key_file {}: {e}",
-                path.display()
-            ))
-        })?;
-        for line in text
-            .lines()
-            .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        {
-            // Lines too short or too common to redact are refused by the redactor; the key
-            // as a whole is still covered by its long body lines.
-            let _ = redactor.add(line);
-        }
-        Auth::private_key(text)
+        Auth::private_key(read_key(cwd, file, "ssh_private_key_file", redactor)?)
     } else if let Some(p) = &ssh.password {
         let _ = redactor.add(p);
         Auth::Password(p.clone())
@@ -63,6 +49,7 @@ pub fn ssh_config(
         ));
     };
     let mut c = cce_remote::SshConfig::new(host, user, auth);
+    c.bastion = bastion;
     c.port = ssh.port;
     c.timeout = ssh.timeout.0;
     c.handshake_attempts = ssh.handshake_attempts.max(1);
@@ -77,6 +64,71 @@ pub fn ssh_config(
         _ => TransferMethod::Tar,
     };
     Ok(c)
+}
+
+/// The jump host of `ssh_bastion_*`. As in Packer, the bastion's key defaults to
+/// `ssh_private_key_file`, and one of a password, a key or the agent must be given; when several
+/// are, the first of password, key file and agent is used.
+fn bastion(
+    b: &cce_template::schema::communicator::Bastion,
+    ssh: &cce_template::schema::SshConfig,
+    cwd: &Path,
+    redactor: &Redactor,
+) -> Result<cce_remote::Bastion, ProvisionError> {
+    let err = |m: String| ProvisionError { message: m };
+    let username = b.username.clone().ok_or_else(|| {
+        err("ssh_bastion_username is not set; set the user to log in as on the jump host".into())
+    })?;
+    let key_file = b
+        .private_key_file
+        .as_ref()
+        .map(|f| (f, "ssh_bastion_private_key_file"))
+        .or_else(|| {
+            ssh.private_key_file
+                .as_ref()
+                .map(|f| (f, "ssh_private_key_file (used for the bastion too)"))
+        });
+    let auth = if let Some(p) = &b.password {
+        let _ = redactor.add(p);
+        Auth::Password(p.clone())
+    } else if let Some((file, field)) = key_file {
+        Auth::private_key(read_key(cwd, file, field, redactor)?)
+    } else if b.agent_auth {
+        Auth::Agent
+    } else {
+        return Err(err(
+            "ssh_bastion_password or ssh_bastion_private_key_file must be specified (or ssh_bastion_agent_auth = true)"
+                .into(),
+        ));
+    };
+    Ok(cce_remote::Bastion {
+        host: b.host.clone(),
+        port: b.port,
+        username,
+        auth,
+    })
+}
+
+/// Reads a private key file named by `field`, handing its body to the redactor.
+fn read_key(
+    cwd: &Path,
+    file: &str,
+    field: &str,
+    redactor: &Redactor,
+) -> Result<String, ProvisionError> {
+    let path = resolve(cwd, file);
+    let text = std::fs::read_to_string(&path).map_err(|e| ProvisionError {
+        message: format!("cannot read {field} {}: {e}", path.display()),
+    })?;
+    for line in text
+        .lines()
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+    {
+        // Lines too short or too common to redact are refused by the redactor; the key
+        // as a whole is still covered by its long body lines.
+        let _ = redactor.add(line);
+    }
+    Ok(text)
 }
 
 /// A path of the template, relative to the working directory unless absolute.
