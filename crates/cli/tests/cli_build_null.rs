@@ -310,7 +310,7 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"),
+        all.contains("Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"),
         "{all}"
     );
     assert!(all.contains("Build 'null.a' errored after"), "{all}");
@@ -1041,4 +1041,47 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
     let all = both(&without);
     assert_eq!(without.status.code(), Some(1), "{all}");
     assert!(all.contains("SSH_AUTH_SOCK"), "{all}");
+}
+
+#[test]
+fn failure_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let d = project(
+        "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell-local\" {\n    inline = [\"echo before\", \"exit 3\"]\n    valid_exit_codes = [0, 2]\n  }\n}\n",
+    );
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    assert_eq!(
+        provisioning_lines(&text(&ours.stdout)),
+        provisioning_lines(&text(&packer.stdout))
+    );
+    // The reason, after the duration, is Packer's word for word.
+    let reason = |o: &Output| {
+        both(o)
+            .lines()
+            .find(|l| l.starts_with("Build 'null.a' errored after"))
+            .and_then(|l| l.split_once(": ").map(|(_, r)| r.to_string()))
+            .unwrap_or_else(|| panic!("no errored line: {}", both(o)))
+    };
+    assert_eq!(reason(&ours), reason(&packer));
+    assert_eq!(
+        reason(&ours),
+        "Script exited with non-zero exit status: 3.Allowed exit codes are: [0 2]"
+    );
 }

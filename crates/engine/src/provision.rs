@@ -201,13 +201,18 @@ pub async fn run_provisioners(
 ) -> Result<()> {
     for p in provisioners {
         if let Err(e) = run_one(p, ctx, comm).await {
-            if let (Some(cleanup), true) = (error_cleanup, run_cleanup) {
-                ctx.say(
-                    "Provisioning step had errors: Running the cleanup provisioner, if present...",
-                );
-                if let Err(ce) = run_one(cleanup, ctx, comm).await {
-                    ctx.error(format!("error-cleanup-provisioner failed: {ce}"));
-                }
+            if !run_cleanup {
+                return Err(e);
+            }
+            // Packer says this whether or not the build has a cleanup provisioner, and folds
+            // a failure of the cleanup into the build's error.
+            ctx.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
+            if let Some(cleanup) = error_cleanup
+                && let Err(ce) = run_one(cleanup, ctx, comm).await
+            {
+                return Err(ProvisionError::new(format!(
+                    "Cleanup failed: {ce}. Original Provisioning error: {e}"
+                )));
             }
             return Err(e);
         }
@@ -632,7 +637,9 @@ fn flush(e: &Arc<Mutex<LineEmitter>>) {
     }
 }
 
-fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
+/// Packer 1.6's error for an exit code not in `valid_exit_codes`, word for word (it has no
+/// space after the first period), for `shell` and `shell-local` alike.
+fn check_code(code: i64, valid: &[i64]) -> Result<()> {
     if valid.contains(&code) {
         return Ok(());
     }
@@ -642,7 +649,7 @@ fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     Err(ProvisionError::new(format!(
-        "{what} exited with non-zero exit status: {code}. Allowed exit codes are: [{allowed}]"
+        "Script exited with non-zero exit status: {code}.Allowed exit codes are: [{allowed}]"
     )))
 }
 
@@ -801,7 +808,7 @@ async fn run_scripts(
         let status =
             status.map_err(|e| ProvisionError::new(format!("error running script {name}: {e}")))?;
         match &status {
-            ExitStatus::Code(c) => check_code(i64::from(*c), &s.valid_exit_codes, "Script")?,
+            ExitStatus::Code(c) => check_code(i64::from(*c), &s.valid_exit_codes)?,
             ExitStatus::Disconnected => {
                 ctx.say("Remote end disconnected as expected; reconnecting...");
                 comm.reconnect(s.start_retry_timeout.0).await.map_err(|e| {
@@ -1093,11 +1100,7 @@ pub async fn run_shell_local(
             let _ = h.await;
         }
         match status.code() {
-            Some(c) => check_code(
-                i64::from(c),
-                &s.valid_exit_codes,
-                "Erroneous exit code; script",
-            )?,
+            Some(c) => check_code(i64::from(c), &s.valid_exit_codes)?,
             None => {
                 return Err(ProvisionError::new(format!(
                     "local script {shown} was killed by a signal"
@@ -1289,11 +1292,11 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert!(check_code(3, &[0, 3], "Script").is_ok());
-        let e = check_code(3, &[0], "Script").unwrap_err();
+        assert!(check_code(3, &[0, 3]).is_ok());
+        let e = check_code(3, &[0]).unwrap_err();
         assert_eq!(
             e.message,
-            "Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"
+            "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
         );
     }
 }

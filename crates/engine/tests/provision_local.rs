@@ -169,6 +169,33 @@ async fn retries_only_except_override_and_cleanup() {
     assert!(e.message.contains("exit status: 4"), "{e}");
     assert!(d.path().join("cleaned").exists() && !d.path().join("after").exists());
 
+    // A failing cleanup provisioner is folded into the error, in Packer's words.
+    let failing = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 4"])));
+    let bad_cleanup = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 6"])));
+    let e = run_provisioners(&[failing], Some(&bad_cleanup), true, &c, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Cleanup failed: Script exited with non-zero exit status: 6.Allowed exit codes are: [0]. \
+         Original Provisioning error: Script exited with non-zero exit status: 4.Allowed exit codes are: [0]"
+    );
+    // Without -on-error=cleanup neither the cleanup nor its announcement runs.
+    let said = |rec: &RecordingReporter| {
+        rec.events()
+            .iter()
+            .filter(|e| matches!(e, Event::StepStarted { step, .. } if step.starts_with("Provisioning step had errors")))
+            .count()
+    };
+    let before = said(&rec);
+    let failing = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 4"])));
+    std::fs::remove_file(d.path().join("cleaned")).unwrap();
+    run_provisioners(&[failing], Some(&cleanup), false, &c, None)
+        .await
+        .unwrap_err();
+    assert_eq!(said(&rec), before);
+    assert!(!d.path().join("cleaned").exists());
+
     let bp = prov(ProvisionerKind::Breakpoint(Breakpoint {
         note: Some(Deferrable::Known("n".into())),
         disable: true,
