@@ -665,7 +665,8 @@ fn provisioning_lines_match_packer() {
         "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  name = \"b\"\n  sources = [\"source.null.a\"]\n\
   provisioner \"shell-local\" {\n    inline = [\"echo hi $PACKER_BUILD_NAME\"]\n  }\n\
   provisioner \"breakpoint\" {\n    disable = true\n    note = \"n\"\n  }\n\
-  post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n}\n",
+  post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n\
+  post-processor \"shell-local\" {\n    name = \"after\"\n    inline = [\"echo pp $PACKER_BUILD_NAME\"]\n    execute_command = [\"{{.Vars}} /bin/sh {{.Script}}\"]\n  }\n}\n",
     );
     let packer = Command::new("/usr/bin/packer")
         .current_dir(d.path())
