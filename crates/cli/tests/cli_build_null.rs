@@ -1019,6 +1019,13 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
         .env("SSH_AUTH_SOCK", &sock)
         .output()
         .unwrap();
+    // A jump host on 127.0.0.2 whose key the agent holds as well.
+    let bastion = TestSshd::start_with("127.0.0.2", "LogLevel DEBUG1", None).unwrap();
+    let added_bastion = Command::new("ssh-add")
+        .arg(bastion.key_file())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
     let out = tempfile::tempdir().unwrap();
     let o = out.path().display();
     let tpl = format!(
@@ -1028,12 +1035,39 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
     let d = project(&tpl);
     let with_agent = build_env(d.path(), &["."], &[("SSH_AUTH_SOCK", &sock)]);
     let without = build(d.path(), &["."]);
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.j\"]\n  provisioner \"shell\" {{\n    inline = [\"touch {o}/via-bastion-agent\"]\n  }}\n}}\n",
+        sshd.source_with(
+            "j",
+            &format!(
+                "ssh_agent_auth = true\n  ssh_bastion_host = \"127.0.0.2\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"root\"\n  ssh_bastion_agent_auth = true",
+                bastion.port
+            )
+        )
+    );
+    let d = project(&tpl);
+    let through_bastion = build_env(d.path(), &["."], &[("SSH_AUTH_SOCK", &sock)]);
     let _ = agent.kill();
     let _ = agent.wait();
     assert!(
-        added.status.success(),
-        "ssh-add: {}",
-        text(&added.stderr)
+        added.status.success() && added_bastion.status.success(),
+        "ssh-add: {}{}",
+        text(&added.stderr),
+        text(&added_bastion.stderr)
+    );
+    assert_eq!(
+        through_bastion.status.code(),
+        Some(0),
+        "{}",
+        both(&through_bastion)
+    );
+    assert!(out.path().join("via-bastion-agent").exists());
+    let blog = bastion.log();
+    assert!(blog.contains("Accepted publickey for root"), "{blog}");
+    assert!(
+        blog.lines().any(|l| l.contains("direct_tcpip")
+            && l.contains(&format!("127.0.0.1 port {}", sshd.port))),
+        "no forward on the bastion: {blog}"
     );
     assert_eq!(with_agent.status.code(), Some(0), "{}", both(&with_agent));
     assert!(out.path().join("via-agent").exists());
