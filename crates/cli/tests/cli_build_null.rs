@@ -159,6 +159,19 @@ impl TestSshd {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
 
+    /// The log once `ready` holds for it (sessions log a moment after the client is gone),
+    /// or as it is after 5s.
+    fn wait_log(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn key_file(&self) -> PathBuf {
         self.dir.path().join("client_key")
     }
@@ -756,7 +769,11 @@ fn use_env_var_file_sources_the_variables_from_a_removed_file() {
     let mode = std::fs::metadata(out.path().join("two").join(varfile))
         .unwrap()
         .mode();
-    assert_eq!(mode & 0o777, 0o600, "the variable file is readable by others");
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the variable file is readable by others"
+    );
 }
 
 #[test]
@@ -787,7 +804,10 @@ fn overrides_change_any_field_per_source() {
     // skip_clean for b only: its files stay in its own folder.
     assert_eq!(names(&out.path().join("b-folder")).len(), 2);
     assert_eq!(read("local-a"), "local\n");
-    assert!(!out.path().join("local-b").exists(), "only_on not applied to b");
+    assert!(
+        !out.path().join("local-b").exists(),
+        "only_on not applied to b"
+    );
     // The format applies to every variable, PACKER_BUILD_NAME too.
     assert_eq!(read("format-from-format-a"), "from-format-w\n");
     assert_eq!(read("format-b"), "w\n");
@@ -832,8 +852,15 @@ fn start_retry_timeout_waits_for_the_remote_folder() {
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
-    assert!(all.contains(&format!("error uploading script to {o}/later/")), "{all}");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        all.contains(&format!("error uploading script to {o}/later/")),
+        "{all}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!out.path().join("ran").exists());
 
     // The folder replaces the file 3s into the build: the provisioner keeps trying, then runs.
@@ -862,7 +889,7 @@ fn password_authentication_logs_in_and_is_redacted() {
     let password = "Pw-only-for-this-sshd-7431";
     let Some(sshd) = TestSshd::start_with(
         "127.0.0.1",
-        "PasswordAuthentication yes",
+        "PasswordAuthentication yes\nLogLevel VERBOSE",
         Some(password),
     ) else {
         return;
@@ -872,7 +899,10 @@ fn password_authentication_logs_in_and_is_redacted() {
     let tpl = |pw: &str| {
         format!(
             "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo $(id -un) > {o}/who\", \"echo pw ${{build.Password}}\"]\n  }}\n}}\n",
-            sshd.source_with("a", &format!("ssh_password = \"{pw}\"\n  ssh_handshake_attempts = 1"))
+            sshd.source_with(
+                "a",
+                &format!("ssh_password = \"{pw}\"\n  ssh_handshake_attempts = 1")
+            )
         )
     };
     let d = project(&tpl(password));
@@ -883,7 +913,8 @@ fn password_authentication_logs_in_and_is_redacted() {
         std::fs::read_to_string(out.path().join("who")).unwrap(),
         "root\n"
     );
-    assert!(sshd.log().contains("Accepted password for root"), "{}", sshd.log());
+    let log = sshd.wait_log(|l| l.contains("Accepted password for root"));
+    assert!(log.contains("Accepted password for root"), "{log}");
     assert!(all.contains("pw "), "{all}");
     assert!(!all.contains(password), "the password leaked: {all}");
 
@@ -893,6 +924,38 @@ fn password_authentication_logs_in_and_is_redacted() {
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
     assert!(all.contains("authentication as root was rejected"), "{all}");
+
+    // With a key file the server does not know and the password, Packer offers the key, then
+    // the password; build.SSHPrivateKey is still the key file's text.
+    let keys = tempfile::tempdir().unwrap();
+    let stranger = keys.path().join("stranger");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo '${{build.SSHPrivateKey}}' | head -1 > {o}/key-head\"]\n  }}\n}}\n",
+        sshd.source_with(
+            "a",
+            &format!(
+                "ssh_private_key_file = \"{}\"\n  ssh_password = \"{password}\"\n  ssh_handshake_attempts = 1",
+                stranger.display()
+            )
+        )
+    );
+    let accepted_before = sshd.log().matches("Accepted password for root").count();
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let log =
+        sshd.wait_log(|log| log.matches("Accepted password for root").count() > accepted_before);
+    assert!(log.contains("Failed publickey for root"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("key-head")).unwrap(),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    );
 }
 
 #[test]
@@ -923,11 +986,9 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
             )
         )
     };
-    let forwards = || {
+    let forwards = |log: &str| {
         let wanted = format!("127.0.0.2 port {}", target.port);
-        bastion
-            .log()
-            .lines()
+        log.lines()
             .filter(|l| l.contains("direct_tcpip") && l.contains(&wanted))
             .count()
     };
@@ -947,20 +1008,32 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
         ),
     ];
     for (name, auth, accepted) in cases {
-        let before = forwards();
+        let before = forwards(&bastion.log());
+        let accepted_before = bastion.log().matches(accepted).count();
         let d = project(&tpl(name, &auth));
         let r = build(d.path(), &["."]);
         let all = both(&r);
         assert_eq!(r.status.code(), Some(0), "{name}: {all}\n{}", bastion.log());
-        assert!(!all.contains(password), "the bastion password leaked: {all}");
+        assert!(
+            !all.contains(password),
+            "the bastion password leaked: {all}"
+        );
         // The target saw the session, and the bastion opened the forward to it.
         let seen = std::fs::read_to_string(out.path().join(name)).unwrap();
         assert!(
             seen.ends_with(&format!(" 127.0.0.2 {}\n", target.port)),
             "{name}: {seen}"
         );
-        assert!(forwards() > before, "{name}: no forward on the bastion");
-        assert!(bastion.log().contains(accepted), "{name}: {}", bastion.log());
+        let blog = bastion
+            .wait_log(|l| forwards(l) > before && l.matches(accepted).count() > accepted_before);
+        assert!(
+            forwards(&blog) > before,
+            "{name}: no forward on the bastion: {blog}"
+        );
+        assert!(
+            blog.matches(accepted).count() > accepted_before,
+            "{name}: {blog}"
+        );
     }
 
     // With no way to log in to the bastion the template is refused before anything runs, as
@@ -1062,16 +1135,18 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
         both(&through_bastion)
     );
     assert!(out.path().join("via-bastion-agent").exists());
-    let blog = bastion.log();
+    let forwarded = |l: &str| {
+        l.lines().any(|l| {
+            l.contains("direct_tcpip") && l.contains(&format!("127.0.0.1 port {}", sshd.port))
+        })
+    };
+    let blog = bastion.wait_log(|l| l.contains("Accepted publickey for root") && forwarded(l));
     assert!(blog.contains("Accepted publickey for root"), "{blog}");
-    assert!(
-        blog.lines().any(|l| l.contains("direct_tcpip")
-            && l.contains(&format!("127.0.0.1 port {}", sshd.port))),
-        "no forward on the bastion: {blog}"
-    );
+    assert!(forwarded(&blog), "no forward on the bastion: {blog}");
     assert_eq!(with_agent.status.code(), Some(0), "{}", both(&with_agent));
     assert!(out.path().join("via-agent").exists());
-    assert!(sshd.log().contains("Accepted publickey for root"), "{}", sshd.log());
+    let log = sshd.wait_log(|l| l.contains("Accepted publickey for root"));
+    assert!(log.contains("Accepted publickey for root"), "{log}");
     // Without SSH_AUTH_SOCK there is no agent to ask, and the build says where it looked.
     let all = both(&without);
     assert_eq!(without.status.code(), Some(1), "{all}");

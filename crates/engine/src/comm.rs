@@ -13,7 +13,7 @@ use crate::redact::Redactor;
 
 /// The template's communicator fields as a connection config. `ssh_host` wins over `host`, the
 /// address the builder found (`None` for the null builder). `temporary_key` is the private key of
-/// a keypair the builder made; it is used when the template names no key, password or agent.
+/// a keypair the builder made; it is offered unless the template names a key file.
 pub fn ssh_config(
     ssh: &cce_template::schema::SshConfig,
     host: Option<String>,
@@ -33,20 +33,35 @@ pub fn ssh_config(
         None => None,
         Some(b) => Some(bastion(b, ssh, cwd, redactor)?),
     };
-    let auth = if let Some(file) = &ssh.private_key_file {
-        Auth::private_key(read_key(cwd, file, "ssh_private_key_file", redactor)?)
-    } else if let Some(p) = &ssh.password {
-        let _ = redactor.add(p);
-        Auth::Password(p.clone())
-    } else if ssh.agent_auth {
-        Auth::Agent
+    // Packer offers every method the template gives, in this order: the agent, the key file,
+    // the builder's temporary key, the password.
+    let mut methods = Vec::new();
+    if ssh.agent_auth {
+        methods.push(Auth::Agent);
+    }
+    if let Some(file) = &ssh.private_key_file {
+        methods.push(Auth::private_key(read_key(
+            cwd,
+            file,
+            "ssh_private_key_file",
+            redactor,
+        )?));
     } else if let Some(key) = temporary_key {
-        Auth::private_key(key.to_string())
-    } else {
-        return Err(err(
-            "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
-                .into(),
-        ));
+        methods.push(Auth::private_key(key.to_string()));
+    }
+    if let Some(p) = &ssh.password {
+        let _ = redactor.add(p);
+        methods.push(Auth::Password(p.clone()));
+    }
+    let auth = match methods.len() {
+        0 => {
+            return Err(err(
+                "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
+                    .into(),
+            ));
+        }
+        1 => methods.remove(0),
+        _ => Auth::Any(methods),
     };
     let mut c = cce_remote::SshConfig::new(host, user, auth);
     c.bastion = bastion;
@@ -68,7 +83,7 @@ pub fn ssh_config(
 
 /// The jump host of `ssh_bastion_*`. As in Packer, the bastion's key defaults to
 /// `ssh_private_key_file`, and one of a password, a key or the agent must be given; when several
-/// are, the first of password, key file and agent is used.
+/// are, each is tried in Packer's order: password, key file, agent.
 fn bastion(
     b: &cce_template::schema::communicator::Bastion,
     ssh: &cce_template::schema::SshConfig,
@@ -88,18 +103,27 @@ fn bastion(
                 .as_ref()
                 .map(|f| (f, "ssh_private_key_file (used for the bastion too)"))
         });
-    let auth = if let Some(p) = &b.password {
+    // Packer's bastion order: password, key file, agent.
+    let mut methods = Vec::new();
+    if let Some(p) = &b.password {
         let _ = redactor.add(p);
-        Auth::Password(p.clone())
-    } else if let Some((file, field)) = key_file {
-        Auth::private_key(read_key(cwd, file, field, redactor)?)
-    } else if b.agent_auth {
-        Auth::Agent
-    } else {
-        return Err(err(
-            "ssh_bastion_password or ssh_bastion_private_key_file must be specified (or ssh_bastion_agent_auth = true)"
-                .into(),
-        ));
+        methods.push(Auth::Password(p.clone()));
+    }
+    if let Some((file, field)) = key_file {
+        methods.push(Auth::private_key(read_key(cwd, file, field, redactor)?));
+    }
+    if b.agent_auth {
+        methods.push(Auth::Agent);
+    }
+    let auth = match methods.len() {
+        0 => {
+            return Err(err(
+                "ssh_bastion_password or ssh_bastion_private_key_file must be specified (or ssh_bastion_agent_auth = true)"
+                    .into(),
+            ));
+        }
+        1 => methods.remove(0),
+        _ => Auth::Any(methods),
     };
     Ok(cce_remote::Bastion {
         host: b.host.clone(),

@@ -435,12 +435,9 @@ fn apply_override(
             }
             (ProvisionerKind::Shell(p), "skip_clean") => b(v).map(|x| p.skip_clean = x),
             (ProvisionerKind::Shell(p), "binary") => b(v).map(|x| p.binary = x),
-            (ProvisionerKind::Shell(p), "use_env_var_file") => {
-                b(v).map(|x| p.use_env_var_file = x)
-            }
-            (ProvisionerKind::Shell(p), "start_retry_timeout") => d(v).map(|x| {
-                p.start_retry_timeout = x.unwrap_or(GoDuration(Duration::from_secs(300)))
-            }),
+            (ProvisionerKind::Shell(p), "use_env_var_file") => b(v).map(|x| p.use_env_var_file = x),
+            (ProvisionerKind::Shell(p), "start_retry_timeout") => d(v)
+                .map(|x| p.start_retry_timeout = x.unwrap_or(GoDuration(Duration::from_secs(300)))),
             (ProvisionerKind::Shell(p), "pause_after") => d(v).map(|x| p.pause_after = x),
             (ProvisionerKind::Shell(p), "valid_exit_codes") => {
                 codes(v).map(|x| p.valid_exit_codes = x)
@@ -514,7 +511,9 @@ fn check_overridden(kind: &ProvisionerKind) -> std::result::Result<(), String> {
                 return Err("after the override both \"inline\" and a script file are set; override the other to null".into());
             }
             if !(inline || script || scripts) {
-                return Err("after the override no \"inline\", \"script\" or \"scripts\" is left".into());
+                return Err(
+                    "after the override no \"inline\", \"script\" or \"scripts\" is left".into(),
+                );
             }
         }
         ProvisionerKind::File(p) => {
@@ -848,7 +847,9 @@ async fn remove_remote(comm: &dyn Communicator, path: &str, what: &str) -> Resul
             },
         )
         .await
-        .map_err(|e| ProvisionError::new(format!("error removing temporary {what} at {path}: {e}")))?;
+        .map_err(|e| {
+            ProvisionError::new(format!("error removing temporary {what} at {path}: {e}"))
+        })?;
     if !st.success() {
         return Err(ProvisionError::new(format!(
             "error removing temporary {what} at {path}: {st}"
@@ -1264,11 +1265,17 @@ mod tests {
         let mut map = serde_json::Map::new();
         map.insert("start_retry_timeout".into(), serde_json::json!("soon"));
         let e = apply_override(&mut blank("shell"), &map).unwrap_err();
-        assert!(e.starts_with("override of \"start_retry_timeout\": expected a duration"), "{e}");
+        assert!(
+            e.starts_with("override of \"start_retry_timeout\": expected a duration"),
+            "{e}"
+        );
         let mut map = serde_json::Map::new();
         map.insert("no_such".into(), serde_json::json!(1));
         let e = apply_override(&mut blank("breakpoint"), &map).unwrap_err();
-        assert!(e.contains("not a field of provisioner \"breakpoint\""), "{e}");
+        assert!(
+            e.contains("not a field of provisioner \"breakpoint\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1276,10 +1283,7 @@ mod tests {
         let mut env = BTreeMap::new();
         env.insert("A".to_string(), "it's".to_string());
         let (format, execute) = shell_defaults(true);
-        assert_eq!(
-            flatten_env(&env, Some(format)),
-            "export A='it'\"'\"'s'\n"
-        );
+        assert_eq!(flatten_env(&env, Some(format)), "export A='it'\"'\"'s'\n");
         assert_eq!(
             execute,
             "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"

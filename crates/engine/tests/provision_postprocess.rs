@@ -10,10 +10,10 @@ use cce_engine::events::{Event, RecordingReporter, Stream};
 use cce_engine::postprocess::{ArtifactInfo, post_process};
 use cce_engine::provision::BuildContext;
 use cce_engine::redact::Redactor;
+use cce_template::schema::Build;
 use cce_template::schema::fields::Deferrable;
 use cce_template::schema::post_processors::{Manifest, PostProcessor, PostProcessorKind};
 use cce_template::schema::provisioners::ShellLocal;
-use cce_template::schema::Build;
 
 fn ctx(dir: &std::path::Path) -> (BuildContext, Arc<RecordingReporter>) {
     let rec = Arc::new(RecordingReporter::new(Redactor::new()));
@@ -100,7 +100,9 @@ async fn keep_input_artifact_false_is_ignored_with_a_warning_and_shell_local_is_
     let (c, rec) = ctx(d.path());
     let shell = ShellLocal {
         command: None,
-        inline: Some(Deferrable::Known(vec!["echo pp-out $PACKER_BUILD_NAME".into()])),
+        inline: Some(Deferrable::Known(vec![
+            "echo pp-out $PACKER_BUILD_NAME".into(),
+        ])),
         script: None,
         scripts: None,
         environment_vars: None,
@@ -156,9 +158,30 @@ async fn keep_input_artifact_false_is_ignored_with_a_warning_and_shell_local_is_
             _ => None,
         })
         .collect();
-    assert_eq!(steps[0], ("b.null.a".into(), "Running post-processor:  (type shell-local)".into()));
+    assert_eq!(
+        steps[0],
+        (
+            "b.null.a".into(),
+            "Running post-processor:  (type shell-local)".into()
+        )
+    );
     assert_eq!(steps[1].0, "b.null.a (shell-local)");
-    assert!(steps[1].1.starts_with("Running local shell script: "), "{steps:?}");
-    assert_eq!(steps[2], ("b.null.a".into(), "Running post-processor:  (type manifest)".into()));
-    assert!(!events.iter().any(|e| matches!(e, Event::Output { stream: Stream::Stdout, .. })));
+    assert!(
+        steps[1].1.starts_with("Running local shell script: "),
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps[2],
+        (
+            "b.null.a".into(),
+            "Running post-processor:  (type manifest)".into()
+        )
+    );
+    assert!(!events.iter().any(|e| matches!(
+        e,
+        Event::Output {
+            stream: Stream::Stdout,
+            ..
+        }
+    )));
 }

@@ -402,8 +402,13 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
     .await
     .unwrap_err();
     assert!(
-        e.message.starts_with("error uploading script to /tmp/script_"),
+        e.message
+            .starts_with("error uploading script to /tmp/script_"),
         "{e}"
     );
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }
