@@ -1029,7 +1029,14 @@ pub async fn run_shell_local(
             text.push_str(&l);
             text.push('\n');
         }
-        let ext = s.tempfile_extension.clone().unwrap_or_default();
+        // Packer takes the extension with or without its dot.
+        let ext = s
+            .tempfile_extension
+            .as_deref()
+            .map(|e| e.trim_start_matches('.'))
+            .filter(|e| !e.is_empty())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
         let path = tmp.path().join(format!("script{ext}"));
         write_executable(&path, text.as_bytes())?;
         scripts.push(path);

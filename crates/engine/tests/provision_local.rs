@@ -223,3 +223,21 @@ async fn remote_provisioners_need_a_connection() {
     let e = run_one(&p, &c, None).await.unwrap_err();
     assert!(e.message.contains("communicator = \"none\""), "{e}");
 }
+
+#[tokio::test]
+async fn tempfile_extension_is_taken_with_or_without_its_dot() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, rec) = ctx(d.path(), &Redactor::new());
+    for ext in ["sh", ".sh"] {
+        let mut s = shell_local(&["echo $0"]);
+        s.tempfile_extension = Some(ext.into());
+        run_one(&prov(ProvisionerKind::ShellLocal(s)), &c, None)
+            .await
+            .unwrap();
+    }
+    let lines = stdout_lines(&rec);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for l in &lines {
+        assert!(l.ends_with("/script.sh"), "{l}");
+    }
+}
