@@ -63,7 +63,7 @@ pub static SHELL_LOCAL_FIELDS: &[Field] = &[
     field("inline_shebang", Ty::String, "Shebang of the inline script.").def("/bin/sh -e").from(Origin::Packer),
     field("only_on", Ty::StringList, "Run only on these operating systems (`linux`, `darwin`, ...).").from(Origin::Packer),
     field("valid_exit_codes", Ty::StringList, "Exit codes that mean success.").def("[0]").from(Origin::Packer),
-    field("use_linux_pathing", Ty::Bool, "Windows Subsystem for Linux paths; meaningless on Linux.").def("false").from(Origin::Packer),
+    field("use_linux_pathing", Ty::Bool, "Windows Subsystem for Linux paths; `true` fails on Linux in Packer and is refused here.").def("false").from(Origin::Packer),
     field("tempfile_extension", Ty::String, "Extension of the temporary script file.").from(Origin::Packer),
 ];
 
