@@ -37,6 +37,7 @@ pub fn ssh_config(
     // the builder's temporary key, the password.
     let mut methods = Vec::new();
     if ssh.agent_auth {
+        agent_available("ssh_agent_auth")?;
         methods.push(Auth::Agent);
     }
     if let Some(file) = &ssh.private_key_file {
@@ -113,6 +114,7 @@ fn bastion(
         methods.push(Auth::private_key(read_key(cwd, file, field, redactor)?));
     }
     if b.agent_auth {
+        agent_available("ssh_bastion_agent_auth")?;
         methods.push(Auth::Agent);
     }
     let auth = match methods.len() {
@@ -131,6 +133,19 @@ fn bastion(
         username,
         auth,
     })
+}
+
+/// Packer stops at once when agent authentication is asked for without an agent, rather than
+/// spending ssh_timeout on logins that cannot work.
+fn agent_available(field: &str) -> Result<(), ProvisionError> {
+    match std::env::var_os("SSH_AUTH_SOCK") {
+        Some(sock) if !sock.is_empty() => Ok(()),
+        _ => Err(ProvisionError {
+            message: format!(
+                "{field} is set but SSH_AUTH_SOCK is not: start an ssh-agent, add the key with ssh-add, and run the build in that environment"
+            ),
+        }),
+    }
 }
 
 /// Reads a private key file named by `field`, handing its body to the redactor.
