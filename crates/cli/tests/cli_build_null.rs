@@ -1234,3 +1234,51 @@ fn failure_lines_match_packer() {
         "Script exited with non-zero exit status: 3.Allowed exit codes are: [0 2]"
     );
 }
+
+#[test]
+fn ssh_provisioning_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let remote = tempfile::tempdir().unwrap();
+    let r_ = remote.path().display();
+    // Only what packer 1.6.6 accepts: its file provisioner has no `content` yet. Standard
+    // output and error are separate streams in packer, so one script writes to one of them.
+    let d = project(&format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"echo one\"]\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"echo err >&2\"]\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"echo two $FOO\"]\n    use_env_var_file = true\n    environment_vars = [\"FOO=bar\"]\n    pause_before = \"1s\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"t.pkr.hcl\"\n    destination = \"{r_}/t.copy\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"{r_}/t.copy\"\n    destination = \"back.txt\"\n    direction = \"download\"\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]\n  }}\n}}\n",
+        sshd.source("a")
+    ));
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
+    std::fs::remove_file(p(&d, "back.txt")).unwrap();
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
+    assert_eq!(
+        provisioning_lines(&text(&ours.stdout)),
+        provisioning_lines(&text(&packer.stdout))
+    );
+    assert_eq!(
+        std::fs::read_to_string(p(&d, "back.txt")).unwrap(),
+        std::fs::read_to_string(p(&d, "t.pkr.hcl")).unwrap()
+    );
+}

@@ -141,7 +141,7 @@ impl NullBuild<'_> {
                     tokio::time::sleep(p.0).await;
                 }
                 ctx.say(format!(
-                    "Using SSH communicator to connect: {}",
+                    "Using ssh communicator to connect: {}",
                     remote.host
                 ));
                 ctx.say("Waiting for SSH to become available...");

@@ -694,6 +694,7 @@ async fn run_shell(
     };
     // (shown name, script bytes)
     let mut scripts: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut inline_file = None;
     if let Some(lines) = ctx.list(&s.inline)? {
         let shebang = ctx
             .text(&s.inline_shebang)?
@@ -703,7 +704,17 @@ async fn run_shell(
             text.push_str(&l);
             text.push('\n');
         }
-        scripts.push(("inline script".into(), text.into_bytes()));
+        // Packer writes the inline commands to a local `packer-shell*` file, names the script
+        // by that path, and removes the file when the provisioner ends.
+        let mut local = tempfile::Builder::new()
+            .prefix("packer-shell")
+            .tempfile()
+            .map_err(|e| ProvisionError::new(format!("cannot create a temporary file: {e}")))?;
+        std::io::Write::write_all(&mut local, text.as_bytes()).map_err(|e| {
+            ProvisionError::new(format!("cannot write {}: {e}", local.path().display()))
+        })?;
+        scripts.push((local.path().display().to_string(), text.into_bytes()));
+        inline_file = Some(local);
     }
     let mut files = Vec::new();
     files.extend(ctx.text(&s.script)?);
@@ -759,6 +770,7 @@ async fn run_shell(
         ran?;
         return removed;
     }
+    drop(inline_file);
     ran
 }
 
