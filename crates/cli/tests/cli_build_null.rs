@@ -444,6 +444,15 @@ fn a_timeout_fires_and_kills_the_command() {
         started.elapsed()
     );
     assert!(all.contains("timed out after 2s"), "{all}");
+    // Packer's lines around a timeout.
+    assert!(
+        all.contains("==> null.a: Setting a 2s timeout for the next provisioner...\n"),
+        "{all}"
+    );
+    assert!(
+        all.contains("==> null.a: Cancelling provisioner after a timeout...\n"),
+        "{all}"
+    );
     let pid = std::fs::read_to_string(out.path().join("pid")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -1280,5 +1289,49 @@ fn ssh_provisioning_lines_match_packer() {
     assert_eq!(
         std::fs::read_to_string(p(&d, "back.txt")).unwrap(),
         std::fs::read_to_string(p(&d, "t.pkr.hcl")).unwrap()
+    );
+}
+
+#[test]
+fn retry_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    // Packer pauses before every try, says why it retries, and gives up in its own words.
+    let d = project(&format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"echo try\", \"exit 2\"]\n    max_retries = 2\n    pause_before = \"1s\"\n  }}\n}}\n",
+        sshd.source("a")
+    ));
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    let lines = provisioning_lines(&text(&ours.stdout));
+    assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.ends_with("Pausing 1s before the next provisioner..."))
+            .count(),
+        3
+    );
+    assert!(
+        lines.contains(&"==> null.a: retry limit reached.".to_string()),
+        "{lines:?}"
     );
 }

@@ -221,7 +221,8 @@ pub async fn run_provisioners(
 }
 
 /// Runs one provisioner with its meta-arguments: skipped by `only`/`except`, its `override`
-/// applied, `pause_before`, then up to `max_retries` more runs, each bounded by `timeout`.
+/// applied, then up to `max_retries` more runs, each after `pause_before` and bounded by
+/// `timeout`. (Packer 1.6 ignores `timeout` when `pause_before` is set; both are kept here.)
 pub async fn run_one(
     p: &Provisioner,
     ctx: &BuildContext,
@@ -236,28 +237,48 @@ pub async fn run_one(
         apply_override(&mut kind, fields)
             .map_err(|e| ProvisionError::new(format!("provisioner \"{ty}\": {e}")))?;
     }
-    if let Some(pause) = p.pause_before {
-        ctx.say(format!(
-            "Pausing {} before the next provisioner...",
-            go_duration(pause.0)
-        ));
-        tokio::time::sleep(pause.0).await;
-    }
-    let tries = p.max_retries.saturating_add(1);
+    // Packer wraps the provisioner in its pause, then in its retries: every try pauses first,
+    // and says what it does in Packer's words.
+    let timeout = p.timeout.map(|t| t.0);
+    let mut left = p.max_retries;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = run_kind(&kind, ctx, comm, p.timeout.map(|t| t.0)).await;
+        if let Some(pause) = p.pause_before {
+            ctx.say(format!(
+                "Pausing {} before the next provisioner...",
+                go_duration(pause.0)
+            ));
+            tokio::time::sleep(pause.0).await;
+        }
+        if let Some(t) = timeout {
+            ctx.say(format!(
+                "Setting a {} timeout for the next provisioner...",
+                go_duration(t)
+            ));
+        }
+        let started = Instant::now();
+        let result = run_kind(&kind, ctx, comm, timeout).await;
+        if result.is_err() && timeout.is_some_and(|t| started.elapsed() >= t) {
+            ctx.error("Cancelling provisioner after a timeout...");
+        }
         match result {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < tries => {
-                ctx.error(format!(
-                    "Provisioner \"{ty}\" failed: {e}; retrying ({attempt}/{})",
-                    tries - 1
+            Err(e) if left > 0 => {
+                ctx.say(format!(
+                    "Provisioner failed with {:?}, retrying with {left} trie(s) left",
+                    e.message
                 ));
+                left -= 1;
+                // Packer retries at once; a short jittered wait spares a struggling machine.
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                if p.max_retries > 0 {
+                    ctx.say("retry limit reached.");
+                }
+                return Err(e);
+            }
         }
     }
 }
