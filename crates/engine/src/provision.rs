@@ -545,7 +545,27 @@ fn check_overridden(kind: &ProvisionerKind) -> std::result::Result<(), String> {
                 return Err("after the override \"destination\" is not set".into());
             }
         }
-        ProvisionerKind::ShellLocal(_) | ProvisionerKind::Breakpoint(_) => {}
+        ProvisionerKind::ShellLocal(p) => {
+            let set = [
+                p.command.is_some(),
+                p.inline.is_some(),
+                p.script.is_some(),
+                p.scripts.is_some(),
+            ];
+            match set.iter().filter(|x| **x).count() {
+                0 => {
+                    return Err("after the override no \"command\", \"inline\", \"script\" or \"scripts\" is left".into());
+                }
+                1 => {}
+                _ => {
+                    return Err("after the override more than one of \"command\", \"inline\", \"script\" and \"scripts\" is set; override the others to null".into());
+                }
+            }
+            if p.use_linux_pathing {
+                return Err("use_linux_pathing is for the Windows Subsystem for Linux and fails on Linux, as in Packer".into());
+            }
+        }
+        ProvisionerKind::Breakpoint(_) => {}
     }
     Ok(())
 }
@@ -1289,6 +1309,11 @@ mod tests {
                     _ => {}
                 }
                 let r = apply_override(&mut kind, &map);
+                if (*ty, f.name) == ("shell-local", "use_linux_pathing") {
+                    // Read, and refused when true, as the block itself is.
+                    assert!(r.unwrap_err().contains("Windows Subsystem for Linux"));
+                    continue;
+                }
                 assert_eq!(r, Ok(()), "{ty}.{}", f.name);
                 assert_ne!(kind, before, "{ty}.{} did not change", f.name);
             }
