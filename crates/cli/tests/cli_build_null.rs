@@ -477,6 +477,7 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     let tpl = format!(
         "{}build {{\n  sources = [\"source.null.a\"]\n\
   provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r_}/with\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r_}/with\"\n  }}\n\
   provisioner \"file\" {{\n    source = \"tree/\"\n    destination = \"{r_}/contents\"\n  }}\n\
   provisioner \"file\" {{\n    sources = [\"single.txt\"]\n    destination = \"{r_}/\"\n  }}\n\
   provisioner \"file\" {{\n    content = \"from content\"\n    destination = \"{r_}/content.txt\"\n  }}\n\
@@ -490,6 +491,10 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     let read = |rel: &str| {
         std::fs::read_to_string(remote.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     };
+    // Like `scp -r`: the first upload makes `with` the copy of tree; the second finds `with`
+    // a directory and puts tree inside it.
+    assert_eq!(read("with/a.txt"), "A");
+    assert_eq!(read("with/sub/b.txt"), "B");
     assert_eq!(read("with/tree/a.txt"), "A");
     assert_eq!(read("with/tree/sub/b.txt"), "B");
     assert_eq!(read("contents/a.txt"), "A");
@@ -1334,4 +1339,86 @@ fn retry_lines_match_packer() {
         lines.contains(&"==> null.a: retry limit reached.".to_string()),
         "{lines:?}"
     );
+}
+
+/// Every path under `root`, relative, sorted, directories marked with a trailing `/`.
+fn tree_listing(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                out.push(format!("{rel}/"));
+                stack.push(path);
+            } else {
+                out.push(format!(
+                    "{rel} {}",
+                    std::fs::read_to_string(&path).unwrap().trim()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn file_uploads_land_where_packer_puts_them() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let d = project("");
+    std::fs::create_dir_all(p(&d, "tree/sub")).unwrap();
+    std::fs::write(p(&d, "tree/a.txt"), "A").unwrap();
+    std::fs::write(p(&d, "tree/sub/b.txt"), "B").unwrap();
+    std::fs::write(p(&d, "single.txt"), "S").unwrap();
+    // The cases packer 1.6.6 carries out over scp and over sftp; each tool writes under its
+    // own root, given as a variable.
+    let uploads = "\
+  provisioner \"shell\" {\n    inline = [\"mkdir -p ${var.root}/there ${var.root}/there2\"]\n  }\n\
+  provisioner \"file\" {\n    source = \"tree\"\n    destination = \"${var.root}/there\"\n  }\n\
+  provisioner \"file\" {\n    source = \"tree/\"\n    destination = \"${var.root}/there2\"\n  }\n\
+  provisioner \"file\" {\n    source = \"single.txt\"\n    destination = \"${var.root}/renamed.txt\"\n  }\n\
+  provisioner \"file\" {\n    source = \"single.txt\"\n    destination = \"${var.root}/there/\"\n  }\n";
+    // Over scp a directory sent to a path that does not exist becomes that path; packer's
+    // sftp cannot do that one.
+    let fresh = "  provisioner \"file\" {\n    source = \"tree\"\n    destination = \"${var.root}/fresh\"\n  }\n";
+    for (method, extra) in [("scp", fresh), ("sftp", "")] {
+        let source = sshd.source("a").replace(
+            "  ssh_timeout",
+            &format!("  ssh_file_transfer_method = \"{method}\"\n  ssh_timeout"),
+        );
+        std::fs::write(
+            p(&d, "t.pkr.hcl"),
+            format!(
+                "variable \"root\" {{\n  type = string\n}}\n{source}build {{\n  sources = [\"source.null.a\"]\n{uploads}{extra}}}\n"
+            ),
+        )
+        .unwrap();
+        let roots = tempfile::tempdir().unwrap();
+        let theirs = roots.path().join("packer");
+        let ours = roots.path().join("ours");
+        let var = |root: &Path| format!("root={}", root.display());
+        let packer = Command::new("/usr/bin/packer")
+            .current_dir(d.path())
+            .args(["build", "-color=false", "-var", &var(&theirs), "."])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(packer.status.code(), Some(0), "{method}: {}", both(&packer));
+        let r = build(d.path(), &["-var", &var(&ours), "."]);
+        assert_eq!(r.status.code(), Some(0), "{method}: {}", both(&r));
+        assert_eq!(tree_listing(&ours), tree_listing(&theirs), "{method}");
+    }
 }

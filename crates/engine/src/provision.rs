@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, shell_quote};
+use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, TransferMethod, shell_quote};
 use cce_template::schema::fields::{Deferrable, GoDuration};
 use cce_template::schema::provisioners::{
     Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner,
@@ -975,14 +975,27 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
                         local.display()
                     ))
                 })?;
-                // Packer: a directory without a trailing slash is copied as itself into the
-                // destination; with one, only its contents are.
+                // Packer: a directory with a trailing slash sends its contents into the
+                // destination. Without one it is sent as itself: over sftp always into
+                // `destination/NAME`; over scp (the default) like `scp -r`, into
+                // `destination/NAME` when the destination is a directory already, else as the
+                // destination itself.
                 let remote = if meta.is_dir() && !src.ends_with('/') {
                     let base = local
                         .file_name()
                         .map(|b| b.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    format!("{}/{base}", dst.trim_end_matches('/'))
+                    let inside = format!("{}/{base}", dst.trim_end_matches('/'));
+                    match comm.transfer_method() {
+                        TransferMethod::Sftp => inside,
+                        TransferMethod::Tar => {
+                            if remote_is_dir(comm, &dst).await? {
+                                inside
+                            } else {
+                                dst.clone()
+                            }
+                        }
+                    }
                 } else {
                     dst.clone()
                 };
@@ -1012,6 +1025,25 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
         }
     }
     Ok(())
+}
+
+/// Whether `path` is a directory on the machine.
+async fn remote_is_dir(comm: &dyn Communicator, path: &str) -> Result<bool> {
+    let test = format!("test -d {}", shell_quote(path));
+    let status = comm
+        .exec(
+            &test,
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            ProvisionError::new(format!("cannot check whether {path} is a directory: {e}"))
+        })?;
+    Ok(status.success())
 }
 
 fn run_breakpoint(b: &Breakpoint, ctx: &BuildContext) -> Result<()> {
