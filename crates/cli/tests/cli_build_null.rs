@@ -721,10 +721,22 @@ fn provisioning_lines_match_packer() {
     let d = project(
         "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  name = \"b\"\n  sources = [\"source.null.a\"]\n\
   provisioner \"shell-local\" {\n    inline = [\"echo hi $PACKER_BUILD_NAME\"]\n  }\n\
+  provisioner \"shell-local\" {\n    script = \"local.sh\"\n    environment_vars = [\"Q=it's\"]\n  }\n\
   provisioner \"breakpoint\" {\n    disable = true\n    note = \"n\"\n  }\n\
   post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n\
   post-processor \"shell-local\" {\n    name = \"after\"\n    inline = [\"echo pp $PACKER_BUILD_NAME\"]\n    execute_command = [\"{{.Vars}} /bin/sh {{.Script}}\"]\n  }\n}\n",
     );
+    // A script named as written, and the run's id in its environment.
+    std::fs::write(
+        p(&d, "local.sh"),
+        "#!/bin/sh\necho \"$Q uuid-length ${#PACKER_RUN_UUID} $(basename $0)\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        p(&d, "local.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let packer = Command::new("/usr/bin/packer")
         .current_dir(d.path())
         .args(["build", "-color=false", "."])
@@ -734,9 +746,11 @@ fn provisioning_lines_match_packer() {
     assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
     let ours = build(d.path(), &["."]);
     assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
-    assert_eq!(
-        provisioning_lines(&text(&ours.stdout)),
-        provisioning_lines(&text(&packer.stdout))
+    let lines = provisioning_lines(&text(&ours.stdout));
+    assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
+    assert!(
+        lines.contains(&"    b.null.a: it's uuid-length 36 local.sh".to_string()),
+        "{lines:?}"
     );
     // Both appended to the same manifest, in the same shape.
     let m: serde_json::Value =

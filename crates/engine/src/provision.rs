@@ -1096,15 +1096,15 @@ pub async fn run_shell_local(
             "execute_command of shell-local is empty; give the program and its arguments",
         ));
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("packer-shell")
-        .tempdir()
-        .map_err(|e| ProvisionError::new(format!("cannot create a temporary directory: {e}")))?;
-    let mut scripts: Vec<PathBuf> = Vec::new();
+    // Scripts are named as written; they run in the working directory.
+    let mut scripts: Vec<String> = Vec::new();
     let mut inline = ctx.list(&s.inline)?;
     if let Some(c) = ctx.text(&s.command)? {
         inline = Some(vec![c]);
     }
+    // Packer writes inline commands to a `packer-shell*` temporary file; it goes when this
+    // is dropped, at the end of the provisioner.
+    let mut inline_file = None;
     if let Some(lines) = inline {
         let shebang = ctx
             .text(&s.inline_shebang)?
@@ -1122,27 +1122,32 @@ pub async fn run_shell_local(
             .filter(|e| !e.is_empty())
             .map(|e| format!(".{e}"))
             .unwrap_or_default();
-        let path = tmp.path().join(format!("script{ext}"));
+        let file = tempfile::Builder::new()
+            .prefix("packer-shell")
+            .suffix(&ext)
+            .tempfile()
+            .map_err(|e| ProvisionError::new(format!("cannot create a temporary file: {e}")))?;
+        // Closed before it runs: Linux refuses to execute a file open for writing.
+        let path = file.into_temp_path();
         write_executable(&path, text.as_bytes())?;
-        scripts.push(path);
+        scripts.push(path.display().to_string());
+        inline_file = Some(path);
     }
-    for f in ctx
-        .text(&s.script)?
-        .into_iter()
-        .chain(ctx.list(&s.scripts)?.unwrap_or_default())
-    {
-        scripts.push(ctx.local_path(&f));
-    }
-    for script in scripts {
-        let shown = script.display().to_string();
+    scripts.extend(ctx.text(&s.script)?);
+    scripts.extend(ctx.list(&s.scripts)?.unwrap_or_default());
+    for shown in scripts {
         ctx.say(format!("Running local shell script: {shown}"));
+        // Shown as written, run by its absolute path, as Packer does.
+        let absolute = ctx.local_path(&shown).display().to_string();
         let argv: Vec<String> = execute
             .iter()
-            .map(|a| fill(a, &[("Vars", &vars), ("Script", &shown)]))
+            .map(|a| fill(a, &[("Vars", &vars), ("Script", &absolute)]))
             .collect();
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .envs(&env)
+            // Packer's own environment carries the run's id to its local scripts.
+            .env("PACKER_RUN_UUID", &ctx.run_uuid)
             .current_dir(&ctx.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1201,6 +1206,7 @@ pub async fn run_shell_local(
             }
         }
     }
+    drop(inline_file);
     Ok(())
 }
 
