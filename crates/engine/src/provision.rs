@@ -809,10 +809,20 @@ async fn run_shell(
         // After a failed script the file is still removed; the script's error comes first.
         let removed = remove_remote(comm, path, "environment variable file").await;
         ran?;
-        return removed;
+        removed?;
+    } else {
+        ran?;
     }
     drop(inline_file);
-    ran
+    // Once, after every script of the provisioner, as Packer does.
+    if let Some(p) = s.pause_after {
+        ctx.say(format!(
+            "Pausing {} after this provisioner...",
+            go_duration(p.0)
+        ));
+        tokio::time::sleep(p.0).await;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -872,13 +882,6 @@ async fn run_scripts(
                     "script {name} was killed by signal {sig}"
                 )));
             }
-        }
-        if let Some(p) = s.pause_after {
-            ctx.say(format!(
-                "Pausing {} after this provisioner...",
-                go_duration(p.0)
-            ));
-            tokio::time::sleep(p.0).await;
         }
         if !s.skip_clean {
             remove_remote(comm, remote_path, "script").await?;

@@ -412,3 +412,49 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn pause_after_waits_once_after_every_script() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("one.sh"), "echo one\n").unwrap();
+    std::fs::write(dir.path().join("two.sh"), "echo two\n").unwrap();
+    let rec = Arc::new(TimedReporter::default());
+    let c = ctx(dir.path(), rec.clone(), sshd.port);
+    let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
+    let mut s = shell(&[]);
+    s.inline = None;
+    s.scripts = Some(Deferrable::Known(vec!["one.sh".into(), "two.sh".into()]));
+    s.pause_after = Some(GoDuration(Duration::from_secs(1)));
+    run_provisioners(
+        &[prov(ProvisionerKind::Shell(s))],
+        None,
+        true,
+        &c,
+        Some(&comm),
+    )
+    .await
+    .unwrap();
+    let finished = Instant::now();
+    comm.close().await;
+    let pauses: Vec<Instant> = rec
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(t, e)| match e {
+            Event::StepStarted { step, .. } if step == "Pausing 1s after this provisioner..." => {
+                Some(*t)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pauses.len(), 1);
+    assert!(
+        pauses[0] > rec.line_at("two"),
+        "paused before the last script"
+    );
+    assert!(finished.duration_since(pauses[0]) >= Duration::from_secs(1));
+}
