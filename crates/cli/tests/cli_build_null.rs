@@ -1064,7 +1064,14 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
             format!("ssh_bastion_password = \"{password}\""),
             "Accepted password for root",
         ),
+        // No bastion credential: ssh_private_key_file serves the bastion too, as in Packer.
+        ("inherited", String::new(), "Accepted publickey for root"),
     ];
+    // The bastion also knows the target's key, for the inherited case.
+    let target_public = std::fs::read_to_string(target.dir.path().join("client_key.pub")).unwrap();
+    let mut known = std::fs::read_to_string(bastion.dir.path().join("authorized_keys")).unwrap();
+    known.push_str(&target_public);
+    std::fs::write(bastion.dir.path().join("authorized_keys"), known).unwrap();
     for (name, auth, accepted) in cases {
         let before = forwards(&bastion.log());
         let accepted_before = bastion.log().matches(accepted).count();
