@@ -36,15 +36,24 @@ fn prerequisites() -> bool {
     false
 }
 
-/// A real sshd on 127.0.0.1 with its own host key and a client key file; killed on drop.
+/// A real sshd on loopback with its own host key and a client key file; killed on drop.
 struct TestSshd {
     dir: tempfile::TempDir,
+    addr: String,
     port: u16,
     child: Child,
 }
 
 impl TestSshd {
     fn start() -> Option<Self> {
+        Self::start_with("127.0.0.1", "", None)
+    }
+
+    /// sshd on `addr` with `extra` lines first in its config (sshd keeps the first value of a
+    /// keyword). With `root_password`, sshd runs in its own mount namespace where
+    /// `/etc/shadow` is a copy giving root that password: the machine's accounts stay as
+    /// they are, and the password exists only for this sshd.
+    fn start_with(addr: &str, extra: &str, root_password: Option<&str>) -> Option<Self> {
         if !prerequisites() {
             return None;
         }
@@ -63,72 +72,184 @@ impl TestSshd {
         )
         .unwrap();
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind(("127.0.0.1", 0))
+        let port = TcpListener::bind((addr, 0))
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let d = dir.path().display();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
              PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 50\n"
+             KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 50\n\
+             AllowTcpForwarding yes\n"
         );
-        std::fs::write(dir.path().join("sshd_config"), config).unwrap();
+        let config_path = dir.path().join("sshd_config");
+        std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(dir.path().join("sshd_config"))
+        let mut cmd = match root_password {
+            None => {
+                let mut c = Command::new(SSHD);
+                c.args(["-D", "-e", "-f"]).arg(&config_path);
+                c
+            }
+            Some(password) => {
+                let hash = Command::new("openssl")
+                    .args(["passwd", "-6", password])
+                    .output()
+                    .expect("openssl runs");
+                assert!(hash.status.success(), "openssl passwd failed");
+                let hash = text(&hash.stdout).trim().to_string();
+                let shadow: String = std::fs::read_to_string("/etc/shadow")
+                    .unwrap()
+                    .lines()
+                    .map(|l| match l.strip_prefix("root:") {
+                        Some(rest) => {
+                            let rest = rest.split_once(':').map_or("", |(_, r)| r);
+                            format!("root:{hash}:{rest}\n")
+                        }
+                        None => format!("{l}\n"),
+                    })
+                    .collect();
+                let shadow_path = dir.path().join("shadow");
+                std::fs::write(&shadow_path, shadow).unwrap();
+                // unshare and sh both exec, so the child is sshd itself.
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                    .arg("mount --bind \"$1\" /etc/shadow && exec \"$0\" -D -e -f \"$2\"")
+                    .arg(SSHD)
+                    .arg(&shadow_path)
+                    .arg(&config_path);
+                c
+            }
+        };
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
             .spawn()
             .unwrap();
+        let sshd = TestSshd {
+            dir,
+            addr: addr.to_string(),
+            port,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            if let Ok(mut s) = std::net::TcpStream::connect((addr, port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut buf = [0u8; 4];
                 if s.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "sshd did not start in 10s");
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start in 10s: {}",
+                sshd.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(TestSshd { dir, port, child })
+        Some(sshd)
     }
 
-    /// A `source "null" "NAME"` block reaching this sshd as root.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// The log once `ready` holds for it (sessions log a moment after the client is gone),
+    /// or as it is after 5s.
+    fn wait_log(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.dir.path().join("client_key")
+    }
+
+    /// A `source "null" "NAME"` block reaching this sshd as root with its key.
     fn source(&self, name: &str) -> String {
+        self.source_with(
+            name,
+            &format!("ssh_private_key_file = \"{}\"", self.key_file().display()),
+        )
+    }
+
+    /// A `source "null" "NAME"` block reaching this sshd as root, authenticated by `auth`
+    /// (lines of the block).
+    fn source_with(&self, name: &str, auth: &str) -> String {
         format!(
-            "source \"null\" \"{name}\" {{\n  ssh_host = \"127.0.0.1\"\n  ssh_port = {}\n  ssh_username = \"root\"\n  ssh_private_key_file = \"{}\"\n  ssh_timeout = \"20s\"\n}}\n",
-            self.port,
-            self.dir.path().join("client_key").display()
+            "source \"null\" \"{name}\" {{\n  ssh_host = \"{}\"\n  ssh_port = {}\n  ssh_username = \"root\"\n  {auth}\n  ssh_timeout = \"20s\"\n}}\n",
+            self.addr, self.port,
         )
     }
 }
 
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // Fields after the parenthesised command name: state, ppid, ...
+                    let rest = stat.rsplit_once(") ")?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
 impl Drop for TestSshd {
     fn drop(&mut self) {
-        // The whole process group: sshd and any session still running.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.kill();
+        // sshd and every session below it: each connection's sshd calls setsid, so the tree
+        // is walked rather than one process group killed.
+        let mut pids = vec![self.child.id()];
+        let mut i = 0;
+        while i < pids.len() {
+            pids.extend(children_of(pids[i]));
+            i += 1;
+        }
+        for pid in pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.child.wait();
     }
 }
 
 fn build(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cce-image-builder"))
-        .current_dir(dir)
+    build_env(dir, args, &[])
+}
+
+fn build_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
+    cmd.current_dir(dir)
         .arg("build")
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the binary runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -232,7 +353,7 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
     let all = both(&r);
     assert_eq!(r.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"),
+        all.contains("Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"),
         "{all}"
     );
     assert!(all.contains("Build 'null.a' errored after"), "{all}");
@@ -323,6 +444,15 @@ fn a_timeout_fires_and_kills_the_command() {
         started.elapsed()
     );
     assert!(all.contains("timed out after 2s"), "{all}");
+    // Packer's lines around a timeout.
+    assert!(
+        all.contains("==> null.a: Setting a 2s timeout for the next provisioner...\n"),
+        "{all}"
+    );
+    assert!(
+        all.contains("==> null.a: Cancelling provisioner after a timeout...\n"),
+        "{all}"
+    );
     let pid = std::fs::read_to_string(out.path().join("pid")).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -347,6 +477,7 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     let tpl = format!(
         "{}build {{\n  sources = [\"source.null.a\"]\n\
   provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r_}/with\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"tree\"\n    destination = \"{r_}/with\"\n  }}\n\
   provisioner \"file\" {{\n    source = \"tree/\"\n    destination = \"{r_}/contents\"\n  }}\n\
   provisioner \"file\" {{\n    sources = [\"single.txt\"]\n    destination = \"{r_}/\"\n  }}\n\
   provisioner \"file\" {{\n    content = \"from content\"\n    destination = \"{r_}/content.txt\"\n  }}\n\
@@ -360,6 +491,10 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     let read = |rel: &str| {
         std::fs::read_to_string(remote.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     };
+    // Like `scp -r`: the first upload makes `with` the copy of tree; the second finds `with`
+    // a directory and puts tree inside it.
+    assert_eq!(read("with/a.txt"), "A");
+    assert_eq!(read("with/sub/b.txt"), "B");
     assert_eq!(read("with/tree/a.txt"), "A");
     assert_eq!(read("with/tree/sub/b.txt"), "B");
     assert_eq!(read("contents/a.txt"), "A");
@@ -586,9 +721,22 @@ fn provisioning_lines_match_packer() {
     let d = project(
         "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  name = \"b\"\n  sources = [\"source.null.a\"]\n\
   provisioner \"shell-local\" {\n    inline = [\"echo hi $PACKER_BUILD_NAME\"]\n  }\n\
+  provisioner \"shell-local\" {\n    script = \"local.sh\"\n    environment_vars = [\"Q=it's\"]\n  }\n\
   provisioner \"breakpoint\" {\n    disable = true\n    note = \"n\"\n  }\n\
-  post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n}\n",
+  post-processor \"manifest\" {\n    output = \"m.json\"\n  }\n\
+  post-processor \"shell-local\" {\n    name = \"after\"\n    inline = [\"echo pp $PACKER_BUILD_NAME\"]\n    execute_command = [\"{{.Vars}} /bin/sh {{.Script}}\"]\n  }\n}\n",
     );
+    // A script named as written, and the run's id in its environment.
+    std::fs::write(
+        p(&d, "local.sh"),
+        "#!/bin/sh\necho \"$Q uuid-length ${#PACKER_RUN_UUID} $(basename $0)\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        p(&d, "local.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let packer = Command::new("/usr/bin/packer")
         .current_dir(d.path())
         .args(["build", "-color=false", "."])
@@ -598,9 +746,11 @@ fn provisioning_lines_match_packer() {
     assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
     let ours = build(d.path(), &["."]);
     assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
-    assert_eq!(
-        provisioning_lines(&text(&ours.stdout)),
-        provisioning_lines(&text(&packer.stdout))
+    let lines = provisioning_lines(&text(&ours.stdout));
+    assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
+    assert!(
+        lines.contains(&"    b.null.a: it's uuid-length 36 local.sh".to_string()),
+        "{lines:?}"
     );
     // Both appended to the same manifest, in the same shape.
     let m: serde_json::Value =
@@ -617,5 +767,679 @@ fn provisioning_lines_match_packer() {
         "custom_data",
     ] {
         assert_eq!(builds[0][k], builds[1][k], "{k}");
+    }
+}
+
+/// The names in a directory, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn use_env_var_file_sources_the_variables_from_a_removed_file() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    for sub in ["one", "two"] {
+        std::fs::create_dir(out.path().join(sub)).unwrap();
+    }
+    // One: Packer's default execute_command sources the file. Two: a custom one names
+    // {{.EnvVarFile}}; skip_clean keeps both files there.
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    use_env_var_file = true\n    environment_vars = [\"FOO=it's\"]\n    env = {{ BAR = \"b r\" }}\n    remote_folder = \"{o}/one\"\n    inline = [\"echo \\\"$FOO|$BAR|$PACKER_BUILDER_TYPE\\\" > {o}/vars.txt\", \"ls {o}/one > {o}/listing.txt\"]\n  }}\n\
+  provisioner \"shell\" {{\n    use_env_var_file = true\n    environment_vars = [\"FOO=two\"]\n    remote_folder = \"{o}/two\"\n    skip_clean = true\n    execute_command = \"cp {{{{.EnvVarFile}}}} {o}/copy.sh; chmod +x {{{{.Path}}}}; . {{{{.EnvVarFile}}}} && {{{{.Path}}}}\"\n    inline = [\"echo $FOO > {o}/two.txt\"]\n  }}\n}}\n",
+        sshd.source("a")
+    );
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let read = |n: &str| std::fs::read_to_string(out.path().join(n)).unwrap();
+    assert_eq!(read("vars.txt"), "it's|b r|null\n");
+    // While the script ran, the variable file sat next to it; afterwards both are gone.
+    let listing = read("listing.txt");
+    let during: Vec<&str> = listing.lines().collect();
+    assert_eq!(during.len(), 2, "{listing}");
+    assert!(during.iter().any(|n| n.starts_with("script_")), "{listing}");
+    assert!(
+        during
+            .iter()
+            .any(|n| n.starts_with("varfile_") && n.ends_with(".sh")),
+        "{listing}"
+    );
+    assert!(names(&out.path().join("one")).is_empty(), "not cleaned");
+    // The file holds Packer's `export %s='%s'\n` lines, sorted, quotes escaped.
+    assert_eq!(
+        read("copy.sh"),
+        "export FOO='two'\nexport PACKER_BUILDER_TYPE='null'\nexport PACKER_BUILD_NAME='a'\n"
+    );
+    assert_eq!(read("two.txt"), "two\n");
+    let kept = names(&out.path().join("two"));
+    assert_eq!(kept.len(), 2, "skip_clean removed files: {kept:?}");
+    let varfile = kept.iter().find(|n| n.starts_with("varfile_")).unwrap();
+    let mode = std::fs::metadata(out.path().join("two").join(varfile))
+        .unwrap()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the variable file is readable by others"
+    );
+}
+
+#[test]
+fn overrides_change_any_field_per_source() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    std::fs::create_dir(out.path().join("b-folder")).unwrap();
+    // Source b overrides fields that were not overridable before, and some that were.
+    let tpl = format!(
+        "{}{}build {{\n  sources = [\"source.null.a\", \"source.null.b\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"echo \\\"$V\\\" > {o}/v-$PACKER_BUILD_NAME\", \"ls $(dirname $0) | grep -c varfile_ > {o}/files-$PACKER_BUILD_NAME || true\", \"exit 4\"]\n    environment_vars = [\"V=plain\"]\n    valid_exit_codes = [4]\n    override = {{\n      b = {{\n        environment_vars = [\"V=over\"]\n        use_env_var_file = true\n        remote_folder = \"{o}/b-folder\"\n        start_retry_timeout = \"10s\"\n        pause_after = \"1s\"\n        skip_clean = true\n      }}\n    }}\n  }}\n\
+  provisioner \"shell-local\" {{\n    inline = [\"echo local > {o}/local-$PACKER_BUILD_NAME\"]\n    override = {{\n      b = {{\n        only_on = [\"windows\"]\n      }}\n    }}\n  }}\n\
+  provisioner \"shell-local\" {{\n    inline = [\"echo $W > {o}/format-$PACKER_BUILD_NAME\"]\n    environment_vars = [\"W=w\"]\n    override = {{\n      a = {{\n        env_var_format = \"%s=from-format-%s \"\n      }}\n    }}\n  }}\n}}\n",
+        sshd.source("a"),
+        sshd.source("b")
+    );
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let read = |n: &str| std::fs::read_to_string(out.path().join(n)).unwrap_or_default();
+    assert_eq!(read("v-a"), "plain\n");
+    assert_eq!(read("v-b"), "over\n");
+    assert_eq!(read("files-a"), "0\n", "a used a variable file");
+    assert_eq!(read("files-b"), "1\n", "b used no variable file");
+    // skip_clean for b only: its files stay in its own folder.
+    assert_eq!(names(&out.path().join("b-folder")).len(), 2);
+    assert_eq!(read("local-a"), "local\n");
+    assert!(
+        !out.path().join("local-b").exists(),
+        "only_on not applied to b"
+    );
+    // The format applies to every variable, PACKER_BUILD_NAME too.
+    assert_eq!(read("format-from-format-a"), "from-format-w\n");
+    assert_eq!(read("format-b"), "w\n");
+    assert!(
+        text(&r.stdout).contains("==> null.b: Pausing 1s after this provisioner..."),
+        "{}",
+        both(&r)
+    );
+    assert!(!text(&r.stdout).contains("==> null.a: Pausing 1s after"));
+
+    // An override that leaves the block invalid is refused when the provisioner runs.
+    let bad = tpl.replace("skip_clean = true", "script = \"x.sh\"");
+    let d = project(&bad);
+    let r = build(d.path(), &["-only=null.b", "."]);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("after the override both \"inline\" and a script file are set"),
+        "{all}"
+    );
+}
+
+#[test]
+fn start_retry_timeout_waits_for_the_remote_folder() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    let later = out.path().join("later");
+    let tpl = |timeout: &str| {
+        format!(
+            "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    remote_folder = \"{o}/later\"\n    start_retry_timeout = \"{timeout}\"\n    inline = [\"echo ran > {o}/ran\"]\n  }}\n}}\n",
+            sshd.source("a")
+        )
+    };
+    // A file sits where the folder should be, so the upload cannot make the folder: it fails
+    // once the short budget is spent.
+    std::fs::write(&later, "not a folder").unwrap();
+    let d = project(&tpl("1s"));
+    let started = Instant::now();
+    let r = build(d.path(), &["."]);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("error uploading script to {o}/later/")),
+        "{all}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!out.path().join("ran").exists());
+
+    // The folder replaces the file 3s into the build: the provisioner keeps trying, then runs.
+    let d = project(&tpl("60s"));
+    let maker = {
+        let later = later.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            std::fs::remove_file(&later).unwrap();
+            std::fs::create_dir(&later).unwrap();
+        })
+    };
+    let started = Instant::now();
+    let r = build(d.path(), &["."]);
+    maker.join().unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("ran")).unwrap(),
+        "ran\n"
+    );
+}
+
+#[test]
+fn password_authentication_logs_in_and_is_redacted() {
+    let password = "Pw-only-for-this-sshd-7431";
+    let Some(sshd) = TestSshd::start_with(
+        "127.0.0.1",
+        "PasswordAuthentication yes\nLogLevel VERBOSE",
+        Some(password),
+    ) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    let tpl = |pw: &str| {
+        format!(
+            "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo $(id -un) > {o}/who\", \"echo pw ${{build.Password}}\"]\n  }}\n}}\n",
+            sshd.source_with(
+                "a",
+                &format!("ssh_password = \"{pw}\"\n  ssh_handshake_attempts = 1")
+            )
+        )
+    };
+    let d = project(&tpl(password));
+    let r = build(d.path(), &["."]);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(0), "{all}\n{}", sshd.log());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("who")).unwrap(),
+        "root\n"
+    );
+    let log = sshd.wait_log(|l| l.contains("Accepted password for root"));
+    assert!(log.contains("Accepted password for root"), "{log}");
+    assert!(all.contains("pw "), "{all}");
+    assert!(!all.contains(password), "the password leaked: {all}");
+
+    // A wrong password is rejected, and the build says so.
+    let d = project(&tpl("wrong-password-value"));
+    let r = build(d.path(), &["."]);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(1), "{all}");
+    assert!(all.contains("authentication as root was rejected"), "{all}");
+
+    // With a key file the server does not know and the password, Packer offers the key, then
+    // the password; build.SSHPrivateKey is still the key file's text.
+    let keys = tempfile::tempdir().unwrap();
+    let stranger = keys.path().join("stranger");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo '${{build.SSHPrivateKey}}' | head -1 > {o}/key-head\"]\n  }}\n}}\n",
+        sshd.source_with(
+            "a",
+            &format!(
+                "ssh_private_key_file = \"{}\"\n  ssh_password = \"{password}\"\n  ssh_handshake_attempts = 1",
+                stranger.display()
+            )
+        )
+    );
+    let accepted_before = sshd.log().matches("Accepted password for root").count();
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let log =
+        sshd.wait_log(|log| log.matches("Accepted password for root").count() > accepted_before);
+    assert!(log.contains("Failed publickey for root"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("key-head")).unwrap(),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    );
+}
+
+#[test]
+fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
+    let password = "Bastion-pw-for-this-test-5519";
+    let Some(bastion) = TestSshd::start_with(
+        "127.0.0.1",
+        "PasswordAuthentication yes\nLogLevel DEBUG1",
+        Some(password),
+    ) else {
+        return;
+    };
+    let Some(target) = TestSshd::start_with("127.0.0.2", "", None) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    let tpl = |name: &str, bastion_auth: &str| {
+        format!(
+            "{}build {{\n  sources = [\"source.null.{name}\"]\n  provisioner \"shell\" {{\n    inline = [\"echo $SSH_CONNECTION > {o}/{name}\"]\n  }}\n}}\n",
+            target.source_with(
+                name,
+                &format!(
+                    "ssh_private_key_file = \"{}\"\n  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"root\"\n  {bastion_auth}",
+                    target.key_file().display(),
+                    bastion.port
+                )
+            )
+        )
+    };
+    let forwards = |log: &str| {
+        let wanted = format!("127.0.0.2 port {}", target.port);
+        log.lines()
+            .filter(|l| l.contains("direct_tcpip") && l.contains(&wanted))
+            .count()
+    };
+    let cases = [
+        (
+            "key",
+            format!(
+                "ssh_bastion_private_key_file = \"{}\"",
+                bastion.key_file().display()
+            ),
+            "Accepted publickey for root",
+        ),
+        (
+            "password",
+            format!("ssh_bastion_password = \"{password}\""),
+            "Accepted password for root",
+        ),
+        // No bastion credential: ssh_private_key_file serves the bastion too, as in Packer.
+        ("inherited", String::new(), "Accepted publickey for root"),
+    ];
+    // The bastion also knows the target's key, for the inherited case.
+    let target_public = std::fs::read_to_string(target.dir.path().join("client_key.pub")).unwrap();
+    let mut known = std::fs::read_to_string(bastion.dir.path().join("authorized_keys")).unwrap();
+    known.push_str(&target_public);
+    std::fs::write(bastion.dir.path().join("authorized_keys"), known).unwrap();
+    for (name, auth, accepted) in cases {
+        let before = forwards(&bastion.log());
+        let accepted_before = bastion.log().matches(accepted).count();
+        let d = project(&tpl(name, &auth));
+        let r = build(d.path(), &["."]);
+        let all = both(&r);
+        assert_eq!(r.status.code(), Some(0), "{name}: {all}\n{}", bastion.log());
+        assert!(
+            !all.contains(password),
+            "the bastion password leaked: {all}"
+        );
+        // The target saw the session, and the bastion opened the forward to it.
+        let seen = std::fs::read_to_string(out.path().join(name)).unwrap();
+        assert!(
+            seen.ends_with(&format!(" 127.0.0.2 {}\n", target.port)),
+            "{name}: {seen}"
+        );
+        let blog = bastion
+            .wait_log(|l| forwards(l) > before && l.matches(accepted).count() > accepted_before);
+        assert!(
+            forwards(&blog) > before,
+            "{name}: no forward on the bastion: {blog}"
+        );
+        assert!(
+            blog.matches(accepted).count() > accepted_before,
+            "{name}: {blog}"
+        );
+    }
+
+    // With no way to log in to the bastion the template is refused before anything runs, as
+    // Packer does; ssh_private_key_file would serve the bastion too, so leave it out here.
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.x\"]\n}}\n",
+        target.source_with(
+            "x",
+            &format!(
+                "ssh_password = \"p\"\n  ssh_bastion_host = \"127.0.0.1\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"root\"",
+                bastion.port
+            )
+        )
+    );
+    let d = project(&tpl);
+    let r = build(d.path(), &["."]);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("ssh_bastion_password or ssh_bastion_private_key_file must be specified"),
+        "{all}"
+    );
+}
+
+#[test]
+fn ssh_agent_auth_logs_in_with_the_agent_key() {
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    if Command::new("ssh-agent").arg("-h").output().is_err() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "ssh-agent is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: ssh-agent is missing");
+        return;
+    }
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add")
+        .arg(sshd.key_file())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    // A jump host on 127.0.0.2 whose key the agent holds as well.
+    let bastion = TestSshd::start_with("127.0.0.2", "LogLevel DEBUG1", None).unwrap();
+    let added_bastion = Command::new("ssh-add")
+        .arg(bastion.key_file())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display();
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"touch {o}/via-agent\"]\n  }}\n}}\n",
+        sshd.source_with("a", "ssh_agent_auth = true\n  ssh_handshake_attempts = 1")
+    );
+    let d = project(&tpl);
+    let with_agent = build_env(d.path(), &["."], &[("SSH_AUTH_SOCK", &sock)]);
+    let started = Instant::now();
+    let without = build(d.path(), &["."]);
+    let without_took = started.elapsed();
+    let tpl = format!(
+        "{}build {{\n  sources = [\"source.null.j\"]\n  provisioner \"shell\" {{\n    inline = [\"touch {o}/via-bastion-agent\"]\n  }}\n}}\n",
+        sshd.source_with(
+            "j",
+            &format!(
+                "ssh_agent_auth = true\n  ssh_bastion_host = \"127.0.0.2\"\n  ssh_bastion_port = {}\n  ssh_bastion_username = \"root\"\n  ssh_bastion_agent_auth = true",
+                bastion.port
+            )
+        )
+    );
+    let d = project(&tpl);
+    let through_bastion = build_env(d.path(), &["."], &[("SSH_AUTH_SOCK", &sock)]);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        added.status.success() && added_bastion.status.success(),
+        "ssh-add: {}{}",
+        text(&added.stderr),
+        text(&added_bastion.stderr)
+    );
+    assert_eq!(
+        through_bastion.status.code(),
+        Some(0),
+        "{}",
+        both(&through_bastion)
+    );
+    assert!(out.path().join("via-bastion-agent").exists());
+    let forwarded = |l: &str| {
+        l.lines().any(|l| {
+            l.contains("direct_tcpip") && l.contains(&format!("127.0.0.1 port {}", sshd.port))
+        })
+    };
+    let blog = bastion.wait_log(|l| l.contains("Accepted publickey for root") && forwarded(l));
+    assert!(blog.contains("Accepted publickey for root"), "{blog}");
+    assert!(forwarded(&blog), "no forward on the bastion: {blog}");
+    assert_eq!(with_agent.status.code(), Some(0), "{}", both(&with_agent));
+    assert!(out.path().join("via-agent").exists());
+    let log = sshd.wait_log(|l| l.contains("Accepted publickey for root"));
+    assert!(log.contains("Accepted publickey for root"), "{log}");
+    // Without SSH_AUTH_SOCK there is no agent to ask, and the build says where it looked.
+    let all = both(&without);
+    assert_eq!(without.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("ssh_agent_auth is set but SSH_AUTH_SOCK is not"),
+        "{all}"
+    );
+    assert!(
+        without_took < Duration::from_secs(5),
+        "no agent should fail at once, not after retries: {without_took:?}"
+    );
+}
+
+#[test]
+fn failure_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let d = project(
+        "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell-local\" {\n    inline = [\"echo before\", \"exit 3\"]\n    valid_exit_codes = [0, 2]\n  }\n}\n",
+    );
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    assert_eq!(
+        provisioning_lines(&text(&ours.stdout)),
+        provisioning_lines(&text(&packer.stdout))
+    );
+    // The reason, after the duration, is Packer's word for word.
+    let reason = |o: &Output| {
+        both(o)
+            .lines()
+            .find(|l| l.starts_with("Build 'null.a' errored after"))
+            .and_then(|l| l.split_once(": ").map(|(_, r)| r.to_string()))
+            .unwrap_or_else(|| panic!("no errored line: {}", both(o)))
+    };
+    assert_eq!(reason(&ours), reason(&packer));
+    assert_eq!(
+        reason(&ours),
+        "Script exited with non-zero exit status: 3.Allowed exit codes are: [0 2]"
+    );
+}
+
+#[test]
+fn ssh_provisioning_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let remote = tempfile::tempdir().unwrap();
+    let r_ = remote.path().display();
+    // Only what packer 1.6.6 accepts: its file provisioner has no `content` yet. Standard
+    // output and error are separate streams in packer, so one script writes to one of them.
+    let d = project(&format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"echo one\"]\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"echo err >&2\"]\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"echo two $FOO\"]\n    use_env_var_file = true\n    environment_vars = [\"FOO=bar\"]\n    pause_before = \"1s\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"t.pkr.hcl\"\n    destination = \"{r_}/t.copy\"\n  }}\n\
+  provisioner \"file\" {{\n    source = \"{r_}/t.copy\"\n    destination = \"back.txt\"\n    direction = \"download\"\n  }}\n\
+  provisioner \"shell\" {{\n    inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]\n  }}\n}}\n",
+        sshd.source("a")
+    ));
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
+    std::fs::remove_file(p(&d, "back.txt")).unwrap();
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
+    assert_eq!(
+        provisioning_lines(&text(&ours.stdout)),
+        provisioning_lines(&text(&packer.stdout))
+    );
+    assert_eq!(
+        std::fs::read_to_string(p(&d, "back.txt")).unwrap(),
+        std::fs::read_to_string(p(&d, "t.pkr.hcl")).unwrap()
+    );
+}
+
+#[test]
+fn retry_lines_match_packer() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    // Packer pauses before every try, says why it retries, and gives up in its own words.
+    let d = project(&format!(
+        "{}build {{\n  sources = [\"source.null.a\"]\n\
+  provisioner \"shell\" {{\n    inline = [\"echo try\", \"exit 2\"]\n    max_retries = 2\n    pause_before = \"1s\"\n  }}\n}}\n",
+        sshd.source("a")
+    ));
+    let packer = Command::new("/usr/bin/packer")
+        .current_dir(d.path())
+        .args(["build", "-color=false", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
+    let ours = build(d.path(), &["."]);
+    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    let lines = provisioning_lines(&text(&ours.stdout));
+    assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.ends_with("Pausing 1s before the next provisioner..."))
+            .count(),
+        3
+    );
+    assert!(
+        lines.contains(&"==> null.a: retry limit reached.".to_string()),
+        "{lines:?}"
+    );
+}
+
+/// Every path under `root`, relative, sorted, directories marked with a trailing `/`.
+fn tree_listing(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if path.is_dir() {
+                out.push(format!("{rel}/"));
+                stack.push(path);
+            } else {
+                out.push(format!(
+                    "{rel} {}",
+                    std::fs::read_to_string(&path).unwrap().trim()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn file_uploads_land_where_packer_puts_them() {
+    if !Path::new("/usr/bin/packer").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "packer is missing (CI=true makes this a failure)"
+        );
+        eprintln!("skipping: packer is not installed");
+        return;
+    }
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let d = project("");
+    std::fs::create_dir_all(p(&d, "tree/sub")).unwrap();
+    std::fs::write(p(&d, "tree/a.txt"), "A").unwrap();
+    std::fs::write(p(&d, "tree/sub/b.txt"), "B").unwrap();
+    std::fs::write(p(&d, "single.txt"), "S").unwrap();
+    // The cases packer 1.6.6 carries out over scp and over sftp; each tool writes under its
+    // own root, given as a variable.
+    let uploads = "\
+  provisioner \"shell\" {\n    inline = [\"mkdir -p ${var.root}/there ${var.root}/there2\"]\n  }\n\
+  provisioner \"file\" {\n    source = \"tree\"\n    destination = \"${var.root}/there\"\n  }\n\
+  provisioner \"file\" {\n    source = \"tree/\"\n    destination = \"${var.root}/there2\"\n  }\n\
+  provisioner \"file\" {\n    source = \"single.txt\"\n    destination = \"${var.root}/renamed.txt\"\n  }\n\
+  provisioner \"file\" {\n    source = \"single.txt\"\n    destination = \"${var.root}/there/\"\n  }\n";
+    // Over scp a directory sent to a path that does not exist becomes that path; packer's
+    // sftp cannot do that one.
+    let fresh = "  provisioner \"file\" {\n    source = \"tree\"\n    destination = \"${var.root}/fresh\"\n  }\n";
+    for (method, extra) in [("scp", fresh), ("sftp", "")] {
+        let source = sshd.source("a").replace(
+            "  ssh_timeout",
+            &format!("  ssh_file_transfer_method = \"{method}\"\n  ssh_timeout"),
+        );
+        std::fs::write(
+            p(&d, "t.pkr.hcl"),
+            format!(
+                "variable \"root\" {{\n  type = string\n}}\n{source}build {{\n  sources = [\"source.null.a\"]\n{uploads}{extra}}}\n"
+            ),
+        )
+        .unwrap();
+        let roots = tempfile::tempdir().unwrap();
+        let theirs = roots.path().join("packer");
+        let ours = roots.path().join("ours");
+        let var = |root: &Path| format!("root={}", root.display());
+        let packer = Command::new("/usr/bin/packer")
+            .current_dir(d.path())
+            .args(["build", "-color=false", "-var", &var(&theirs), "."])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(packer.status.code(), Some(0), "{method}: {}", both(&packer));
+        let r = build(d.path(), &["-var", &var(&ours), "."]);
+        assert_eq!(r.status.code(), Some(0), "{method}: {}", both(&r));
+        assert_eq!(tree_listing(&ours), tree_listing(&theirs), "{method}");
     }
 }

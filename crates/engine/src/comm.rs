@@ -13,7 +13,7 @@ use crate::redact::Redactor;
 
 /// The template's communicator fields as a connection config. `ssh_host` wins over `host`, the
 /// address the builder found (`None` for the null builder). `temporary_key` is the private key of
-/// a keypair the builder made; it is used when the template names no key, password or agent.
+/// a keypair the builder made; it is offered unless the template names a key file.
 pub fn ssh_config(
     ssh: &cce_template::schema::SshConfig,
     host: Option<String>,
@@ -29,40 +29,43 @@ pub fn ssh_config(
         .username
         .clone()
         .ok_or_else(|| err("ssh_username is not set".into()))?;
-    if ssh.bastion.is_some() {
-        return Err(err("ssh_bastion_host is not supported by the null builder yet; connect to the host directly".into()));
+    let bastion = match &ssh.bastion {
+        None => None,
+        Some(b) => Some(bastion(b, ssh, cwd, redactor)?),
+    };
+    // Packer offers every method the template gives, in this order: the agent, the key file,
+    // the builder's temporary key, the password.
+    let mut methods = Vec::new();
+    if ssh.agent_auth {
+        agent_available("ssh_agent_auth")?;
+        methods.push(Auth::Agent);
     }
-    let auth = if let Some(file) = &ssh.private_key_file {
-        let path = resolve(cwd, file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            err(format!(
-                "cannot read ssh_private_key_file {}: {e}",
-                path.display()
-            ))
-        })?;
-        for line in text
-            .lines()
-            .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
-        {
-            // Lines too short or too common to redact are refused by the redactor; the key
-            // as a whole is still covered by its long body lines.
-            let _ = redactor.add(line);
-        }
-        Auth::private_key(text)
-    } else if let Some(p) = &ssh.password {
-        let _ = redactor.add(p);
-        Auth::Password(p.clone())
-    } else if ssh.agent_auth {
-        Auth::Agent
+    if let Some(file) = &ssh.private_key_file {
+        methods.push(Auth::private_key(read_key(
+            cwd,
+            file,
+            "ssh_private_key_file",
+            redactor,
+        )?));
     } else if let Some(key) = temporary_key {
-        Auth::private_key(key.to_string())
-    } else {
-        return Err(err(
-            "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
-                .into(),
-        ));
+        methods.push(Auth::private_key(key.to_string()));
+    }
+    if let Some(p) = &ssh.password {
+        let _ = redactor.add(p);
+        methods.push(Auth::Password(p.clone()));
+    }
+    let auth = match methods.len() {
+        0 => {
+            return Err(err(
+                "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"
+                    .into(),
+            ));
+        }
+        1 => methods.remove(0),
+        _ => Auth::Any(methods),
     };
     let mut c = cce_remote::SshConfig::new(host, user, auth);
+    c.bastion = bastion;
     c.port = ssh.port;
     c.timeout = ssh.timeout.0;
     c.handshake_attempts = ssh.handshake_attempts.max(1);
@@ -77,6 +80,94 @@ pub fn ssh_config(
         _ => TransferMethod::Tar,
     };
     Ok(c)
+}
+
+/// The jump host of `ssh_bastion_*`. As in Packer, the bastion's key defaults to
+/// `ssh_private_key_file`, and one of a password, a key or the agent must be given; when several
+/// are, each is tried in Packer's order: password, key file, agent.
+fn bastion(
+    b: &cce_template::schema::communicator::Bastion,
+    ssh: &cce_template::schema::SshConfig,
+    cwd: &Path,
+    redactor: &Redactor,
+) -> Result<cce_remote::Bastion, ProvisionError> {
+    let err = |m: String| ProvisionError { message: m };
+    let username = b.username.clone().ok_or_else(|| {
+        err("ssh_bastion_username is not set; set the user to log in as on the jump host".into())
+    })?;
+    let key_file = b
+        .private_key_file
+        .as_ref()
+        .map(|f| (f, "ssh_bastion_private_key_file"))
+        .or_else(|| {
+            ssh.private_key_file
+                .as_ref()
+                .map(|f| (f, "ssh_private_key_file (used for the bastion too)"))
+        });
+    // Packer's bastion order: password, key file, agent.
+    let mut methods = Vec::new();
+    if let Some(p) = &b.password {
+        let _ = redactor.add(p);
+        methods.push(Auth::Password(p.clone()));
+    }
+    if let Some((file, field)) = key_file {
+        methods.push(Auth::private_key(read_key(cwd, file, field, redactor)?));
+    }
+    if b.agent_auth {
+        agent_available("ssh_bastion_agent_auth")?;
+        methods.push(Auth::Agent);
+    }
+    let auth = match methods.len() {
+        0 => {
+            return Err(err(
+                "ssh_bastion_password or ssh_bastion_private_key_file must be specified (or ssh_bastion_agent_auth = true)"
+                    .into(),
+            ));
+        }
+        1 => methods.remove(0),
+        _ => Auth::Any(methods),
+    };
+    Ok(cce_remote::Bastion {
+        host: b.host.clone(),
+        port: b.port,
+        username,
+        auth,
+    })
+}
+
+/// Packer stops at once when agent authentication is asked for without an agent, rather than
+/// spending ssh_timeout on logins that cannot work.
+fn agent_available(field: &str) -> Result<(), ProvisionError> {
+    match std::env::var_os("SSH_AUTH_SOCK") {
+        Some(sock) if !sock.is_empty() => Ok(()),
+        _ => Err(ProvisionError {
+            message: format!(
+                "{field} is set but SSH_AUTH_SOCK is not: start an ssh-agent, add the key with ssh-add, and run the build in that environment"
+            ),
+        }),
+    }
+}
+
+/// Reads a private key file named by `field`, handing its body to the redactor.
+fn read_key(
+    cwd: &Path,
+    file: &str,
+    field: &str,
+    redactor: &Redactor,
+) -> Result<String, ProvisionError> {
+    let path = resolve(cwd, file);
+    let text = std::fs::read_to_string(&path).map_err(|e| ProvisionError {
+        message: format!("cannot read {field} {}: {e}", path.display()),
+    })?;
+    for line in text
+        .lines()
+        .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+    {
+        // Lines too short or too common to redact are refused by the redactor; the key
+        // as a whole is still covered by its long body lines.
+        let _ = redactor.add(line);
+    }
+    Ok(text)
 }
 
 /// A path of the template, relative to the working directory unless absolute.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cce_remote::{Auth, Communicator, SshCommunicator};
+use cce_remote::{Communicator, SshCommunicator};
 use cce_template::schema::{Build, BuildSource, SourceConfig};
 
 use crate::comm;
@@ -127,10 +127,11 @@ impl NullBuild<'_> {
                     ("SSHPublicKey", String::new()),
                     (
                         "SSHPrivateKey",
-                        match &remote.auth {
-                            Auth::PrivateKey { text, .. } => text.clone(),
-                            _ => String::new(),
-                        },
+                        remote
+                            .auth
+                            .private_key_text()
+                            .unwrap_or_default()
+                            .to_string(),
                     ),
                 ] {
                     ctx.values.insert(k.into(), v);
@@ -140,7 +141,7 @@ impl NullBuild<'_> {
                     tokio::time::sleep(p.0).await;
                 }
                 ctx.say(format!(
-                    "Using SSH communicator to connect: {}",
+                    "Using ssh communicator to connect: {}",
                     remote.host
                 ));
                 ctx.say("Waiting for SSH to become available...");

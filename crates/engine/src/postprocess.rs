@@ -8,6 +8,7 @@ use cce_template::schema::Build;
 use cce_template::schema::post_processors::{Manifest, PostProcessorKind};
 
 use crate::comm::resolve;
+use crate::events::Event;
 use crate::provision::{self, BuildContext, ProvisionError};
 
 /// What a builder produced, as post-processors see it.
@@ -42,10 +43,33 @@ pub async fn post_process(
                 "Running post-processor: {} (type {ty})",
                 pp.name.as_deref().unwrap_or("")
             ));
+            if pp.keep_input_artifact == Some(false) {
+                // Packer's manifest, checksum and shell-local all force keep=true, so the
+                // builder's artifact (the image) is never deleted by this setting.
+                let _ = ctx.reporter.report(&Event::Warning {
+                    build: Some(ctx.display_name.clone()),
+                    message: format!(
+                        "the {ty} post-processor keeps its input artifact; keep_input_artifact = false is ignored, as in Packer"
+                    ),
+                });
+            }
             match &pp.kind {
                 PostProcessorKind::Manifest(m) => write_manifest(m, artifact, ctx)?,
                 PostProcessorKind::ShellLocal(s) => {
-                    provision::run_shell_local(s, ctx, "shell-local", None).await?
+                    // Packer names a post-processor's lines `BUILD (TYPE)`.
+                    let mut pp_ctx = ctx.clone();
+                    pp_ctx.display_name = format!("{} ({ty})", ctx.display_name);
+                    let mut s = s.clone();
+                    if let Some(cce_template::schema::Deferrable::Known(cmd)) = &s.execute_command
+                        && cmd.len() == 1
+                    {
+                        // Packer's post-processor still takes the old one-string form, run
+                        // through `sh -c`.
+                        let mut argv = vec!["sh".to_string(), "-c".to_string()];
+                        argv.extend(cmd.iter().cloned());
+                        s.execute_command = Some(cce_template::schema::Deferrable::Known(argv));
+                    }
+                    provision::run_shell_local(&s, &pp_ctx, "shell-local", None).await?
                 }
                 // Artifacts with files are summed by the builder that made them; the null
                 // artifact and a cloud image have none.
@@ -122,7 +146,12 @@ fn write_manifest(
                     .iter()
                     .map(|f| {
                         let size = std::fs::metadata(f).map_or(0, |m| m.len());
-                        serde_json::json!({"name": f.display().to_string(), "size": size})
+                        // strip_path writes the file name alone, as Packer does.
+                        let name = match (m.strip_path, f.file_name()) {
+                            (true, Some(base)) => base.to_string_lossy().into_owned(),
+                            _ => f.display().to_string(),
+                        };
+                        serde_json::json!({"name": name, "size": size})
                     })
                     .collect(),
             )

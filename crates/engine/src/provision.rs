@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, shell_quote};
-use cce_template::schema::fields::Deferrable;
+use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, TransferMethod, shell_quote};
+use cce_template::schema::fields::{Deferrable, GoDuration};
 use cce_template::schema::provisioners::{
     Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner,
 };
@@ -201,13 +201,18 @@ pub async fn run_provisioners(
 ) -> Result<()> {
     for p in provisioners {
         if let Err(e) = run_one(p, ctx, comm).await {
-            if let (Some(cleanup), true) = (error_cleanup, run_cleanup) {
-                ctx.say(
-                    "Provisioning step had errors: Running the cleanup provisioner, if present...",
-                );
-                if let Err(ce) = run_one(cleanup, ctx, comm).await {
-                    ctx.error(format!("error-cleanup-provisioner failed: {ce}"));
-                }
+            if !run_cleanup {
+                return Err(e);
+            }
+            // Packer says this whether or not the build has a cleanup provisioner, and folds
+            // a failure of the cleanup into the build's error.
+            ctx.say("Provisioning step had errors: Running the cleanup provisioner, if present...");
+            if let Some(cleanup) = error_cleanup
+                && let Err(ce) = run_one(cleanup, ctx, comm).await
+            {
+                return Err(ProvisionError::new(format!(
+                    "Cleanup failed: {ce}. Original Provisioning error: {e}"
+                )));
             }
             return Err(e);
         }
@@ -216,7 +221,8 @@ pub async fn run_provisioners(
 }
 
 /// Runs one provisioner with its meta-arguments: skipped by `only`/`except`, its `override`
-/// applied, `pause_before`, then up to `max_retries` more runs, each bounded by `timeout`.
+/// applied, then up to `max_retries` more runs, each after `pause_before` and bounded by
+/// `timeout`. (Packer 1.6 ignores `timeout` when `pause_before` is set; both are kept here.)
 pub async fn run_one(
     p: &Provisioner,
     ctx: &BuildContext,
@@ -231,28 +237,48 @@ pub async fn run_one(
         apply_override(&mut kind, fields)
             .map_err(|e| ProvisionError::new(format!("provisioner \"{ty}\": {e}")))?;
     }
-    if let Some(pause) = p.pause_before {
-        ctx.say(format!(
-            "Pausing {} before the next provisioner...",
-            go_duration(pause.0)
-        ));
-        tokio::time::sleep(pause.0).await;
-    }
-    let tries = p.max_retries.saturating_add(1);
+    // Packer wraps the provisioner in its pause, then in its retries: every try pauses first,
+    // and says what it does in Packer's words.
+    let timeout = p.timeout.map(|t| t.0);
+    let mut left = p.max_retries;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = run_kind(&kind, ctx, comm, p.timeout.map(|t| t.0)).await;
+        if let Some(pause) = p.pause_before {
+            ctx.say(format!(
+                "Pausing {} before the next provisioner...",
+                go_duration(pause.0)
+            ));
+            tokio::time::sleep(pause.0).await;
+        }
+        if let Some(t) = timeout {
+            ctx.say(format!(
+                "Setting a {} timeout for the next provisioner...",
+                go_duration(t)
+            ));
+        }
+        let started = Instant::now();
+        let result = run_kind(&kind, ctx, comm, timeout).await;
+        if result.is_err() && timeout.is_some_and(|t| started.elapsed() >= t) {
+            ctx.error("Cancelling provisioner after a timeout...");
+        }
         match result {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < tries => {
-                ctx.error(format!(
-                    "Provisioner \"{ty}\" failed: {e}; retrying ({attempt}/{})",
-                    tries - 1
+            Err(e) if left > 0 => {
+                ctx.say(format!(
+                    "Provisioner failed with {:?}, retrying with {left} trie(s) left",
+                    e.message
                 ));
+                left -= 1;
+                // Packer retries at once; a short jittered wait spares a struggling machine.
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                if p.max_retries > 0 {
+                    ctx.say("retry limit reached.");
+                }
+                return Err(e);
+            }
         }
     }
 }
@@ -351,7 +377,39 @@ fn apply_override(
         }
     }
     fn b(v: &serde_json::Value) -> std::result::Result<bool, String> {
-        v.as_bool().ok_or_else(|| "expected a bool".to_string())
+        match v {
+            serde_json::Value::Bool(x) => Ok(*x),
+            // HCL and Packer accept the strings "true" and "false" for a bool.
+            serde_json::Value::String(x) if x == "true" => Ok(true),
+            serde_json::Value::String(x) if x == "false" => Ok(false),
+            _ => Err("expected a bool".to_string()),
+        }
+    }
+    fn d(v: &serde_json::Value) -> std::result::Result<Option<GoDuration>, String> {
+        match v {
+            serde_json::Value::Null => Ok(None),
+            serde_json::Value::String(x) => GoDuration::parse(x)
+                .map(Some)
+                .map_err(|e| format!("expected a duration such as \"30s\": {e}")),
+            // A bare number is nanoseconds, as Go's time.Duration decodes it.
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .map(|ns| Some(GoDuration(Duration::from_nanos(ns))))
+                .ok_or_else(|| "expected a duration such as \"30s\"".to_string()),
+            _ => Err("expected a duration such as \"30s\"".to_string()),
+        }
+    }
+    fn plain_list(v: &serde_json::Value) -> std::result::Result<Vec<String>, String> {
+        match l(v)? {
+            Some(Deferrable::Known(x)) => Ok(x),
+            _ => Ok(Vec::new()),
+        }
+    }
+    fn plain(v: &serde_json::Value) -> std::result::Result<Option<String>, String> {
+        match s(v)? {
+            Some(Deferrable::Known(x)) => Ok(Some(x)),
+            _ => Ok(None),
+        }
     }
     fn codes(v: &serde_json::Value) -> std::result::Result<Vec<i64>, String> {
         let items = v.as_array().ok_or("expected a list of numbers")?;
@@ -398,6 +456,10 @@ fn apply_override(
             }
             (ProvisionerKind::Shell(p), "skip_clean") => b(v).map(|x| p.skip_clean = x),
             (ProvisionerKind::Shell(p), "binary") => b(v).map(|x| p.binary = x),
+            (ProvisionerKind::Shell(p), "use_env_var_file") => b(v).map(|x| p.use_env_var_file = x),
+            (ProvisionerKind::Shell(p), "start_retry_timeout") => d(v)
+                .map(|x| p.start_retry_timeout = x.unwrap_or(GoDuration(Duration::from_secs(300)))),
+            (ProvisionerKind::Shell(p), "pause_after") => d(v).map(|x| p.pause_after = x),
             (ProvisionerKind::Shell(p), "valid_exit_codes") => {
                 codes(v).map(|x| p.valid_exit_codes = x)
             }
@@ -434,14 +496,76 @@ fn apply_override(
             (ProvisionerKind::ShellLocal(p), "valid_exit_codes") => {
                 codes(v).map(|x| p.valid_exit_codes = x)
             }
+            (ProvisionerKind::ShellLocal(p), "env_var_format") => {
+                s(v).map(|x| p.env_var_format = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "only_on") => plain_list(v).map(|x| p.only_on = x),
+            (ProvisionerKind::ShellLocal(p), "use_linux_pathing") => {
+                b(v).map(|x| p.use_linux_pathing = x)
+            }
+            (ProvisionerKind::ShellLocal(p), "tempfile_extension") => {
+                plain(v).map(|x| p.tempfile_extension = x)
+            }
             (ProvisionerKind::Breakpoint(p), "note") => s(v).map(|x| p.note = x),
             (ProvisionerKind::Breakpoint(p), "disable") => b(v).map(|x| p.disable = x),
-            _ => Err(
-                "this field cannot be overridden yet; set it in the provisioner block itself"
-                    .into(),
-            ),
+            _ => Err(format!(
+                "\"{name}\" is not a field of provisioner \"{}\"",
+                kind_name(kind)
+            )),
         };
         r.map_err(bad)?;
+    }
+    check_overridden(kind)
+}
+
+/// Packer validates a provisioner after merging its override, so an override can make it
+/// invalid (an `inline` over a block that has `script`); say so instead of running both.
+fn check_overridden(kind: &ProvisionerKind) -> std::result::Result<(), String> {
+    match kind {
+        ProvisionerKind::Shell(p) => {
+            let (inline, script, scripts) =
+                (p.inline.is_some(), p.script.is_some(), p.scripts.is_some());
+            if script && scripts {
+                return Err("after the override both \"script\" and \"scripts\" are set; override one to null".into());
+            }
+            if inline && (script || scripts) {
+                return Err("after the override both \"inline\" and a script file are set; override the other to null".into());
+            }
+            if !(inline || script || scripts) {
+                return Err(
+                    "after the override no \"inline\", \"script\" or \"scripts\" is left".into(),
+                );
+            }
+        }
+        ProvisionerKind::File(p) => {
+            if p.content.is_some() && (p.source.is_some() || p.sources.is_some()) {
+                return Err("after the override both \"content\" and a source are set; override the other to null".into());
+            }
+            if p.destination.is_none() {
+                return Err("after the override \"destination\" is not set".into());
+            }
+        }
+        ProvisionerKind::ShellLocal(p) => {
+            let set = [
+                p.command.is_some(),
+                p.inline.is_some(),
+                p.script.is_some(),
+                p.scripts.is_some(),
+            ];
+            match set.iter().filter(|x| **x).count() {
+                0 => {
+                    return Err("after the override no \"command\", \"inline\", \"script\" or \"scripts\" is left".into());
+                }
+                1 => {}
+                _ => {
+                    return Err("after the override more than one of \"command\", \"inline\", \"script\" and \"scripts\" is set; override the others to null".into());
+                }
+            }
+            if p.use_linux_pathing {
+                return Err("use_linux_pathing is for the Windows Subsystem for Linux and fails on Linux, as in Packer".into());
+            }
+        }
+        ProvisionerKind::Breakpoint(_) => {}
     }
     Ok(())
 }
@@ -472,10 +596,16 @@ fn environment(
 /// single quotes in values escaped for the shell as Packer does.
 fn flatten_env(env: &BTreeMap<String, String>, format: Option<&str>) -> String {
     let format = format.unwrap_or("%s='%s' ");
+    // Split once, so a `%s` inside a name or value is never taken for a placeholder.
+    let parts: Vec<&str> = format.splitn(3, "%s").collect();
     env.iter()
         .map(|(k, v)| {
             let v = v.replace('\'', "'\"'\"'");
-            format.replacen("%s", k, 1).replacen("%s", &v, 1)
+            match parts.as_slice() {
+                [a, b, c] => format!("{a}{k}{b}{v}{c}"),
+                [a, b] => format!("{a}{k}{b}"),
+                _ => format.to_string(),
+            }
         })
         .collect()
 }
@@ -547,7 +677,9 @@ fn flush(e: &Arc<Mutex<LineEmitter>>) {
     }
 }
 
-fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
+/// Packer 1.6's error for an exit code not in `valid_exit_codes`, word for word (it has no
+/// space after the first period), for `shell` and `shell-local` alike.
+fn check_code(code: i64, valid: &[i64]) -> Result<()> {
     if valid.contains(&code) {
         return Ok(());
     }
@@ -557,8 +689,21 @@ fn check_code(code: i64, valid: &[i64], what: &str) -> Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     Err(ProvisionError::new(format!(
-        "{what} exited with non-zero exit status: {code}. Allowed exit codes are: [{allowed}]"
+        "Script exited with non-zero exit status: {code}.Allowed exit codes are: [{allowed}]"
     )))
+}
+
+/// Packer's defaults of `env_var_format` and `execute_command`, which change with
+/// `use_env_var_file`: the variables are then exported from a sourced file.
+fn shell_defaults(use_env_var_file: bool) -> (&'static str, &'static str) {
+    if use_env_var_file {
+        (
+            "export %s='%s'\n",
+            "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}",
+        )
+    } else {
+        ("%s='%s' ", "chmod +x {{.Path}}; {{.Vars}} {{.Path}}")
+    }
 }
 
 async fn run_shell(
@@ -567,24 +712,30 @@ async fn run_shell(
     comm: &dyn Communicator,
     deadline: Option<Instant>,
 ) -> Result<()> {
+    let (default_format, default_execute) = shell_defaults(s.use_env_var_file);
     let env = environment(ctx, ctx.list(&s.environment_vars)?, ctx.map(&s.env)?)?;
-    let vars = flatten_env(&env, ctx.text(&s.env_var_format)?.as_deref());
+    let format = ctx
+        .text(&s.env_var_format)?
+        .unwrap_or_else(|| default_format.into());
+    let vars = flatten_env(&env, Some(&format));
     let execute = ctx
         .text(&s.execute_command)?
-        .unwrap_or_else(|| "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into());
+        .unwrap_or_else(|| default_execute.into());
+    let folder = ctx.text(&s.remote_folder)?.unwrap_or_else(|| "/tmp".into());
+    let folder = folder.trim_end_matches('/');
     let remote_path = match ctx.text(&s.remote_path)? {
         Some(p) => p,
         None => {
-            let folder = ctx.text(&s.remote_folder)?.unwrap_or_else(|| "/tmp".into());
             let file = match ctx.text(&s.remote_file)? {
                 Some(f) => f,
                 None => format!("script_{}.sh", rand::rng().random_range(0..10_000u32)),
             };
-            format!("{}/{file}", folder.trim_end_matches('/'))
+            format!("{folder}/{file}")
         }
     };
     // (shown name, script bytes)
     let mut scripts: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut inline_file = None;
     if let Some(lines) = ctx.list(&s.inline)? {
         let shebang = ctx
             .text(&s.inline_shebang)?
@@ -594,7 +745,17 @@ async fn run_shell(
             text.push_str(&l);
             text.push('\n');
         }
-        scripts.push(("inline script".into(), text.into_bytes()));
+        // Packer writes the inline commands to a local `packer-shell*` file, names the script
+        // by that path, and removes the file when the provisioner ends.
+        let mut local = tempfile::Builder::new()
+            .prefix("packer-shell")
+            .tempfile()
+            .map_err(|e| ProvisionError::new(format!("cannot create a temporary file: {e}")))?;
+        std::io::Write::write_all(&mut local, text.as_bytes()).map_err(|e| {
+            ProvisionError::new(format!("cannot write {}: {e}", local.path().display()))
+        })?;
+        scripts.push((local.path().display().to_string(), text.into_bytes()));
+        inline_file = Some(local);
     }
     let mut files = Vec::new();
     files.extend(ctx.text(&s.script)?);
@@ -612,10 +773,89 @@ async fn run_shell(
         }
         scripts.push((f, data));
     }
+    // Packer writes the variables once, readable by the login user only, and sources the file
+    // before every script of this provisioner.
+    let env_var_file = if s.use_env_var_file {
+        let path = format!(
+            "{folder}/varfile_{}.sh",
+            rand::rng().random_range(0..10_000u32)
+        );
+        upload_with_retry(
+            comm,
+            vars.as_bytes(),
+            &path,
+            0o600,
+            "environment variable file",
+            s.start_retry_timeout.0,
+        )
+        .await?;
+        Some(path)
+    } else {
+        None
+    };
+    let ran = run_scripts(
+        s,
+        ctx,
+        comm,
+        deadline,
+        &scripts,
+        &execute,
+        &vars,
+        &remote_path,
+        env_var_file.as_deref().unwrap_or(""),
+    )
+    .await;
+    if let (Some(path), false) = (&env_var_file, s.skip_clean) {
+        // After a failed script the file is still removed; the script's error comes first.
+        let removed = remove_remote(comm, path, "environment variable file").await;
+        ran?;
+        removed?;
+    } else {
+        ran?;
+    }
+    drop(inline_file);
+    // Once, after every script of the provisioner, as Packer does.
+    if let Some(p) = s.pause_after {
+        ctx.say(format!(
+            "Pausing {} after this provisioner...",
+            go_duration(p.0)
+        ));
+        tokio::time::sleep(p.0).await;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_scripts(
+    s: &ShellProvisioner,
+    ctx: &BuildContext,
+    comm: &dyn Communicator,
+    deadline: Option<Instant>,
+    scripts: &[(String, Vec<u8>)],
+    execute: &str,
+    vars: &str,
+    remote_path: &str,
+    env_var_file: &str,
+) -> Result<()> {
     for (name, data) in scripts {
         ctx.say(format!("Provisioning with shell script: {name}"));
-        upload_with_retry(comm, &data, &remote_path, s.start_retry_timeout.0).await?;
-        let command = fill(&execute, &[("Vars", &vars), ("Path", &remote_path)]);
+        upload_with_retry(
+            comm,
+            data,
+            remote_path,
+            0o755,
+            "script",
+            s.start_retry_timeout.0,
+        )
+        .await?;
+        let command = fill(
+            execute,
+            &[
+                ("Vars", vars),
+                ("Path", remote_path),
+                ("EnvVarFile", env_var_file),
+            ],
+        );
         let out = emitter(ctx, "shell", Stream::Stdout);
         let err = emitter(ctx, "shell", Stream::Stderr);
         let opts = ExecOptions {
@@ -630,7 +870,7 @@ async fn run_shell(
         let status =
             status.map_err(|e| ProvisionError::new(format!("error running script {name}: {e}")))?;
         match &status {
-            ExitStatus::Code(c) => check_code(i64::from(*c), &s.valid_exit_codes, "Script")?,
+            ExitStatus::Code(c) => check_code(i64::from(*c), &s.valid_exit_codes)?,
             ExitStatus::Disconnected => {
                 ctx.say("Remote end disconnected as expected; reconnecting...");
                 comm.reconnect(s.start_retry_timeout.0).await.map_err(|e| {
@@ -643,61 +883,62 @@ async fn run_shell(
                 )));
             }
         }
-        if let Some(p) = s.pause_after {
-            ctx.say(format!(
-                "Pausing {} after this provisioner...",
-                go_duration(p.0)
-            ));
-            tokio::time::sleep(p.0).await;
-        }
         if !s.skip_clean {
-            let rm = format!("rm -f {}", shell_quote(&remote_path));
-            let st = comm
-                .exec(
-                    &rm,
-                    &[],
-                    ExecOptions {
-                        timeout: Some(Duration::from_secs(60)),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|e| {
-                    ProvisionError::new(format!(
-                        "error removing temporary script at {remote_path}: {e}"
-                    ))
-                })?;
-            if !st.success() {
-                return Err(ProvisionError::new(format!(
-                    "error removing temporary script at {remote_path}: {st}"
-                )));
-            }
+            remove_remote(comm, remote_path, "script").await?;
         }
     }
     Ok(())
 }
 
-/// Uploads the script, retrying with reconnects for up to `start_retry_timeout` (the machine may
-/// be rebooting after an `expect_disconnect` provisioner).
+/// Removes a temporary file the provisioner uploaded.
+async fn remove_remote(comm: &dyn Communicator, path: &str, what: &str) -> Result<()> {
+    let rm = format!("rm -f {}", shell_quote(path));
+    let st = comm
+        .exec(
+            &rm,
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            ProvisionError::new(format!("error removing temporary {what} at {path}: {e}"))
+        })?;
+    if !st.success() {
+        return Err(ProvisionError::new(format!(
+            "error removing temporary {what} at {path}: {st}"
+        )));
+    }
+    Ok(())
+}
+
+/// Uploads a file of the provisioner, retrying with reconnects for up to `start_retry_timeout`
+/// (the machine may be rebooting after an `expect_disconnect` provisioner, or its folder may not
+/// exist yet).
 async fn upload_with_retry(
     comm: &dyn Communicator,
     data: &[u8],
     remote: &str,
+    mode: u32,
+    what: &str,
     start_retry_timeout: Duration,
 ) -> Result<()> {
     let start = Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match comm.upload_bytes(data, remote, 0o755).await {
+        match comm.upload_bytes(data, remote, mode).await {
             Ok(_) => return Ok(()),
             Err(e) => {
                 let left = start_retry_timeout.saturating_sub(start.elapsed());
                 if left.is_zero() {
                     return Err(ProvisionError::new(format!(
-                        "error uploading script to {remote}: {e}"
+                        "error uploading {what} to {remote}: {e}"
                     )));
                 }
+                tracing::debug!(attempt, error = %e, "upload of the {what} failed; retrying");
                 tokio::time::sleep(backoff(attempt).min(left)).await;
                 // A failed reconnect is retried by the next round until the budget is spent.
                 let _ = comm
@@ -737,14 +978,27 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
                         local.display()
                     ))
                 })?;
-                // Packer: a directory without a trailing slash is copied as itself into the
-                // destination; with one, only its contents are.
+                // Packer: a directory with a trailing slash sends its contents into the
+                // destination. Without one it is sent as itself: over sftp always into
+                // `destination/NAME`; over scp (the default) like `scp -r`, into
+                // `destination/NAME` when the destination is a directory already, else as the
+                // destination itself.
                 let remote = if meta.is_dir() && !src.ends_with('/') {
                     let base = local
                         .file_name()
                         .map(|b| b.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    format!("{}/{base}", dst.trim_end_matches('/'))
+                    let inside = format!("{}/{base}", dst.trim_end_matches('/'));
+                    match comm.transfer_method() {
+                        TransferMethod::Sftp => inside,
+                        TransferMethod::Tar => {
+                            if remote_is_dir(comm, &dst).await? {
+                                inside
+                            } else {
+                                dst.clone()
+                            }
+                        }
+                    }
                 } else {
                     dst.clone()
                 };
@@ -774,6 +1028,25 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
         }
     }
     Ok(())
+}
+
+/// Whether `path` is a directory on the machine.
+async fn remote_is_dir(comm: &dyn Communicator, path: &str) -> Result<bool> {
+    let test = format!("test -d {}", shell_quote(path));
+    let status = comm
+        .exec(
+            &test,
+            &[],
+            ExecOptions {
+                timeout: Some(Duration::from_secs(60)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| {
+            ProvisionError::new(format!("cannot check whether {path} is a directory: {e}"))
+        })?;
+    Ok(status.success())
 }
 
 fn run_breakpoint(b: &Breakpoint, ctx: &BuildContext) -> Result<()> {
@@ -826,15 +1099,15 @@ pub async fn run_shell_local(
             "execute_command of shell-local is empty; give the program and its arguments",
         ));
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("packer-shell")
-        .tempdir()
-        .map_err(|e| ProvisionError::new(format!("cannot create a temporary directory: {e}")))?;
-    let mut scripts: Vec<PathBuf> = Vec::new();
+    // Scripts are named as written; they run in the working directory.
+    let mut scripts: Vec<String> = Vec::new();
     let mut inline = ctx.list(&s.inline)?;
     if let Some(c) = ctx.text(&s.command)? {
         inline = Some(vec![c]);
     }
+    // Packer writes inline commands to a `packer-shell*` temporary file; it goes when this
+    // is dropped, at the end of the provisioner.
+    let mut inline_file = None;
     if let Some(lines) = inline {
         let shebang = ctx
             .text(&s.inline_shebang)?
@@ -844,28 +1117,40 @@ pub async fn run_shell_local(
             text.push_str(&l);
             text.push('\n');
         }
-        let ext = s.tempfile_extension.clone().unwrap_or_default();
-        let path = tmp.path().join(format!("script{ext}"));
+        // Packer takes the extension with or without its dot.
+        let ext = s
+            .tempfile_extension
+            .as_deref()
+            .map(|e| e.trim_start_matches('.'))
+            .filter(|e| !e.is_empty())
+            .map(|e| format!(".{e}"))
+            .unwrap_or_default();
+        let file = tempfile::Builder::new()
+            .prefix("packer-shell")
+            .suffix(&ext)
+            .tempfile()
+            .map_err(|e| ProvisionError::new(format!("cannot create a temporary file: {e}")))?;
+        // Closed before it runs: Linux refuses to execute a file open for writing.
+        let path = file.into_temp_path();
         write_executable(&path, text.as_bytes())?;
-        scripts.push(path);
+        scripts.push(path.display().to_string());
+        inline_file = Some(path);
     }
-    for f in ctx
-        .text(&s.script)?
-        .into_iter()
-        .chain(ctx.list(&s.scripts)?.unwrap_or_default())
-    {
-        scripts.push(ctx.local_path(&f));
-    }
-    for script in scripts {
-        let shown = script.display().to_string();
+    scripts.extend(ctx.text(&s.script)?);
+    scripts.extend(ctx.list(&s.scripts)?.unwrap_or_default());
+    for shown in scripts {
         ctx.say(format!("Running local shell script: {shown}"));
+        // Shown as written, run by its absolute path, as Packer does.
+        let absolute = ctx.local_path(&shown).display().to_string();
         let argv: Vec<String> = execute
             .iter()
-            .map(|a| fill(a, &[("Vars", &vars), ("Script", &shown)]))
+            .map(|a| fill(a, &[("Vars", &vars), ("Script", &absolute)]))
             .collect();
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .envs(&env)
+            // Packer's own environment carries the run's id to its local scripts.
+            .env("PACKER_RUN_UUID", &ctx.run_uuid)
             .current_dir(&ctx.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -916,11 +1201,7 @@ pub async fn run_shell_local(
             let _ = h.await;
         }
         match status.code() {
-            Some(c) => check_code(
-                i64::from(c),
-                &s.valid_exit_codes,
-                "Erroneous exit code; script",
-            )?,
+            Some(c) => check_code(i64::from(c), &s.valid_exit_codes)?,
             None => {
                 return Err(ProvisionError::new(format!(
                     "local script {shown} was killed by a signal"
@@ -928,6 +1209,7 @@ pub async fn run_shell_local(
             }
         }
     }
+    drop(inline_file);
     Ok(())
 }
 
@@ -981,13 +1263,150 @@ mod tests {
         assert!(!applies_to(&[], &v(&["null.a"]), "null.a"));
     }
 
+    /// A value of the field's type that differs from every default.
+    fn sample(name: &str, ty: cce_template::schema::fields::Ty) -> serde_json::Value {
+        use cce_template::schema::fields::Ty;
+        match (name, ty) {
+            ("direction", _) => serde_json::json!("download"),
+            (_, Ty::Bool) => serde_json::json!(true),
+            (_, Ty::Number) => serde_json::json!(7),
+            (_, Ty::Duration) => serde_json::json!("7s"),
+            (_, Ty::StringList) => serde_json::json!(["7"]),
+            (_, Ty::StringMap) => serde_json::json!({"K": "V"}),
+            _ => serde_json::json!("x-override"),
+        }
+    }
+
+    fn blank(ty: &str) -> ProvisionerKind {
+        use cce_template::schema::provisioners::*;
+        match ty {
+            "file" => ProvisionerKind::File(FileProvisioner {
+                source: Some(Deferrable::Known("s".into())),
+                sources: None,
+                content: None,
+                destination: Some(Deferrable::Known("/d".into())),
+                direction: Direction::Upload,
+                generated: false,
+            }),
+            "shell" => ProvisionerKind::Shell(ShellProvisioner {
+                inline: Some(Deferrable::Known(vec!["true".into()])),
+                script: None,
+                scripts: None,
+                environment_vars: None,
+                env: None,
+                env_var_format: None,
+                execute_command: None,
+                remote_folder: None,
+                remote_file: None,
+                remote_path: None,
+                inline_shebang: None,
+                expect_disconnect: false,
+                valid_exit_codes: vec![0],
+                skip_clean: false,
+                start_retry_timeout: GoDuration(Duration::from_secs(300)),
+                pause_after: None,
+                use_env_var_file: false,
+                binary: false,
+            }),
+            "shell-local" => ProvisionerKind::ShellLocal(ShellLocal {
+                command: None,
+                inline: Some(Deferrable::Known(vec!["true".into()])),
+                script: None,
+                scripts: None,
+                environment_vars: None,
+                env: None,
+                env_var_format: None,
+                execute_command: None,
+                inline_shebang: None,
+                only_on: Vec::new(),
+                valid_exit_codes: vec![0],
+                use_linux_pathing: false,
+                tempfile_extension: None,
+            }),
+            _ => ProvisionerKind::Breakpoint(Breakpoint {
+                note: None,
+                disable: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn every_schema_field_can_be_overridden() {
+        use cce_template::schema::provisioners::PROVISIONER_TYPES;
+        for (ty, fields) in PROVISIONER_TYPES {
+            for f in *fields {
+                let mut kind = blank(ty);
+                let before = kind.clone();
+                let mut map = serde_json::Map::new();
+                map.insert(f.name.to_string(), sample(f.name, f.ty));
+                // Fields exclusive with the blank's own are cleared in the same override.
+                match (*ty, f.name) {
+                    ("shell" | "shell-local", "script" | "scripts" | "command") => {
+                        map.insert("inline".into(), serde_json::Value::Null);
+                    }
+                    ("file", "content") => {
+                        map.insert("source".into(), serde_json::Value::Null);
+                    }
+                    _ => {}
+                }
+                let r = apply_override(&mut kind, &map);
+                if (*ty, f.name) == ("shell-local", "use_linux_pathing") {
+                    // Read, and refused when true, as the block itself is.
+                    assert!(r.unwrap_err().contains("Windows Subsystem for Linux"));
+                    continue;
+                }
+                assert_eq!(r, Ok(()), "{ty}.{}", f.name);
+                assert_ne!(kind, before, "{ty}.{} did not change", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_block() {
+        let mut kind = blank("shell");
+        let mut map = serde_json::Map::new();
+        map.insert("script".into(), serde_json::json!("x.sh"));
+        let e = apply_override(&mut kind, &map).unwrap_err();
+        assert!(e.contains("both \"inline\" and a script file"), "{e}");
+        let mut map = serde_json::Map::new();
+        map.insert("start_retry_timeout".into(), serde_json::json!("soon"));
+        let e = apply_override(&mut blank("shell"), &map).unwrap_err();
+        assert!(
+            e.starts_with("override of \"start_retry_timeout\": expected a duration"),
+            "{e}"
+        );
+        let mut map = serde_json::Map::new();
+        map.insert("no_such".into(), serde_json::json!(1));
+        let e = apply_override(&mut blank("breakpoint"), &map).unwrap_err();
+        assert!(
+            e.contains("not a field of provisioner \"breakpoint\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn env_var_file_defaults_follow_packer() {
+        let mut env = BTreeMap::new();
+        env.insert("A".to_string(), "it's".to_string());
+        let (format, execute) = shell_defaults(true);
+        assert_eq!(flatten_env(&env, Some(format)), "export A='it'\"'\"'s'\n");
+        assert_eq!(
+            execute,
+            "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
+        );
+        assert_eq!(shell_defaults(false).0, "%s='%s' ");
+        // A `%s` inside a value stays text.
+        env.insert("A".to_string(), "%s".to_string());
+        assert_eq!(flatten_env(&env, None), "A='%s' ");
+    }
+
     #[test]
     fn exit_codes() {
-        assert!(check_code(3, &[0, 3], "Script").is_ok());
-        let e = check_code(3, &[0], "Script").unwrap_err();
+        assert!(check_code(3, &[0, 3]).is_ok());
+        let e = check_code(3, &[0]).unwrap_err();
         assert_eq!(
             e.message,
-            "Script exited with non-zero exit status: 3. Allowed exit codes are: [0]"
+            "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
         );
     }
 }

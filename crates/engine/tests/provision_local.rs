@@ -169,6 +169,33 @@ async fn retries_only_except_override_and_cleanup() {
     assert!(e.message.contains("exit status: 4"), "{e}");
     assert!(d.path().join("cleaned").exists() && !d.path().join("after").exists());
 
+    // A failing cleanup provisioner is folded into the error, in Packer's words.
+    let failing = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 4"])));
+    let bad_cleanup = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 6"])));
+    let e = run_provisioners(&[failing], Some(&bad_cleanup), true, &c, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "Cleanup failed: Script exited with non-zero exit status: 6.Allowed exit codes are: [0]. \
+         Original Provisioning error: Script exited with non-zero exit status: 4.Allowed exit codes are: [0]"
+    );
+    // Without -on-error=cleanup neither the cleanup nor its announcement runs.
+    let said = |rec: &RecordingReporter| {
+        rec.events()
+            .iter()
+            .filter(|e| matches!(e, Event::StepStarted { step, .. } if step.starts_with("Provisioning step had errors")))
+            .count()
+    };
+    let before = said(&rec);
+    let failing = prov(ProvisionerKind::ShellLocal(shell_local(&["exit 4"])));
+    std::fs::remove_file(d.path().join("cleaned")).unwrap();
+    run_provisioners(&[failing], Some(&cleanup), false, &c, None)
+        .await
+        .unwrap_err();
+    assert_eq!(said(&rec), before);
+    assert!(!d.path().join("cleaned").exists());
+
     let bp = prov(ProvisionerKind::Breakpoint(Breakpoint {
         note: Some(Deferrable::Known("n".into())),
         disable: true,
@@ -195,4 +222,26 @@ async fn remote_provisioners_need_a_connection() {
     ));
     let e = run_one(&p, &c, None).await.unwrap_err();
     assert!(e.message.contains("communicator = \"none\""), "{e}");
+}
+
+#[tokio::test]
+async fn tempfile_extension_is_taken_with_or_without_its_dot() {
+    let d = tempfile::tempdir().unwrap();
+    let (c, rec) = ctx(d.path(), &Redactor::new());
+    for ext in ["sh", ".sh"] {
+        let mut s = shell_local(&["echo $0"]);
+        s.tempfile_extension = Some(ext.into());
+        run_one(&prov(ProvisionerKind::ShellLocal(s)), &c, None)
+            .await
+            .unwrap();
+    }
+    let lines = stdout_lines(&rec);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for l in &lines {
+        let name = l.rsplit('/').next().unwrap_or_default();
+        assert!(
+            name.starts_with("packer-shell") && name.ends_with(".sh") && !name.ends_with("..sh"),
+            "{l}"
+        );
+    }
 }

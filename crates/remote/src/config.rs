@@ -16,6 +16,9 @@ pub enum Auth {
     Password(String),
     /// Every identity of the agent at `SSH_AUTH_SOCK` (`ssh_agent_auth`).
     Agent,
+    /// Each method in turn until the server accepts one, as Packer offers every method a
+    /// template gives (agent, key, password).
+    Any(Vec<Auth>),
 }
 
 impl Auth {
@@ -26,6 +29,22 @@ impl Auth {
             passphrase: None,
         }
     }
+
+    /// The methods to try, in order, with nested [`Auth::Any`] flattened.
+    pub fn methods(&self) -> Vec<&Auth> {
+        match self {
+            Auth::Any(list) => list.iter().flat_map(Auth::methods).collect(),
+            other => vec![other],
+        }
+    }
+
+    /// The text of the first private key among the methods (Packer's `build.SSHPrivateKey`).
+    pub fn private_key_text(&self) -> Option<&str> {
+        self.methods().into_iter().find_map(|m| match m {
+            Auth::PrivateKey { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+    }
 }
 
 impl fmt::Debug for Auth {
@@ -34,6 +53,7 @@ impl fmt::Debug for Auth {
             Auth::PrivateKey { .. } => f.write_str("PrivateKey(<redacted>)"),
             Auth::Password(_) => f.write_str("Password(<redacted>)"),
             Auth::Agent => f.write_str("Agent"),
+            Auth::Any(list) => f.debug_tuple("Any").field(list).finish(),
         }
     }
 }

@@ -78,13 +78,52 @@ fn russh_config(cfg: &SshConfig) -> Arc<client::Config> {
     })
 }
 
-/// Logs in on a handshaken session with `auth`.
+/// Logs in on a handshaken session with `auth`, trying each of its methods in turn.
 async fn authenticate(
     handle: &mut Handle<ClientHandler>,
     username: &str,
     auth: &Auth,
 ) -> Result<(), AttemptError> {
-    let ok = match auth {
+    let methods = auth.methods();
+    if methods.is_empty() {
+        return Err(AttemptError::handshake(
+            "no authentication method was given",
+        ));
+    }
+    let mut refused = Vec::new();
+    for method in methods {
+        match try_method(handle, username, method).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => refused.push(format!("{} rejected", method_name(method))),
+            // A broken link ends the attempt; an agent that cannot be reached does not.
+            Err(e) if matches!(method, Auth::Agent) && !handle.is_closed() => {
+                refused.push(e.message)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AttemptError::handshake(format!(
+        "authentication as {username} was rejected ({})",
+        refused.join("; ")
+    )))
+}
+
+fn method_name(auth: &Auth) -> &'static str {
+    match auth {
+        Auth::PrivateKey { .. } => "private key",
+        Auth::Password(_) => "password",
+        Auth::Agent => "agent keys",
+        Auth::Any(_) => "methods",
+    }
+}
+
+/// One login method; `Ok(false)` when the server refused it.
+async fn try_method(
+    handle: &mut Handle<ClientHandler>,
+    username: &str,
+    auth: &Auth,
+) -> Result<bool, AttemptError> {
+    Ok(match auth {
         Auth::PrivateKey { text, passphrase } => {
             // Parsing errors are configuration errors, checked before the first attempt.
             let key = russh::keys::decode_secret_key(text, passphrase.as_deref())
@@ -140,14 +179,9 @@ async fn authenticate(
             }
             ok
         }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(AttemptError::handshake(format!(
-            "authentication as {username} was rejected"
-        )))
-    }
+        // `methods` flattened every nested list.
+        Auth::Any(_) => false,
+    })
 }
 
 /// One handshake + login over an already open byte stream.
@@ -304,7 +338,10 @@ pub(crate) fn validate(cfg: &SshConfig) -> Result<()> {
         auths.push(("ssh_bastion_private_key", &b.auth));
     }
     for (field, auth) in auths {
-        if let Auth::PrivateKey { text, passphrase } = auth {
+        for method in auth.methods() {
+            let Auth::PrivateKey { text, passphrase } = method else {
+                continue;
+            };
             russh::keys::decode_secret_key(text, passphrase.as_deref()).map_err(|e| {
                 Error::Config(format!(
                     "{field}: cannot parse the private key ({e}); give an OpenSSH or PEM private key"

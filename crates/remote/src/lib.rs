@@ -62,4 +62,9 @@ pub trait Communicator: Send + Sync {
 
     /// Closes the session.
     fn disconnect<'a>(&'a self) -> BoxFuture<'a, ()>;
+
+    /// How files travel; Packer's scp and sftp place a directory upload differently.
+    fn transfer_method(&self) -> TransferMethod {
+        TransferMethod::Tar
+    }
 }

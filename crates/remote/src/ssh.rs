@@ -310,4 +310,8 @@ impl Communicator for SshCommunicator {
     fn disconnect<'a>(&'a self) -> BoxFuture<'a, ()> {
         Box::pin(self.close())
     }
+
+    fn transfer_method(&self) -> TransferMethod {
+        self.config.transfer
+    }
 }

@@ -187,6 +187,17 @@ pub(crate) fn read(r: &mut Reader<'_>, check_required: bool) -> Communicator {
         private_key_file: r.string("ssh_bastion_private_key_file"),
         agent_auth: r.bool("ssh_bastion_agent_auth").unwrap_or(false),
     });
+    if let Some(b) = &bastion
+        && !b.agent_auth
+        && b.password.is_none()
+        && b.private_key_file.is_none()
+        && private_key_file.is_none()
+    {
+        // Packer's own rule; the bastion's key defaults to ssh_private_key_file.
+        let span = r.span("ssh_bastion_host");
+        r.error_at(span, "ssh_bastion_password or ssh_bastion_private_key_file must be specified").help =
+            Some("give the jump host a password, a key file or ssh_bastion_agent_auth = true".into());
+    }
     if bastion.is_none() {
         for f in ["ssh_bastion_port", "ssh_bastion_username", "ssh_bastion_password", "ssh_bastion_private_key_file", "ssh_bastion_agent_auth"] {
             if r.has(f) {

@@ -63,7 +63,7 @@ pub static SHELL_LOCAL_FIELDS: &[Field] = &[
     field("inline_shebang", Ty::String, "Shebang of the inline script.").def("/bin/sh -e").from(Origin::Packer),
     field("only_on", Ty::StringList, "Run only on these operating systems (`linux`, `darwin`, ...).").from(Origin::Packer),
     field("valid_exit_codes", Ty::StringList, "Exit codes that mean success.").def("[0]").from(Origin::Packer),
-    field("use_linux_pathing", Ty::Bool, "Windows Subsystem for Linux paths; meaningless on Linux.").def("false").from(Origin::Packer),
+    field("use_linux_pathing", Ty::Bool, "Windows Subsystem for Linux paths; `true` fails on Linux in Packer and is refused here.").def("false").from(Origin::Packer),
     field("tempfile_extension", Ty::String, "Extension of the temporary script file.").from(Origin::Packer),
 ];
 
@@ -218,6 +218,9 @@ fn env_vars(r: &mut Reader<'_>) -> Option<Deferrable<Vec<String>>> {
     vars
 }
 
+/// The operating systems Packer's `only_on` accepts.
+const ONLY_ON_SYSTEMS: &[&str] = &["darwin", "freebsd", "linux", "openbsd", "solaris", "windows"];
+
 pub(crate) fn read_shell_local(r: &mut Reader<'_>) -> ShellLocal {
     let has = |n: &str| r.has(n);
     let (command, inline, script, scripts) = (has("command"), has("inline"), has("script"), has("scripts"));
@@ -237,6 +240,22 @@ pub(crate) fn read_shell_local(r: &mut Reader<'_>) -> ShellLocal {
     if !(command || inline || script || scripts) {
         r.error_at(r.block.kind_span, format!("one of \"command\", \"inline\", \"script\" or \"scripts\" must be set in {what}"));
     }
+    let only_on = r.list("only_on").unwrap_or_default();
+    for os in &only_on {
+        if !ONLY_ON_SYSTEMS.contains(&os.as_str()) {
+            let span = r.span("only_on");
+            r.error_at(span, format!("invalid OS specified in only_on: \"{os}\"")).help =
+                Some(format!("supported OS names: {}", ONLY_ON_SYSTEMS.join(", ")));
+        }
+    }
+    let use_linux_pathing = r.bool("use_linux_pathing").unwrap_or(false);
+    if use_linux_pathing {
+        // Packer turns `C:/...` paths into `/mnt/c/...` for the Windows Subsystem for Linux;
+        // on Linux every path fails that conversion, and inline commands are refused.
+        let span = r.span("use_linux_pathing");
+        r.error_at(span, "\"use_linux_pathing\" is for the Windows Subsystem for Linux and fails on Linux, as in Packer").help =
+            Some("remove use_linux_pathing: scripts already run with Linux paths here".into());
+    }
     ShellLocal {
         command: r.text("command"),
         inline: r.text_list("inline"),
@@ -247,9 +266,9 @@ pub(crate) fn read_shell_local(r: &mut Reader<'_>) -> ShellLocal {
         env_var_format: r.text("env_var_format"),
         execute_command: r.text_list("execute_command"),
         inline_shebang: r.text("inline_shebang"),
-        only_on: r.list("only_on").unwrap_or_default(),
+        only_on,
         valid_exit_codes: exit_codes(r),
-        use_linux_pathing: r.bool("use_linux_pathing").unwrap_or(false),
+        use_linux_pathing,
         tempfile_extension: r.string("tempfile_extension"),
     }
 }
@@ -414,4 +433,36 @@ pub(crate) fn block_type<'a>(
     }
     diags.push(d);
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::testutil::{parse, pos};
+
+    /// Reads the first block of `text` as a provisioner of a build with source `null.a`.
+    fn read_one(text: &str) -> (Option<Provisioner>, Vec<String>) {
+        let p = parse(text);
+        let (prov, diags) = read(&p.blocks[0], &["null.a".into()], &["a".into()]);
+        let lines = diags.0.iter().map(|d| format!("{} {}", pos(&p.sources, d.span), d.summary)).collect();
+        (prov, lines)
+    }
+
+    #[test]
+    fn shell_local_only_on_names_known_systems() {
+        let (p, d) = read_one("provisioner \"shell-local\" {\n  inline = [\"true\"]\n  only_on = [\"linux\", \"windows\"]\n}\n");
+        assert!(d.is_empty(), "{d:?}");
+        let Some(ProvisionerKind::ShellLocal(s)) = p.map(|p| p.kind) else { panic!("not shell-local") };
+        assert_eq!(s.only_on, ["linux", "windows"]);
+        let (_, d) = read_one("provisioner \"shell-local\" {\n  inline = [\"true\"]\n  only_on = [\"Linux\"]\n}\n");
+        assert_eq!(d, ["3:3 invalid OS specified in only_on: \"Linux\""]);
+    }
+
+    #[test]
+    fn use_linux_pathing_is_refused_only_when_on() {
+        let (_, d) = read_one("provisioner \"shell-local\" {\n  inline = [\"true\"]\n  use_linux_pathing = false\n}\n");
+        assert!(d.is_empty(), "{d:?}");
+        let (_, d) = read_one("provisioner \"shell-local\" {\n  script = \"x.sh\"\n  use_linux_pathing = true\n}\n");
+        assert_eq!(d, ["3:3 \"use_linux_pathing\" is for the Windows Subsystem for Linux and fails on Linux, as in Packer"]);
+    }
 }
