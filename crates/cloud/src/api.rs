@@ -313,6 +313,13 @@ impl Client {
         Ok(self.send_json::<JobResponse>(&call).await?.job_id)
     }
 
+    /// `PATCH /v2/cloudimages/{id}` replacing `/min_disk` (GB); returns the updated image.
+    pub async fn update_image_min_disk(&self, image_id: &str, min_disk: u32) -> Result<Image, CloudError> {
+        let call = Call::new(Service::Ims, "update image", Method::PATCH, format!("/v2/cloudimages/{}", enc(image_id)))
+            .json(&json!([{"op": "replace", "path": "/min_disk", "value": min_disk}]))?;
+        self.send_json::<Image>(&call).await
+    }
+
     /// `DELETE /v2/images/{id}`.
     pub async fn delete_image(&self, image_id: &str) -> Result<(), CloudError> {
         let call = Call::new(Service::Ims, "delete image", Method::DELETE, format!("/v2/images/{}", enc(image_id)));
@@ -397,6 +404,12 @@ impl Client {
     pub async fn delete_subnet(&self, vpc_id: &str, subnet_id: &str) -> Result<(), CloudError> {
         let call = self.vpc("delete subnet", Method::DELETE, &format!("/vpcs/{}/subnets/{}", enc(vpc_id), enc(subnet_id)))?;
         self.send(&call).await.map(|_| ())
+    }
+
+    /// Every security group of the project (of one VPC if given).
+    pub async fn list_security_groups(&self, vpc_id: Option<&str>) -> Result<Vec<SecurityGroup>, CloudError> {
+        let call = self.vpc("list security groups", Method::GET, "/security-groups")?.query_opt("vpc_id", vpc_id);
+        Ok(self.send_json::<SecurityGroupList>(&call).await?.security_groups)
     }
 
     pub async fn show_security_group(&self, sg_id: &str) -> Result<SecurityGroup, CloudError> {

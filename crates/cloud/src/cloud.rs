@@ -89,6 +89,10 @@ pub trait Cloud: Send + Sync {
     fn show_subnet<'a>(&'a self, id: &'a str) -> BoxFuture<'a, CloudResult<Subnet>>;
     /// Every EIP of the project.
     fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>>;
+    /// Sets the minimum disk (GB) of a private image (IMS `PATCH /v2/cloudimages/{id}`).
+    fn update_image_min_disk<'a>(&'a self, image_id: &'a str, min_disk: u32) -> BoxFuture<'a, CloudResult<Image>>;
+    /// Every security group of the project, for resolving names to ids.
+    fn list_security_groups(&self) -> BoxFuture<'_, CloudResult<Vec<SecurityGroup>>>;
 }
 
 /// A client ready for a build: the project id resolved through IAM (by `project_name`) when the
@@ -367,6 +371,14 @@ impl Cloud for Client {
 
     fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>> {
         Box::pin(Client::list_eips(self))
+    }
+
+    fn update_image_min_disk<'a>(&'a self, image_id: &'a str, min_disk: u32) -> BoxFuture<'a, CloudResult<Image>> {
+        Box::pin(Client::update_image_min_disk(self, image_id, min_disk))
+    }
+
+    fn list_security_groups(&self) -> BoxFuture<'_, CloudResult<Vec<SecurityGroup>>> {
+        Box::pin(Client::list_security_groups(self, None))
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`logsink`]: `PACKER_LOG` / `PACKER_LOG_PATH` debug logging through the redactor.
 
 pub mod comm;
+pub mod ecs_build;
 pub mod events;
 pub mod interrupt;
 pub mod ledger;

@@ -1,0 +1,314 @@
+//! The huaweicloud-ecs builder end to end against an in-process local cloud whose servers are
+//! real sandboxes reached over SSH: a full build leaves exactly one image and closes every
+//! intent of its journal; a failing provisioner, a failing IMS job and an interrupt leave
+//! nothing at all. Needs root (under `CI=true` a missing prerequisite fails the test).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cce_cloud::models::ServerQuery;
+use cce_cloud::{Client, ClientConfig, Cloud, EndpointsFile, Waits};
+use cce_engine::ecs_build::{EcsBuild, EcsBuildOutcome, EcsOptions, OnFailure};
+use cce_engine::events::{Event, RecordingReporter, Reporter};
+use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
+use cce_engine::ledger::{
+    BUILD_TAG, BuildHeader, CloudKind, CloudTarget, Ledger, Record, ResourceKind, new_build_id, resource_name,
+};
+use cce_engine::redact::Redactor;
+use cce_localcloud::{Config, FaultKind, FaultRule, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig};
+use cce_template::load::{LoadOptions, load};
+use cce_template::schema::BuildPlan;
+use serde_json::Value;
+
+fn prerequisites() -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing = match cce_sandbox::host_supports_sandboxes() {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => None,
+    };
+    match missing {
+        None => true,
+        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
+        Some(m) => {
+            eprintln!("skipping: {m}");
+            false
+        }
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    handle: LocalCloudHandle,
+    client: Client,
+    log: PathBuf,
+}
+
+/// A local cloud with sandbox servers recording every request. Its state lives under
+/// `/var/tmp`, which sandboxes (other users) can search.
+async fn start_cloud() -> Env {
+    let dir = tempfile::Builder::new().prefix("cce-ecs-build-").tempdir_in("/var/tmp").expect("temp dir");
+    let state = dir.path().join("cloud");
+    let log = dir.path().join("requests.jsonl");
+    let mut config = Config::new(&state);
+    config.request_log = Some(log.clone());
+    // Tests run side by side, each with its own cloud: EIP addresses must not collide.
+    let octets = uuid::Uuid::new_v4().as_bytes()[..2].to_vec();
+    config.eip_pool = (std::net::Ipv4Addr::new(127, 101 + octets[0] % 100, octets[1], 10), 64);
+    let backend = SandboxBackend::new(SandboxConfig::new(&state, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
+    let handle = LocalCloud::start_with_backend(config, Arc::new(backend)).await.expect("local cloud starts");
+    let file = EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line parses");
+    let client = Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config")).expect("client");
+    Env { dir, handle, client, log }
+}
+
+fn plan(dir: &Path, template: &str) -> BuildPlan {
+    let path = dir.join("build.pkr.hcl");
+    std::fs::write(&path, template).expect("template written");
+    let opts = LoadOptions { path: path.clone(), cwd: dir.to_path_buf(), ..Default::default() };
+    let loaded = load(&opts).unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
+    let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, &BTreeMap::new());
+    assert!(!diags.has_errors(), "{}", diags.render(&loaded.sources));
+    plan.expect("a plan")
+}
+
+fn template(image_name: &str, provisioner: &str) -> String {
+    format!(
+        r##"
+source "huaweicloud-ecs" "node" {{
+  image_name         = "{image_name}"
+  image_description  = "built by the ecs_build test"
+  image_tags         = {{ purpose = "ecs-build-test" }}
+  image_min_disk     = 12
+  eip_bandwidth_size = 5
+  instance_metadata  = {{ role = "test" }}
+  user_data          = "#!/bin/sh\necho from-user-data > /root/user-data-ran\n"
+  ssh_username       = "root"
+  ssh_timeout        = "2m"
+  ssh_clear_authorized_keys = true
+}}
+
+build {{
+  sources = ["source.huaweicloud-ecs.node"]
+  provisioner "shell" {{
+    inline = [{provisioner}]
+  }}
+}}
+"##
+    )
+}
+
+/// Reports every event and fires the interrupt once the server exists.
+struct InterruptOnServer {
+    inner: RecordingReporter,
+    interrupter: Interrupter,
+}
+
+impl Reporter for InterruptOnServer {
+    fn report(&self, event: &Event) -> std::io::Result<()> {
+        if let Event::ResourceCreated { kind: ResourceKind::Server, .. } = event {
+            self.interrupter.interrupt(Signal::Interrupt);
+        }
+        self.inner.report(event)
+    }
+}
+
+struct Run {
+    outcome: EcsBuildOutcome,
+    ledger: Arc<Ledger>,
+    events: Vec<Event>,
+    build_id: String,
+}
+
+async fn run_build(env: &Env, template_text: &str, interrupt_on_server: bool) -> Run {
+    let work = env.dir.path().join(format!("work-{}", rand_suffix()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let plan = plan(&work, template_text);
+    let build = &plan.builds[0];
+    let source = &build.sources[0];
+    let build_id = new_build_id();
+    let header = BuildHeader {
+        build_id: build_id.clone(),
+        template: work.join("build.pkr.hcl").display().to_string(),
+        cloud: CloudTarget { kind: CloudKind::Local, region: env.handle.region.clone(), endpoints_file: None, local_state_dir: None },
+        pid: std::process::id(),
+    };
+    let ledger = Arc::new(Ledger::create(&work.join("state"), &build_id, header).expect("ledger"));
+    let redactor = Redactor::new();
+    let recorder = Arc::new(RecordingReporter::new(redactor.clone()));
+    let (interrupter, interrupt): (Interrupter, Interrupt) = interrupt::channel();
+    let reporter: Arc<dyn Reporter> = if interrupt_on_server {
+        Arc::new(InterruptOnServer { inner: RecordingReporter::new(redactor.clone()), interrupter: interrupter.clone() })
+    } else {
+        recorder.clone()
+    };
+    let cloud: Arc<dyn Cloud> = Arc::new(env.client.clone());
+    let job = EcsBuild {
+        build,
+        source,
+        cloud,
+        ledger: Arc::clone(&ledger),
+        reporter: Arc::clone(&reporter),
+        redactor,
+        run_uuid: "run-uuid".into(),
+        cwd: work.clone(),
+        on_error: OnFailure::Cleanup,
+        interrupt,
+        waits: Waits::default(),
+        log_file: None,
+        local_cloud: true,
+        options: EcsOptions::default(),
+    };
+    let outcome = job.run().await;
+    drop(interrupter);
+    let events = if interrupt_on_server { Vec::new() } else { recorder.events() };
+    Run { outcome, ledger, events, build_id }
+}
+
+fn rand_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// Every resource of the build still in the cloud, by kind and name (the image excluded).
+async fn leftovers(c: &Client, build_id: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let name = |k: ResourceKind| resource_name(build_id, &k);
+    let servers = c.list_servers(&ServerQuery::default()).await.expect("list servers").servers;
+    left.extend(servers.iter().filter(|s| s.name == name(ResourceKind::Server) && s.status != "DELETED").map(|s| format!("server {}", s.id)));
+    let kps = c.list_keypairs().await.expect("list keypairs");
+    left.extend(kps.iter().filter(|k| k.name == name(ResourceKind::Keypair)).map(|k| format!("keypair {}", k.name)));
+    let eips = c.list_eips().await.expect("list eips");
+    left.extend(eips.iter().filter(|e| e.alias.as_deref() == Some(name(ResourceKind::Eip).as_str())).map(|e| format!("eip {}", e.id)));
+    let vpcs = c.list_vpcs().await.expect("list vpcs");
+    left.extend(vpcs.iter().filter(|v| v.name == name(ResourceKind::Vpc)).map(|v| format!("vpc {}", v.id)));
+    let subnets = c.list_subnets(None).await.expect("list subnets");
+    left.extend(subnets.iter().filter(|s| s.name == name(ResourceKind::Subnet)).map(|s| format!("subnet {}", s.id)));
+    left
+}
+
+async fn images_named(c: &Client, name: &str) -> Vec<String> {
+    let q = cce_cloud::models::ImageQuery { name: Some(name.into()), image_type: Some("private".into()), ..Default::default() };
+    c.list_images(&q).await.expect("list images").into_iter().filter(|i| i.name == name && i.status != "deleted").map(|i| i.id).collect()
+}
+
+fn requests(log: &Path, op: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["op"] == op).collect()
+}
+
+fn kept_image(ledger: &Ledger) -> bool {
+    ledger.journal().entries.iter().any(|e| matches!(&e.record, Record::Kept { .. }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_leaves_only_its_image() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let image_name = format!("cce-ecs-test-{}", rand_suffix());
+    let run = run_build(&env, &template(&image_name, r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#), false).await;
+    let o = &run.outcome;
+    assert_eq!(o.error, None, "events: {:#?}", run.events);
+    assert!(!o.interrupted && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
+    let image_id = o.artifact_id.clone().expect("an image id");
+
+    // The provisioner ran on the server, after the user data.
+    let out: Vec<&str> = run.events.iter().filter_map(|e| match e {
+        Event::Output { line, .. } => Some(line.as_str()),
+        _ => None,
+    }).collect();
+    assert!(out.contains(&"provisioned-from-user-data"), "{out:?}");
+    assert!(run.events.iter().any(|e| matches!(e, Event::Artifact { builder_id, id, .. } if builder_id == "huawei.huaweicloud" && *id == image_id)));
+
+    // The image is there, active, with the template's tags, the build tag and the minimum disk.
+    let img = env.client.show_image(&image_id).await.expect("show image").expect("the image exists");
+    assert_eq!(img.status, "active");
+    assert_eq!(img.name, image_name);
+    assert!(img.tags.contains(&"purpose=ecs-build-test".to_string()), "{:?}", img.tags);
+    assert!(img.tags.contains(&format!("{BUILD_TAG}={}", run.build_id)), "{:?}", img.tags);
+    assert_eq!(img.min_disk, Some(12));
+
+    // Nothing else of the build is left, and the journal agrees.
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert!(kept_image(&run.ledger));
+
+    // The template's fields reached the API.
+    let create = requests(&env.log, "CreatePostPaidServers");
+    assert_eq!(create.len(), 1);
+    let s = &create[0]["body"]["server"];
+    assert_eq!(s["metadata"]["role"], "test");
+    assert_eq!(s["name"], resource_name(&run.build_id, &ResourceKind::Server));
+    assert!(s["publicip"]["id"].is_string(), "{s}");
+    assert!(s["user_data"].as_str().is_some_and(|u| !u.contains(' ')), "base64 user data: {s}");
+    assert_eq!(s["key_name"], resource_name(&run.build_id, &ResourceKind::Keypair));
+    assert!(s["server_tags"].as_array().is_some_and(|t| t.iter().any(|t| t["key"] == BUILD_TAG)), "{s}");
+    let image = requests(&env.log, "CreateImage");
+    assert_eq!(image[0]["body"]["description"], "built by the ecs_build test");
+    let eip = requests(&env.log, "CreatePublicip");
+    assert_eq!(eip.first().map(|e| e["body"]["bandwidth"]["size"].clone()), Some(Value::from(5)), "{eip:?}");
+    env.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provisioner_leaves_nothing() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let image_name = format!("cce-ecs-fail-{}", rand_suffix());
+    let run = run_build(&env, &template(&image_name, r#""echo about-to-fail", "exit 3""#), false).await;
+    let o = &run.outcome;
+    assert!(o.error.as_deref().is_some_and(|e| e.contains('3')), "{o:?}");
+    assert!(o.artifact_id.is_none() && !o.interrupted && o.cleaned_up, "{o:?}");
+    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert!(!kept_image(&run.ledger));
+    env.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_image_job_leaves_nothing() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    env.handle.add_faults(vec![FaultRule {
+        op: "CreateImage".into(),
+        nth: None,
+        times: None,
+        kind: FaultKind::JobFail { fail_reason: "disk capture failed (injected)".into() },
+    }]);
+    let image_name = format!("cce-ecs-imsfail-{}", rand_suffix());
+    let run = run_build(&env, &template(&image_name, r#""true""#), false).await;
+    let o = &run.outcome;
+    assert!(o.error.as_deref().is_some_and(|e| e.contains("injected")), "{o:?}");
+    assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
+    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    env.handle.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let image_name = format!("cce-ecs-int-{}", rand_suffix());
+    let run = run_build(&env, &template(&image_name, r#""sleep 30""#), true).await;
+    let o = &run.outcome;
+    assert!(o.interrupted, "{o:?}");
+    assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
+    let servers = requests(&env.log, "CreatePostPaidServers");
+    assert_eq!(servers.len(), 1, "the server was created before the interrupt");
+    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    let finished = run.ledger.journal().finished();
+    assert_eq!(finished, Some(cce_engine::ledger::FinishStatus::Interrupted));
+    env.handle.shutdown().await;
+}
