@@ -1,0 +1,151 @@
+//! `build` of a huaweicloud-ecs source through the real binary with no credentials: it starts
+//! the embedded local cloud (sandbox servers reached over SSH), builds an image, prints it like
+//! Packer, writes the manifest, puts the provisioner's file and the build log in the image and
+//! closes its journal. Needs root (under `CI=true` a missing prerequisite fails the test).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cce_engine::ledger::{FinishStatus, Journal};
+
+fn prerequisites() -> bool {
+    match cce_sandbox::host_supports_sandboxes() {
+        Ok(()) => true,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and local-cloud sandboxes cannot run: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            false
+        }
+    }
+}
+
+const TEMPLATE: &str = r#"
+source "huaweicloud-ecs" "node" {
+  image_name   = "cce-cli-build-test"
+  image_tags   = { purpose = "cli-test" }
+  ssh_username = "root"
+}
+
+build {
+  sources = ["source.huaweicloud-ecs.node"]
+  provisioner "shell" {
+    inline = ["echo from-the-provisioner | tee /root/marker"]
+  }
+  post-processor "manifest" {
+    output = "manifest.json"
+  }
+}
+"#;
+
+/// Runs the binary with a clean environment, killing it after `limit`.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &Path)], limit: Duration) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
+    cmd.args(args).current_dir(dir).env_clear().stdout(Stdio::piped()).stderr(Stdio::piped());
+    for k in ["PATH", "HOME"] {
+        if let Ok(v) = std::env::var(k) {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the binary starts");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
+    if !prerequisites() {
+        return;
+    }
+    // Sandboxes run as other users: the cloud's state must be under a searchable directory.
+    let base = tempfile::Builder::new().prefix("cce-cli-ecs-").tempdir_in("/var/tmp").expect("temp dir");
+    let cloud = base.path().join("cloud");
+    let state = base.path().join("xdg-state");
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("build.pkr.hcl"), TEMPLATE).unwrap();
+    let log = work.join("packer.log");
+    std::fs::write(&log, "a line of the build log\n").unwrap();
+
+    let (code, stdout, stderr) = run(
+        &work,
+        &["build", "-on-error=cleanup", "."],
+        &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state), ("PACKER_LOG_PATH", &log)],
+        Duration::from_secs(300),
+    );
+    let all = format!("{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(0), "{all}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some("==> Building on the embedded local cloud (no credentials set): it proves the pipeline and the scripts, not the cloud"),
+        "{all}"
+    );
+    assert!(stdout.contains("    huaweicloud-ecs.node: from-the-provisioner"), "{all}");
+    assert!(stdout.contains("==> Builds finished. The artifacts of successful builds are:"), "{all}");
+    let image_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("--> huaweicloud-ecs.node: An image was created: "))
+        .unwrap_or_else(|| panic!("no artifact line: {all}"))
+        .trim()
+        .to_string();
+    assert!(!image_id.is_empty());
+
+    // The manifest names the image.
+    let manifest = std::fs::read_to_string(work.join("manifest.json")).expect("manifest written");
+    assert!(manifest.contains(&format!("\"artifact_id\": \"{image_id}\"")) && manifest.contains("\"builder_type\": \"huaweicloud-ecs\""), "{manifest}");
+
+    // The image's disk holds the provisioner's file and the build log.
+    let layer = cloud.join("layers").join(&image_id);
+    let marker = std::fs::read_to_string(layer.join("root/marker")).expect("the provisioner's file is in the image");
+    assert_eq!(marker.trim(), "from-the-provisioner");
+    assert!(layer.join("var/log/cce-image-builder/build.log").exists(), "the build log is in the image");
+
+    // One journal, finished, with nothing left to clean up.
+    let builds = state.join("cce-image-builder").join("builds");
+    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
+    assert_eq!(journal.finished(), Some(FinishStatus::Succeeded));
+    assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+    let build_id = dirs[0].file_name().to_string_lossy().into_owned();
+    assert!(stdout.contains(&format!("Build id {build_id}")), "{all}");
+}
+
+#[test]
+fn unsupported_fields_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = TEMPLATE.replace("ssh_username = \"root\"", "ssh_username = \"root\"\n  kms_key_id = \"k\"\n  ssh_ip_version = \"6\"");
+    std::fs::write(dir.path().join("build.pkr.hcl"), tpl).unwrap();
+    let none = dir.path().join("never-created");
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &["build", "."],
+        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("source huaweicloud-ecs.node: kms_key_id is not supported yet"), "{stderr}");
+    assert!(stderr.contains("ssh_ip_version = \"6\" is not supported yet"), "{stderr}");
+    assert!(!stdout.contains("embedded local cloud"), "{stdout}");
+    assert!(!none.exists(), "nothing was started");
+}
