@@ -47,7 +47,13 @@ struct Env {
 /// A local cloud with sandbox servers recording every request. Its state lives under
 /// `/var/tmp`, which sandboxes (other users) can search.
 async fn start_cloud() -> Env {
-    let dir = tempfile::Builder::new().prefix("cce-ecs-build-").tempdir_in("/var/tmp").expect("temp dir");
+    start_cloud_with(true).await
+}
+
+/// `sandboxes = false`: servers are records only (no root needed), for builds that fail before
+/// a server is made.
+async fn start_cloud_with(sandboxes: bool) -> Env {
+    let dir = tempfile::Builder::new().prefix("cce-ecs-build-").tempdir_in(if sandboxes { "/var/tmp" } else { "/tmp" }).expect("temp dir");
     let state = dir.path().join("cloud");
     let log = dir.path().join("requests.jsonl");
     let mut config = Config::new(&state);
@@ -55,8 +61,12 @@ async fn start_cloud() -> Env {
     // Tests run side by side, each with its own cloud: EIP addresses must not collide.
     let octets = uuid::Uuid::new_v4().as_bytes()[..2].to_vec();
     config.eip_pool = (std::net::Ipv4Addr::new(127, 101 + octets[0] % 100, octets[1], 10), 64);
-    let backend = SandboxBackend::new(SandboxConfig::new(&state, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
-    let handle = LocalCloud::start_with_backend(config, Arc::new(backend)).await.expect("local cloud starts");
+    let handle = if sandboxes {
+        let backend = SandboxBackend::new(SandboxConfig::new(&state, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
+        LocalCloud::start_with_backend(config, Arc::new(backend)).await.expect("local cloud starts")
+    } else {
+        LocalCloud::start(config).await.expect("local cloud starts")
+    };
     let file = EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line parses");
     let client = Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config")).expect("client");
     Env { dir, handle, client, log }
@@ -123,6 +133,15 @@ struct Run {
 async fn run_build(env: &Env, template_text: &str, interrupt_on_server: bool) -> Run {
     let work = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&work).expect("work dir");
+    run_build_in(env, &work, template_text, interrupt_on_server).await
+}
+
+async fn run_build_in(env: &Env, work: &Path, template_text: &str, interrupt_on_server: bool) -> Run {
+    run_build_opts(env, work, template_text, interrupt_on_server, EcsOptions::default()).await
+}
+
+async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_on_server: bool, options: EcsOptions) -> Run {
+    let work = work.to_path_buf();
     let plan = plan(&work, template_text);
     let build = &plan.builds[0];
     let source = &build.sources[0];
@@ -157,7 +176,7 @@ async fn run_build(env: &Env, template_text: &str, interrupt_on_server: bool) ->
         waits: Waits::default(),
         log_file: None,
         local_cloud: true,
-        options: EcsOptions::default(),
+        options,
     };
     let outcome = job.run().await;
     drop(interrupter);
@@ -310,5 +329,214 @@ async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
     assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
     let finished = run.ledger.journal().finished();
     assert_eq!(finished, Some(cce_engine::ledger::FinishStatus::Interrupted));
+    env.handle.shutdown().await;
+}
+
+/// The template's server, network, EIP and image fields reach the API as the plugin sends them,
+/// and an EIP taken with `reuse_ips` is bound but never deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_fields_reach_the_api() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let spare = env
+        .client
+        .create_eip(&cce_cloud::models::EipCreate::new("spare-eip-for-reuse", 3))
+        .await
+        .expect("an unbound EIP to reuse");
+    let suffix = rand_suffix();
+    let image_name = format!("cce-ecs-fields-{suffix}");
+    let instance_name = format!("fields-server-{suffix}");
+    let member = "0123456789abcdef0123456789abcdef";
+    let work_template = format!(
+        r##"
+source "huaweicloud-ecs" "node" {{
+  image_name               = "{image_name}"
+  instance_name            = "{instance_name}"
+  availability_zone        = "ru-moscow-1a"
+  flavor                   = "s7n.large.2"
+  source_image_name        = "Debian 12 (local sandbox rootfs)"
+  security_groups          = ["default"]
+  volume_type              = "SAS"
+  volume_size              = 20
+  image_type               = "system"
+  data_disks {{
+    volume_size = 10
+    volume_type = "SSD"
+  }}
+  enterprise_project_id    = "0"
+  spot_pricing             = true
+  spot_maximum_price       = "0.5"
+  reuse_ips                = true
+  image_members            = ["{member}"]
+  wait_image_ready_timeout = "5m"
+  user_data_file           = "user-data.sh"
+  ssh_username             = "root"
+}}
+
+build {{
+  sources = ["source.huaweicloud-ecs.node"]
+  provisioner "shell" {{
+    inline = ["test -f /root/user-data-ran"]
+  }}
+}}
+"##
+    );
+    // The user data file is read relative to the build's working directory.
+    let user_data = "#!/bin/sh\ntouch /root/user-data-ran\n";
+    let run = {
+        let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("user-data.sh"), user_data).unwrap();
+        run_build_in(&env, &dir, &work_template, false).await
+    };
+    let o = &run.outcome;
+    assert_eq!(o.error, None, "{o:?}");
+    let image_id = o.artifact_id.clone().expect("an image");
+
+    let gold = env
+        .client
+        .list_images(&cce_cloud::models::ImageQuery { name: Some("Debian 12 (local sandbox rootfs)".into()), ..Default::default() })
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let groups = env.client.list_security_groups(None).await.unwrap();
+    let default_sg = groups.iter().find(|g| g.name == "default").expect("a default group").id.clone();
+    let create = requests(&env.log, "CreatePostPaidServers");
+    let s = &create[0]["body"]["server"];
+    assert_eq!(s["name"], instance_name.as_str());
+    assert_eq!(s["availability_zone"], "ru-moscow-1a");
+    assert_eq!(s["flavorRef"], "s7n.large.2");
+    assert_eq!(s["imageRef"], gold.as_str());
+    assert_eq!(s["security_groups"], serde_json::json!([{"id": default_sg}]));
+    assert_eq!(s["root_volume"], serde_json::json!({"volumetype": "SAS", "size": 20}));
+    assert_eq!(s["data_volumes"], serde_json::json!([{"volumetype": "SSD", "size": 10}]));
+    assert_eq!(s["extendparam"]["enterprise_project_id"], "0");
+    assert_eq!(s["extendparam"]["marketType"], "spot");
+    assert_eq!(s["extendparam"]["spotPrice"], "0.5");
+    assert_eq!(s["publicip"]["id"], spare.id.as_str());
+    use base64::Engine as _;
+    assert_eq!(s["user_data"], base64::engine::general_purpose::STANDARD.encode(user_data).as_str());
+    let image = requests(&env.log, "CreateImage");
+    assert_eq!(image[0]["body"]["enterprise_project_id"], "0");
+    let members = requests(&env.log, "BatchAddMembers");
+    assert_eq!(members[0]["body"]["projects"], serde_json::json!([member]));
+    assert_eq!(members[0]["body"]["images"], serde_json::json!([image_id]));
+    // No temporary EIP was made, and the reused one stays.
+    assert!(requests(&env.log, "CreatePublicip").len() == 1, "only the test's own EIP");
+    let kept = env.client.show_eip(&spare.id).await.expect("the reused EIP still exists");
+    assert!(kept.port_id.as_deref().is_none_or(str::is_empty), "unbound again: {kept:?}");
+    let servers = env.client.list_servers(&ServerQuery::default()).await.unwrap().servers;
+    assert!(!servers.iter().any(|s| s.name == instance_name && s.status != "DELETED"), "the server is gone");
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    env.handle.shutdown().await;
+}
+
+/// A template naming the default VPC, subnet and an existing EIP and image uses them and leaves
+/// them; `-force` deletes an earlier image of the same name first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_network_eip_and_image_are_used_and_kept() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let vpc = env.client.list_vpcs().await.unwrap().into_iter().find(|v| v.name == "vpc-default").expect("default vpc");
+    let subnet = env.client.list_subnets(Some(&vpc.id)).await.unwrap().into_iter().next().expect("default subnet");
+    let eip = env.client.create_eip(&cce_cloud::models::EipCreate::new("fixed-eip", 2)).await.expect("an EIP");
+    let gold = env
+        .client
+        .list_images(&cce_cloud::models::ImageQuery { name: Some("Debian 12 (local sandbox rootfs)".into()), ..Default::default() })
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let image_name = format!("cce-ecs-existing-{}", rand_suffix());
+    let tpl = format!(
+        r#"
+source "huaweicloud-ecs" "node" {{
+  image_name   = "{image_name}"
+  source_image = "{gold}"
+  vpc_id       = "{vpc}"
+  subnets      = ["{subnet}"]
+  floating_ip  = "{eip}"
+  ssh_username = "root"
+}}
+build {{
+  sources = ["source.huaweicloud-ecs.node"]
+  provisioner "shell" {{
+    inline = ["true"]
+  }}
+}}
+"#,
+        vpc = vpc.id,
+        subnet = subnet.id,
+        eip = eip.id
+    );
+    let first = run_build(&env, &tpl, false).await;
+    let first_image = first.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", first.outcome));
+    let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let second = run_build_opts(&env, &dir, &tpl, false, EcsOptions { force: true, ..Default::default() }).await;
+    let second_image = second.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", second.outcome));
+    assert_eq!(images_named(&env.client, &image_name).await, vec![second_image], "-force removed {first_image}");
+
+    let servers = requests(&env.log, "CreatePostPaidServers");
+    for s in &servers {
+        let s = &s["body"]["server"];
+        assert_eq!(s["vpcid"], vpc.id.as_str());
+        assert_eq!(s["nics"], serde_json::json!([{"subnet_id": subnet.id}]));
+        assert_eq!(s["publicip"]["id"], eip.id.as_str());
+        assert_eq!(s["imageRef"], gold.as_str());
+    }
+    assert!(requests(&env.log, "CreateVpc").is_empty() && requests(&env.log, "CreateSubnet").is_empty());
+    env.client.show_vpc(&vpc.id).await.expect("the VPC stays");
+    env.client.show_subnet(&subnet.id).await.expect("the subnet stays");
+    env.client.show_eip(&eip.id).await.expect("the EIP stays");
+    for r in [&first, &second] {
+        assert_eq!(leftovers(&env.client, &r.build_id).await, Vec::<String>::new());
+        assert!(r.ledger.outstanding().is_empty());
+    }
+    env.handle.shutdown().await;
+}
+
+/// Bad choices fail with a message naming what to use, before any server, and what was made
+/// concurrently (keypair, network) is removed. Servers are records only: no root needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_choices_fail_clearly_and_leave_nothing() {
+    let env = start_cloud_with(false).await;
+    let base = |extra: &str| {
+        format!(
+            "source \"huaweicloud-ecs\" \"node\" {{\n  image_name = \"cce-ecs-bad-{}\"\n  ssh_username = \"root\"\n{extra}\n}}\nbuild {{\n  sources = [\"source.huaweicloud-ecs.node\"]\n}}\n",
+            rand_suffix()
+        )
+    };
+    let cases = [
+        ("availability_zone = \"nowhere-1z\"", "use one of ru-moscow-1a"),
+        ("flavor = \"no.such.flavor\"", "is not sold in"),
+        ("source_image = \"00000000-0000-0000-0000-000000000000\"", "does not exist"),
+        ("source_image_filter {\n filters {\n visibility = \"public\"\n }\n}", "narrow the filters or set most_recent = true"),
+        ("security_groups = [\"no-such-group\"]", "security group \"no-such-group\" does not exist"),
+        ("vpc_id = \"no-such-vpc\"\n subnets = [\"s\"]", "vpc_id \"no-such-vpc\" does not exist"),
+    ];
+    for (extra, want) in cases {
+        let run = run_build(&env, &base(extra), false).await;
+        let err = run.outcome.error.clone().unwrap_or_default();
+        assert!(err.contains(want), "{extra}: {err}");
+        assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new(), "{extra}");
+        assert!(run.ledger.outstanding().is_empty(), "{extra}: {:?}", run.ledger.outstanding());
+    }
+    assert!(requests(&env.log, "CreatePostPaidServers").is_empty());
+
+    // A filter with most_recent and v0.4.0 properties picks the newest matching base image.
+    let run = run_build(
+        &env,
+        &base("flavor = \"no.such.flavor\"\n source_image_filter {\n filters {\n visibility = \"public\"\n properties = { __platform = \"Debian\" }\n }\n most_recent = true\n}"),
+        false,
+    )
+    .await;
+    assert!(run.events.iter().any(|e| matches!(e, Event::StepStarted { step, .. } if step.starts_with("source_image_filter matches 2 images: taking the newest"))), "{:#?}", run.events);
     env.handle.shutdown().await;
 }
