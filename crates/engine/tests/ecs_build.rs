@@ -108,16 +108,37 @@ build {{
     )
 }
 
-/// Reports every event and fires the interrupt once the server exists.
-struct InterruptOnServer {
-    inner: RecordingReporter,
-    interrupter: Interrupter,
+/// When to fire the interrupt.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InterruptAt {
+    Never,
+    /// Once the server exists (its id journaled).
+    ServerCreated,
+    /// A moment into the server's create call, while its id is not known yet.
+    DuringServerCreate,
 }
 
-impl Reporter for InterruptOnServer {
+/// Reports every event and fires the interrupt at the chosen point.
+struct Interrupting {
+    inner: RecordingReporter,
+    interrupter: Interrupter,
+    at: InterruptAt,
+}
+
+impl Reporter for Interrupting {
     fn report(&self, event: &Event) -> std::io::Result<()> {
-        if let Event::ResourceCreated { kind: ResourceKind::Server, .. } = event {
-            self.interrupter.interrupt(Signal::Interrupt);
+        match (self.at, event) {
+            (InterruptAt::ServerCreated, Event::ResourceCreated { kind: ResourceKind::Server, .. }) => {
+                self.interrupter.interrupt(Signal::Interrupt);
+            }
+            (InterruptAt::DuringServerCreate, Event::StepStarted { step, .. }) if step == "Creating the server..." => {
+                let i = self.interrupter.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(400));
+                    i.interrupt(Signal::Terminate);
+                });
+            }
+            _ => {}
         }
         self.inner.report(event)
     }
@@ -130,17 +151,17 @@ struct Run {
     build_id: String,
 }
 
-async fn run_build(env: &Env, template_text: &str, interrupt_on_server: bool) -> Run {
+async fn run_build(env: &Env, template_text: &str, interrupt_on_server: InterruptAt) -> Run {
     let work = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&work).expect("work dir");
     run_build_in(env, &work, template_text, interrupt_on_server).await
 }
 
-async fn run_build_in(env: &Env, work: &Path, template_text: &str, interrupt_on_server: bool) -> Run {
+async fn run_build_in(env: &Env, work: &Path, template_text: &str, interrupt_on_server: InterruptAt) -> Run {
     run_build_opts(env, work, template_text, interrupt_on_server, EcsOptions::default()).await
 }
 
-async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_on_server: bool, options: EcsOptions) -> Run {
+async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_on_server: InterruptAt, options: EcsOptions) -> Run {
     let work = work.to_path_buf();
     let plan = plan(&work, template_text);
     let build = &plan.builds[0];
@@ -156,10 +177,10 @@ async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_o
     let redactor = Redactor::new();
     let recorder = Arc::new(RecordingReporter::new(redactor.clone()));
     let (interrupter, interrupt): (Interrupter, Interrupt) = interrupt::channel();
-    let reporter: Arc<dyn Reporter> = if interrupt_on_server {
-        Arc::new(InterruptOnServer { inner: RecordingReporter::new(redactor.clone()), interrupter: interrupter.clone() })
-    } else {
+    let reporter: Arc<dyn Reporter> = if interrupt_on_server == InterruptAt::Never {
         recorder.clone()
+    } else {
+        Arc::new(Interrupting { inner: RecordingReporter::new(redactor.clone()), interrupter: interrupter.clone(), at: interrupt_on_server })
     };
     let cloud: Arc<dyn Cloud> = Arc::new(env.client.clone());
     let job = EcsBuild {
@@ -180,7 +201,7 @@ async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_o
     };
     let outcome = job.run().await;
     drop(interrupter);
-    let events = if interrupt_on_server { Vec::new() } else { recorder.events() };
+    let events = recorder.events();
     Run { outcome, ledger, events, build_id }
 }
 
@@ -226,7 +247,7 @@ async fn a_build_leaves_only_its_image() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-test-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#), false).await;
+    let run = run_build(&env, &template(&image_name, r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#), InterruptAt::Never).await;
     let o = &run.outcome;
     assert_eq!(o.error, None, "events: {:#?}", run.events);
     assert!(!o.interrupted && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
@@ -247,6 +268,11 @@ async fn a_build_leaves_only_its_image() {
     assert!(img.tags.contains(&"purpose=ecs-build-test".to_string()), "{:?}", img.tags);
     assert!(img.tags.contains(&format!("{BUILD_TAG}={}", run.build_id)), "{:?}", img.tags);
     assert_eq!(img.min_disk, Some(12));
+
+    // ssh_clear_authorized_keys took the temporary key out of the image.
+    let keys_file = env.dir.path().join("cloud/layers").join(&image_id).join("root/.ssh/authorized_keys");
+    let keys = std::fs::read_to_string(&keys_file).expect("authorized_keys is in the image");
+    assert!(!keys.contains(&resource_name(&run.build_id, &ResourceKind::Keypair)), "{keys}");
 
     // Nothing else of the build is left, and the journal agrees.
     assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
@@ -277,7 +303,7 @@ async fn a_failing_provisioner_leaves_nothing() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-fail-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""echo about-to-fail", "exit 3""#), false).await;
+    let run = run_build(&env, &template(&image_name, r#""echo about-to-fail", "exit 3""#), InterruptAt::Never).await;
     let o = &run.outcome;
     assert!(o.error.as_deref().is_some_and(|e| e.contains('3')), "{o:?}");
     assert!(o.artifact_id.is_none() && !o.interrupted && o.cleaned_up, "{o:?}");
@@ -301,7 +327,7 @@ async fn a_failed_image_job_leaves_nothing() {
         kind: FaultKind::JobFail { fail_reason: "disk capture failed (injected)".into() },
     }]);
     let image_name = format!("cce-ecs-imsfail-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""true""#), false).await;
+    let run = run_build(&env, &template(&image_name, r#""true""#), InterruptAt::Never).await;
     let o = &run.outcome;
     assert!(o.error.as_deref().is_some_and(|e| e.contains("injected")), "{o:?}");
     assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
@@ -318,7 +344,7 @@ async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-int-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""sleep 30""#), true).await;
+    let run = run_build(&env, &template(&image_name, r#""sleep 30""#), InterruptAt::ServerCreated).await;
     let o = &run.outcome;
     assert!(o.interrupted, "{o:?}");
     assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
@@ -389,7 +415,7 @@ build {{
         let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("user-data.sh"), user_data).unwrap();
-        run_build_in(&env, &dir, &work_template, false).await
+        run_build_in(&env, &dir, &work_template, InterruptAt::Never).await
     };
     let o = &run.outcome;
     assert_eq!(o.error, None, "{o:?}");
@@ -454,6 +480,11 @@ async fn existing_network_eip_and_image_are_used_and_kept() {
         .id
         .clone();
     let image_name = format!("cce-ecs-existing-{}", rand_suffix());
+    // An existing keypair with its private key in a file: used, never created or deleted.
+    let kp_name = format!("existing-kp-{}", rand_suffix());
+    let kp = env.client.create_keypair(&kp_name, None).await.expect("a keypair");
+    let key_file = env.dir.path().join("existing-key");
+    std::fs::write(&key_file, kp.private_key.clone().expect("a generated private key")).unwrap();
     let tpl = format!(
         r#"
 source "huaweicloud-ecs" "node" {{
@@ -463,6 +494,8 @@ source "huaweicloud-ecs" "node" {{
   subnets      = ["{subnet}"]
   floating_ip  = "{eip}"
   ssh_username = "root"
+  ssh_keypair_name     = "{kp_name}"
+  ssh_private_key_file = "{key_file}"
 }}
 build {{
   sources = ["source.huaweicloud-ecs.node"]
@@ -473,13 +506,14 @@ build {{
 "#,
         vpc = vpc.id,
         subnet = subnet.id,
-        eip = eip.id
+        eip = eip.id,
+        key_file = key_file.display()
     );
-    let first = run_build(&env, &tpl, false).await;
+    let first = run_build(&env, &tpl, InterruptAt::Never).await;
     let first_image = first.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", first.outcome));
     let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
-    let second = run_build_opts(&env, &dir, &tpl, false, EcsOptions { force: true, ..Default::default() }).await;
+    let second = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions { force: true, ..Default::default() }).await;
     let second_image = second.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", second.outcome));
     assert_eq!(images_named(&env.client, &image_name).await, vec![second_image], "-force removed {first_image}");
 
@@ -490,7 +524,10 @@ build {{
         assert_eq!(s["nics"], serde_json::json!([{"subnet_id": subnet.id}]));
         assert_eq!(s["publicip"]["id"], eip.id.as_str());
         assert_eq!(s["imageRef"], gold.as_str());
+        assert_eq!(s["key_name"], kp_name.as_str());
     }
+    assert!(requests(&env.log, "NovaCreateKeypair").len() == 1, "only the test's own keypair");
+    assert!(env.client.list_keypairs().await.unwrap().iter().any(|k| k.name == kp_name), "the keypair stays");
     assert!(requests(&env.log, "CreateVpc").is_empty() && requests(&env.log, "CreateSubnet").is_empty());
     env.client.show_vpc(&vpc.id).await.expect("the VPC stays");
     env.client.show_subnet(&subnet.id).await.expect("the subnet stays");
@@ -522,7 +559,7 @@ async fn bad_choices_fail_clearly_and_leave_nothing() {
         ("vpc_id = \"no-such-vpc\"\n subnets = [\"s\"]", "vpc_id \"no-such-vpc\" does not exist"),
     ];
     for (extra, want) in cases {
-        let run = run_build(&env, &base(extra), false).await;
+        let run = run_build(&env, &base(extra), InterruptAt::Never).await;
         let err = run.outcome.error.clone().unwrap_or_default();
         assert!(err.contains(want), "{extra}: {err}");
         assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new(), "{extra}");
@@ -534,9 +571,30 @@ async fn bad_choices_fail_clearly_and_leave_nothing() {
     let run = run_build(
         &env,
         &base("flavor = \"no.such.flavor\"\n source_image_filter {\n filters {\n visibility = \"public\"\n properties = { __platform = \"Debian\" }\n }\n most_recent = true\n}"),
-        false,
+        InterruptAt::Never,
     )
     .await;
     assert!(run.events.iter().any(|e| matches!(e, Event::StepStarted { step, .. } if step.starts_with("source_image_filter matches 2 images: taking the newest"))), "{:#?}", run.events);
+    env.handle.shutdown().await;
+}
+
+/// An interrupt while the server's create call still waits (its id not yet known, the leak of
+/// plugin v1.x): cleanup finds the server by its unique name and removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_during_the_server_create_leaves_nothing() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let image_name = format!("cce-ecs-int2-{}", rand_suffix());
+    let run = run_build(&env, &template(&image_name, r#""true""#), InterruptAt::DuringServerCreate).await;
+    let o = &run.outcome;
+    assert!(o.interrupted, "{o:?}");
+    assert_eq!(requests(&env.log, "CreatePostPaidServers").len(), 1, "the create was sent before the interrupt");
+    let server_intent = run.ledger.journal().entries.iter().any(|e| matches!(&e.record, Record::Intent { kind: ResourceKind::Server, .. }));
+    assert!(server_intent, "the server was journaled before its create");
+    assert!(o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
     env.handle.shutdown().await;
 }
