@@ -29,8 +29,13 @@ source "huaweicloud-ecs" "node" {
   ssh_username = "root"
 }
 
+source "huaweicloud-ecs" "second" {
+  image_name   = "cce-cli-build-test-second"
+  ssh_username = "root"
+}
+
 build {
-  sources = ["source.huaweicloud-ecs.node"]
+  sources = ["source.huaweicloud-ecs.node", "source.huaweicloud-ecs.second"]
   provisioner "shell" {
     inline = ["echo from-the-provisioner | tee /root/marker"]
   }
@@ -89,7 +94,7 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
 
     let (code, stdout, stderr) = run(
         &work,
-        &["build", "-on-error=cleanup", "."],
+        &["build", "-on-error=cleanup", "-parallel-builds=2", "."],
         &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state), ("PACKER_LOG_PATH", &log)],
         Duration::from_secs(300),
     );
@@ -102,13 +107,19 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     );
     assert!(stdout.contains("    huaweicloud-ecs.node: from-the-provisioner"), "{all}");
     assert!(stdout.contains("==> Builds finished. The artifacts of successful builds are:"), "{all}");
-    let image_id = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("--> huaweicloud-ecs.node: An image was created: "))
-        .unwrap_or_else(|| panic!("no artifact line: {all}"))
-        .trim()
-        .to_string();
-    assert!(!image_id.is_empty());
+    let image_of = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("--> huaweicloud-ecs.{name}: An image was created: ")))
+            .unwrap_or_else(|| panic!("no artifact line for {name}: {all}"))
+            .trim()
+            .to_string()
+    };
+    let image_id = image_of("node");
+    let second_id = image_of("second");
+    assert!(!image_id.is_empty() && !second_id.is_empty() && image_id != second_id, "{all}");
+    // Both builds ran on one local cloud: the second image's disk is in the same state.
+    assert!(cloud.join("layers").join(&second_id).join("root/marker").exists());
 
     // The manifest names the image.
     let manifest = std::fs::read_to_string(work.join("manifest.json")).expect("manifest written");
@@ -120,15 +131,81 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     assert_eq!(marker.trim(), "from-the-provisioner");
     assert!(layer.join("var/log/cce-image-builder/build.log").exists(), "the build log is in the image");
 
-    // One journal, finished, with nothing left to clean up.
+    // One journal per build, finished, with nothing left to clean up.
     let builds = state.join("cce-image-builder").join("builds");
     let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for d in &dirs {
+        let journal = Journal::read(&d.path().join("journal.jsonl")).expect("journal reads");
+        assert_eq!(journal.finished(), Some(FinishStatus::Succeeded));
+        assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+        let build_id = d.file_name().to_string_lossy().into_owned();
+        assert!(stdout.contains(&format!("Build id {build_id}")), "{all}");
+    }
+}
+
+#[test]
+fn sigint_interrupts_the_build_and_cleans_up() {
+    if !prerequisites() {
+        return;
+    }
+    use std::io::BufRead as _;
+    let base = tempfile::Builder::new().prefix("cce-cli-ecs-int-").tempdir_in("/var/tmp").expect("temp dir");
+    let cloud = base.path().join("cloud");
+    let state = base.path().join("xdg-state");
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let tpl = "source \"huaweicloud-ecs\" \"node\" {\n  image_name = \"cce-cli-int\"\n  ssh_username = \"root\"\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.node\"]\n  provisioner \"shell\" {\n    inline = [\"sleep 120\"]\n  }\n}\n";
+    std::fs::write(work.join("build.pkr.hcl"), tpl).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"))
+        .args(["build", "."])
+        .current_dir(&work)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CCE_LOCALCLOUD_STATE", &cloud)
+        .env("XDG_STATE_HOME", &state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut sent = false;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !sent && line.contains("Created server") {
+                let st = Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill runs");
+                assert!(st.success());
+                sent = true;
+            }
+            lines.push(line);
+        }
+        (sent, lines.join("\n"))
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the build did not end after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (sent, out) = reader.join().expect("reader");
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
+    assert!(sent, "the server was never created: {out}\n{err}");
+    assert_eq!(status.code(), Some(130), "{out}\n{err}");
+    assert!(out.contains("Deleted server"), "{out}\n{err}");
+    let builds = state.join("cce-image-builder").join("builds");
+    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    assert_eq!(dirs.len(), 1);
     let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
-    assert_eq!(journal.finished(), Some(FinishStatus::Succeeded));
+    assert_eq!(journal.finished(), Some(FinishStatus::Interrupted));
     assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
-    let build_id = dirs[0].file_name().to_string_lossy().into_owned();
-    assert!(stdout.contains(&format!("Build id {build_id}")), "{all}");
 }
 
 #[test]
