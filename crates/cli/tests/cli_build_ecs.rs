@@ -226,3 +226,82 @@ fn unsupported_fields_are_refused_before_anything_starts() {
     assert!(!stdout.contains("embedded local cloud"), "{stdout}");
     assert!(!none.exists(), "nothing was started");
 }
+
+/// With credentials the build talks to "the real cloud": here a local cloud standing in for it
+/// through `CCE_ENDPOINTS_FILE`, so the credentialed path (client from the access fields,
+/// journal of a real target) runs end to end.
+#[test]
+fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
+    if !prerequisites() {
+        return;
+    }
+    use std::sync::Arc;
+    let base = tempfile::Builder::new().prefix("cce-cli-ecs-real-").tempdir_in("/var/tmp").expect("temp dir");
+    let cloud_dir = base.path().join("cloud");
+    let state = base.path().join("xdg-state");
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let handle = rt.block_on(async {
+        let backend = cce_localcloud::SandboxBackend::new(
+            cce_localcloud::SandboxConfig::new(&cloud_dir, |k| std::env::var(k).ok()),
+            tokio::runtime::Handle::current(),
+        );
+        cce_localcloud::LocalCloud::start_with_backend(cce_localcloud::Config::new(&cloud_dir), Arc::new(backend))
+            .await
+            .expect("local cloud starts")
+    });
+    let endpoints = base.path().join("endpoints.json");
+    std::fs::write(&endpoints, handle.ready_line()).unwrap();
+    // As on the real cloud, the server goes into the user's VPC (the temporary one would not be
+    // on loopback, where local-cloud servers listen).
+    let (vpc, subnet) = rt.block_on(async {
+        let file = cce_cloud::EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line");
+        let config = cce_cloud::ClientConfig::from_endpoints_file(&file, &Default::default()).expect("config");
+        let c = cce_cloud::Client::new(config).expect("client");
+        let s = c.list_subnets(None).await.expect("subnets").into_iter().next().expect("a default subnet");
+        (s.vpc_id, s.id)
+    });
+    let tpl = format!(
+        r#"
+source "huaweicloud-ecs" "node" {{
+  image_name        = "cce-cli-real-path"
+  flavor            = "s7n.large.2"
+  source_image_name = "Debian 12 (local sandbox rootfs)"
+  vpc_id            = "{vpc}"
+  subnets           = ["{subnet}"]
+  ssh_username      = "root"
+}}
+build {{
+  sources = ["source.huaweicloud-ecs.node"]
+  provisioner "shell" {{
+    inline = ["echo on-the-credentialed-path"]
+  }}
+}}
+"#
+    );
+    std::fs::write(work.join("build.pkr.hcl"), tpl).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
+    cmd.args(["build", "."]).current_dir(&work).env_clear();
+    cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_STATE_HOME", &state)
+        .env("CCE_ENDPOINTS_FILE", &endpoints)
+        .env("HW_ACCESS_KEY", "template-access-key")
+        .env("HW_SECRET_KEY", "template-secret-key")
+        .env("HW_REGION_NAME", &handle.region);
+    let out = cmd.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let all = format!("{stdout}\n--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
+    rt.block_on(handle.shutdown());
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(!stdout.contains("embedded local cloud"), "{all}");
+    assert!(stdout.contains("    huaweicloud-ecs.node: on-the-credentialed-path"), "{all}");
+    assert!(stdout.contains("--> huaweicloud-ecs.node: An image was created: "), "{all}");
+    let builds = state.join("cce-image-builder").join("builds");
+    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
+    let header = journal.header().expect("a header");
+    assert_eq!(header.cloud.kind, cce_engine::ledger::CloudKind::Real);
+    assert_eq!(header.cloud.endpoints_file.as_deref(), Some(endpoints.as_path()));
+    assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+}
