@@ -228,8 +228,8 @@ fn unsupported_fields_are_refused_before_anything_starts() {
 }
 
 /// With credentials the build talks to "the real cloud": here a local cloud standing in for it
-/// through `CCE_ENDPOINTS_FILE`, so the credentialed path (client from the access fields,
-/// journal of a real target) runs end to end.
+/// through `CCE_ENDPOINTS_FILE`, so the credentialed path (keys from the template, project
+/// resolved through IAM by name, journal of a real target) runs end to end.
 #[test]
 fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
     if !prerequisites() {
@@ -247,7 +247,11 @@ fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
             cce_localcloud::SandboxConfig::new(&cloud_dir, |k| std::env::var(k).ok()),
             tokio::runtime::Handle::current(),
         );
-        cce_localcloud::LocalCloud::start_with_backend(cce_localcloud::Config::new(&cloud_dir), Arc::new(backend))
+        // The template's keys are the ones this cloud accepts; its project is found by name.
+        let mut config = cce_localcloud::Config::new(&cloud_dir);
+        config.access_key = Some("TEMPLATEACCESSKEY0001".into());
+        config.secret_key = Some("template-secret-key-0001".into());
+        cce_localcloud::LocalCloud::start_with_backend(config, Arc::new(backend))
             .await
             .expect("local cloud starts")
     });
@@ -286,8 +290,8 @@ build {{
     cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("XDG_STATE_HOME", &state)
         .env("CCE_ENDPOINTS_FILE", &endpoints)
-        .env("HW_ACCESS_KEY", "template-access-key")
-        .env("HW_SECRET_KEY", "template-secret-key")
+        .env("HW_ACCESS_KEY", "TEMPLATEACCESSKEY0001")
+        .env("HW_SECRET_KEY", "template-secret-key-0001")
         .env("HW_REGION_NAME", &handle.region);
     let out = cmd.output().expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -449,32 +449,33 @@ impl OwnedEcsBuild {
 }
 
 /// A client of the real cloud from the source's access fields; `CCE_ENDPOINTS_FILE` replaces
-/// the endpoints and keys (a local cloud standing in for the real one in tests).
+/// the endpoints only (a local cloud standing in for the real one in tests), the keys and the
+/// project still come from the template.
 async fn real_target(cfg: &HuaweiEcsConfig, env: &HashMap<String, String>) -> anyhow::Result<Target> {
     let file = EndpointsFile::from_env(env).context("CCE_ENDPOINTS_FILE")?;
-    let (config, endpoints_file) = match &file {
+    let (endpoints, endpoints_file) = match &file {
         Some(f) => (
-            ClientConfig::from_endpoints_file(f, env)?,
+            f.endpoints().context("CCE_ENDPOINTS_FILE")?,
             env.get("CCE_ENDPOINTS_FILE").map(PathBuf::from),
         ),
-        None => {
-            let endpoints = match &cfg.auth_url {
-                Some(url) => Endpoints::from_auth_url(&cfg.region, url)
+        None => match &cfg.auth_url {
+            Some(url) => (
+                Endpoints::from_auth_url(&cfg.region, url)
                     .with_context(|| format!("auth_url {url:?}"))?,
-                None => Endpoints::cloud_ru(&cfg.region),
-            };
-            let credentials = Credentials {
-                access_key: cfg.access_key.clone(),
-                secret_key: cfg.secret_key.clone(),
-                security_token: cfg.security_token.clone(),
-            };
-            let mut c = ClientConfig::new(endpoints, credentials);
-            c.project_id = cfg.project_id.clone();
-            c.transport = TransportOptions::from_env(env);
-            c.transport.insecure = cfg.insecure;
-            (c, None)
-        }
+                None,
+            ),
+            None => (Endpoints::cloud_ru(&cfg.region), None),
+        },
     };
+    let credentials = Credentials {
+        access_key: cfg.access_key.clone(),
+        secret_key: cfg.secret_key.clone(),
+        security_token: cfg.security_token.clone(),
+    };
+    let mut config = ClientConfig::new(endpoints, credentials);
+    config.project_id = cfg.project_id.clone();
+    config.transport = TransportOptions::from_env(env);
+    config.transport.insecure = cfg.insecure;
     let region = config.endpoints.region().to_string();
     let project = cfg.project_name.clone().unwrap_or_else(|| cfg.region.clone());
     let client = cce_cloud::connect(config, &project)
