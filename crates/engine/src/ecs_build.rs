@@ -376,6 +376,8 @@ struct Runner<'b, 'a> {
     timings: Mutex<Vec<StepTiming>>,
     subnet_vpcs: Arc<Mutex<HashMap<String, String>>>,
     found: Mutex<Found>,
+    /// The title of the step that failed, for `-on-error=ask`.
+    failed_step: Mutex<Option<String>>,
 }
 
 impl EcsBuild<'_> {
@@ -415,6 +417,7 @@ impl EcsBuild<'_> {
             timings: Mutex::new(Vec::new()),
             subnet_vpcs: Arc::new(Mutex::new(HashMap::new())),
             found: Mutex::new(Found::default()),
+            failed_step: Mutex::new(None),
         };
         let result = runner.steps().await;
         let (interrupted, error) = match &result {
@@ -435,7 +438,9 @@ impl EcsBuild<'_> {
             (Err(Failure::Error(e)), OnFailure::Ask(ask)) => {
                 let ask = Arc::clone(ask);
                 let e = e.clone();
-                tokio::task::spawn_blocking(move || ask("build", &e)).await.unwrap_or(FailureChoice::Cleanup)
+                let step = runner.failed_step.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "build".into());
+                // A prompt that cannot run (its thread panicked) falls back to the default.
+                tokio::task::spawn_blocking(move || ask(&step, &e)).await.unwrap_or(FailureChoice::Cleanup)
                     == FailureChoice::Cleanup
             }
         };
@@ -534,7 +539,10 @@ impl Runner<'_, '_> {
         let (status, text) = match &r {
             Ok(_) => (StepStatus::Succeeded, "succeeded"),
             Err(Failure::Interrupted) => (StepStatus::Interrupted, "interrupted"),
-            Err(Failure::Error(_)) => (StepStatus::Failed, "failed"),
+            Err(Failure::Error(_)) => {
+                self.failed_step.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| title.to_string());
+                (StepStatus::Failed, "failed")
+            }
         };
         let _ = self.b.reporter.report(&Event::StepFinished {
             build: self.name.clone(),
@@ -575,14 +583,16 @@ impl Runner<'_, '_> {
         }
         let user_data = self.user_data()?;
 
-        // Independent lookups and creates run at once; each create is journaled on its own.
-        let (zone_flavor, source_image, key, network, eip) = tokio::try_join!(
+        // Independent lookups and creates run at once. A failure does not cut the others short:
+        // a create under way finishes and journals its id, so cleanup need not search by name.
+        let (zone_flavor, source_image, key, network, eip) = tokio::join!(
             self.step("Loading availability zone and flavor...", self.zone_and_flavor()),
             self.step("Loading source image...", self.source_image()),
             self.step("Creating temporary keypair...", self.keypair()),
             self.step("Preparing the network...", self.network()),
             self.step("Preparing the EIP...", self.eip()),
-        )?;
+        );
+        let (zone_flavor, source_image, key, network, eip) = (zone_flavor?, source_image?, key?, network?, eip?);
         let (az, flavor) = zone_flavor;
         if eip.is_none() && self.cfg.associate_public_ip_address && !self.b.local_cloud {
             // The plugin then connects to an empty host; we connect to the private IP instead.

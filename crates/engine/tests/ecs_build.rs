@@ -158,10 +158,17 @@ async fn run_build(env: &Env, template_text: &str, interrupt_on_server: Interrup
 }
 
 async fn run_build_in(env: &Env, work: &Path, template_text: &str, interrupt_on_server: InterruptAt) -> Run {
-    run_build_opts(env, work, template_text, interrupt_on_server, EcsOptions::default()).await
+    run_build_opts(env, work, template_text, interrupt_on_server, EcsOptions::default(), OnFailure::Cleanup).await
 }
 
-async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_on_server: InterruptAt, options: EcsOptions) -> Run {
+async fn run_build_opts(
+    env: &Env,
+    work: &Path,
+    template_text: &str,
+    interrupt_on_server: InterruptAt,
+    options: EcsOptions,
+    on_error: OnFailure,
+) -> Run {
     let work = work.to_path_buf();
     let plan = plan(&work, template_text);
     let build = &plan.builds[0];
@@ -192,7 +199,7 @@ async fn run_build_opts(env: &Env, work: &Path, template_text: &str, interrupt_o
         redactor,
         run_uuid: "run-uuid".into(),
         cwd: work.clone(),
-        on_error: OnFailure::Cleanup,
+        on_error,
         interrupt,
         waits: Waits::default(),
         log_file: None,
@@ -513,7 +520,7 @@ build {{
     let first_image = first.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", first.outcome));
     let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
-    let second = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions { force: true, ..Default::default() }).await;
+    let second = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions { force: true, ..Default::default() }, OnFailure::Cleanup).await;
     let second_image = second.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", second.outcome));
     assert_eq!(images_named(&env.client, &image_name).await, vec![second_image], "-force removed {first_image}");
 
@@ -596,5 +603,64 @@ async fn an_interrupt_during_the_server_create_leaves_nothing() {
     assert!(o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
     assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
     assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    env.handle.shutdown().await;
+}
+
+/// `-on-error=abort` and an `ask` answered "abort" leave what the build made, journaled for
+/// `cleanup <id>`; an `ask` answered "clean up" removes it. Records-only servers: no root needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_error_abort_and_ask_decide_about_cleanup() {
+    use cce_engine::ecs_build::FailureChoice;
+    let env = start_cloud_with(false).await;
+    let tpl = "source \"huaweicloud-ecs\" \"node\" {\n  image_name = \"cce-ecs-onerror\"\n  flavor = \"no.such.flavor\"\n  ssh_username = \"root\"\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.node\"]\n}\n";
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ask = |answer: FailureChoice| {
+        let asked = Arc::clone(&asked);
+        OnFailure::Ask(Arc::new(move |step: &str, error: &str| {
+            asked.lock().unwrap().push(format!("{step}: {error}"));
+            answer
+        }))
+    };
+    for (on_error, left) in [(OnFailure::Abort, true), (ask(FailureChoice::Abort), true), (ask(FailureChoice::Cleanup), false)] {
+        let what = format!("{on_error:?}");
+        let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run = run_build_opts(&env, &dir, tpl, InterruptAt::Never, EcsOptions::default(), on_error).await;
+        assert!(run.outcome.error.as_deref().is_some_and(|e| e.contains("is not sold in")), "{what}: {:?}", run.outcome);
+        assert_eq!(run.outcome.cleaned_up, !left, "{what}");
+        let remaining = leftovers(&env.client, &run.build_id).await;
+        assert_eq!(!remaining.is_empty(), left, "{what}: {remaining:?}");
+        assert_eq!(run.ledger.outstanding().len(), remaining.len(), "{what}: the journal knows every leftover");
+        if left {
+            assert!(run.events.iter().any(|e| matches!(e, Event::Warning { message, .. } if message.contains(&format!("cce-image-builder cleanup {}", run.build_id)))), "{what}");
+        }
+    }
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[0].starts_with("Loading availability zone and flavor...: flavor"), "{asked:?}");
+    env.handle.shutdown().await;
+}
+
+/// `-on-error=run-cleanup-provisioner`: the error-cleanup-provisioner runs on the server, and
+/// the resources stay for inspection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_cleanup_provisioner_runs_it_and_keeps_the_resources() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let tpl = template(&format!("cce-ecs-rcp-{}", rand_suffix()), r#""exit 7""#).replace(
+        "build {\n",
+        "build {\n  error-cleanup-provisioner \"shell\" {\n    inline = [\"echo error-cleanup-ran-on-$(hostname)\"]\n  }\n",
+    );
+    let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions::default(), OnFailure::RunCleanupProvisioner).await;
+    assert!(run.outcome.error.is_some() && !run.outcome.cleaned_up, "{:?}", run.outcome);
+    let ran = run.events.iter().any(|e| matches!(e, Event::Output { line, .. } if line.starts_with("error-cleanup-ran-on-")));
+    assert!(ran, "{:#?}", run.events);
+    let left = leftovers(&env.client, &run.build_id).await;
+    assert!(left.iter().any(|l| l.starts_with("server ")), "{left:?}");
+    assert_eq!(run.ledger.outstanding().len(), left.len());
     env.handle.shutdown().await;
 }
