@@ -309,3 +309,19 @@ build {{
     assert_eq!(header.cloud.endpoints_file.as_deref(), Some(endpoints.as_path()));
     assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
 }
+
+#[test]
+fn debug_needs_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("build.pkr.hcl"), TEMPLATE).unwrap();
+    let none = dir.path().join("never-created");
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &["build", "-debug", "."],
+        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("-debug pauses for Enter after each step and needs a terminal"), "{stderr}");
+    assert!(!none.exists(), "nothing was started");
+}

@@ -91,6 +91,7 @@ source "huaweicloud-ecs" "node" {{
   image_tags         = {{ purpose = "ecs-build-test" }}
   image_min_disk     = 12
   eip_bandwidth_size = 5
+  eip_type           = "5_sbgp"
   instance_metadata  = {{ role = "test" }}
   user_data          = "#!/bin/sh\necho from-user-data > /root/user-data-ran\n"
   ssh_username       = "root"
@@ -300,6 +301,8 @@ async fn a_build_leaves_only_its_image() {
     assert_eq!(image[0]["body"]["description"], "built by the ecs_build test");
     let eip = requests(&env.log, "CreatePublicip");
     assert_eq!(eip.first().map(|e| e["body"]["bandwidth"]["size"].clone()), Some(Value::from(5)), "{eip:?}");
+    assert_eq!(eip[0]["body"]["publicip"]["type"], "5_sbgp");
+    assert_eq!(eip[0]["body"]["publicip"]["alias"], resource_name(&run.build_id, &ResourceKind::Eip).as_str());
     env.handle.shutdown().await;
 }
 
