@@ -340,7 +340,7 @@ impl ResourceRemover for EcsRemover {
                 ResourceKind::Keypair => cloud.delete_keypair(&id).await,
                 ResourceKind::Eip => cloud.delete_eip(&id).await,
                 ResourceKind::Vpc => cloud.delete_vpc(&id, &waits.network).await,
-                ResourceKind::Image => cloud.delete_image(&id).await,
+                ResourceKind::Image => return delete_image_when_settled(cloud.as_ref(), &id, waits.image.timeout).await,
                 ResourceKind::Subnet => {
                     let known = subnet_vpcs.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
                     let vpc = match known {
@@ -357,6 +357,28 @@ impl ResourceRemover for EcsRemover {
             };
             r.map_err(|e| e.to_string())
         }
+    }
+}
+
+/// Deletes an image, first waiting (up to `timeout`) while IMS refuses because the image is still
+/// being captured: an image whose wait timed out goes on to become active later and must not
+/// be left behind.
+async fn delete_image_when_settled(cloud: &dyn Cloud, id: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match cloud.delete_image(id).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.api().is_some_and(|a| a.status == 409) && Instant::now() < deadline => {
+                tracing::debug!(image = id, error = %e, "image still being captured; waiting to delete it");
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        // Jittered, so several builds cleaning up at once do not poll in step.
+        let jitter = Duration::from_millis(rand::random_range(0..=pause.as_millis() as u64 / 2));
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep((pause + jitter).min(left)).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -53,6 +53,10 @@ async fn start_cloud() -> Env {
 /// `sandboxes = false`: servers are records only (no root needed), for builds that fail before
 /// a server is made.
 async fn start_cloud_with(sandboxes: bool) -> Env {
+    start_cloud_tweaked(sandboxes, |_| {}).await
+}
+
+async fn start_cloud_tweaked(sandboxes: bool, tweak: impl FnOnce(&mut Config)) -> Env {
     let dir = tempfile::Builder::new().prefix("cce-ecs-build-").tempdir_in(if sandboxes { "/var/tmp" } else { "/tmp" }).expect("temp dir");
     let state = dir.path().join("cloud");
     let log = dir.path().join("requests.jsonl");
@@ -61,6 +65,7 @@ async fn start_cloud_with(sandboxes: bool) -> Env {
     // Tests run side by side, each with its own cloud: EIP addresses must not collide.
     let octets = uuid::Uuid::new_v4().as_bytes()[..2].to_vec();
     config.eip_pool = (std::net::Ipv4Addr::new(127, 101 + octets[0] % 100, octets[1], 10), 64);
+    tweak(&mut config);
     let handle = if sandboxes {
         let backend = SandboxBackend::new(SandboxConfig::new(&state, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
         LocalCloud::start_with_backend(config, Arc::new(backend)).await.expect("local cloud starts")
@@ -665,5 +670,33 @@ async fn run_cleanup_provisioner_runs_it_and_keeps_the_resources() {
     let left = leftovers(&env.client, &run.build_id).await;
     assert!(left.iter().any(|l| l.starts_with("server ")), "{left:?}");
     assert_eq!(run.ledger.outstanding().len(), left.len());
+    env.handle.shutdown().await;
+}
+
+/// `wait_image_ready_timeout` fires while the image is still being captured (the image leak of
+/// the plugin): the build fails and cleanup finds the image by its name and build tag and
+/// removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_wait_timeout_leaves_no_image() {
+    if !prerequisites() {
+        return;
+    }
+    // The image takes 4 s to capture; the template waits 1 s.
+    let env = start_cloud_tweaked(true, |c| {
+        let mut l = cce_localcloud::Latency::of(cce_localcloud::Profile::Instant, 1.0);
+        l.image_create = (std::time::Duration::from_secs(4), std::time::Duration::from_secs(4));
+        c.latency_override = Some(l);
+    })
+    .await;
+    let image_name = format!("cce-ecs-imgwait-{}", rand_suffix());
+    let tpl = template(&image_name, r#""true""#).replace("ssh_timeout        = \"2m\"", "ssh_timeout = \"2m\"\n  wait_image_ready_timeout = \"1s\"");
+    let run = run_build(&env, &tpl, InterruptAt::Never).await;
+    let o = &run.outcome;
+    assert!(o.error.as_deref().is_some_and(|e| e.contains("timeout") || e.contains("timed out")), "{o:?}");
+    assert!(o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
+    assert_eq!(requests(&env.log, "CreateImage").len(), 1);
+    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
+    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
+    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
     env.handle.shutdown().await;
 }
