@@ -102,6 +102,7 @@ source "huaweicloud-ecs" "node" {{
   ssh_username       = "root"
   ssh_timeout        = "2m"
   ssh_clear_authorized_keys = true
+  pause_before_connecting   = "200ms"
 }}
 
 build {{
@@ -281,6 +282,8 @@ async fn a_build_leaves_only_its_image() {
     assert!(img.tags.contains(&"purpose=ecs-build-test".to_string()), "{:?}", img.tags);
     assert!(img.tags.contains(&format!("{BUILD_TAG}={}", run.build_id)), "{:?}", img.tags);
     assert_eq!(img.min_disk, Some(12));
+
+    assert!(run.events.iter().any(|e| matches!(e, Event::StepStarted { step, .. } if step == "Pausing 200ms before connecting...")));
 
     // ssh_clear_authorized_keys took the temporary key out of the image.
     let keys_file = env.dir.path().join("cloud/layers").join(&image_id).join("root/.ssh/authorized_keys");
