@@ -321,8 +321,18 @@ async fn a_failing_provisioner_leaves_nothing() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-fail-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""echo about-to-fail", "exit 3""#), InterruptAt::Never).await;
+    // Without an EIP (associate_public_ip_address = false) SSH goes to the private IP.
+    let tpl = template(&image_name, r#""echo about-to-fail", "exit 3""#).replace(
+        "eip_bandwidth_size = 5\n  eip_type           = \"5_sbgp\"",
+        "associate_public_ip_address = false",
+    );
+    assert!(tpl.contains("associate_public_ip_address = false"));
+    let run = run_build(&env, &tpl, InterruptAt::Never).await;
     let o = &run.outcome;
+    assert!(requests(&env.log, "CreatePublicip").is_empty());
+    let servers = requests(&env.log, "CreatePostPaidServers");
+    assert!(servers[0]["body"]["server"].get("publicip").is_none(), "{}", servers[0]);
+    assert!(run.events.iter().any(|e| matches!(e, Event::Output { line, .. } if line == "about-to-fail")));
     assert!(o.error.as_deref().is_some_and(|e| e.contains('3')), "{o:?}");
     assert!(o.artifact_id.is_none() && !o.interrupted && o.cleaned_up, "{o:?}");
     assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
@@ -465,6 +475,8 @@ build {{
     assert_eq!(s["user_data"], base64::engine::general_purpose::STANDARD.encode(user_data).as_str());
     let image = requests(&env.log, "CreateImage");
     assert_eq!(image[0]["body"]["enterprise_project_id"], "0");
+    let vpc = requests(&env.log, "CreateVpc");
+    assert_eq!(vpc[0]["body"]["vpc"]["enterprise_project_id"], "0", "{vpc:?}");
     let members = requests(&env.log, "BatchAddMembers");
     assert_eq!(members[0]["body"]["projects"], serde_json::json!([member]));
     assert_eq!(members[0]["body"]["images"], serde_json::json!([image_id]));
