@@ -46,9 +46,18 @@ build {
 "#;
 
 /// Runs the binary with a clean environment, killing it after `limit`.
-fn run(dir: &Path, args: &[&str], env: &[(&str, &Path)], limit: Duration) -> (Option<i32>, String, String) {
+fn run(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    cmd.args(args).current_dir(dir).env_clear().stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for k in ["PATH", "HOME"] {
         if let Ok(v) = std::env::var(k) {
             cmd.env(k, v);
@@ -83,7 +92,10 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
         return;
     }
     // Sandboxes run as other users: the cloud's state must be under a searchable directory.
-    let base = tempfile::Builder::new().prefix("cce-cli-ecs-").tempdir_in("/var/tmp").expect("temp dir");
+    let base = tempfile::Builder::new()
+        .prefix("cce-cli-ecs-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
     let cloud = base.path().join("cloud");
     let state = base.path().join("xdg-state");
     let work = base.path().join("work");
@@ -95,50 +107,90 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     let (code, stdout, stderr) = run(
         &work,
         &["build", "-on-error=cleanup", "-parallel-builds=2", "."],
-        &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state), ("PACKER_LOG_PATH", &log)],
+        &[
+            ("CCE_LOCALCLOUD_STATE", &cloud),
+            ("XDG_STATE_HOME", &state),
+            ("PACKER_LOG_PATH", &log),
+        ],
         Duration::from_secs(300),
     );
     let all = format!("{stdout}\n--- stderr\n{stderr}");
     assert_eq!(code, Some(0), "{all}");
     assert_eq!(
         stdout.lines().next(),
-        Some("==> Building on the embedded local cloud (no credentials set): it proves the pipeline and the scripts, not the cloud"),
+        Some(
+            "==> Building on the embedded local cloud (no credentials set): it proves the pipeline and the scripts, not the cloud"
+        ),
         "{all}"
     );
-    assert!(stdout.contains("    huaweicloud-ecs.node: from-the-provisioner"), "{all}");
-    assert!(stdout.contains("==> Builds finished. The artifacts of successful builds are:"), "{all}");
+    assert!(
+        stdout.contains("    huaweicloud-ecs.node: from-the-provisioner"),
+        "{all}"
+    );
+    assert!(
+        stdout.contains("==> Builds finished. The artifacts of successful builds are:"),
+        "{all}"
+    );
     let image_of = |name: &str| {
         stdout
             .lines()
-            .find_map(|l| l.strip_prefix(&format!("--> huaweicloud-ecs.{name}: An image was created: ")))
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "--> huaweicloud-ecs.{name}: An image was created: "
+                ))
+            })
             .unwrap_or_else(|| panic!("no artifact line for {name}: {all}"))
             .trim()
             .to_string()
     };
     let image_id = image_of("node");
     let second_id = image_of("second");
-    assert!(!image_id.is_empty() && !second_id.is_empty() && image_id != second_id, "{all}");
+    assert!(
+        !image_id.is_empty() && !second_id.is_empty() && image_id != second_id,
+        "{all}"
+    );
     // Both builds ran on one local cloud: the second image's disk is in the same state.
-    assert!(cloud.join("layers").join(&second_id).join("root/marker").exists());
+    assert!(
+        cloud
+            .join("layers")
+            .join(&second_id)
+            .join("root/marker")
+            .exists()
+    );
 
     // The manifest names the image.
     let manifest = std::fs::read_to_string(work.join("manifest.json")).expect("manifest written");
-    assert!(manifest.contains(&format!("\"artifact_id\": \"{image_id}\"")) && manifest.contains("\"builder_type\": \"huaweicloud-ecs\""), "{manifest}");
+    assert!(
+        manifest.contains(&format!("\"artifact_id\": \"{image_id}\""))
+            && manifest.contains("\"builder_type\": \"huaweicloud-ecs\""),
+        "{manifest}"
+    );
 
     // The image's disk holds the provisioner's file and the build log.
     let layer = cloud.join("layers").join(&image_id);
-    let marker = std::fs::read_to_string(layer.join("root/marker")).expect("the provisioner's file is in the image");
+    let marker = std::fs::read_to_string(layer.join("root/marker"))
+        .expect("the provisioner's file is in the image");
     assert_eq!(marker.trim(), "from-the-provisioner");
-    assert!(layer.join("var/log/cce-image-builder/build.log").exists(), "the build log is in the image");
+    assert!(
+        layer.join("var/log/cce-image-builder/build.log").exists(),
+        "the build log is in the image"
+    );
 
     // One journal per build, finished, with nothing left to clean up.
     let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    let dirs: Vec<_> = std::fs::read_dir(&builds)
+        .expect("journals")
+        .flatten()
+        .collect();
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     for d in &dirs {
         let journal = Journal::read(&d.path().join("journal.jsonl")).expect("journal reads");
         assert_eq!(journal.finished(), Some(FinishStatus::Succeeded));
-        assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+        assert!(
+            journal.outstanding().is_empty(),
+            "{:?}",
+            journal.outstanding()
+        );
         let build_id = d.file_name().to_string_lossy().into_owned();
         assert!(stdout.contains(&format!("Build id {build_id}")), "{all}");
     }
@@ -150,7 +202,10 @@ fn sigint_interrupts_the_build_and_cleans_up() {
         return;
     }
     use std::io::BufRead as _;
-    let base = tempfile::Builder::new().prefix("cce-cli-ecs-int-").tempdir_in("/var/tmp").expect("temp dir");
+    let base = tempfile::Builder::new()
+        .prefix("cce-cli-ecs-int-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
     let cloud = base.path().join("cloud");
     let state = base.path().join("xdg-state");
     let work = base.path().join("work");
@@ -173,9 +228,15 @@ fn sigint_interrupts_the_build_and_cleans_up() {
     let reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
         let mut sent = false;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if !sent && line.contains("Created server") {
-                let st = Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill runs");
+                let st = Command::new("kill")
+                    .args(["-INT", &pid.to_string()])
+                    .status()
+                    .expect("kill runs");
                 assert!(st.success());
                 sent = true;
             }
@@ -201,17 +262,27 @@ fn sigint_interrupts_the_build_and_cleans_up() {
     assert_eq!(status.code(), Some(130), "{out}\n{err}");
     assert!(out.contains("Deleted server"), "{out}\n{err}");
     let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    let dirs: Vec<_> = std::fs::read_dir(&builds)
+        .expect("journals")
+        .flatten()
+        .collect();
     assert_eq!(dirs.len(), 1);
     let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
     assert_eq!(journal.finished(), Some(FinishStatus::Interrupted));
-    assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+    assert!(
+        journal.outstanding().is_empty(),
+        "{:?}",
+        journal.outstanding()
+    );
 }
 
 #[test]
 fn unsupported_fields_are_refused_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let tpl = TEMPLATE.replace("ssh_username = \"root\"", "ssh_username = \"root\"\n  kms_key_id = \"k\"\n  ssh_ip_version = \"6\"");
+    let tpl = TEMPLATE.replace(
+        "ssh_username = \"root\"",
+        "ssh_username = \"root\"\n  kms_key_id = \"k\"\n  ssh_ip_version = \"6\"",
+    );
     std::fs::write(dir.path().join("build.pkr.hcl"), tpl).unwrap();
     let none = dir.path().join("never-created");
     let (code, stdout, stderr) = run(
@@ -221,8 +292,14 @@ fn unsupported_fields_are_refused_before_anything_starts() {
         Duration::from_secs(60),
     );
     assert_eq!(code, Some(1), "{stdout}{stderr}");
-    assert!(stderr.contains("source huaweicloud-ecs.node: kms_key_id is not supported yet"), "{stderr}");
-    assert!(stderr.contains("ssh_ip_version = \"6\" is not supported yet"), "{stderr}");
+    assert!(
+        stderr.contains("source huaweicloud-ecs.node: kms_key_id is not supported yet"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ssh_ip_version = \"6\" is not supported yet"),
+        "{stderr}"
+    );
     assert!(!stdout.contains("embedded local cloud"), "{stdout}");
     assert!(!none.exists(), "nothing was started");
 }
@@ -236,12 +313,19 @@ fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
         return;
     }
     use std::sync::Arc;
-    let base = tempfile::Builder::new().prefix("cce-cli-ecs-real-").tempdir_in("/var/tmp").expect("temp dir");
+    let base = tempfile::Builder::new()
+        .prefix("cce-cli-ecs-real-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
     let cloud_dir = base.path().join("cloud");
     let state = base.path().join("xdg-state");
     let work = base.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let handle = rt.block_on(async {
         let backend = cce_localcloud::SandboxBackend::new(
             cce_localcloud::SandboxConfig::new(&cloud_dir, |k| std::env::var(k).ok()),
@@ -260,10 +344,18 @@ fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
     // As on the real cloud, the server goes into the user's VPC (the temporary one would not be
     // on loopback, where local-cloud servers listen).
     let (vpc, subnet) = rt.block_on(async {
-        let file = cce_cloud::EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line");
-        let config = cce_cloud::ClientConfig::from_endpoints_file(&file, &Default::default()).expect("config");
+        let file = cce_cloud::EndpointsFile::parse(&handle.ready_line(), "ready line")
+            .expect("ready line");
+        let config = cce_cloud::ClientConfig::from_endpoints_file(&file, &Default::default())
+            .expect("config");
         let c = cce_cloud::Client::new(config).expect("client");
-        let s = c.list_subnets(None).await.expect("subnets").into_iter().next().expect("a default subnet");
+        let s = c
+            .list_subnets(None)
+            .await
+            .expect("subnets")
+            .into_iter()
+            .next()
+            .expect("a default subnet");
         (s.vpc_id, s.id)
     });
     let tpl = format!(
@@ -295,19 +387,38 @@ build {{
         .env("HW_REGION_NAME", &handle.region);
     let out = cmd.output().expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let all = format!("{stdout}\n--- stderr\n{}", String::from_utf8_lossy(&out.stderr));
+    let all = format!(
+        "{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     rt.block_on(handle.shutdown());
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(!stdout.contains("embedded local cloud"), "{all}");
-    assert!(stdout.contains("    huaweicloud-ecs.node: on-the-credentialed-path"), "{all}");
-    assert!(stdout.contains("--> huaweicloud-ecs.node: An image was created: "), "{all}");
+    assert!(
+        stdout.contains("    huaweicloud-ecs.node: on-the-credentialed-path"),
+        "{all}"
+    );
+    assert!(
+        stdout.contains("--> huaweicloud-ecs.node: An image was created: "),
+        "{all}"
+    );
     let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds).expect("journals").flatten().collect();
+    let dirs: Vec<_> = std::fs::read_dir(&builds)
+        .expect("journals")
+        .flatten()
+        .collect();
     let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
     let header = journal.header().expect("a header");
     assert_eq!(header.cloud.kind, cce_engine::ledger::CloudKind::Real);
-    assert_eq!(header.cloud.endpoints_file.as_deref(), Some(endpoints.as_path()));
-    assert!(journal.outstanding().is_empty(), "{:?}", journal.outstanding());
+    assert_eq!(
+        header.cloud.endpoints_file.as_deref(),
+        Some(endpoints.as_path())
+    );
+    assert!(
+        journal.outstanding().is_empty(),
+        "{:?}",
+        journal.outstanding()
+    );
 }
 
 #[test]
@@ -322,6 +433,9 @@ fn debug_needs_a_terminal() {
         Duration::from_secs(60),
     );
     assert_eq!(code, Some(2), "{stdout}{stderr}");
-    assert!(stderr.contains("-debug pauses for Enter after each step and needs a terminal"), "{stderr}");
+    assert!(
+        stderr.contains("-debug pauses for Enter after each step and needs a terminal"),
+        "{stderr}"
+    );
     assert!(!none.exists(), "nothing was started");
 }

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use cce_cloud::models::{
-    IdRef, Image, ImageCreate, ImageQuery, NicSpec, PublicIp, RootVolume, ServerCreate, SubnetCreate, Tag,
-    VpcCreate,
+    IdRef, Image, ImageCreate, ImageQuery, NicSpec, PublicIp, RootVolume, ServerCreate,
+    SubnetCreate, Tag, VpcCreate,
 };
 use cce_cloud::{Cloud, CloudError, Findable, WaitPolicy, Waits};
 use cce_remote::{Auth, Communicator, ExecOptions, SshCommunicator};
 use cce_template::schema::communicator::KeyPair;
 use cce_template::schema::huaweicloud::{
-    DataDiskSource, HuaweiEcsConfig, ImageFilter, ImageType, SecurityGroupRef, SourceImage, UserData,
+    DataDiskSource, HuaweiEcsConfig, ImageFilter, ImageType, SecurityGroupRef, SourceImage,
+    UserData,
 };
 use cce_template::schema::{Build, BuildSource, SourceConfig};
 use serde_json::{Value, json};
@@ -27,8 +28,8 @@ use crate::comm;
 use crate::events::{BuildStatus, Event, Reporter, StepStatus, StepTiming};
 use crate::interrupt::Interrupt;
 use crate::ledger::{
-    Cleanup, CleanupReport, FinishStatus, IntentId, Ledger, ResourceKind, ResourceRemover, Tags, build_tags,
-    resource_name,
+    Cleanup, CleanupReport, FinishStatus, IntentId, Ledger, ResourceKind, ResourceRemover, Tags,
+    build_tags, resource_name,
 };
 use crate::null_build::display_name;
 use crate::postprocess::{self, ArtifactInfo};
@@ -152,7 +153,9 @@ impl From<CloudError> for Failure {
 
 impl From<crate::ledger::LedgerError> for Failure {
     fn from(e: crate::ledger::LedgerError) -> Failure {
-        Failure::Error(format!("cannot write the build journal, so nothing more is created: {e}"))
+        Failure::Error(format!(
+            "cannot write the build journal, so nothing more is created: {e}"
+        ))
     }
 }
 
@@ -198,13 +201,18 @@ pub fn unsupported(cfg: &HuaweiEcsConfig) -> Vec<String> {
         }
     }
     if cfg.kms_key_id.is_some() {
-        out.push("kms_key_id is not supported yet: remove it to build with an unencrypted system disk".into());
+        out.push(
+            "kms_key_id is not supported yet: remove it to build with an unencrypted system disk"
+                .into(),
+        );
     }
     if cfg.vault_id.is_some() && cfg.image_type == ImageType::System {
         out.push("vault_id is only used by image_type \"full-ecs\", which is not supported yet: remove vault_id".into());
     }
     if cfg.ssh_ip_version == Some(6) {
-        out.push("ssh_ip_version = \"6\" is not supported yet: remove it to connect over IPv4".into());
+        out.push(
+            "ssh_ip_version = \"6\" is not supported yet: remove it to connect over IPv4".into(),
+        );
     }
     match cfg.communicator.ssh() {
         None => out.push("communicator = \"none\" cannot build an image: the builder provisions over SSH; use communicator = \"ssh\"".into()),
@@ -236,7 +244,10 @@ fn generate_key(comment: &str) -> Result<TempKey, String> {
         .public_key()
         .to_openssh()
         .map_err(|e| format!("cannot encode the temporary ssh public key: {e}"))?;
-    Ok(TempKey { private_openssh, public_openssh })
+    Ok(TempKey {
+        private_openssh,
+        public_openssh,
+    })
 }
 
 /// User data as the API wants it: base64, unless the text already is.
@@ -323,13 +334,24 @@ impl ResourceRemover for EcsRemover {
             let Some(f) = findable(&kind) else {
                 return Err(format!("cannot look up a {kind} by name"));
             };
-            let wanted = if f == Findable::Image { tags } else { BTreeMap::new() };
-            let ids = cloud.find_by_name(f, &name, &wanted).await.map_err(|e| e.to_string())?;
+            let wanted = if f == Findable::Image {
+                tags
+            } else {
+                BTreeMap::new()
+            };
+            let ids = cloud
+                .find_by_name(f, &name, &wanted)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(ids.into_iter().next())
         }
     }
 
-    fn delete(&self, kind: &ResourceKind, id: &str) -> impl Future<Output = Result<(), String>> + Send {
+    fn delete(
+        &self,
+        kind: &ResourceKind,
+        id: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send {
         let cloud = Arc::clone(&self.cloud);
         let waits = self.waits.clone();
         let subnet_vpcs = Arc::clone(&self.subnet_vpcs);
@@ -340,9 +362,16 @@ impl ResourceRemover for EcsRemover {
                 ResourceKind::Keypair => cloud.delete_keypair(&id).await,
                 ResourceKind::Eip => cloud.delete_eip(&id).await,
                 ResourceKind::Vpc => cloud.delete_vpc(&id, &waits.network).await,
-                ResourceKind::Image => return delete_image_when_settled(cloud.as_ref(), &id, waits.image.timeout).await,
+                ResourceKind::Image => {
+                    return delete_image_when_settled(cloud.as_ref(), &id, waits.image.timeout)
+                        .await;
+                }
                 ResourceKind::Subnet => {
-                    let known = subnet_vpcs.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+                    let known = subnet_vpcs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&id)
+                        .cloned();
                     let vpc = match known {
                         Some(v) => v,
                         None => match cloud.show_subnet(&id).await {
@@ -363,7 +392,11 @@ impl ResourceRemover for EcsRemover {
 /// Deletes an image, first waiting (up to `timeout`) while IMS refuses because the image is still
 /// being captured: an image whose wait timed out goes on to become active later and must not
 /// be left behind.
-async fn delete_image_when_settled(cloud: &dyn Cloud, id: &str, timeout: Duration) -> Result<(), String> {
+async fn delete_image_when_settled(
+    cloud: &dyn Cloud,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(200);
     loop {
@@ -409,9 +442,15 @@ impl EcsBuild<'_> {
         let name = display_name(self.build, self.source);
         let build_id = self.ledger.build_id().to_string();
         let started = Instant::now();
-        let _ = self.reporter.report(&Event::BuildStarted { build: name.clone(), build_id: build_id.clone() });
+        let _ = self.reporter.report(&Event::BuildStarted {
+            build: name.clone(),
+            build_id: build_id.clone(),
+        });
         let SourceConfig::HuaweiEcs(cfg) = &self.source.config else {
-            let error = format!("source {} is not a huaweicloud-ecs source", self.source.reference());
+            let error = format!(
+                "source {} is not a huaweicloud-ecs source",
+                self.source.reference()
+            );
             let _ = self.reporter.report(&Event::BuildFinished {
                 build: name.clone(),
                 status: BuildStatus::Failed,
@@ -449,7 +488,10 @@ impl EcsBuild<'_> {
         };
         if let Some(e) = &error {
             if !interrupted {
-                let _ = self.reporter.report(&Event::Error { build: Some(name.clone()), message: format!("Build failed: {e}") });
+                let _ = self.reporter.report(&Event::Error {
+                    build: Some(name.clone()),
+                    message: format!("Build failed: {e}"),
+                });
             }
         }
         // Decide about cleanup: always after success or interrupt; after a failure per -on-error.
@@ -460,9 +502,16 @@ impl EcsBuild<'_> {
             (Err(Failure::Error(e)), OnFailure::Ask(ask)) => {
                 let ask = Arc::clone(ask);
                 let e = e.clone();
-                let step = runner.failed_step.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "build".into());
+                let step = runner
+                    .failed_step
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "build".into());
                 // A prompt that cannot run (its thread panicked) falls back to the default.
-                tokio::task::spawn_blocking(move || ask(&step, &e)).await.unwrap_or(FailureChoice::Cleanup)
+                tokio::task::spawn_blocking(move || ask(&step, &e))
+                    .await
+                    .unwrap_or(FailureChoice::Cleanup)
                     == FailureChoice::Cleanup
             }
         };
@@ -470,7 +519,10 @@ impl EcsBuild<'_> {
         if clean {
             let report = runner.cleanup().await;
             for f in &report.failed {
-                cleanup_failures.push(format!("{} {}: {}", f.resource.kind, f.resource.name, f.error));
+                cleanup_failures.push(format!(
+                    "{} {}: {}",
+                    f.resource.kind, f.resource.name, f.error
+                ));
             }
         } else {
             let left = self.ledger.outstanding().len();
@@ -501,13 +553,22 @@ impl EcsBuild<'_> {
             BuildStatus::Interrupted => FinishStatus::Interrupted,
             BuildStatus::Failed => FinishStatus::Failed,
         };
-        let _ = self.ledger.finished(finish, artifact_id.iter().cloned().collect());
+        let _ = self
+            .ledger
+            .finished(finish, artifact_id.iter().cloned().collect());
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let steps = runner.timings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let steps = runner
+            .timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let _ = self.reporter.report(&Event::BuildFinished {
             build: name.clone(),
             status,
-            artifacts: artifact_id.iter().map(|id| format!("An image was created: {id}")).collect(),
+            artifacts: artifact_id
+                .iter()
+                .map(|id| format!("An image was created: {id}"))
+                .collect(),
             elapsed_ms,
             steps,
             error: error.clone(),
@@ -526,11 +587,17 @@ impl EcsBuild<'_> {
 
 impl Runner<'_, '_> {
     fn say(&self, text: impl Into<String>) {
-        let _ = self.b.reporter.report(&Event::StepStarted { build: self.name.clone(), step: text.into() });
+        let _ = self.b.reporter.report(&Event::StepStarted {
+            build: self.name.clone(),
+            step: text.into(),
+        });
     }
 
     fn warn(&self, text: impl Into<String>) {
-        let _ = self.b.reporter.report(&Event::Warning { build: Some(self.name.clone()), message: text.into() });
+        let _ = self.b.reporter.report(&Event::Warning {
+            build: Some(self.name.clone()),
+            message: text.into(),
+        });
     }
 
     fn created(&self, kind: ResourceKind, name: &str, id: &str) {
@@ -562,7 +629,10 @@ impl Runner<'_, '_> {
             Ok(_) => (StepStatus::Succeeded, "succeeded"),
             Err(Failure::Interrupted) => (StepStatus::Interrupted, "interrupted"),
             Err(Failure::Error(_)) => {
-                self.failed_step.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| title.to_string());
+                self.failed_step
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert_with(|| title.to_string());
                 (StepStatus::Failed, "failed")
             }
         };
@@ -574,7 +644,13 @@ impl Runner<'_, '_> {
         });
         // The journal write failing here would hide nothing: the resources are journaled apart.
         let _ = self.b.ledger.step_finished(title, text, ms);
-        self.timings.lock().unwrap_or_else(|e| e.into_inner()).push(StepTiming { step: title.to_string(), ms });
+        self.timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(StepTiming {
+                step: title.to_string(),
+                ms,
+            });
         if r.is_ok() {
             if let Some(pause) = &self.b.options.pause_after_step {
                 let pause = Arc::clone(pause);
@@ -593,28 +669,38 @@ impl Runner<'_, '_> {
     async fn steps(&self) -> Step<String> {
         let refused = unsupported(self.cfg);
         if !refused.is_empty() {
-            return Err(Failure::msg(format!("source {}: {}", self.b.source.reference(), refused.join("; "))));
+            return Err(Failure::msg(format!(
+                "source {}: {}",
+                self.b.source.reference(),
+                refused.join("; ")
+            )));
         }
-        let image_name = self
-            .cfg
-            .image_name
-            .clone()
-            .ok_or_else(|| Failure::msg("image_name is not set: set it to the name of the image to create"))?;
+        let image_name = self.cfg.image_name.clone().ok_or_else(|| {
+            Failure::msg("image_name is not set: set it to the name of the image to create")
+        })?;
         if self.b.options.force {
-            self.step("Deleting private images with the same name (-force)...", self.force_delete(&image_name)).await?;
+            self.step(
+                "Deleting private images with the same name (-force)...",
+                self.force_delete(&image_name),
+            )
+            .await?;
         }
         let user_data = self.user_data()?;
 
         // Independent lookups and creates run at once. A failure does not cut the others short:
         // a create under way finishes and journals its id, so cleanup need not search by name.
         let (zone_flavor, source_image, key, network, eip) = tokio::join!(
-            self.step("Loading availability zone and flavor...", self.zone_and_flavor()),
+            self.step(
+                "Loading availability zone and flavor...",
+                self.zone_and_flavor()
+            ),
             self.step("Loading source image...", self.source_image()),
             self.step("Creating temporary keypair...", self.keypair()),
             self.step("Preparing the network...", self.network()),
             self.step("Preparing the EIP...", self.eip()),
         );
-        let (zone_flavor, source_image, key, network, eip) = (zone_flavor?, source_image?, key?, network?, eip?);
+        let (zone_flavor, source_image, key, network, eip) =
+            (zone_flavor?, source_image?, key?, network?, eip?);
         let (az, flavor) = zone_flavor;
         if eip.is_none() && self.cfg.associate_public_ip_address && !self.b.local_cloud {
             // The plugin then connects to an empty host; we connect to the private IP instead.
@@ -625,16 +711,38 @@ impl Runner<'_, '_> {
         let server = self
             .step(
                 "Creating the server...",
-                self.create_server(&az, &flavor, &source_image, key_name.as_deref(), &network, eip.as_ref(), user_data),
+                self.create_server(
+                    &az,
+                    &flavor,
+                    &source_image,
+                    key_name.as_deref(),
+                    &network,
+                    eip.as_ref(),
+                    user_data,
+                ),
             )
             .await?;
         let (server_id, private_ip, public_ip) = server;
 
-        let ssh = self.cfg.communicator.ssh().ok_or_else(|| Failure::msg("the huaweicloud-ecs builder needs the ssh communicator"))?;
+        let ssh = self.cfg.communicator.ssh().ok_or_else(|| {
+            Failure::msg("the huaweicloud-ecs builder needs the ssh communicator")
+        })?;
         let host = ssh.host.clone().or(public_ip).or(Some(private_ip.clone()));
-        let mut remote = comm::ssh_config(ssh, host, temp_key.as_ref().map(|k| k.private_openssh.as_str()), &self.b.cwd, &self.b.redactor)?;
-        if ssh.password.is_none() && ssh.private_key_file.is_none() && !ssh.agent_auth && temp_key.is_none() {
-            return Err(Failure::msg("no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth"));
+        let mut remote = comm::ssh_config(
+            ssh,
+            host,
+            temp_key.as_ref().map(|k| k.private_openssh.as_str()),
+            &self.b.cwd,
+            &self.b.redactor,
+        )?;
+        if ssh.password.is_none()
+            && ssh.private_key_file.is_none()
+            && !ssh.agent_auth
+            && temp_key.is_none()
+        {
+            return Err(Failure::msg(
+                "no ssh authentication: set ssh_password, ssh_private_key_file or ssh_agent_auth",
+            ));
         }
         remote.timeout = ssh.timeout.0;
 
@@ -655,7 +763,13 @@ impl Runner<'_, '_> {
             ("Port", remote.port.to_string()),
             ("User", remote.username.clone()),
             ("Password", ssh.password.clone().unwrap_or_default()),
-            ("SSHPublicKey", temp_key.as_ref().map(|k| k.public_openssh.clone()).unwrap_or_default()),
+            (
+                "SSHPublicKey",
+                temp_key
+                    .as_ref()
+                    .map(|k| k.public_openssh.clone())
+                    .unwrap_or_default(),
+            ),
             (
                 "SSHPrivateKey",
                 match &remote.auth {
@@ -670,28 +784,59 @@ impl Runner<'_, '_> {
         }
 
         let as_root = remote.username == "root";
-        let comm = self.step("Connecting over SSH...", self.connect(remote, ssh.pause_before_connecting.map(|d| d.0))).await?;
-        let provisioned = self.step("Provisioning...", self.provision(&ctx, &comm)).await;
+        let comm = self
+            .step(
+                "Connecting over SSH...",
+                self.connect(remote, ssh.pause_before_connecting.map(|d| d.0)),
+            )
+            .await?;
+        let provisioned = self
+            .step("Provisioning...", self.provision(&ctx, &comm))
+            .await;
         let finished = match provisioned {
-            Ok(()) => self.step("Finishing the server...", self.finish_server(&comm, as_root, ssh.clear_authorized_keys, temp_key.as_ref(), key_name.as_deref())).await,
+            Ok(()) => {
+                self.step(
+                    "Finishing the server...",
+                    self.finish_server(
+                        &comm,
+                        as_root,
+                        ssh.clear_authorized_keys,
+                        temp_key.as_ref(),
+                        key_name.as_deref(),
+                    ),
+                )
+                .await
+            }
             Err(e) => Err(e),
         };
         comm.disconnect().await;
         finished?;
 
         self.step("Stopping the server...", async {
-            self.b.cloud.stop_server(&server_id, &self.b.waits.server).await?;
+            self.b
+                .cloud
+                .stop_server(&server_id, &self.b.waits.server)
+                .await?;
             Ok(())
         })
         .await?;
-        let image_id = self.step("Creating the image...", self.create_image(&image_name, &server_id)).await?;
+        let image_id = self
+            .step(
+                "Creating the image...",
+                self.create_image(&image_name, &server_id),
+            )
+            .await?;
         let _ = self.b.reporter.report(&Event::Artifact {
             build: self.name.clone(),
             builder_id: ECS_BUILDER_ID.into(),
             id: image_id.clone(),
             description: format!("An image was created: {image_id}"),
         });
-        let artifact = ArtifactInfo { builder_id: ECS_BUILDER_ID.into(), id: image_id.clone(), files: Vec::new() };
+        let artifact = ArtifactInfo {
+            builder_id: ECS_BUILDER_ID.into(),
+            id: image_id.clone(),
+            files: Vec::new(),
+        };
         postprocess::post_process(self.b.build, &artifact, &ctx).await?;
         Ok(image_id)
     }
@@ -702,15 +847,23 @@ impl Runner<'_, '_> {
             Some(UserData::Inline(s)) => Some(user_data_b64(s.as_bytes())),
             Some(UserData::File(f)) => {
                 let path = comm::resolve(&self.b.cwd, f);
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| Failure::msg(format!("cannot read user_data_file {}: {e}", path.display())))?;
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    Failure::msg(format!(
+                        "cannot read user_data_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
                 Some(base64::engine::general_purpose::STANDARD.encode(bytes))
             }
         })
     }
 
     async fn force_delete(&self, image_name: &str) -> Step<()> {
-        let ids = self.b.cloud.find_by_name(Findable::Image, image_name, &BTreeMap::new()).await?;
+        let ids = self
+            .b
+            .cloud
+            .find_by_name(Findable::Image, image_name, &BTreeMap::new())
+            .await?;
         for id in ids {
             self.say(format!("Deleting image {id} named {image_name:?} (-force)"));
             self.b.cloud.delete_image(&id).await?;
@@ -720,7 +873,11 @@ impl Runner<'_, '_> {
 
     async fn zone_and_flavor(&self) -> Step<(String, String)> {
         let zones = self.b.cloud.list_availability_zones().await?;
-        let available: Vec<&str> = zones.iter().filter(|z| z.available).map(|z| z.name.as_str()).collect();
+        let available: Vec<&str> = zones
+            .iter()
+            .filter(|z| z.available)
+            .map(|z| z.name.as_str())
+            .collect();
         let az = match &self.cfg.availability_zone {
             Some(az) if available.contains(&az.as_str()) => az.clone(),
             Some(az) => {
@@ -732,10 +889,16 @@ impl Runner<'_, '_> {
             }
             None => {
                 if available.is_empty() {
-                    return Err(Failure::msg(format!("region {} has no available zone", self.b.cloud.region())));
+                    return Err(Failure::msg(format!(
+                        "region {} has no available zone",
+                        self.b.cloud.region()
+                    )));
                 }
                 let pick = available[rand::random_range(0..available.len())].to_string();
-                self.say(format!("Availability zone not set: picked {pick} at random among {}", available.join(", ")));
+                self.say(format!(
+                    "Availability zone not set: picked {pick} at random among {}",
+                    available.join(", ")
+                ));
                 pick
             }
         };
@@ -746,15 +909,25 @@ impl Runner<'_, '_> {
                 let few: Vec<&str> = flavors.iter().take(8).map(|x| x.id.as_str()).collect();
                 return Err(Failure::msg(format!(
                     "flavor {f:?} is not sold in {az}: use one that is, e.g. {}",
-                    if few.is_empty() { "(none listed)".to_string() } else { few.join(", ") }
+                    if few.is_empty() {
+                        "(none listed)".to_string()
+                    } else {
+                        few.join(", ")
+                    }
                 )));
             }
             None if self.b.local_cloud => {
-                let f = flavors.first().ok_or_else(|| Failure::msg(format!("the local cloud sells no flavor in {az}")))?;
+                let f = flavors.first().ok_or_else(|| {
+                    Failure::msg(format!("the local cloud sells no flavor in {az}"))
+                })?;
                 self.say(format!("Flavor not set: using {} of the local cloud", f.id));
                 f.id.clone()
             }
-            None => return Err(Failure::msg("flavor is not set: set it to a flavor ID, e.g. \"s7n.large.2\"")),
+            None => {
+                return Err(Failure::msg(
+                    "flavor is not set: set it to a flavor ID, e.g. \"s7n.large.2\"",
+                ));
+            }
         };
         self.say(format!("Using availability zone {az} and flavor {flavor}"));
         Ok((az, flavor))
@@ -764,26 +937,45 @@ impl Runner<'_, '_> {
         let cloud = &self.b.cloud;
         let image = match &self.cfg.source_image {
             Some(SourceImage::Id(id)) => {
-                let img = cloud
-                    .show_image(id)
-                    .await?
-                    .ok_or_else(|| Failure::msg(format!("source_image {id:?} does not exist: check the image ID in IMS")))?;
+                let img = cloud.show_image(id).await?.ok_or_else(|| {
+                    Failure::msg(format!(
+                        "source_image {id:?} does not exist: check the image ID in IMS"
+                    ))
+                })?;
                 if img.status != "active" {
-                    return Err(Failure::msg(format!("source_image {id:?} is {:?}, not active: use an active image", img.status)));
+                    return Err(Failure::msg(format!(
+                        "source_image {id:?} is {:?}, not active: use an active image",
+                        img.status
+                    )));
                 }
                 img
             }
             Some(SourceImage::Name(name)) => {
-                let q = ImageQuery { name: Some(name.clone()), status: Some("active".into()), ..Default::default() };
-                let mut list: Vec<Image> = cloud.list_images(&q).await?.into_iter().filter(|i| &i.name == name).collect();
+                let q = ImageQuery {
+                    name: Some(name.clone()),
+                    status: Some("active".into()),
+                    ..Default::default()
+                };
+                let mut list: Vec<Image> = cloud
+                    .list_images(&q)
+                    .await?
+                    .into_iter()
+                    .filter(|i| &i.name == name)
+                    .collect();
                 sort_newest_first(&mut list);
-                list.into_iter()
-                    .next()
-                    .ok_or_else(|| Failure::msg(format!("source_image_name {name:?} matches no active image: check the name in IMS")))?
+                list.into_iter().next().ok_or_else(|| {
+                    Failure::msg(format!(
+                        "source_image_name {name:?} matches no active image: check the name in IMS"
+                    ))
+                })?
             }
             Some(SourceImage::Filter(f)) => self.filter_image(f).await?,
             None if self.b.local_cloud => {
-                let q = ImageQuery { image_type: Some("gold".into()), status: Some("active".into()), ..Default::default() };
+                let q = ImageQuery {
+                    image_type: Some("gold".into()),
+                    status: Some("active".into()),
+                    ..Default::default()
+                };
                 let list = cloud.list_images(&q).await?;
                 let pick = list
                     .iter()
@@ -791,7 +983,10 @@ impl Runner<'_, '_> {
                     .or_else(|| list.iter().find(|i| i.name.contains("Debian")))
                     .cloned()
                     .ok_or_else(|| Failure::msg("the local cloud lists no Debian base image"))?;
-                self.say(format!("Source image not set: using the local cloud's base image {:?}", pick.name));
+                self.say(format!(
+                    "Source image not set: using the local cloud's base image {:?}",
+                    pick.name
+                ));
                 pick
             }
             None => {
@@ -820,18 +1015,30 @@ impl Runner<'_, '_> {
             .await?
             .into_iter()
             .filter(|i| f.name.as_ref().is_none_or(|n| &i.name == n))
-            .filter(|i| f.properties.iter().all(|(k, v)| image_field(i, k).as_deref() == Some(v.as_str())))
+            .filter(|i| {
+                f.properties
+                    .iter()
+                    .all(|(k, v)| image_field(i, k).as_deref() == Some(v.as_str()))
+            })
             .collect();
         sort_newest_first(&mut list);
         match list.len() {
-            0 => Err(Failure::msg("source_image_filter matches no active image: loosen the filters")),
+            0 => Err(Failure::msg(
+                "source_image_filter matches no active image: loosen the filters",
+            )),
             1 => Ok(list.remove(0)),
             n if f.most_recent => {
-                self.say(format!("source_image_filter matches {n} images: taking the newest (most_recent)"));
+                self.say(format!(
+                    "source_image_filter matches {n} images: taking the newest (most_recent)"
+                ));
                 Ok(list.remove(0))
             }
             n => {
-                let names: Vec<String> = list.iter().take(5).map(|i| format!("{} ({})", i.id, i.name)).collect();
+                let names: Vec<String> = list
+                    .iter()
+                    .take(5)
+                    .map(|i| format!("{} ({})", i.id, i.name))
+                    .collect();
                 Err(Failure::msg(format!(
                     "source_image_filter matches {n} images ({}): narrow the filters or set most_recent = true",
                     names.join(", ")
@@ -851,17 +1058,32 @@ impl Runner<'_, '_> {
                 return Ok((Some(name.clone()), None));
             }
             // A key file or a password without a keypair name: the image's own access is used.
-            _ if ssh.private_key_file.is_some() || ssh.password.is_some() || ssh.agent_auth => return Ok((None, None)),
+            _ if ssh.private_key_file.is_some() || ssh.password.is_some() || ssh.agent_auth => {
+                return Ok((None, None));
+            }
             KeyPair::Temporary { name: Some(n) } => n.clone(),
-            KeyPair::Temporary { name: None } | KeyPair::NotUsed => self.rname(ResourceKind::Keypair),
+            KeyPair::Temporary { name: None } | KeyPair::NotUsed => {
+                self.rname(ResourceKind::Keypair)
+            }
         };
         let key = generate_key(&temp_name).map_err(Failure::Error)?;
         let _ = self.b.redactor.add(&key.private_openssh);
-        for line in key.private_openssh.lines().filter(|l| l.len() >= 16 && !l.starts_with("-----")) {
+        for line in key
+            .private_openssh
+            .lines()
+            .filter(|l| l.len() >= 16 && !l.starts_with("-----"))
+        {
             let _ = self.b.redactor.add(line);
         }
-        let intent = self.b.ledger.intent(ResourceKind::Keypair, &temp_name, Tags::new())?;
-        let kp = self.b.cloud.create_keypair(&temp_name, Some(&key.public_openssh)).await?;
+        let intent = self
+            .b
+            .ledger
+            .intent(ResourceKind::Keypair, &temp_name, Tags::new())?;
+        let kp = self
+            .b
+            .cloud
+            .create_keypair(&temp_name, Some(&key.public_openssh))
+            .await?;
         self.b.ledger.created(intent, &kp.name)?;
         self.created(ResourceKind::Keypair, &kp.name, &kp.name);
         Ok((Some(kp.name), Some(key)))
@@ -873,13 +1095,17 @@ impl Runner<'_, '_> {
             Some(vpc_id) => {
                 let vpc = cloud.show_vpc(vpc_id).await.map_err(|e| {
                     if e.is_not_found() {
-                        Failure::msg(format!("vpc_id {vpc_id:?} does not exist: check the VPC ID"))
+                        Failure::msg(format!(
+                            "vpc_id {vpc_id:?} does not exist: check the VPC ID"
+                        ))
                     } else {
                         e.into()
                     }
                 })?;
                 if self.cfg.subnets.is_empty() {
-                    return Err(Failure::msg("vpc_id is set but subnets is not: set subnets to a subnet of this VPC"));
+                    return Err(Failure::msg(
+                        "vpc_id is set but subnets is not: set subnets to a subnet of this VPC",
+                    ));
                 }
                 for s in &self.cfg.subnets {
                     let subnet = cloud.show_subnet(s).await.map_err(|e| {
@@ -902,19 +1128,36 @@ impl Runner<'_, '_> {
                 let (vpc_cidr, subnet_cidr, gateway) = if self.b.local_cloud {
                     // Local-cloud servers listen on their fixed IP, so the network must be on
                     // loopback; a random range keeps concurrent local clouds apart.
-                    let (x, y) = (rand::random_range(11..=254u8), rand::random_range(0..=255u8));
-                    (format!("127.{x}.0.0/16"), format!("127.{x}.{y}.0/24"), format!("127.{x}.{y}.1"))
+                    let (x, y) = (
+                        rand::random_range(11..=254u8),
+                        rand::random_range(0..=255u8),
+                    );
+                    (
+                        format!("127.{x}.0.0/16"),
+                        format!("127.{x}.{y}.0/24"),
+                        format!("127.{x}.{y}.1"),
+                    )
                 } else {
-                    (TEMP_VPC_CIDR.to_string(), TEMP_SUBNET_CIDR.to_string(), TEMP_SUBNET_GATEWAY.to_string())
+                    (
+                        TEMP_VPC_CIDR.to_string(),
+                        TEMP_SUBNET_CIDR.to_string(),
+                        TEMP_SUBNET_GATEWAY.to_string(),
+                    )
                 };
                 let vpc_name = self.rname(ResourceKind::Vpc);
-                let intent = self.b.ledger.intent(ResourceKind::Vpc, &vpc_name, Tags::new())?;
+                let intent = self
+                    .b
+                    .ledger
+                    .intent(ResourceKind::Vpc, &vpc_name, Tags::new())?;
                 let vpc = cloud
                     .create_vpc(
                         &VpcCreate {
                             name: vpc_name.clone(),
                             cidr: vpc_cidr,
-                            description: Some(format!("temporary network of build {}", self.build_id)),
+                            description: Some(format!(
+                                "temporary network of build {}",
+                                self.build_id
+                            )),
                             enterprise_project_id: self.cfg.enterprise_project_id.clone(),
                         },
                         &self.b.waits.network,
@@ -923,7 +1166,10 @@ impl Runner<'_, '_> {
                 self.b.ledger.created(intent, &vpc.id)?;
                 self.created(ResourceKind::Vpc, &vpc_name, &vpc.id);
                 let subnet_name = self.rname(ResourceKind::Subnet);
-                let intent = self.b.ledger.intent(ResourceKind::Subnet, &subnet_name, Tags::new())?;
+                let intent =
+                    self.b
+                        .ledger
+                        .intent(ResourceKind::Subnet, &subnet_name, Tags::new())?;
                 let subnet = cloud
                     .create_subnet(
                         &SubnetCreate {
@@ -936,20 +1182,32 @@ impl Runner<'_, '_> {
                         &self.b.waits.network,
                     )
                     .await?;
-                self.subnet_vpcs.lock().unwrap_or_else(|e| e.into_inner()).insert(subnet.id.clone(), vpc.id.clone());
+                self.subnet_vpcs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(subnet.id.clone(), vpc.id.clone());
                 self.b.ledger.created(intent, &subnet.id)?;
                 self.created(ResourceKind::Subnet, &subnet_name, &subnet.id);
                 (vpc.id, vec![subnet.id])
             }
         };
         let security_group_ids = self.security_groups().await?;
-        Ok(Network { vpc_id, subnet_ids, security_group_ids })
+        Ok(Network {
+            vpc_id,
+            subnet_ids,
+            security_group_ids,
+        })
     }
 
     async fn security_groups(&self) -> Step<Vec<String>> {
         let refs = &self.cfg.security_groups;
-        let needs_list = refs.is_empty() || refs.iter().any(|r| matches!(r, SecurityGroupRef::Name(_)));
-        let groups = if needs_list { self.b.cloud.list_security_groups().await? } else { Vec::new() };
+        let needs_list =
+            refs.is_empty() || refs.iter().any(|r| matches!(r, SecurityGroupRef::Name(_)));
+        let groups = if needs_list {
+            self.b.cloud.list_security_groups().await?
+        } else {
+            Vec::new()
+        };
         if refs.is_empty() {
             return Ok(match groups.iter().find(|g| g.name == "default") {
                 Some(g) => vec![g.id.clone()],
@@ -962,10 +1220,18 @@ impl Runner<'_, '_> {
             match r {
                 SecurityGroupRef::Id(id) => ids.push(id.clone()),
                 SecurityGroupRef::Name(n) => {
-                    let hits: Vec<&str> = groups.iter().filter(|g| &g.name == n).map(|g| g.id.as_str()).collect();
+                    let hits: Vec<&str> = groups
+                        .iter()
+                        .filter(|g| &g.name == n)
+                        .map(|g| g.id.as_str())
+                        .collect();
                     match hits.as_slice() {
                         [one] => ids.push(one.to_string()),
-                        [] => return Err(Failure::msg(format!("security group {n:?} does not exist: give an existing group's name or ID"))),
+                        [] => {
+                            return Err(Failure::msg(format!(
+                                "security group {n:?} does not exist: give an existing group's name or ID"
+                            )));
+                        }
                         many => {
                             return Err(Failure::msg(format!(
                                 "{} security groups are named {n:?}: give the ID instead (one of {})",
@@ -988,16 +1254,23 @@ impl Runner<'_, '_> {
         if let Some(id) = &self.cfg.floating_ip {
             let e = cloud.show_eip(id).await.map_err(|e| {
                 if e.is_not_found() {
-                    Failure::msg(format!("floating_ip {id:?} does not exist: give the ID of an EIP of this project"))
+                    Failure::msg(format!(
+                        "floating_ip {id:?} does not exist: give the ID of an EIP of this project"
+                    ))
                 } else {
                     e.into()
                 }
             })?;
             if e.port_id.as_deref().is_some_and(|p| !p.is_empty()) {
-                return Err(Failure::msg(format!("floating_ip {id:?} is bound to another port: unbind it or use another EIP")));
+                return Err(Failure::msg(format!(
+                    "floating_ip {id:?} is bound to another port: unbind it or use another EIP"
+                )));
             }
             self.say(format!("Using EIP {id} (floating_ip; it is kept)"));
-            return Ok(Some(Eip { id: e.id, address: e.public_ip_address }));
+            return Ok(Some(Eip {
+                id: e.id,
+                address: e.public_ip_address,
+            }));
         }
         if self.cfg.reuse_ips {
             let free = cloud
@@ -1007,10 +1280,18 @@ impl Runner<'_, '_> {
                 .find(|e| e.port_id.as_deref().is_none_or(str::is_empty) && e.status == "DOWN");
             return match free {
                 Some(e) => {
-                    self.say(format!("Reusing unbound EIP {} (reuse_ips; it is kept)", e.id));
-                    Ok(Some(Eip { id: e.id, address: e.public_ip_address }))
+                    self.say(format!(
+                        "Reusing unbound EIP {} (reuse_ips; it is kept)",
+                        e.id
+                    ));
+                    Ok(Some(Eip {
+                        id: e.id,
+                        address: e.public_ip_address,
+                    }))
                 }
-                None => Err(Failure::msg("reuse_ips is set but the project has no unbound EIP: free one or set eip_bandwidth_size")),
+                None => Err(Failure::msg(
+                    "reuse_ips is set but the project has no unbound EIP: free one or set eip_bandwidth_size",
+                )),
             };
         }
         if self.cfg.eip_bandwidth_size == 0 {
@@ -1020,11 +1301,17 @@ impl Runner<'_, '_> {
         let mut spec = cce_cloud::models::EipCreate::new(&alias, self.cfg.eip_bandwidth_size);
         spec.ip_type = self.cfg.eip_type.clone();
         spec.enterprise_project_id = self.cfg.enterprise_project_id.clone();
-        let intent = self.b.ledger.intent(ResourceKind::Eip, &alias, Tags::new())?;
+        let intent = self
+            .b
+            .ledger
+            .intent(ResourceKind::Eip, &alias, Tags::new())?;
         let e: PublicIp = cloud.create_eip(&spec, &self.b.waits.eip).await?;
         self.b.ledger.created(intent, &e.id)?;
         self.created(ResourceKind::Eip, &alias, &e.id);
-        Ok(Some(Eip { id: e.id, address: e.public_ip_address }))
+        Ok(Some(Eip {
+            id: e.id,
+            address: e.public_ip_address,
+        }))
     }
 
     fn server_name(&self) -> String {
@@ -1079,23 +1366,50 @@ impl Runner<'_, '_> {
             image_ref: image.id.clone(),
             flavor_ref: flavor.to_string(),
             vpcid: net.vpc_id.clone(),
-            nics: net.subnet_ids.iter().map(|s| NicSpec { subnet_id: s.clone(), ip_address: None }).collect(),
-            security_groups: net.security_group_ids.iter().map(|id| IdRef { id: id.clone() }).collect(),
+            nics: net
+                .subnet_ids
+                .iter()
+                .map(|s| NicSpec {
+                    subnet_id: s.clone(),
+                    ip_address: None,
+                })
+                .collect(),
+            security_groups: net
+                .security_group_ids
+                .iter()
+                .map(|id| IdRef { id: id.clone() })
+                .collect(),
             availability_zone: Some(az.to_string()),
-            root_volume: RootVolume { volumetype: cfg.volume_type.clone(), size: cfg.volume_size },
+            root_volume: RootVolume {
+                volumetype: cfg.volume_type.clone(),
+                size: cfg.volume_size,
+            },
             key_name: key_name.map(str::to_string),
             user_data,
             metadata: cfg.instance_metadata.clone(),
-            server_tags: tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect(),
+            server_tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
             publicip: eip.map(|e| json!({"id": e.id})),
             extendparam,
             extra,
             ..Default::default()
         };
         let intent = self.b.ledger.intent(ResourceKind::Server, &name, tags)?;
-        let server = self.b.cloud.create_server(&spec, &self.b.waits.server).await?;
+        let server = self
+            .b
+            .cloud
+            .create_server(&spec, &self.b.waits.server)
+            .await?;
         self.b.ledger.created(intent, &server.id)?;
-        self.found.lock().unwrap_or_else(|e| e.into_inner()).server_id = Some(server.id.clone());
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .server_id = Some(server.id.clone());
         self.created(ResourceKind::Server, &name, &server.id);
         let nics = self.b.cloud.server_interfaces(&server.id).await?;
         let private_ip = nics
@@ -1104,24 +1418,44 @@ impl Runner<'_, '_> {
             .map(|ip| ip.ip_address.clone())
             .filter(|ip| !ip.is_empty())
             .or_else(|| server.fixed_ip().map(str::to_string))
-            .ok_or_else(|| Failure::msg(format!("server {} has no private IP on its first NIC", server.id)))?;
-        let public_ip = server.floating_ip().map(str::to_string).or_else(|| eip.and_then(|e| e.address.clone()));
+            .ok_or_else(|| {
+                Failure::msg(format!(
+                    "server {} has no private IP on its first NIC",
+                    server.id
+                ))
+            })?;
+        let public_ip = server
+            .floating_ip()
+            .map(str::to_string)
+            .or_else(|| eip.and_then(|e| e.address.clone()));
         self.say(format!(
             "Server {} is ACTIVE: private IP {private_ip}{}",
             server.id,
-            public_ip.as_ref().map(|p| format!(", EIP {p}")).unwrap_or_default()
+            public_ip
+                .as_ref()
+                .map(|p| format!(", EIP {p}"))
+                .unwrap_or_default()
         ));
         Ok((server.id, private_ip, public_ip))
     }
 
-    async fn connect(&self, remote: cce_remote::SshConfig, pause: Option<Duration>) -> Step<SshCommunicator> {
+    async fn connect(
+        &self,
+        remote: cce_remote::SshConfig,
+        pause: Option<Duration>,
+    ) -> Step<SshCommunicator> {
         if let Some(p) = pause {
             self.say(format!("Pausing {p:?} before connecting..."));
             tokio::time::sleep(p).await;
         }
-        self.say(format!("Using SSH communicator to connect: {}", remote.host));
+        self.say(format!(
+            "Using SSH communicator to connect: {}",
+            remote.host
+        ));
         self.say("Waiting for SSH to become available...");
-        let c = SshCommunicator::connect(remote).await.map_err(|e| Failure::msg(format!("error waiting for SSH: {e}")))?;
+        let c = SshCommunicator::connect(remote)
+            .await
+            .map_err(|e| Failure::msg(format!("error waiting for SSH: {e}")))?;
         self.say("Connected to SSH!");
         Ok(c)
     }
@@ -1163,7 +1497,10 @@ impl Runner<'_, '_> {
             self.say("Trying to remove ephemeral keys from authorized_keys files");
             // The plugin's command: the key line ends with the keypair name, its comment.
             let q = cce_remote::shell_quote(&format!("/ {name}$/d"));
-            run(format!("sed -i.bak {q} ~/.ssh/authorized_keys; rm -f ~/.ssh/authorized_keys.bak")).await?;
+            run(format!(
+                "sed -i.bak {q} ~/.ssh/authorized_keys; rm -f ~/.ssh/authorized_keys.bak"
+            ))
+            .await?;
             run(format!(
                 "if command -v sudo >/dev/null 2>&1 && [ \"$(id -u)\" != 0 ]; then sudo sed -i.bak {q} /root/.ssh/authorized_keys; sudo rm -f /root/.ssh/authorized_keys.bak; fi"
             ))
@@ -1171,7 +1508,9 @@ impl Runner<'_, '_> {
         }
         if let Some(log) = &self.b.log_file {
             self.say(format!("Uploading the build log to {LOG_IN_IMAGE}"));
-            let data = std::fs::read(log).map_err(|e| Failure::msg(format!("cannot read the build log {}: {e}", log.display())))?;
+            let data = std::fs::read(log).map_err(|e| {
+                Failure::msg(format!("cannot read the build log {}: {e}", log.display()))
+            })?;
             let data = self.b.redactor.redact_bytes(&data).into_owned();
             let dir = LOG_IN_IMAGE.rsplit_once('/').map_or("/", |(d, _)| d);
             let sudo = if as_root { "" } else { "sudo " };
@@ -1180,7 +1519,10 @@ impl Runner<'_, '_> {
             comm.upload_bytes(&data, tmp, 0o600)
                 .await
                 .map_err(|e| Failure::msg(format!("cannot upload the build log: {e}")))?;
-            run(format!("{sudo}mv {tmp} {LOG_IN_IMAGE} && {sudo}chmod 600 {LOG_IN_IMAGE}")).await?;
+            run(format!(
+                "{sudo}mv {tmp} {LOG_IN_IMAGE} && {sudo}chmod 600 {LOG_IN_IMAGE}"
+            ))
+            .await?;
         }
         Ok(())
     }
@@ -1193,26 +1535,51 @@ impl Runner<'_, '_> {
             name: image_name.to_string(),
             instance_id: server_id.to_string(),
             description: cfg.image_description.clone(),
-            image_tags: tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect(),
+            image_tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
             enterprise_project_id: cfg.enterprise_project_id.clone(),
             ..Default::default()
         };
-        let intent = self.b.ledger.intent(ResourceKind::Image, image_name, tags)?;
-        self.found.lock().unwrap_or_else(|e| e.into_inner()).image_intent = Some(intent);
-        let wait = WaitPolicy { timeout: cfg.wait_image_ready_timeout.0, ..self.b.waits.image.clone() };
+        let intent = self
+            .b
+            .ledger
+            .intent(ResourceKind::Image, image_name, tags)?;
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .image_intent = Some(intent);
+        let wait = WaitPolicy {
+            timeout: cfg.wait_image_ready_timeout.0,
+            ..self.b.waits.image.clone()
+        };
         let id = self.b.cloud.create_image(&spec, &wait).await?;
         self.b.ledger.created(intent, &id)?;
-        self.found.lock().unwrap_or_else(|e| e.into_inner()).image_id = Some(id.clone());
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .image_id = Some(id.clone());
         self.created(ResourceKind::Image, image_name, &id);
         if let Some(min) = cfg.image_min_disk {
             self.say(format!("Setting the image's minimum disk to {min} GB"));
             self.b.cloud.update_image_min_disk(&id, min).await?;
         }
         if !cfg.image_members.is_empty() {
-            self.say(format!("Sharing the image with {}", cfg.image_members.join(", ")));
-            self.b.cloud.share_image(&id, &cfg.image_members, &self.b.waits.image).await.map_err(|e| {
-                Failure::msg(format!("cannot share image {id} with image_members: {e}"))
-            })?;
+            self.say(format!(
+                "Sharing the image with {}",
+                cfg.image_members.join(", ")
+            ));
+            self.b
+                .cloud
+                .share_image(&id, &cfg.image_members, &self.b.waits.image)
+                .await
+                .map_err(|e| {
+                    Failure::msg(format!("cannot share image {id} with image_members: {e}"))
+                })?;
         }
         // The image is complete: it is the build's result, not something to clean up.
         self.b.ledger.kept(intent, "the build's image")?;
@@ -1251,7 +1618,10 @@ mod tests {
     #[test]
     fn user_data_is_encoded_once() {
         let b64 = base64::engine::general_purpose::STANDARD;
-        assert_eq!(user_data_b64(b"#!/bin/sh\necho hi\n"), b64.encode("#!/bin/sh\necho hi\n"));
+        assert_eq!(
+            user_data_b64(b"#!/bin/sh\necho hi\n"),
+            b64.encode("#!/bin/sh\necho hi\n")
+        );
         let already = b64.encode("#!/bin/sh\n");
         assert_eq!(user_data_b64(already.as_bytes()), already);
     }
@@ -1259,13 +1629,21 @@ mod tests {
     #[test]
     fn generated_keys_are_openssh_ed25519() {
         let k = generate_key("cce-ib-x-kp").unwrap();
-        assert!(k.public_openssh.starts_with("ssh-ed25519 ") && k.public_openssh.ends_with(" cce-ib-x-kp"), "{}", k.public_openssh);
+        assert!(
+            k.public_openssh.starts_with("ssh-ed25519 ")
+                && k.public_openssh.ends_with(" cce-ib-x-kp"),
+            "{}",
+            k.public_openssh
+        );
         assert!(k.private_openssh.contains("BEGIN OPENSSH PRIVATE KEY"));
     }
 
     #[test]
     fn properties_match_typed_and_extra_fields() {
-        let img: Image = serde_json::from_value(json!({"id":"i","name":"n","status":"active","__platform":"Debian","min_disk":40})).unwrap();
+        let img: Image = serde_json::from_value(
+            json!({"id":"i","name":"n","status":"active","__platform":"Debian","min_disk":40}),
+        )
+        .unwrap();
         assert_eq!(image_field(&img, "__platform").as_deref(), Some("Debian"));
         assert_eq!(image_field(&img, "min_disk").as_deref(), Some("40"));
         assert_eq!(image_field(&img, "nope"), None);

@@ -13,10 +13,13 @@ use cce_engine::ecs_build::{EcsBuild, EcsBuildOutcome, EcsOptions, OnFailure};
 use cce_engine::events::{Event, RecordingReporter, Reporter};
 use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
 use cce_engine::ledger::{
-    BUILD_TAG, BuildHeader, CloudKind, CloudTarget, Ledger, Record, ResourceKind, new_build_id, resource_name,
+    BUILD_TAG, BuildHeader, CloudKind, CloudTarget, Ledger, Record, ResourceKind, new_build_id,
+    resource_name,
 };
 use cce_engine::redact::Redactor;
-use cce_localcloud::{Config, FaultKind, FaultRule, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig};
+use cce_localcloud::{
+    Config, FaultKind, FaultRule, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig,
+};
 use cce_template::load::{LoadOptions, load};
 use cce_template::schema::BuildPlan;
 use serde_json::Value;
@@ -57,31 +60,54 @@ async fn start_cloud_with(sandboxes: bool) -> Env {
 }
 
 async fn start_cloud_tweaked(sandboxes: bool, tweak: impl FnOnce(&mut Config)) -> Env {
-    let dir = tempfile::Builder::new().prefix("cce-ecs-build-").tempdir_in(if sandboxes { "/var/tmp" } else { "/tmp" }).expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("cce-ecs-build-")
+        .tempdir_in(if sandboxes { "/var/tmp" } else { "/tmp" })
+        .expect("temp dir");
     let state = dir.path().join("cloud");
     let log = dir.path().join("requests.jsonl");
     let mut config = Config::new(&state);
     config.request_log = Some(log.clone());
     // Tests run side by side, each with its own cloud: EIP addresses must not collide.
     let octets = uuid::Uuid::new_v4().as_bytes()[..2].to_vec();
-    config.eip_pool = (std::net::Ipv4Addr::new(127, 101 + octets[0] % 100, octets[1], 10), 64);
+    config.eip_pool = (
+        std::net::Ipv4Addr::new(127, 101 + octets[0] % 100, octets[1], 10),
+        64,
+    );
     tweak(&mut config);
     let handle = if sandboxes {
-        let backend = SandboxBackend::new(SandboxConfig::new(&state, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
-        LocalCloud::start_with_backend(config, Arc::new(backend)).await.expect("local cloud starts")
+        let backend = SandboxBackend::new(
+            SandboxConfig::new(&state, |k| std::env::var(k).ok()),
+            tokio::runtime::Handle::current(),
+        );
+        LocalCloud::start_with_backend(config, Arc::new(backend))
+            .await
+            .expect("local cloud starts")
     } else {
         LocalCloud::start(config).await.expect("local cloud starts")
     };
     let file = EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line parses");
-    let client = Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config")).expect("client");
-    Env { dir, handle, client, log }
+    let client =
+        Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config"))
+            .expect("client");
+    Env {
+        dir,
+        handle,
+        client,
+        log,
+    }
 }
 
 fn plan(dir: &Path, template: &str) -> BuildPlan {
     let path = dir.join("build.pkr.hcl");
     std::fs::write(&path, template).expect("template written");
-    let opts = LoadOptions { path: path.clone(), cwd: dir.to_path_buf(), ..Default::default() };
-    let loaded = load(&opts).unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
+    let opts = LoadOptions {
+        path: path.clone(),
+        cwd: dir.to_path_buf(),
+        ..Default::default()
+    };
+    let loaded = load(&opts)
+        .unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
     let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, &BTreeMap::new());
     assert!(!diags.has_errors(), "{}", diags.render(&loaded.sources));
     plan.expect("a plan")
@@ -135,10 +161,18 @@ struct Interrupting {
 impl Reporter for Interrupting {
     fn report(&self, event: &Event) -> std::io::Result<()> {
         match (self.at, event) {
-            (InterruptAt::ServerCreated, Event::ResourceCreated { kind: ResourceKind::Server, .. }) => {
+            (
+                InterruptAt::ServerCreated,
+                Event::ResourceCreated {
+                    kind: ResourceKind::Server,
+                    ..
+                },
+            ) => {
                 self.interrupter.interrupt(Signal::Interrupt);
             }
-            (InterruptAt::DuringServerCreate, Event::StepStarted { step, .. }) if step == "Creating the server..." => {
+            (InterruptAt::DuringServerCreate, Event::StepStarted { step, .. })
+                if step == "Creating the server..." =>
+            {
                 let i = self.interrupter.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(std::time::Duration::from_millis(400));
@@ -164,8 +198,21 @@ async fn run_build(env: &Env, template_text: &str, interrupt_on_server: Interrup
     run_build_in(env, &work, template_text, interrupt_on_server).await
 }
 
-async fn run_build_in(env: &Env, work: &Path, template_text: &str, interrupt_on_server: InterruptAt) -> Run {
-    run_build_opts(env, work, template_text, interrupt_on_server, EcsOptions::default(), OnFailure::Cleanup).await
+async fn run_build_in(
+    env: &Env,
+    work: &Path,
+    template_text: &str,
+    interrupt_on_server: InterruptAt,
+) -> Run {
+    run_build_opts(
+        env,
+        work,
+        template_text,
+        interrupt_on_server,
+        EcsOptions::default(),
+        OnFailure::Cleanup,
+    )
+    .await
 }
 
 async fn run_build_opts(
@@ -184,7 +231,12 @@ async fn run_build_opts(
     let header = BuildHeader {
         build_id: build_id.clone(),
         template: work.join("build.pkr.hcl").display().to_string(),
-        cloud: CloudTarget { kind: CloudKind::Local, region: env.handle.region.clone(), endpoints_file: None, local_state_dir: None },
+        cloud: CloudTarget {
+            kind: CloudKind::Local,
+            region: env.handle.region.clone(),
+            endpoints_file: None,
+            local_state_dir: None,
+        },
         pid: std::process::id(),
     };
     let ledger = Arc::new(Ledger::create(&work.join("state"), &build_id, header).expect("ledger"));
@@ -194,7 +246,11 @@ async fn run_build_opts(
     let reporter: Arc<dyn Reporter> = if interrupt_on_server == InterruptAt::Never {
         recorder.clone()
     } else {
-        Arc::new(Interrupting { inner: RecordingReporter::new(redactor.clone()), interrupter: interrupter.clone(), at: interrupt_on_server })
+        Arc::new(Interrupting {
+            inner: RecordingReporter::new(redactor.clone()),
+            interrupter: interrupter.clone(),
+            at: interrupt_on_server,
+        })
     };
     let cloud: Arc<dyn Cloud> = Arc::new(env.client.clone());
     let job = EcsBuild {
@@ -216,7 +272,12 @@ async fn run_build_opts(
     let outcome = job.run().await;
     drop(interrupter);
     let events = recorder.events();
-    Run { outcome, ledger, events, build_id }
+    Run {
+        outcome,
+        ledger,
+        events,
+        build_id,
+    }
 }
 
 fn rand_suffix() -> String {
@@ -227,31 +288,74 @@ fn rand_suffix() -> String {
 async fn leftovers(c: &Client, build_id: &str) -> Vec<String> {
     let mut left = Vec::new();
     let name = |k: ResourceKind| resource_name(build_id, &k);
-    let servers = c.list_servers(&ServerQuery::default()).await.expect("list servers").servers;
-    left.extend(servers.iter().filter(|s| s.name == name(ResourceKind::Server) && s.status != "DELETED").map(|s| format!("server {}", s.id)));
+    let servers = c
+        .list_servers(&ServerQuery::default())
+        .await
+        .expect("list servers")
+        .servers;
+    left.extend(
+        servers
+            .iter()
+            .filter(|s| s.name == name(ResourceKind::Server) && s.status != "DELETED")
+            .map(|s| format!("server {}", s.id)),
+    );
     let kps = c.list_keypairs().await.expect("list keypairs");
-    left.extend(kps.iter().filter(|k| k.name == name(ResourceKind::Keypair)).map(|k| format!("keypair {}", k.name)));
+    left.extend(
+        kps.iter()
+            .filter(|k| k.name == name(ResourceKind::Keypair))
+            .map(|k| format!("keypair {}", k.name)),
+    );
     let eips = c.list_eips().await.expect("list eips");
-    left.extend(eips.iter().filter(|e| e.alias.as_deref() == Some(name(ResourceKind::Eip).as_str())).map(|e| format!("eip {}", e.id)));
+    left.extend(
+        eips.iter()
+            .filter(|e| e.alias.as_deref() == Some(name(ResourceKind::Eip).as_str()))
+            .map(|e| format!("eip {}", e.id)),
+    );
     let vpcs = c.list_vpcs().await.expect("list vpcs");
-    left.extend(vpcs.iter().filter(|v| v.name == name(ResourceKind::Vpc)).map(|v| format!("vpc {}", v.id)));
+    left.extend(
+        vpcs.iter()
+            .filter(|v| v.name == name(ResourceKind::Vpc))
+            .map(|v| format!("vpc {}", v.id)),
+    );
     let subnets = c.list_subnets(None).await.expect("list subnets");
-    left.extend(subnets.iter().filter(|s| s.name == name(ResourceKind::Subnet)).map(|s| format!("subnet {}", s.id)));
+    left.extend(
+        subnets
+            .iter()
+            .filter(|s| s.name == name(ResourceKind::Subnet))
+            .map(|s| format!("subnet {}", s.id)),
+    );
     left
 }
 
 async fn images_named(c: &Client, name: &str) -> Vec<String> {
-    let q = cce_cloud::models::ImageQuery { name: Some(name.into()), image_type: Some("private".into()), ..Default::default() };
-    c.list_images(&q).await.expect("list images").into_iter().filter(|i| i.name == name && i.status != "deleted").map(|i| i.id).collect()
+    let q = cce_cloud::models::ImageQuery {
+        name: Some(name.into()),
+        image_type: Some("private".into()),
+        ..Default::default()
+    };
+    c.list_images(&q)
+        .await
+        .expect("list images")
+        .into_iter()
+        .filter(|i| i.name == name && i.status != "deleted")
+        .map(|i| i.id)
+        .collect()
 }
 
 fn requests(log: &Path, op: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["op"] == op).collect()
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["op"] == op)
+        .collect()
 }
 
 fn kept_image(ledger: &Ledger) -> bool {
-    ledger.journal().entries.iter().any(|e| matches!(&e.record, Record::Kept { .. }))
+    ledger
+        .journal()
+        .entries
+        .iter()
+        .any(|e| matches!(&e.record, Record::Kept { .. }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,38 +365,81 @@ async fn a_build_leaves_only_its_image() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-test-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#), InterruptAt::Never).await;
+    let run = run_build(
+        &env,
+        &template(
+            &image_name,
+            r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#,
+        ),
+        InterruptAt::Never,
+    )
+    .await;
     let o = &run.outcome;
     assert_eq!(o.error, None, "events: {:#?}", run.events);
-    assert!(!o.interrupted && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
+    assert!(
+        !o.interrupted && o.cleaned_up && o.cleanup_failures.is_empty(),
+        "{o:?}"
+    );
     let image_id = o.artifact_id.clone().expect("an image id");
 
     // The provisioner ran on the server, after the user data.
-    let out: Vec<&str> = run.events.iter().filter_map(|e| match e {
-        Event::Output { line, .. } => Some(line.as_str()),
-        _ => None,
-    }).collect();
+    let out: Vec<&str> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { line, .. } => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
     assert!(out.contains(&"provisioned-from-user-data"), "{out:?}");
     assert!(run.events.iter().any(|e| matches!(e, Event::Artifact { builder_id, id, .. } if builder_id == "huawei.huaweicloud" && *id == image_id)));
 
     // The image is there, active, with the template's tags, the build tag and the minimum disk.
-    let img = env.client.show_image(&image_id).await.expect("show image").expect("the image exists");
+    let img = env
+        .client
+        .show_image(&image_id)
+        .await
+        .expect("show image")
+        .expect("the image exists");
     assert_eq!(img.status, "active");
     assert_eq!(img.name, image_name);
-    assert!(img.tags.contains(&"purpose=ecs-build-test".to_string()), "{:?}", img.tags);
-    assert!(img.tags.contains(&format!("{BUILD_TAG}={}", run.build_id)), "{:?}", img.tags);
+    assert!(
+        img.tags.contains(&"purpose=ecs-build-test".to_string()),
+        "{:?}",
+        img.tags
+    );
+    assert!(
+        img.tags.contains(&format!("{BUILD_TAG}={}", run.build_id)),
+        "{:?}",
+        img.tags
+    );
     assert_eq!(img.min_disk, Some(12));
 
     assert!(run.events.iter().any(|e| matches!(e, Event::StepStarted { step, .. } if step == "Pausing 200ms before connecting...")));
 
     // ssh_clear_authorized_keys took the temporary key out of the image.
-    let keys_file = env.dir.path().join("cloud/layers").join(&image_id).join("root/.ssh/authorized_keys");
+    let keys_file = env
+        .dir
+        .path()
+        .join("cloud/layers")
+        .join(&image_id)
+        .join("root/.ssh/authorized_keys");
     let keys = std::fs::read_to_string(&keys_file).expect("authorized_keys is in the image");
-    assert!(!keys.contains(&resource_name(&run.build_id, &ResourceKind::Keypair)), "{keys}");
+    assert!(
+        !keys.contains(&resource_name(&run.build_id, &ResourceKind::Keypair)),
+        "{keys}"
+    );
 
     // Nothing else of the build is left, and the journal agrees.
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     assert!(kept_image(&run.ledger));
 
     // The template's fields reached the API.
@@ -300,17 +447,41 @@ async fn a_build_leaves_only_its_image() {
     assert_eq!(create.len(), 1);
     let s = &create[0]["body"]["server"];
     assert_eq!(s["metadata"]["role"], "test");
-    assert_eq!(s["name"], resource_name(&run.build_id, &ResourceKind::Server));
+    assert_eq!(
+        s["name"],
+        resource_name(&run.build_id, &ResourceKind::Server)
+    );
     assert!(s["publicip"]["id"].is_string(), "{s}");
-    assert!(s["user_data"].as_str().is_some_and(|u| !u.contains(' ')), "base64 user data: {s}");
-    assert_eq!(s["key_name"], resource_name(&run.build_id, &ResourceKind::Keypair));
-    assert!(s["server_tags"].as_array().is_some_and(|t| t.iter().any(|t| t["key"] == BUILD_TAG)), "{s}");
+    assert!(
+        s["user_data"].as_str().is_some_and(|u| !u.contains(' ')),
+        "base64 user data: {s}"
+    );
+    assert_eq!(
+        s["key_name"],
+        resource_name(&run.build_id, &ResourceKind::Keypair)
+    );
+    assert!(
+        s["server_tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == BUILD_TAG)),
+        "{s}"
+    );
     let image = requests(&env.log, "CreateImage");
-    assert_eq!(image[0]["body"]["description"], "built by the ecs_build test");
+    assert_eq!(
+        image[0]["body"]["description"],
+        "built by the ecs_build test"
+    );
     let eip = requests(&env.log, "CreatePublicip");
-    assert_eq!(eip.first().map(|e| e["body"]["bandwidth"]["size"].clone()), Some(Value::from(5)), "{eip:?}");
+    assert_eq!(
+        eip.first().map(|e| e["body"]["bandwidth"]["size"].clone()),
+        Some(Value::from(5)),
+        "{eip:?}"
+    );
     assert_eq!(eip[0]["body"]["publicip"]["type"], "5_sbgp");
-    assert_eq!(eip[0]["body"]["publicip"]["alias"], resource_name(&run.build_id, &ResourceKind::Eip).as_str());
+    assert_eq!(
+        eip[0]["body"]["publicip"]["alias"],
+        resource_name(&run.build_id, &ResourceKind::Eip).as_str()
+    );
     env.handle.shutdown().await;
 }
 
@@ -331,13 +502,34 @@ async fn a_failing_provisioner_leaves_nothing() {
     let o = &run.outcome;
     assert!(requests(&env.log, "CreatePublicip").is_empty());
     let servers = requests(&env.log, "CreatePostPaidServers");
-    assert!(servers[0]["body"]["server"].get("publicip").is_none(), "{}", servers[0]);
-    assert!(run.events.iter().any(|e| matches!(e, Event::Output { line, .. } if line == "about-to-fail")));
+    assert!(
+        servers[0]["body"]["server"].get("publicip").is_none(),
+        "{}",
+        servers[0]
+    );
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, Event::Output { line, .. } if line == "about-to-fail"))
+    );
     assert!(o.error.as_deref().is_some_and(|e| e.contains('3')), "{o:?}");
-    assert!(o.artifact_id.is_none() && !o.interrupted && o.cleaned_up, "{o:?}");
-    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert!(
+        o.artifact_id.is_none() && !o.interrupted && o.cleaned_up,
+        "{o:?}"
+    );
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     assert!(!kept_image(&run.ledger));
     env.handle.shutdown().await;
 }
@@ -352,16 +544,36 @@ async fn a_failed_image_job_leaves_nothing() {
         op: "CreateImage".into(),
         nth: None,
         times: None,
-        kind: FaultKind::JobFail { fail_reason: "disk capture failed (injected)".into() },
+        kind: FaultKind::JobFail {
+            fail_reason: "disk capture failed (injected)".into(),
+        },
     }]);
     let image_name = format!("cce-ecs-imsfail-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""true""#), InterruptAt::Never).await;
+    let run = run_build(
+        &env,
+        &template(&image_name, r#""true""#),
+        InterruptAt::Never,
+    )
+    .await;
     let o = &run.outcome;
-    assert!(o.error.as_deref().is_some_and(|e| e.contains("injected")), "{o:?}");
+    assert!(
+        o.error.as_deref().is_some_and(|e| e.contains("injected")),
+        "{o:?}"
+    );
     assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
-    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     env.handle.shutdown().await;
 }
 
@@ -372,17 +584,39 @@ async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-int-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""sleep 30""#), InterruptAt::ServerCreated).await;
+    let run = run_build(
+        &env,
+        &template(&image_name, r#""sleep 30""#),
+        InterruptAt::ServerCreated,
+    )
+    .await;
     let o = &run.outcome;
     assert!(o.interrupted, "{o:?}");
     assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
     let servers = requests(&env.log, "CreatePostPaidServers");
-    assert_eq!(servers.len(), 1, "the server was created before the interrupt");
-    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert_eq!(
+        servers.len(),
+        1,
+        "the server was created before the interrupt"
+    );
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     let finished = run.ledger.journal().finished();
-    assert_eq!(finished, Some(cce_engine::ledger::FinishStatus::Interrupted));
+    assert_eq!(
+        finished,
+        Some(cce_engine::ledger::FinishStatus::Interrupted)
+    );
     env.handle.shutdown().await;
 }
 
@@ -451,43 +685,95 @@ build {{
 
     let gold = env
         .client
-        .list_images(&cce_cloud::models::ImageQuery { name: Some("Debian 12 (local sandbox rootfs)".into()), ..Default::default() })
+        .list_images(&cce_cloud::models::ImageQuery {
+            name: Some("Debian 12 (local sandbox rootfs)".into()),
+            ..Default::default()
+        })
         .await
         .unwrap()[0]
         .id
         .clone();
     let groups = env.client.list_security_groups(None).await.unwrap();
-    let default_sg = groups.iter().find(|g| g.name == "default").expect("a default group").id.clone();
+    let default_sg = groups
+        .iter()
+        .find(|g| g.name == "default")
+        .expect("a default group")
+        .id
+        .clone();
     let create = requests(&env.log, "CreatePostPaidServers");
     let s = &create[0]["body"]["server"];
     assert_eq!(s["name"], instance_name.as_str());
     assert_eq!(s["availability_zone"], "ru-moscow-1a");
     assert_eq!(s["flavorRef"], "s7n.large.2");
     assert_eq!(s["imageRef"], gold.as_str());
-    assert_eq!(s["security_groups"], serde_json::json!([{"id": default_sg}]));
-    assert_eq!(s["root_volume"], serde_json::json!({"volumetype": "SAS", "size": 20}));
-    assert_eq!(s["data_volumes"], serde_json::json!([{"volumetype": "SSD", "size": 10}]));
+    assert_eq!(
+        s["security_groups"],
+        serde_json::json!([{"id": default_sg}])
+    );
+    assert_eq!(
+        s["root_volume"],
+        serde_json::json!({"volumetype": "SAS", "size": 20})
+    );
+    assert_eq!(
+        s["data_volumes"],
+        serde_json::json!([{"volumetype": "SSD", "size": 10}])
+    );
     assert_eq!(s["extendparam"]["enterprise_project_id"], "0");
     assert_eq!(s["extendparam"]["marketType"], "spot");
     assert_eq!(s["extendparam"]["spotPrice"], "0.5");
     assert_eq!(s["publicip"]["id"], spare.id.as_str());
     use base64::Engine as _;
-    assert_eq!(s["user_data"], base64::engine::general_purpose::STANDARD.encode(user_data).as_str());
+    assert_eq!(
+        s["user_data"],
+        base64::engine::general_purpose::STANDARD
+            .encode(user_data)
+            .as_str()
+    );
     let image = requests(&env.log, "CreateImage");
     assert_eq!(image[0]["body"]["enterprise_project_id"], "0");
     let vpc = requests(&env.log, "CreateVpc");
-    assert_eq!(vpc[0]["body"]["vpc"]["enterprise_project_id"], "0", "{vpc:?}");
+    assert_eq!(
+        vpc[0]["body"]["vpc"]["enterprise_project_id"], "0",
+        "{vpc:?}"
+    );
     let members = requests(&env.log, "BatchAddMembers");
     assert_eq!(members[0]["body"]["projects"], serde_json::json!([member]));
     assert_eq!(members[0]["body"]["images"], serde_json::json!([image_id]));
     // No temporary EIP was made, and the reused one stays.
-    assert!(requests(&env.log, "CreatePublicip").len() == 1, "only the test's own EIP");
-    let kept = env.client.show_eip(&spare.id).await.expect("the reused EIP still exists");
-    assert!(kept.port_id.as_deref().is_none_or(str::is_empty), "unbound again: {kept:?}");
-    let servers = env.client.list_servers(&ServerQuery::default()).await.unwrap().servers;
-    assert!(!servers.iter().any(|s| s.name == instance_name && s.status != "DELETED"), "the server is gone");
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert!(
+        requests(&env.log, "CreatePublicip").len() == 1,
+        "only the test's own EIP"
+    );
+    let kept = env
+        .client
+        .show_eip(&spare.id)
+        .await
+        .expect("the reused EIP still exists");
+    assert!(
+        kept.port_id.as_deref().is_none_or(str::is_empty),
+        "unbound again: {kept:?}"
+    );
+    let servers = env
+        .client
+        .list_servers(&ServerQuery::default())
+        .await
+        .unwrap()
+        .servers;
+    assert!(
+        !servers
+            .iter()
+            .any(|s| s.name == instance_name && s.status != "DELETED"),
+        "the server is gone"
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     env.handle.shutdown().await;
 }
 
@@ -499,12 +785,33 @@ async fn existing_network_eip_and_image_are_used_and_kept() {
         return;
     }
     let env = start_cloud().await;
-    let vpc = env.client.list_vpcs().await.unwrap().into_iter().find(|v| v.name == "vpc-default").expect("default vpc");
-    let subnet = env.client.list_subnets(Some(&vpc.id)).await.unwrap().into_iter().next().expect("default subnet");
-    let eip = env.client.create_eip(&cce_cloud::models::EipCreate::new("fixed-eip", 2)).await.expect("an EIP");
+    let vpc = env
+        .client
+        .list_vpcs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "vpc-default")
+        .expect("default vpc");
+    let subnet = env
+        .client
+        .list_subnets(Some(&vpc.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("default subnet");
+    let eip = env
+        .client
+        .create_eip(&cce_cloud::models::EipCreate::new("fixed-eip", 2))
+        .await
+        .expect("an EIP");
     let gold = env
         .client
-        .list_images(&cce_cloud::models::ImageQuery { name: Some("Debian 12 (local sandbox rootfs)".into()), ..Default::default() })
+        .list_images(&cce_cloud::models::ImageQuery {
+            name: Some("Debian 12 (local sandbox rootfs)".into()),
+            ..Default::default()
+        })
         .await
         .unwrap()[0]
         .id
@@ -512,9 +819,17 @@ async fn existing_network_eip_and_image_are_used_and_kept() {
     let image_name = format!("cce-ecs-existing-{}", rand_suffix());
     // An existing keypair with its private key in a file: used, never created or deleted.
     let kp_name = format!("existing-kp-{}", rand_suffix());
-    let kp = env.client.create_keypair(&kp_name, None).await.expect("a keypair");
+    let kp = env
+        .client
+        .create_keypair(&kp_name, None)
+        .await
+        .expect("a keypair");
     let key_file = env.dir.path().join("existing-key");
-    std::fs::write(&key_file, kp.private_key.clone().expect("a generated private key")).unwrap();
+    std::fs::write(
+        &key_file,
+        kp.private_key.clone().expect("a generated private key"),
+    )
+    .unwrap();
     let tpl = format!(
         r#"
 source "huaweicloud-ecs" "node" {{
@@ -540,12 +855,35 @@ build {{
         key_file = key_file.display()
     );
     let first = run_build(&env, &tpl, InterruptAt::Never).await;
-    let first_image = first.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", first.outcome));
+    let first_image = first
+        .outcome
+        .artifact_id
+        .clone()
+        .unwrap_or_else(|| panic!("{:?}", first.outcome));
     let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
-    let second = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions { force: true, ..Default::default() }, OnFailure::Cleanup).await;
-    let second_image = second.outcome.artifact_id.clone().unwrap_or_else(|| panic!("{:?}", second.outcome));
-    assert_eq!(images_named(&env.client, &image_name).await, vec![second_image], "-force removed {first_image}");
+    let second = run_build_opts(
+        &env,
+        &dir,
+        &tpl,
+        InterruptAt::Never,
+        EcsOptions {
+            force: true,
+            ..Default::default()
+        },
+        OnFailure::Cleanup,
+    )
+    .await;
+    let second_image = second
+        .outcome
+        .artifact_id
+        .clone()
+        .unwrap_or_else(|| panic!("{:?}", second.outcome));
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        vec![second_image],
+        "-force removed {first_image}"
+    );
 
     let servers = requests(&env.log, "CreatePostPaidServers");
     for s in &servers {
@@ -556,14 +894,33 @@ build {{
         assert_eq!(s["imageRef"], gold.as_str());
         assert_eq!(s["key_name"], kp_name.as_str());
     }
-    assert!(requests(&env.log, "NovaCreateKeypair").len() == 1, "only the test's own keypair");
-    assert!(env.client.list_keypairs().await.unwrap().iter().any(|k| k.name == kp_name), "the keypair stays");
-    assert!(requests(&env.log, "CreateVpc").is_empty() && requests(&env.log, "CreateSubnet").is_empty());
+    assert!(
+        requests(&env.log, "NovaCreateKeypair").len() == 1,
+        "only the test's own keypair"
+    );
+    assert!(
+        env.client
+            .list_keypairs()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.name == kp_name),
+        "the keypair stays"
+    );
+    assert!(
+        requests(&env.log, "CreateVpc").is_empty() && requests(&env.log, "CreateSubnet").is_empty()
+    );
     env.client.show_vpc(&vpc.id).await.expect("the VPC stays");
-    env.client.show_subnet(&subnet.id).await.expect("the subnet stays");
+    env.client
+        .show_subnet(&subnet.id)
+        .await
+        .expect("the subnet stays");
     env.client.show_eip(&eip.id).await.expect("the EIP stays");
     for r in [&first, &second] {
-        assert_eq!(leftovers(&env.client, &r.build_id).await, Vec::<String>::new());
+        assert_eq!(
+            leftovers(&env.client, &r.build_id).await,
+            Vec::<String>::new()
+        );
         assert!(r.ledger.outstanding().is_empty());
     }
     env.handle.shutdown().await;
@@ -581,19 +938,42 @@ async fn bad_choices_fail_clearly_and_leave_nothing() {
         )
     };
     let cases = [
-        ("availability_zone = \"nowhere-1z\"", "use one of ru-moscow-1a"),
+        (
+            "availability_zone = \"nowhere-1z\"",
+            "use one of ru-moscow-1a",
+        ),
         ("flavor = \"no.such.flavor\"", "is not sold in"),
-        ("source_image = \"00000000-0000-0000-0000-000000000000\"", "does not exist"),
-        ("source_image_filter {\n filters {\n visibility = \"public\"\n }\n}", "narrow the filters or set most_recent = true"),
-        ("security_groups = [\"no-such-group\"]", "security group \"no-such-group\" does not exist"),
-        ("vpc_id = \"no-such-vpc\"\n subnets = [\"s\"]", "vpc_id \"no-such-vpc\" does not exist"),
+        (
+            "source_image = \"00000000-0000-0000-0000-000000000000\"",
+            "does not exist",
+        ),
+        (
+            "source_image_filter {\n filters {\n visibility = \"public\"\n }\n}",
+            "narrow the filters or set most_recent = true",
+        ),
+        (
+            "security_groups = [\"no-such-group\"]",
+            "security group \"no-such-group\" does not exist",
+        ),
+        (
+            "vpc_id = \"no-such-vpc\"\n subnets = [\"s\"]",
+            "vpc_id \"no-such-vpc\" does not exist",
+        ),
     ];
     for (extra, want) in cases {
         let run = run_build(&env, &base(extra), InterruptAt::Never).await;
         let err = run.outcome.error.clone().unwrap_or_default();
         assert!(err.contains(want), "{extra}: {err}");
-        assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new(), "{extra}");
-        assert!(run.ledger.outstanding().is_empty(), "{extra}: {:?}", run.ledger.outstanding());
+        assert_eq!(
+            leftovers(&env.client, &run.build_id).await,
+            Vec::<String>::new(),
+            "{extra}"
+        );
+        assert!(
+            run.ledger.outstanding().is_empty(),
+            "{extra}: {:?}",
+            run.ledger.outstanding()
+        );
     }
     assert!(requests(&env.log, "CreatePostPaidServers").is_empty());
 
@@ -617,15 +997,42 @@ async fn an_interrupt_during_the_server_create_leaves_nothing() {
     }
     let env = start_cloud().await;
     let image_name = format!("cce-ecs-int2-{}", rand_suffix());
-    let run = run_build(&env, &template(&image_name, r#""true""#), InterruptAt::DuringServerCreate).await;
+    let run = run_build(
+        &env,
+        &template(&image_name, r#""true""#),
+        InterruptAt::DuringServerCreate,
+    )
+    .await;
     let o = &run.outcome;
     assert!(o.interrupted, "{o:?}");
-    assert_eq!(requests(&env.log, "CreatePostPaidServers").len(), 1, "the create was sent before the interrupt");
-    let server_intent = run.ledger.journal().entries.iter().any(|e| matches!(&e.record, Record::Intent { kind: ResourceKind::Server, .. }));
+    assert_eq!(
+        requests(&env.log, "CreatePostPaidServers").len(),
+        1,
+        "the create was sent before the interrupt"
+    );
+    let server_intent = run.ledger.journal().entries.iter().any(|e| {
+        matches!(
+            &e.record,
+            Record::Intent {
+                kind: ResourceKind::Server,
+                ..
+            }
+        )
+    });
     assert!(server_intent, "the server was journaled before its create");
-    assert!(o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert!(
+        o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(),
+        "{o:?}"
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     env.handle.shutdown().await;
 }
 
@@ -644,23 +1051,49 @@ async fn on_error_abort_and_ask_decide_about_cleanup() {
             answer
         }))
     };
-    for (on_error, left) in [(OnFailure::Abort, true), (ask(FailureChoice::Abort), true), (ask(FailureChoice::Cleanup), false)] {
+    for (on_error, left) in [
+        (OnFailure::Abort, true),
+        (ask(FailureChoice::Abort), true),
+        (ask(FailureChoice::Cleanup), false),
+    ] {
         let what = format!("{on_error:?}");
         let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
-        let run = run_build_opts(&env, &dir, tpl, InterruptAt::Never, EcsOptions::default(), on_error).await;
-        assert!(run.outcome.error.as_deref().is_some_and(|e| e.contains("is not sold in")), "{what}: {:?}", run.outcome);
+        let run = run_build_opts(
+            &env,
+            &dir,
+            tpl,
+            InterruptAt::Never,
+            EcsOptions::default(),
+            on_error,
+        )
+        .await;
+        assert!(
+            run.outcome
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("is not sold in")),
+            "{what}: {:?}",
+            run.outcome
+        );
         assert_eq!(run.outcome.cleaned_up, !left, "{what}");
         let remaining = leftovers(&env.client, &run.build_id).await;
         assert_eq!(!remaining.is_empty(), left, "{what}: {remaining:?}");
-        assert_eq!(run.ledger.outstanding().len(), remaining.len(), "{what}: the journal knows every leftover");
+        assert_eq!(
+            run.ledger.outstanding().len(),
+            remaining.len(),
+            "{what}: the journal knows every leftover"
+        );
         if left {
             assert!(run.events.iter().any(|e| matches!(e, Event::Warning { message, .. } if message.contains(&format!("cce-image-builder cleanup {}", run.build_id)))), "{what}");
         }
     }
     let asked = asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 2, "{asked:?}");
-    assert!(asked[0].starts_with("Loading availability zone and flavor...: flavor"), "{asked:?}");
+    assert!(
+        asked[0].starts_with("Loading availability zone and flavor...: flavor"),
+        "{asked:?}"
+    );
     env.handle.shutdown().await;
 }
 
@@ -678,9 +1111,23 @@ async fn run_cleanup_provisioner_runs_it_and_keeps_the_resources() {
     );
     let dir = env.dir.path().join(format!("work-{}", rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = run_build_opts(&env, &dir, &tpl, InterruptAt::Never, EcsOptions::default(), OnFailure::RunCleanupProvisioner).await;
-    assert!(run.outcome.error.is_some() && !run.outcome.cleaned_up, "{:?}", run.outcome);
-    let ran = run.events.iter().any(|e| matches!(e, Event::Output { line, .. } if line.starts_with("error-cleanup-ran-on-")));
+    let run = run_build_opts(
+        &env,
+        &dir,
+        &tpl,
+        InterruptAt::Never,
+        EcsOptions::default(),
+        OnFailure::RunCleanupProvisioner,
+    )
+    .await;
+    assert!(
+        run.outcome.error.is_some() && !run.outcome.cleaned_up,
+        "{:?}",
+        run.outcome
+    );
+    let ran = run.events.iter().any(
+        |e| matches!(e, Event::Output { line, .. } if line.starts_with("error-cleanup-ran-on-")),
+    );
     assert!(ran, "{:#?}", run.events);
     let left = leftovers(&env.client, &run.build_id).await;
     assert!(left.iter().any(|l| l.starts_with("server ")), "{left:?}");
@@ -699,19 +1146,43 @@ async fn an_image_wait_timeout_leaves_no_image() {
     // The image takes 4 s to capture; the template waits 1 s.
     let env = start_cloud_tweaked(true, |c| {
         let mut l = cce_localcloud::Latency::of(cce_localcloud::Profile::Instant, 1.0);
-        l.image_create = (std::time::Duration::from_secs(4), std::time::Duration::from_secs(4));
+        l.image_create = (
+            std::time::Duration::from_secs(4),
+            std::time::Duration::from_secs(4),
+        );
         c.latency_override = Some(l);
     })
     .await;
     let image_name = format!("cce-ecs-imgwait-{}", rand_suffix());
-    let tpl = template(&image_name, r#""true""#).replace("ssh_timeout        = \"2m\"", "ssh_timeout = \"2m\"\n  wait_image_ready_timeout = \"1s\"");
+    let tpl = template(&image_name, r#""true""#).replace(
+        "ssh_timeout        = \"2m\"",
+        "ssh_timeout = \"2m\"\n  wait_image_ready_timeout = \"1s\"",
+    );
     let run = run_build(&env, &tpl, InterruptAt::Never).await;
     let o = &run.outcome;
-    assert!(o.error.as_deref().is_some_and(|e| e.contains("timeout") || e.contains("timed out")), "{o:?}");
-    assert!(o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(), "{o:?}");
+    assert!(
+        o.error
+            .as_deref()
+            .is_some_and(|e| e.contains("timeout") || e.contains("timed out")),
+        "{o:?}"
+    );
+    assert!(
+        o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(),
+        "{o:?}"
+    );
     assert_eq!(requests(&env.log, "CreateImage").len(), 1);
-    assert_eq!(images_named(&env.client, &image_name).await, Vec::<String>::new());
-    assert_eq!(leftovers(&env.client, &run.build_id).await, Vec::<String>::new());
-    assert!(run.ledger.outstanding().is_empty(), "{:?}", run.ledger.outstanding());
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
     env.handle.shutdown().await;
 }

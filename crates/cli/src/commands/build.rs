@@ -14,8 +14,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use cce_cloud::signer::Credentials;
 use cce_cloud::{Client, ClientConfig, Cloud, Endpoints, EndpointsFile, TransportOptions, Waits};
-use cce_engine::ecs_build::{self, EcsBuild, EcsBuildOutcome, EcsOptions, FailureChoice, OnFailure};
-use cce_engine::events::{Event, JsonLinesReporter, MachineReadableReporter, PlainReporter, Reporter};
+use cce_engine::ecs_build::{
+    self, EcsBuild, EcsBuildOutcome, EcsOptions, FailureChoice, OnFailure,
+};
+use cce_engine::events::{
+    Event, JsonLinesReporter, MachineReadableReporter, PlainReporter, Reporter,
+};
 use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
 use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_id, state_root};
 use cce_engine::null_build::{NullBuild, OnError, display_name, new_run_uuid};
@@ -94,7 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if args.debug && !terminal {
-        eprintln!("error: -debug pauses for Enter after each step and needs a terminal on stdin; run it interactively or drop -debug");
+        eprintln!(
+            "error: -debug pauses for Enter after each step and needs a terminal on stdin; run it interactively or drop -debug"
+        );
         return Ok(exit::USAGE);
     }
     let on_failure = match args.on_error.as_str() {
@@ -102,7 +108,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         "run-cleanup-provisioner" => OnFailure::RunCleanupProvisioner,
         "ask" if terminal => OnFailure::Ask(Arc::new(ask_on_failure)),
         "ask" => {
-            eprintln!("warning: -on-error=ask needs a terminal to ask on; a failed build is cleaned up");
+            eprintln!(
+                "warning: -on-error=ask needs a terminal to ask on; a failed build is cleaned up"
+            );
             OnFailure::Cleanup
         }
         _ => OnFailure::Cleanup,
@@ -240,7 +248,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         to_stdout: !args.json && !args.machine_readable,
     };
     let code = runtime.block_on(run_ecs(ctx, ecs))?;
-    Ok(if failed == 0 { code } else { code.max(exit::FAILED) })
+    Ok(if failed == 0 {
+        code
+    } else {
+        code.max(exit::FAILED)
+    })
 }
 
 /// What every ECS build of one `build` command shares.
@@ -316,7 +328,9 @@ async fn run_ecs_builds(
         SourceConfig::HuaweiEcs(c) => Some(c.clone()),
         _ => None,
     };
-    let needs_local = builds.iter().any(|(_, s)| cfg_of(s).is_some_and(|c| c.local_cloud));
+    let needs_local = builds
+        .iter()
+        .any(|(_, s)| cfg_of(s).is_some_and(|c| c.local_cloud));
     let mut local = None;
     if needs_local {
         ctx.note(LOCAL_CLOUD_NOTE);
@@ -349,7 +363,11 @@ async fn run_ecs_builds(
         targets.push(target);
     }
 
-    let limit = if ctx.parallel == 0 { builds.len().max(1) } else { ctx.parallel };
+    let limit = if ctx.parallel == 0 {
+        builds.len().max(1)
+    } else {
+        ctx.parallel
+    };
     let permits = Arc::new(tokio::sync::Semaphore::new(limit));
     let root = state_root(&ctx.env);
     let mut set = tokio::task::JoinSet::new();
@@ -361,9 +379,16 @@ async fn run_ecs_builds(
             cloud: target.header.clone(),
             pid: std::process::id(),
         };
-        let ledger = Ledger::create(&root, &build_id, header)
-            .with_context(|| format!("cannot create the journal of build {build_id} under {}", root.display()))?;
-        build_ids.lock().unwrap_or_else(|e| e.into_inner()).push(build_id.clone());
+        let ledger = Ledger::create(&root, &build_id, header).with_context(|| {
+            format!(
+                "cannot create the journal of build {build_id} under {}",
+                root.display()
+            )
+        })?;
+        build_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(build_id.clone());
         let name = display_name(&build, &source);
         let _ = ctx.reporter.report(&Event::StepStarted {
             build: name,
@@ -384,7 +409,9 @@ async fn run_ecs_builds(
             local_cloud: target.local,
             options: EcsOptions {
                 force: ctx.force,
-                pause_after_step: ctx.debug.then(|| Arc::new(pause_after_step) as ecs_build::PauseFn),
+                pause_after_step: ctx
+                    .debug
+                    .then(|| Arc::new(pause_after_step) as ecs_build::PauseFn),
             },
         };
         let permits = Arc::clone(&permits);
@@ -451,7 +478,10 @@ impl OwnedEcsBuild {
 /// A client of the real cloud from the source's access fields; `CCE_ENDPOINTS_FILE` replaces
 /// the endpoints only (a local cloud standing in for the real one in tests), the keys and the
 /// project still come from the template.
-async fn real_target(cfg: &HuaweiEcsConfig, env: &HashMap<String, String>) -> anyhow::Result<Target> {
+async fn real_target(
+    cfg: &HuaweiEcsConfig,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Target> {
     let file = EndpointsFile::from_env(env).context("CCE_ENDPOINTS_FILE")?;
     let (endpoints, endpoints_file) = match &file {
         Some(f) => (
@@ -477,13 +507,23 @@ async fn real_target(cfg: &HuaweiEcsConfig, env: &HashMap<String, String>) -> an
     config.transport = TransportOptions::from_env(env);
     config.transport.insecure = cfg.insecure;
     let region = config.endpoints.region().to_string();
-    let project = cfg.project_name.clone().unwrap_or_else(|| cfg.region.clone());
+    let project = cfg
+        .project_name
+        .clone()
+        .unwrap_or_else(|| cfg.region.clone());
     let client = cce_cloud::connect(config, &project)
         .await
-        .with_context(|| format!("cannot reach the cloud of region {region} (project {project:?})"))?;
+        .with_context(|| {
+            format!("cannot reach the cloud of region {region} (project {project:?})")
+        })?;
     Ok(Target {
         cloud: Arc::new(client),
-        header: CloudTarget { kind: CloudKind::Real, region, endpoints_file, local_state_dir: None },
+        header: CloudTarget {
+            kind: CloudKind::Real,
+            region,
+            endpoints_file,
+            local_state_dir: None,
+        },
         local: false,
     })
 }
@@ -492,7 +532,10 @@ async fn real_target(cfg: &HuaweiEcsConfig, env: &HashMap<String, String>) -> an
 /// at once (the journals stay for `cleanup`).
 async fn listen_for_signals(interrupter: Interrupter, build_ids: Arc<Mutex<Vec<String>>>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         eprintln!("warning: cannot listen for SIGINT/SIGTERM; an interrupt will not clean up");
         return;
     };
@@ -502,14 +545,19 @@ async fn listen_for_signals(interrupter: Interrupter, build_ids: Arc<Mutex<Vec<S
             _ = term.recv() => Signal::Terminate,
         };
         let n = interrupter.interrupt(sig);
-        let ids = build_ids.lock().unwrap_or_else(|e| e.into_inner()).join(" ");
+        let ids = build_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join(" ");
         match n {
             1 => eprintln!("==> Interrupted: stopping the builds and cleaning up..."),
             2 => eprintln!(
                 "==> cleanup is running; press Ctrl-C again to leave the rest to `cce-image-builder cleanup {ids}`"
             ),
             _ => {
-                eprintln!("==> leaving now; `cce-image-builder cleanup {ids}` removes what is left");
+                eprintln!(
+                    "==> leaving now; `cce-image-builder cleanup {ids}` removes what is left"
+                );
                 std::process::exit(i32::from(sig.exit_code()));
             }
         }
