@@ -18,8 +18,7 @@ use cce_cloud::{Cloud, CloudError, Findable, WaitPolicy, Waits};
 use cce_remote::{Auth, Communicator, ExecOptions, SshCommunicator};
 use cce_template::schema::communicator::KeyPair;
 use cce_template::schema::huaweicloud::{
-    DataDiskSource, HuaweiEcsConfig, ImageFilter, ImageType, SecurityGroupRef, SourceImage,
-    UserData,
+    DataDiskSource, HuaweiEcsConfig, ImageFilter, SecurityGroupRef, SourceImage, UserData,
 };
 use cce_template::schema::{Build, BuildSource, SourceConfig};
 use serde_json::{Value, json};
@@ -28,13 +27,21 @@ use crate::comm;
 use crate::events::{BuildStatus, Event, Reporter, StepStatus, StepTiming};
 use crate::interrupt::Interrupt;
 use crate::ledger::{
-    Cleanup, CleanupReport, FinishStatus, IntentId, Ledger, ResourceKind, ResourceRemover, Tags,
-    build_tags, resource_name,
+    Cleanup, CleanupReport, FinishStatus, Ledger, ResourceKind, Tags, build_tags, resource_name,
 };
 use crate::null_build::display_name;
 use crate::postprocess::{self, ArtifactInfo};
 use crate::provision::{self, BuildContext};
 use crate::redact::Redactor;
+
+#[path = "ecs/fields.rs"]
+mod fields;
+#[path = "ecs/remover.rs"]
+mod remover;
+
+pub use fields::unsupported;
+use fields::{TempKey, generate_key, image_field, sort_newest_first, user_data_b64};
+use remover::EcsRemover;
 
 /// Packer's builder id of the plugin's artifact.
 pub const ECS_BUILDER_ID: &str = "huawei.huaweicloud";
@@ -167,123 +174,6 @@ impl From<crate::provision::ProvisionError> for Failure {
 
 type Step<T> = Result<T, Failure>;
 
-/// Fields the build cannot honour yet, each refused with what to do; checked before anything is
-/// created. Empty when the source can be built.
-pub fn unsupported(cfg: &HuaweiEcsConfig) -> Vec<String> {
-    let mut out = Vec::new();
-    match cfg.image_type {
-        ImageType::System => {}
-        other => {
-            let name = match other {
-                ImageType::DataDisk => "data-disk",
-                ImageType::SystemData => "system-data",
-                _ => "full-ecs",
-            };
-            out.push(format!(
-                "image_type \"{name}\" is not supported yet: only system-disk images are built; set image_type = \"system\" (data disks are then attached but not captured)"
-            ));
-        }
-    }
-    for (i, d) in cfg.data_disks.iter().enumerate() {
-        let what = match &d.source {
-            DataDiskSource::Size(_) => None,
-            DataDiskSource::Image(_) => Some("data_image_id"),
-            DataDiskSource::Snapshot(_) => Some("snapshot_id"),
-            DataDiskSource::Volume(_) => Some("volume_id"),
-        };
-        if let Some(field) = what {
-            out.push(format!(
-                "data_disks[{i}].{field} is not supported yet (it needs the EVS API): give the disk a volume_size instead"
-            ));
-        }
-        if d.kms_key_id.is_some() {
-            out.push(format!("data_disks[{i}].kms_key_id is not supported yet: remove it to create an unencrypted disk"));
-        }
-    }
-    if cfg.kms_key_id.is_some() {
-        out.push(
-            "kms_key_id is not supported yet: remove it to build with an unencrypted system disk"
-                .into(),
-        );
-    }
-    if cfg.vault_id.is_some() && cfg.image_type == ImageType::System {
-        out.push("vault_id is only used by image_type \"full-ecs\", which is not supported yet: remove vault_id".into());
-    }
-    if cfg.ssh_ip_version == Some(6) {
-        out.push(
-            "ssh_ip_version = \"6\" is not supported yet: remove it to connect over IPv4".into(),
-        );
-    }
-    match cfg.communicator.ssh() {
-        None => out.push("communicator = \"none\" cannot build an image: the builder provisions over SSH; use communicator = \"ssh\"".into()),
-        Some(ssh) if ssh.bastion.is_some() => {
-            out.push("ssh_bastion_host is not supported yet by the huaweicloud-ecs builder: connect directly (an EIP or ssh_host)".into())
-        }
-        Some(_) => {}
-    }
-    out
-}
-
-/// A locally generated SSH keypair; the private key lives only in memory.
-struct TempKey {
-    private_openssh: String,
-    public_openssh: String,
-}
-
-fn generate_key(comment: &str) -> Result<TempKey, String> {
-    use russh::keys::ssh_key::{self, LineEnding, private::Ed25519Keypair};
-    let seed: [u8; 32] = rand::random();
-    let pair = Ed25519Keypair::from_seed(&seed);
-    let key = ssh_key::PrivateKey::new(ssh_key::private::KeypairData::from(pair), comment)
-        .map_err(|e| format!("cannot build the temporary ssh key: {e}"))?;
-    let private_openssh = key
-        .to_openssh(LineEnding::LF)
-        .map_err(|e| format!("cannot encode the temporary ssh key: {e}"))?
-        .to_string();
-    let public_openssh = key
-        .public_key()
-        .to_openssh()
-        .map_err(|e| format!("cannot encode the temporary ssh public key: {e}"))?;
-    Ok(TempKey {
-        private_openssh,
-        public_openssh,
-    })
-}
-
-/// User data as the API wants it: base64, unless the text already is.
-fn user_data_b64(text: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let as_text = std::str::from_utf8(text).map(str::trim);
-    match as_text {
-        Ok(t) if !t.is_empty() && b64.decode(t).is_ok() => t.to_string(),
-        _ => b64.encode(text),
-    }
-}
-
-/// An image field by its API name, for v0.4.0's `properties` filter.
-fn image_field(image: &Image, key: &str) -> Option<String> {
-    let typed = match key {
-        "id" => Some(image.id.clone()),
-        "name" => Some(image.name.clone()),
-        "status" => Some(image.status.clone()),
-        "visibility" => image.visibility.clone(),
-        "owner" => image.owner.clone(),
-        "min_disk" => image.min_disk.map(|n| n.to_string()),
-        "__imagetype" => image.image_type.clone(),
-        _ => None,
-    };
-    typed.or_else(|| match image.extra.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    })
-}
-
-/// Newest first; images without a creation time last.
-fn sort_newest_first(images: &mut [Image]) {
-    images.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-}
-
 /// What the network step found or made.
 #[derive(Debug, Clone)]
 struct Network {
@@ -299,130 +189,6 @@ struct Eip {
     address: Option<String>,
 }
 
-/// Removes this build's resources through the cloud (the `cleanup` command has its own).
-struct EcsRemover {
-    cloud: Arc<dyn Cloud>,
-    waits: Waits,
-    /// Subnet id → VPC id of subnets this build made (a subnet is deleted through its VPC).
-    subnet_vpcs: Arc<Mutex<HashMap<String, String>>>,
-}
-
-fn findable(kind: &ResourceKind) -> Option<Findable> {
-    Some(match kind {
-        ResourceKind::Server => Findable::Server,
-        ResourceKind::Keypair => Findable::Keypair,
-        ResourceKind::Eip => Findable::Eip,
-        ResourceKind::Vpc => Findable::Vpc,
-        ResourceKind::Subnet => Findable::Subnet,
-        ResourceKind::Image => Findable::Image,
-        _ => return None,
-    })
-}
-
-impl ResourceRemover for EcsRemover {
-    type Error = String;
-
-    fn find_by_name(
-        &self,
-        kind: &ResourceKind,
-        name: &str,
-        tags: &Tags,
-    ) -> impl Future<Output = Result<Option<String>, String>> + Send {
-        let cloud = Arc::clone(&self.cloud);
-        let (kind, name, tags) = (kind.clone(), name.to_string(), tags.clone());
-        async move {
-            let Some(f) = findable(&kind) else {
-                return Err(format!("cannot look up a {kind} by name"));
-            };
-            let wanted = if f == Findable::Image {
-                tags
-            } else {
-                BTreeMap::new()
-            };
-            let ids = cloud
-                .find_by_name(f, &name, &wanted)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(ids.into_iter().next())
-        }
-    }
-
-    fn delete(
-        &self,
-        kind: &ResourceKind,
-        id: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send {
-        let cloud = Arc::clone(&self.cloud);
-        let waits = self.waits.clone();
-        let subnet_vpcs = Arc::clone(&self.subnet_vpcs);
-        let (kind, id) = (kind.clone(), id.to_string());
-        async move {
-            let r = match kind {
-                ResourceKind::Server => cloud.delete_server(&id, &waits.server).await,
-                ResourceKind::Keypair => cloud.delete_keypair(&id).await,
-                ResourceKind::Eip => cloud.delete_eip(&id).await,
-                ResourceKind::Vpc => cloud.delete_vpc(&id, &waits.network).await,
-                ResourceKind::Image => {
-                    return delete_image_when_settled(cloud.as_ref(), &id, waits.image.timeout)
-                        .await;
-                }
-                ResourceKind::Subnet => {
-                    let known = subnet_vpcs
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&id)
-                        .cloned();
-                    let vpc = match known {
-                        Some(v) => v,
-                        None => match cloud.show_subnet(&id).await {
-                            Ok(s) => s.vpc_id,
-                            Err(e) if e.is_not_found() => return Ok(()),
-                            Err(e) => return Err(e.to_string()),
-                        },
-                    };
-                    cloud.delete_subnet(&vpc, &id, &waits.network).await
-                }
-                other => return Err(format!("cannot delete a {other}")),
-            };
-            r.map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// Deletes an image, first waiting (up to `timeout`) while IMS refuses because the image is still
-/// being captured: an image whose wait timed out goes on to become active later and must not
-/// be left behind.
-async fn delete_image_when_settled(
-    cloud: &dyn Cloud,
-    id: &str,
-    timeout: Duration,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(200);
-    loop {
-        match cloud.delete_image(id).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.api().is_some_and(|a| a.status == 409) && Instant::now() < deadline => {
-                tracing::debug!(image = id, error = %e, "image still being captured; waiting to delete it");
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-        // Jittered, so several builds cleaning up at once do not poll in step.
-        let jitter = Duration::from_millis(rand::random_range(0..=pause.as_millis() as u64 / 2));
-        let left = deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep((pause + jitter).min(left)).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Everything the steps learn, shared by the later ones.
-#[derive(Default)]
-struct Found {
-    server_id: Option<String>,
-    image_intent: Option<IntentId>,
-    image_id: Option<String>,
-}
-
 struct Runner<'b, 'a> {
     b: &'b EcsBuild<'a>,
     cfg: &'b HuaweiEcsConfig,
@@ -430,7 +196,6 @@ struct Runner<'b, 'a> {
     build_id: String,
     timings: Mutex<Vec<StepTiming>>,
     subnet_vpcs: Arc<Mutex<HashMap<String, String>>>,
-    found: Mutex<Found>,
     /// The title of the step that failed, for `-on-error=ask`.
     failed_step: Mutex<Option<String>>,
 }
@@ -477,7 +242,6 @@ impl EcsBuild<'_> {
             build_id: build_id.clone(),
             timings: Mutex::new(Vec::new()),
             subnet_vpcs: Arc::new(Mutex::new(HashMap::new())),
-            found: Mutex::new(Found::default()),
             failed_step: Mutex::new(None),
         };
         let result = runner.steps().await;
@@ -1406,10 +1170,6 @@ impl Runner<'_, '_> {
             .create_server(&spec, &self.b.waits.server)
             .await?;
         self.b.ledger.created(intent, &server.id)?;
-        self.found
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .server_id = Some(server.id.clone());
         self.created(ResourceKind::Server, &name, &server.id);
         let nics = self.b.cloud.server_interfaces(&server.id).await?;
         let private_ip = nics
@@ -1549,20 +1309,12 @@ impl Runner<'_, '_> {
             .b
             .ledger
             .intent(ResourceKind::Image, image_name, tags)?;
-        self.found
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .image_intent = Some(intent);
         let wait = WaitPolicy {
             timeout: cfg.wait_image_ready_timeout.0,
             ..self.b.waits.image.clone()
         };
         let id = self.b.cloud.create_image(&spec, &wait).await?;
         self.b.ledger.created(intent, &id)?;
-        self.found
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .image_id = Some(id.clone());
         self.created(ResourceKind::Image, image_name, &id);
         if let Some(min) = cfg.image_min_disk {
             self.say(format!("Setting the image's minimum disk to {min} GB"));
@@ -1608,44 +1360,5 @@ impl Runner<'_, '_> {
             });
         }
         report
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_data_is_encoded_once() {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        assert_eq!(
-            user_data_b64(b"#!/bin/sh\necho hi\n"),
-            b64.encode("#!/bin/sh\necho hi\n")
-        );
-        let already = b64.encode("#!/bin/sh\n");
-        assert_eq!(user_data_b64(already.as_bytes()), already);
-    }
-
-    #[test]
-    fn generated_keys_are_openssh_ed25519() {
-        let k = generate_key("cce-ib-x-kp").unwrap();
-        assert!(
-            k.public_openssh.starts_with("ssh-ed25519 ")
-                && k.public_openssh.ends_with(" cce-ib-x-kp"),
-            "{}",
-            k.public_openssh
-        );
-        assert!(k.private_openssh.contains("BEGIN OPENSSH PRIVATE KEY"));
-    }
-
-    #[test]
-    fn properties_match_typed_and_extra_fields() {
-        let img: Image = serde_json::from_value(
-            json!({"id":"i","name":"n","status":"active","__platform":"Debian","min_disk":40}),
-        )
-        .unwrap();
-        assert_eq!(image_field(&img, "__platform").as_deref(), Some("Debian"));
-        assert_eq!(image_field(&img, "min_disk").as_deref(), Some("40"));
-        assert_eq!(image_field(&img, "nope"), None);
     }
 }
