@@ -72,11 +72,20 @@ impl ResourceRemover for EcsRemover {
             let r = match kind {
                 ResourceKind::Server => cloud.delete_server(&id, &waits.server).await,
                 ResourceKind::Keypair => cloud.delete_keypair(&id).await,
-                ResourceKind::Eip => cloud.delete_eip(&id).await,
+                ResourceKind::Eip => {
+                    // Unbinding from a just-deleted server may lag behind: 409 until it has.
+                    return delete_when_settled("eip", &id, waits.eip.timeout, || {
+                        cloud.delete_eip(&id)
+                    })
+                    .await;
+                }
                 ResourceKind::Vpc => cloud.delete_vpc(&id, &waits.network).await,
                 ResourceKind::Image => {
-                    return delete_image_when_settled(cloud.as_ref(), &id, waits.image.timeout)
-                        .await;
+                    // IMS refuses (409) while the image is still being captured.
+                    return delete_when_settled("image", &id, waits.image.timeout, || {
+                        cloud.delete_image(&id)
+                    })
+                    .await;
                 }
                 ResourceKind::Subnet => {
                     let known = subnet_vpcs
@@ -101,21 +110,26 @@ impl ResourceRemover for EcsRemover {
     }
 }
 
-/// Deletes an image, first waiting (up to `timeout`) while IMS refuses because the image is still
-/// being captured: an image whose wait timed out goes on to become active later and must not
-/// be left behind.
-async fn delete_image_when_settled(
-    cloud: &dyn Cloud,
+/// Deletes a resource, repeating while the cloud answers 409 (still in use or still being
+/// made) until `timeout`: an image whose wait timed out goes on to become active later, an EIP
+/// stays bound a moment after its server is gone, and neither may be left behind.
+async fn delete_when_settled<F, Fut>(
+    what: &str,
     id: &str,
     timeout: Duration,
-) -> Result<(), String> {
+    mut delete: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), cce_cloud::CloudError>>,
+{
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(200);
     loop {
-        match cloud.delete_image(id).await {
+        match delete().await {
             Ok(()) => return Ok(()),
             Err(e) if e.api().is_some_and(|a| a.status == 409) && Instant::now() < deadline => {
-                tracing::debug!(image = id, error = %e, "image still being captured; waiting to delete it");
+                tracing::debug!(what, id, error = %e, "not deletable yet; waiting");
             }
             Err(e) => return Err(e.to_string()),
         }
