@@ -601,7 +601,12 @@ impl Runner<'_, '_> {
             id: image_id.clone(),
             files: Vec::new(),
         };
-        postprocess::post_process(self.b.build, &artifact, &ctx).await?;
+        if !self.b.build.post_processors.is_empty() {
+            self.step("Running post-processors...", async {
+                Ok(postprocess::post_process(self.b.build, &artifact, &ctx).await?)
+            })
+            .await?;
+        }
         Ok(image_id)
     }
 
