@@ -27,7 +27,8 @@ use crate::comm;
 use crate::events::{BuildStatus, Event, Reporter, StepStatus, StepTiming};
 use crate::interrupt::Interrupt;
 use crate::ledger::{
-    Cleanup, CleanupReport, FinishStatus, Ledger, ResourceKind, Tags, build_tags, resource_name,
+    Cleanup, CleanupReport, FinishStatus, IntentId, Ledger, ResourceKind, Tags, build_tags,
+    resource_name,
 };
 use crate::null_build::display_name;
 use crate::postprocess::{self, ArtifactInfo};
@@ -584,7 +585,7 @@ impl Runner<'_, '_> {
             Ok(())
         })
         .await?;
-        let image_id = self
+        let (image_id, image_intent) = self
             .step(
                 "Creating the image...",
                 self.create_image(&image_name, &server_id),
@@ -607,6 +608,8 @@ impl Runner<'_, '_> {
             })
             .await?;
         }
+        // The build succeeded: the image is its result, not something to clean up.
+        self.b.ledger.kept(image_intent, "the build's image")?;
         Ok(image_id)
     }
 
@@ -1292,7 +1295,9 @@ impl Runner<'_, '_> {
         Ok(())
     }
 
-    async fn create_image(&self, image_name: &str, server_id: &str) -> Step<String> {
+    /// Creates, sizes and shares the image; returns its id and its journal intent, which stays
+    /// open until the build succeeded (a failure after this point removes the image too).
+    async fn create_image(&self, image_name: &str, server_id: &str) -> Step<(String, IntentId)> {
         let cfg = self.cfg;
         let mut tags: Tags = cfg.image_tags.clone();
         tags.extend(build_tags(&self.build_id));
@@ -1338,9 +1343,7 @@ impl Runner<'_, '_> {
                     Failure::msg(format!("cannot share image {id} with image_members: {e}"))
                 })?;
         }
-        // The image is complete: it is the build's result, not something to clean up.
-        self.b.ledger.kept(intent, "the build's image")?;
-        Ok(id)
+        Ok((id, intent))
     }
 
     async fn cleanup(&self) -> CleanupReport {

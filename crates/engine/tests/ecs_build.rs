@@ -1186,3 +1186,44 @@ async fn an_image_wait_timeout_leaves_no_image() {
     );
     env.handle.shutdown().await;
 }
+
+/// The image is kept only once the whole build succeeded: a failing post-processor fails the
+/// build and cleanup removes the image with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_post_processor_leaves_no_image() {
+    if !prerequisites() {
+        return;
+    }
+    let env = start_cloud().await;
+    let image_name = format!("cce-ecs-ppfail-{}", rand_suffix());
+    let tpl = template(&image_name, r#""true""#).replace(
+        "build {\n",
+        "build {\n  post-processor \"shell-local\" {\n    inline = [\"exit 5\"]\n  }\n",
+    );
+    let run = run_build(&env, &tpl, InterruptAt::Never).await;
+    let o = &run.outcome;
+    assert!(
+        o.error.is_some() && o.artifact_id.is_none() && o.cleaned_up,
+        "{o:?}"
+    );
+    assert_eq!(
+        requests(&env.log, "CreateImage").len(),
+        1,
+        "the image was made"
+    );
+    assert_eq!(
+        images_named(&env.client, &image_name).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
+    assert!(!kept_image(&run.ledger));
+    env.handle.shutdown().await;
+}
