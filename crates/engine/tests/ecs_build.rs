@@ -666,7 +666,7 @@ source "huaweicloud-ecs" "node" {{
 build {{
   sources = ["source.huaweicloud-ecs.node"]
   provisioner "shell" {{
-    inline = ["test -f /root/user-data-ran"]
+    inline = ["test -f /root/user-data-ran", "echo 'id=${{build.ID}} user=${{build.User}} src=${{build.SourceImageName}} conn=${{build.ConnType}}'"]
   }}
 }}
 "##
@@ -682,6 +682,27 @@ build {{
     let o = &run.outcome;
     assert_eq!(o.error, None, "{o:?}");
     let image_id = o.artifact_id.clone().expect("an image");
+    // The build.* values provisioners see.
+    let server_id = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::ResourceCreated {
+                kind: ResourceKind::Server,
+                id,
+                ..
+            } => Some(id.clone()),
+            _ => None,
+        })
+        .expect("a server was created");
+    let want = format!("id={server_id} user=root src=Debian 12 (local sandbox rootfs) conn=ssh");
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, Event::Output { line, .. } if *line == want)),
+        "{want}: {:#?}",
+        run.events
+    );
 
     let gold = env
         .client
