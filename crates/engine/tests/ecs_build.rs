@@ -369,7 +369,7 @@ async fn a_build_leaves_only_its_image() {
         &env,
         &template(
             &image_name,
-            r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker""#,
+            r#""echo provisioned-$(cat /root/user-data-ran) | tee /root/marker", "echo '${build.SSHPrivateKey}' | sed -n 2p""#,
         ),
         InterruptAt::Never,
     )
@@ -392,6 +392,8 @@ async fn a_build_leaves_only_its_image() {
         })
         .collect();
     assert!(out.contains(&"provisioned-from-user-data"), "{out:?}");
+    // The temporary private key is a secret: a line of it printed by a script is redacted.
+    assert!(out.contains(&"<sensitive>"), "{out:?}");
     assert!(run.events.iter().any(|e| matches!(e, Event::Artifact { builder_id, id, .. } if builder_id == "huawei.huaweicloud" && *id == image_id)));
 
     // The image is there, active, with the template's tags, the build tag and the minimum disk.
