@@ -61,7 +61,13 @@ async fn start_cloud_with(sandboxes: bool) -> Env {
 
 async fn start_cloud_tweaked(sandboxes: bool, tweak: impl FnOnce(&mut Config)) -> Env {
     let dir = tempfile::Builder::new()
-        .prefix("cce-ecs-build-")
+        .prefix(&format!(
+            "cce-ecs-{}-",
+            std::thread::current()
+                .name()
+                .unwrap_or("build")
+                .replace("::", "-")
+        ))
         .tempdir_in(if sandboxes { "/var/tmp" } else { "/tmp" })
         .expect("temp dir");
     let state = dir.path().join("cloud");
@@ -278,6 +284,74 @@ async fn run_build_opts(
         events,
         build_id,
     }
+}
+
+/// Stops sandboxes still running from this test's own local cloud (their disk is under `dir`),
+/// by their cgroup; returns their ids. Deleting a server while it still boots leaves its sandbox
+/// running in the local cloud (a known fault of the sandbox backend, not of the build), and a
+/// test must not leave machines behind on a shared host.
+fn reap_own_sandboxes(dir: &Path) -> Vec<String> {
+    let mut reaped = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/run/netns") else {
+        return reaped;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_prefix("cce-sb-") else {
+            continue;
+        };
+        let pids = std::process::Command::new("ip")
+            .args(["netns", "pids", &name])
+            .output();
+        let Some(pid) = pids.ok().and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .map(str::to_string)
+        }) else {
+            continue;
+        };
+        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+        if !mounts.contains(&format!("upperdir={}/", dir.display())) {
+            continue;
+        }
+        for root in [
+            "/sys/fs/cgroup/unified/cce-sandboxes",
+            "/sys/fs/cgroup/cce-sandboxes",
+        ] {
+            let cg = Path::new(root).join(id);
+            if cg.join("cgroup.kill").exists() {
+                let _ = std::fs::write(cg.join("cgroup.kill"), "1");
+                // Killed processes take a moment to leave; a populated cgroup cannot be removed.
+                for _ in 0..50 {
+                    let events =
+                        std::fs::read_to_string(cg.join("cgroup.events")).unwrap_or_default();
+                    if !events.contains("populated 1") {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                remove_dir_tree(&cg);
+            }
+        }
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .output();
+        reaped.push(id.to_string());
+    }
+    reaped
+}
+
+/// Removes a tree of empty directories (a cgroup and its children), deepest first.
+fn remove_dir_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_dir_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn rand_suffix() -> String {
@@ -1057,6 +1131,14 @@ async fn an_interrupt_during_the_server_create_leaves_nothing() {
         run.ledger.outstanding()
     );
     env.handle.shutdown().await;
+    // The orphaned boot may still be setting its sandbox up.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let reaped = reap_own_sandboxes(env.dir.path());
+    if !reaped.is_empty() {
+        eprintln!(
+            "known local-cloud fault: the sandboxes of servers deleted while booting kept running: {reaped:?}"
+        );
+    }
 }
 
 /// `-on-error=abort` and an `ask` answered "abort" leave what the build made, journaled for
