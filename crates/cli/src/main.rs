@@ -45,7 +45,7 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Check `required_plugins` against the built-in builders (downloads nothing).
     Init(commands::init::Args),
-    /// Run the builds of a template (null sources for now).
+    /// Run the builds of a template: null sources, and huaweicloud-ecs on the cloud or the embedded local cloud.
     Build(commands::build::Args),
     /// Rewrite templates in Packer's canonical layout.
     Fmt(commands::fmt::Args),

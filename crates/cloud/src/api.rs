@@ -313,6 +313,13 @@ impl Client {
         Ok(self.send_json::<JobResponse>(&call).await?.job_id)
     }
 
+    /// `PATCH /v2/cloudimages/{id}` replacing `/min_disk` (GB); returns the updated image.
+    pub async fn update_image_min_disk(&self, image_id: &str, min_disk: u32) -> Result<Image, CloudError> {
+        let call = Call::new(Service::Ims, "update image", Method::PATCH, format!("/v2/cloudimages/{}", enc(image_id)))
+            .json(&json!([{"op": "replace", "path": "/min_disk", "value": min_disk}]))?;
+        self.send_json::<Image>(&call).await
+    }
+
     /// `DELETE /v2/images/{id}`.
     pub async fn delete_image(&self, image_id: &str) -> Result<(), CloudError> {
         let call = Call::new(Service::Ims, "delete image", Method::DELETE, format!("/v2/images/{}", enc(image_id)));
@@ -406,11 +413,6 @@ impl Client {
 
     /// Every v1 security group of the project (all pages), to resolve groups given by name.
     pub async fn list_security_groups(&self) -> Result<Vec<SecurityGroup>, CloudError> {
-        #[derive(serde::Deserialize)]
-        struct SecurityGroupList {
-            #[serde(default)]
-            security_groups: Vec<SecurityGroup>,
-        }
         let base = self.vpc("list security groups", Method::GET, "/security-groups")?.query("limit", PAGE);
         collect_pages(
             |marker| {

@@ -116,6 +116,8 @@ pub trait Cloud: Send + Sync {
     /// the tag `tag` (`(key, value)`). Images are never matched by name, only by that tag: a
     /// user's own image may share a name.
     fn list_leftovers<'a>(&'a self, kind: Findable, prefix: &'a str, tag: (&'a str, &'a str)) -> BoxFuture<'a, CloudResult<Vec<Leftover>>>;
+    /// Sets the minimum disk (GB) of a private image (IMS `PATCH /v2/cloudimages/{id}`).
+    fn update_image_min_disk<'a>(&'a self, image_id: &'a str, min_disk: u32) -> BoxFuture<'a, CloudResult<Image>>;
 }
 
 /// A client ready for a build: the project id resolved through IAM (by `project_name`) when the
@@ -394,6 +396,10 @@ impl Cloud for Client {
 
     fn list_eips(&self) -> BoxFuture<'_, CloudResult<Vec<PublicIp>>> {
         Box::pin(Client::list_eips(self))
+    }
+
+    fn update_image_min_disk<'a>(&'a self, image_id: &'a str, min_disk: u32) -> BoxFuture<'a, CloudResult<Image>> {
+        Box::pin(Client::update_image_min_disk(self, image_id, min_disk))
     }
 
     fn list_security_groups(&self) -> BoxFuture<'_, CloudResult<Vec<SecurityGroup>>> {

@@ -634,6 +634,12 @@ pub struct SecurityGroup {
 }
 
 #[derive(Deserialize)]
+pub(crate) struct SecurityGroupList {
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroup>,
+}
+
+#[derive(Deserialize)]
 pub(crate) struct SecurityGroupEnvelope {
     pub security_group: SecurityGroup,
 }

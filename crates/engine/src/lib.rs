@@ -13,6 +13,7 @@
 
 pub mod comm;
 pub mod dry_run;
+pub mod ecs_build;
 pub mod events;
 pub mod interrupt;
 pub mod ledger;

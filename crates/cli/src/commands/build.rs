@@ -1,16 +1,33 @@
 //! The `build` subcommand: loads a template, selects builds with `-only`/`-except` and runs
-//! every build whose sources are all `null`, reporting like `packer build` (plain text,
-//! `-machine-readable` CSV or `--json` lines). Exit 0 when every build succeeded, 1 otherwise.
+//! them, reporting like `packer build` (plain text, `-machine-readable` CSV or `--json` lines).
+//! `null` sources run one after the other; `huaweicloud-ecs` sources run concurrently (up to
+//! `-parallel-builds`) on the real cloud when the template has credentials, else on the embedded
+//! local cloud, each with its own journal so `cce-image-builder cleanup <id>` can finish what an
+//! interrupted or killed build left. Exit 0 when every build succeeded, 1 otherwise, 130/143
+//! after SIGINT/SIGTERM.
 
+use std::collections::HashMap;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use cce_engine::events::{JsonLinesReporter, MachineReadableReporter, PlainReporter, Reporter};
-use cce_engine::null_build::{NullBuild, OnError, new_run_uuid};
+use anyhow::Context;
+use cce_cloud::signer::Credentials;
+use cce_cloud::{Client, ClientConfig, Cloud, Endpoints, EndpointsFile, TransportOptions, Waits};
+use cce_engine::ecs_build::{
+    self, EcsBuild, EcsBuildOutcome, EcsOptions, FailureChoice, OnFailure,
+};
+use cce_engine::events::{
+    Event, JsonLinesReporter, MachineReadableReporter, PlainReporter, Reporter,
+};
+use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
+use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_id, state_root};
+use cce_engine::null_build::{NullBuild, OnError, display_name, new_run_uuid};
 use cce_engine::redact::Redactor;
 use cce_template::diag::Diagnostics;
 use cce_template::load::load;
-use cce_template::schema::SourceConfig;
+use cce_template::schema::huaweicloud::HuaweiEcsConfig;
+use cce_template::schema::{Build, BuildSource, SourceConfig};
 
 use super::validate::{VarArgs, glob_match};
 use crate::exit;
@@ -26,13 +43,24 @@ pub struct Args {
     /// Build all sources but these.
     #[arg(long = "except", value_delimiter = ',', value_name = "NAMES")]
     pub except: Vec<String>,
-    /// What to do when a build fails: cleanup (run the error-cleanup-provisioner) or abort.
+    /// What to do when a build fails: cleanup (run the error-cleanup-provisioner, remove what
+    /// the build made), abort (leave everything for `cleanup <id>`), ask (on a terminal), or
+    /// run-cleanup-provisioner (run it, then abort).
     #[arg(
         long = "on-error",
-        value_name = "cleanup|abort",
+        value_name = "cleanup|abort|ask|run-cleanup-provisioner",
         default_value = "cleanup"
     )]
     pub on_error: String,
+    /// How many builds run at once; 0 means no limit.
+    #[arg(long = "parallel-builds", value_name = "N", default_value_t = 0)]
+    pub parallel_builds: usize,
+    /// Pause after each step of a cloud build until Enter is pressed (needs a terminal).
+    #[arg(long = "debug")]
+    pub debug: bool,
+    /// Do not copy the build log (PACKER_LOG_PATH) into the image.
+    #[arg(long = "no-log-in-image")]
+    pub no_log_in_image: bool,
     /// Packer's machine-readable CSV output.
     #[arg(long = "machine-readable")]
     pub machine_readable: bool,
@@ -42,7 +70,7 @@ pub struct Args {
     /// One JSON event per line on stdout.
     #[arg(long = "json")]
     pub json: bool,
-    /// Accepted for Packer compatibility: a null build leaves no artifact to overwrite.
+    /// Delete private images named like a build's `image_name` before building it.
     #[arg(long = "force")]
     pub force: bool,
     /// Accepted for Packer compatibility: output is never colored.
@@ -57,13 +85,35 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: only one of -only or -except may be given");
         return Ok(exit::FAILED);
     }
+    // Null builds have nothing to clean up: only whether the error-cleanup-provisioner runs.
     let on_error = match args.on_error.as_str() {
-        "cleanup" => OnError::Cleanup,
+        "cleanup" | "ask" | "run-cleanup-provisioner" => OnError::Cleanup,
         "abort" => OnError::Abort,
         other => {
-            eprintln!("error: -on-error={other} is not supported; use cleanup or abort");
+            eprintln!(
+                "error: -on-error={other} is not supported; use cleanup, abort, ask or run-cleanup-provisioner"
+            );
             return Ok(exit::USAGE);
         }
+    };
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if args.debug && !terminal {
+        eprintln!(
+            "error: -debug pauses for Enter after each step and needs a terminal on stdin; run it interactively or drop -debug"
+        );
+        return Ok(exit::USAGE);
+    }
+    let on_failure = match args.on_error.as_str() {
+        "abort" => OnFailure::Abort,
+        "run-cleanup-provisioner" => OnFailure::RunCleanupProvisioner,
+        "ask" if terminal => OnFailure::Ask(Arc::new(ask_on_failure)),
+        "ask" => {
+            eprintln!(
+                "warning: -on-error=ask needs a terminal to ask on; a failed build is cleaned up"
+            );
+            OnFailure::Cleanup
+        }
+        _ => OnFailure::Cleanup,
     };
     if args.json && args.machine_readable {
         eprintln!(
@@ -98,16 +148,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::FAILED);
     };
     select(&mut plan, &args.only, &args.except);
+    // Fields the builder cannot honour are refused before anything is created.
+    let mut refused = false;
     for build in &plan.builds {
         for source in &build.sources {
-            if let SourceConfig::HuaweiEcs(_) = source.config {
-                eprintln!(
-                    "error: source {} uses the huaweicloud-ecs builder, which `build` cannot run yet; only null sources are built for now (use -only to select them)",
-                    source.reference()
-                );
-                return Ok(exit::FAILED);
+            if let SourceConfig::HuaweiEcs(cfg) = &source.config {
+                for why in ecs_build::unsupported(cfg) {
+                    eprintln!("error: source {}: {why}", source.reference());
+                    refused = true;
+                }
             }
         }
+    }
+    if refused {
+        return Ok(exit::FAILED);
     }
 
     let redactor = Redactor::new();
@@ -143,6 +197,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     for build in &plan.builds {
         for source in &build.sources {
+            if !matches!(source.config, SourceConfig::Null(_)) {
+                continue;
+            }
             let job = NullBuild {
                 build,
                 source,
@@ -158,7 +215,382 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     }
-    Ok(if failed == 0 { exit::OK } else { exit::FAILED })
+    let ecs: Vec<(Build, BuildSource)> = plan
+        .builds
+        .iter()
+        .flat_map(|b| {
+            b.sources
+                .iter()
+                .filter(|s| matches!(s.config, SourceConfig::HuaweiEcs(_)))
+                .map(move |s| (b.clone(), s.clone()))
+        })
+        .collect();
+    if ecs.is_empty() {
+        return Ok(if failed == 0 { exit::OK } else { exit::FAILED });
+    }
+    let env: HashMap<String, String> = opts.env.clone().into_iter().collect();
+    let log_file = match (args.no_log_in_image, env.get("PACKER_LOG_PATH")) {
+        (false, Some(p)) if !p.is_empty() => Some(opts.cwd.join(p)),
+        _ => None,
+    };
+    let ctx = EcsRun {
+        reporter,
+        redactor,
+        run_uuid,
+        cwd: opts.cwd.clone(),
+        template: args.path.display().to_string(),
+        env,
+        on_failure,
+        parallel: args.parallel_builds,
+        debug: args.debug,
+        force: args.force,
+        log_file,
+        to_stdout: !args.json && !args.machine_readable,
+    };
+    let code = runtime.block_on(run_ecs(ctx, ecs))?;
+    Ok(if failed == 0 {
+        code
+    } else {
+        code.max(exit::FAILED)
+    })
+}
+
+/// What every ECS build of one `build` command shares.
+struct EcsRun {
+    reporter: Arc<dyn Reporter>,
+    redactor: Redactor,
+    run_uuid: String,
+    cwd: PathBuf,
+    template: String,
+    env: HashMap<String, String>,
+    on_failure: OnFailure,
+    parallel: usize,
+    debug: bool,
+    force: bool,
+    log_file: Option<PathBuf>,
+    /// Plain output (not JSON or CSV): notes go to stdout with the rest.
+    to_stdout: bool,
+}
+
+impl EcsRun {
+    fn note(&self, text: &str) {
+        if self.to_stdout {
+            println!("{text}");
+            let _ = std::io::stdout().flush();
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// The stable first line of a build on the embedded local cloud.
+pub const LOCAL_CLOUD_NOTE: &str = "==> Building on the embedded local cloud (no credentials set): it proves the pipeline and the scripts, not the cloud";
+
+/// A cloud to build on and where a later `cleanup` finds it again.
+struct Target {
+    cloud: Arc<dyn Cloud>,
+    header: CloudTarget,
+    local: bool,
+}
+
+async fn run_ecs(ctx: EcsRun, builds: Vec<(Build, BuildSource)>) -> anyhow::Result<u8> {
+    let (interrupter, interrupt) = interrupt::channel();
+    let build_ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::spawn(listen_for_signals(interrupter, Arc::clone(&build_ids)));
+    let result = run_ecs_builds(&ctx, builds, interrupt.clone(), &build_ids).await;
+    listener.abort();
+    let outcomes = match result {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(match interrupt.signal() {
+                Some(s) => s.exit_code(),
+                None => exit::FAILED,
+            });
+        }
+    };
+    if let Some(sig) = interrupt.signal() {
+        return Ok(sig.exit_code());
+    }
+    let bad = outcomes
+        .iter()
+        .any(|o| o.error.is_some() || !o.cleanup_failures.is_empty());
+    Ok(if bad { exit::FAILED } else { exit::OK })
+}
+
+async fn run_ecs_builds(
+    ctx: &EcsRun,
+    builds: Vec<(Build, BuildSource)>,
+    interrupt: Interrupt,
+    build_ids: &Arc<Mutex<Vec<String>>>,
+) -> anyhow::Result<Vec<EcsBuildOutcome>> {
+    let cfg_of = |s: &BuildSource| match &s.config {
+        SourceConfig::HuaweiEcs(c) => Some(c.clone()),
+        _ => None,
+    };
+    let needs_local = builds
+        .iter()
+        .any(|(_, s)| cfg_of(s).is_some_and(|c| c.local_cloud));
+    let mut local = None;
+    if needs_local {
+        ctx.note(LOCAL_CLOUD_NOTE);
+        let get = |k: &str| ctx.env.get(k).cloned();
+        let state = crate::embedded::state_dir(&get)?;
+        let (profile, scale) = crate::embedded::profile(&get)?;
+        let handle = crate::embedded::start(&state, profile, scale).await?;
+        let client = Client::new(crate::embedded::client_config(&handle)?)
+            .context("cannot make a client for the embedded local cloud")?;
+        local = Some((handle, Arc::new(client) as Arc<dyn Cloud>, state));
+    }
+    let mut targets = Vec::new();
+    for (_, source) in &builds {
+        let Some(cfg) = cfg_of(source) else { continue };
+        let target = match &local {
+            Some((handle, cloud, state)) if cfg.local_cloud => Target {
+                cloud: Arc::clone(cloud),
+                header: CloudTarget {
+                    kind: CloudKind::Local,
+                    region: handle.region.clone(),
+                    endpoints_file: None,
+                    local_state_dir: Some(state.clone()),
+                },
+                local: true,
+            },
+            _ => real_target(&cfg, &ctx.env)
+                .await
+                .with_context(|| format!("source {}", source.reference()))?,
+        };
+        targets.push(target);
+    }
+
+    let limit = if ctx.parallel == 0 {
+        builds.len().max(1)
+    } else {
+        ctx.parallel
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let root = state_root(&ctx.env);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, ((build, source), target)) in builds.into_iter().zip(targets).enumerate() {
+        let build_id = new_build_id();
+        let header = BuildHeader {
+            build_id: build_id.clone(),
+            template: ctx.template.clone(),
+            cloud: target.header.clone(),
+            pid: std::process::id(),
+        };
+        let ledger = Ledger::create(&root, &build_id, header).with_context(|| {
+            format!(
+                "cannot create the journal of build {build_id} under {}",
+                root.display()
+            )
+        })?;
+        build_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(build_id.clone());
+        let name = display_name(&build, &source);
+        let _ = ctx.reporter.report(&Event::StepStarted {
+            build: name,
+            step: format!("Build id {build_id} (journal {})", ledger.path().display()),
+        });
+        let job = OwnedEcsBuild {
+            build,
+            source,
+            cloud: target.cloud,
+            ledger: Arc::new(ledger),
+            reporter: Arc::clone(&ctx.reporter),
+            redactor: ctx.redactor.clone(),
+            run_uuid: ctx.run_uuid.clone(),
+            cwd: ctx.cwd.clone(),
+            on_error: ctx.on_failure.clone(),
+            interrupt: interrupt.clone(),
+            log_file: ctx.log_file.clone(),
+            local_cloud: target.local,
+            options: EcsOptions {
+                force: ctx.force,
+                pause_after_step: ctx
+                    .debug
+                    .then(|| Arc::new(pause_after_step) as ecs_build::PauseFn),
+            },
+        };
+        let permits = Arc::clone(&permits);
+        set.spawn(async move {
+            // The semaphore is never closed, so acquiring only waits for a free slot.
+            let _slot = permits.acquire_owned().await;
+            (i, job.run().await)
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(o) => outcomes.push(o),
+            Err(e) => anyhow::bail!("a build task ended abnormally: {e}"),
+        }
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    if let Some((handle, _, _)) = local {
+        handle.shutdown().await;
+    }
+    Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+}
+
+/// An [`EcsBuild`] that owns its build and source, so it can run on its own task.
+struct OwnedEcsBuild {
+    build: Build,
+    source: BuildSource,
+    cloud: Arc<dyn Cloud>,
+    ledger: Arc<Ledger>,
+    reporter: Arc<dyn Reporter>,
+    redactor: Redactor,
+    run_uuid: String,
+    cwd: PathBuf,
+    on_error: OnFailure,
+    interrupt: Interrupt,
+    log_file: Option<PathBuf>,
+    local_cloud: bool,
+    options: EcsOptions,
+}
+
+impl OwnedEcsBuild {
+    async fn run(self) -> EcsBuildOutcome {
+        EcsBuild {
+            build: &self.build,
+            source: &self.source,
+            cloud: self.cloud,
+            ledger: self.ledger,
+            reporter: self.reporter,
+            redactor: self.redactor,
+            run_uuid: self.run_uuid,
+            cwd: self.cwd,
+            on_error: self.on_error,
+            interrupt: self.interrupt,
+            waits: Waits::default(),
+            log_file: self.log_file,
+            local_cloud: self.local_cloud,
+            options: self.options,
+        }
+        .run()
+        .await
+    }
+}
+
+/// A client of the real cloud from the source's access fields; `CCE_ENDPOINTS_FILE` replaces
+/// the endpoints only (a local cloud standing in for the real one in tests), the keys and the
+/// project still come from the template.
+async fn real_target(
+    cfg: &HuaweiEcsConfig,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Target> {
+    let file = EndpointsFile::from_env(env).context("CCE_ENDPOINTS_FILE")?;
+    let (endpoints, endpoints_file) = match &file {
+        Some(f) => (
+            f.endpoints().context("CCE_ENDPOINTS_FILE")?,
+            env.get("CCE_ENDPOINTS_FILE").map(PathBuf::from),
+        ),
+        None => match &cfg.auth_url {
+            Some(url) => (
+                Endpoints::from_auth_url(&cfg.region, url)
+                    .with_context(|| format!("auth_url {url:?}"))?,
+                None,
+            ),
+            None => (Endpoints::cloud_ru(&cfg.region), None),
+        },
+    };
+    let credentials = Credentials {
+        access_key: cfg.access_key.clone(),
+        secret_key: cfg.secret_key.clone(),
+        security_token: cfg.security_token.clone(),
+    };
+    let mut config = ClientConfig::new(endpoints, credentials);
+    config.project_id = cfg.project_id.clone();
+    config.transport = TransportOptions::from_env(env);
+    config.transport.insecure = cfg.insecure;
+    let region = config.endpoints.region().to_string();
+    let project = cfg
+        .project_name
+        .clone()
+        .unwrap_or_else(|| cfg.region.clone());
+    let client = cce_cloud::connect(config, &project)
+        .await
+        .with_context(|| {
+            format!("cannot reach the cloud of region {region} (project {project:?})")
+        })?;
+    Ok(Target {
+        cloud: Arc::new(client),
+        header: CloudTarget {
+            kind: CloudKind::Real,
+            region,
+            endpoints_file,
+            local_state_dir: None,
+        },
+        local: false,
+    })
+}
+
+/// SIGINT/SIGTERM → the interrupter. The second SIGINT says what is going on, the third leaves
+/// at once (the journals stay for `cleanup`).
+async fn listen_for_signals(interrupter: Interrupter, build_ids: Arc<Mutex<Vec<String>>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        eprintln!("warning: cannot listen for SIGINT/SIGTERM; an interrupt will not clean up");
+        return;
+    };
+    loop {
+        let sig = tokio::select! {
+            _ = int.recv() => Signal::Interrupt,
+            _ = term.recv() => Signal::Terminate,
+        };
+        let n = interrupter.interrupt(sig);
+        let ids = build_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join(" ");
+        match n {
+            1 => eprintln!("==> Interrupted: stopping the builds and cleaning up..."),
+            2 => eprintln!(
+                "==> cleanup is running; press Ctrl-C again to leave the rest to `cce-image-builder cleanup {ids}`"
+            ),
+            _ => {
+                eprintln!(
+                    "==> leaving now; `cce-image-builder cleanup {ids}` removes what is left"
+                );
+                std::process::exit(i32::from(sig.exit_code()));
+            }
+        }
+    }
+}
+
+/// `-on-error=ask` on a terminal.
+fn ask_on_failure(step: &str, error: &str) -> FailureChoice {
+    let stdin = std::io::stdin();
+    loop {
+        eprintln!("==> Step {step:?} failed: {error}");
+        eprint!("==> [c] Clean up and exit, [a] abort without cleanup, [r] retry step? ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            return FailureChoice::Cleanup;
+        }
+        match line.trim() {
+            "c" | "C" => return FailureChoice::Cleanup,
+            "a" | "A" => return FailureChoice::Abort,
+            "r" | "R" => eprintln!(
+                "==> retry is not offered: a failed cloud step may have half-made a resource, so it is cleaned up or left, never repeated; choose c or a"
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// `-debug` after each step.
+fn pause_after_step(step: &str) {
+    eprintln!("==> Pausing after run of step '{step}'. Press enter to continue.");
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
 }
 
 /// Keeps the builds' sources selected by `-only`/`-except`, matched like Packer against
