@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use cce_cloud::signer::Credentials;
 use cce_cloud::{ClientConfig, Endpoints, Service};
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, Profile, SandboxBackend, SandboxConfig};
+use cce_localcloud::{
+    Config, LocalCloud, LocalCloudHandle, Profile, SandboxBackend, SandboxConfig,
+};
 
 /// The state directory of the embedded local cloud: `CCE_LOCALCLOUD_STATE`, else
 /// `/var/lib/cce-image-builder/localcloud` for root (sandboxes run as other users and must reach

@@ -52,7 +52,10 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let dir = tempfile::Builder::new().prefix("cce-kill-").tempdir_in("/var/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("cce-kill-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
         std::fs::write(dir.path().join("kill.pkr.hcl"), TEMPLATE).unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -111,7 +114,12 @@ impl World {
             config.project_id = Some(handle.project_id.clone());
             let client = Client::new(config).unwrap();
             let mut out = Vec::new();
-            for s in client.list_servers(&ServerQuery::default()).await.unwrap().servers {
+            for s in client
+                .list_servers(&ServerQuery::default())
+                .await
+                .unwrap()
+                .servers
+            {
                 out.push(format!("server {} {}", s.name, s.status));
             }
             for k in client.list_keypairs().await.unwrap() {
@@ -126,7 +134,10 @@ impl World {
             for s in client.list_subnets(None).await.unwrap() {
                 out.push(format!("subnet {}", s.id));
             }
-            let q = ImageQuery { image_type: Some("private".into()), ..Default::default() };
+            let q = ImageQuery {
+                image_type: Some("private".into()),
+                ..Default::default()
+            };
             for i in client.list_images(&q).await.unwrap() {
                 out.push(format!("image {} {}", i.id, i.status));
             }
@@ -145,11 +156,20 @@ fn read_events(child: &mut Child, mut stop: impl FnMut(&Value) -> bool) -> (Stri
     let deadline = Instant::now() + Duration::from_secs(600);
     for line in BufReader::new(out).lines() {
         let line = line.unwrap();
-        assert!(Instant::now() < deadline, "the build ran for more than 10 minutes");
-        let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+        assert!(
+            Instant::now() < deadline,
+            "the build ran for more than 10 minutes"
+        );
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         match event["type"].as_str() {
-            Some("build_started") => build_id = event["build_id"].as_str().unwrap_or_default().to_string(),
-            Some("step_started") => steps.push(event["step"].as_str().unwrap_or_default().to_string()),
+            Some("build_started") => {
+                build_id = event["build_id"].as_str().unwrap_or_default().to_string()
+            }
+            Some("step_started") => {
+                steps.push(event["step"].as_str().unwrap_or_default().to_string())
+            }
             _ => {}
         }
         if stop(&event) {
@@ -165,7 +185,10 @@ fn wait_exit(child: &mut Child) -> Option<i32> {
         if let Some(status) = child.try_wait().unwrap() {
             return status.code();
         }
-        assert!(Instant::now() < deadline, "the build did not exit within 5 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "the build did not exit within 5 minutes"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -198,7 +221,12 @@ fn steps_of_a_build(world: &World) -> Vec<String> {
     let mut child = world.build();
     let (_, steps) = read_events(&mut child, |_| false);
     let code = wait_exit(&mut child);
-    assert_eq!(code, Some(0), "the reference build failed: {}", stderr_of(&mut child));
+    assert_eq!(
+        code,
+        Some(0),
+        "the reference build failed: {}",
+        stderr_of(&mut child)
+    );
     assert!(steps.len() >= 5, "too few steps: {steps:?}");
     steps
 }
@@ -213,16 +241,27 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
         let world = World::new();
         let fresh = world.inventory();
         let mut child = world.build();
-        let (build_id, _) = read_events(&mut child, |e| e["type"] == "step_started" && e["step"] == step.as_str());
-        assert!(!build_id.is_empty(), "no build_started event before step {step}");
+        let (build_id, _) = read_events(&mut child, |e| {
+            e["type"] == "step_started" && e["step"] == step.as_str()
+        });
+        assert!(
+            !build_id.is_empty(),
+            "no build_started event before step {step}"
+        );
         signal(&child, sig);
         let code = wait_exit(&mut child);
         let stderr = stderr_of(&mut child);
         match sig {
             nix::sys::signal::Signal::SIGINT => {
-                assert!(code == Some(130) || code == Some(0), "SIGINT at {step}: exit {code:?}\n{stderr}");
+                assert!(
+                    code == Some(130) || code == Some(0),
+                    "SIGINT at {step}: exit {code:?}\n{stderr}"
+                );
             }
-            _ => assert_eq!(code, None, "SIGKILL at {step}: the build still exited by itself"),
+            _ => assert_eq!(
+                code, None,
+                "SIGKILL at {step}: the build still exited by itself"
+            ),
         }
         cleanup(&world, &build_id);
         let after = world.inventory();
@@ -232,7 +271,10 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
             // A build that finished before the signal keeps its image; any other image is a leak.
             .filter(|r| !(code == Some(0) && r.starts_with("image ")))
             .collect();
-        assert!(left.is_empty(), "{sig:?} at step {step:?} left: {left:?}\n{stderr}");
+        assert!(
+            left.is_empty(),
+            "{sig:?} at step {step:?} left: {left:?}\n{stderr}"
+        );
     }
 }
 

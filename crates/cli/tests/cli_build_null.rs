@@ -644,18 +644,30 @@ fn a_shell_provisioner_without_a_connection_fails_clearly() {
 }
 
 #[test]
-fn a_huaweicloud_source_is_refused_with_a_clear_message() {
+fn dry_run_of_a_huaweicloud_source_shows_the_plan_and_calls_nothing() {
     let d = project(
-        "source \"huaweicloud-ecs\" \"ecs\" {\n  region = \"ru-moscow-1\"\n  image_name = \"x\"\n  source_image_name = \"Ubuntu\"\n  flavor = \"s6.large.2\"\n  ssh_username = \"root\"\n  vpc_id = \"v\"\n  subnets = [\"s\"]\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.ecs\"]\n}\n",
+        "source \"huaweicloud-ecs\" \"ecs\" {\n  region = \"ru-moscow-1\"\n  image_name = \"x\"\n  source_image_name = \"Ubuntu\"\n  flavor = \"s6.large.2\"\n  ssh_username = \"root\"\n  vpc_id = \"v\"\n  subnets = [\"s\"]\n  eip_bandwidth_size = 5\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.ecs\"]\n}\n",
     );
-    let r = build(d.path(), &["."]);
+    // Credentials and an IAM endpoint where nothing listens: any call would fail the run.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
+    cmd.current_dir(d.path())
+        .args(["build", "-dry-run", "."])
+        .env("HW_ACCESS_KEY", "AKDRYRUNDRYRUNDRYRUN")
+        .env("HW_SECRET_KEY", "dry-run-secret-key-that-is-long-enough")
+        .env("HW_AUTH_URL", "https://127.0.0.1:9/v3")
+        .env("XDG_STATE_HOME", d.path().join("state"))
+        .stdin(Stdio::null());
+    let r = cmd.output().expect("the binary runs");
     let all = both(&r);
-    assert_eq!(r.status.code(), Some(1), "{all}");
+    assert_eq!(r.status.code(), Some(0), "{all}");
     assert!(!all.contains("panicked"), "{all}");
-    assert!(
-        all.contains("uses the huaweicloud-ecs builder, which `build` cannot run yet"),
-        "{all}"
-    );
+    let out = text(&r.stdout);
+    assert!(out.contains("huaweicloud-ecs.ecs: would run"), "{out}");
+    assert!(out.contains("s6.large.2"), "the flavor is not in the plan: {out}");
+    assert!(out.contains("/cloudservers"), "the server create call is not listed: {out}");
+    assert!(!out.contains("dry-run-secret"), "{out}");
+    // Nothing was journaled: a dry run creates no build.
+    assert!(!d.path().join("state/cce-image-builder/builds").exists(), "{all}");
 }
 
 #[test]

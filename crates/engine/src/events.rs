@@ -355,6 +355,18 @@ struct PendingArtifact {
 #[derive(Default)]
 pub(crate) struct PackerUi {
     artifacts: BTreeMap<String, Vec<PendingArtifact>>,
+    /// Builds that ended since the last summary, in the order they ended.
+    finished: Vec<FinishedBuild>,
+    /// The longest build's time: what Packer's "Wait completed" reports.
+    wait_ms: u64,
+}
+
+/// A build that ended, kept for the summary.
+struct FinishedBuild {
+    build: String,
+    artifacts: Vec<PendingArtifact>,
+    /// Why it failed; `None` when it succeeded.
+    why: Option<String>,
 }
 
 /// Go's `durafmt` style used by Packer: `1 minute 2 seconds 30 milliseconds`.
@@ -477,83 +489,113 @@ impl PackerUi {
                 ..
             } => {
                 let dur = human_duration(*elapsed_ms);
-                let top_say = |text: String| UiLine::Say {
-                    text,
-                    build_scoped: false,
-                };
-                let top_error = |text: String| UiLine::Error {
-                    text,
-                    build_scoped: false,
-                };
+                self.wait_ms = self.wait_ms.max(*elapsed_ms);
                 let artifacts = self.artifacts.remove(build).unwrap_or_default();
-                let mut out = Vec::new();
                 if *status == BuildStatus::Succeeded {
-                    out.push(say(format!("Build '{build}' finished after {dur}.")));
-                    out.push(top_say(format!("\n==> Wait completed after {dur}")));
-                    if artifacts.is_empty() {
-                        out.push(top_say(
-                            "\n==> Builds finished but no artifacts were created.".into(),
-                        ));
-                        return out;
-                    }
-                    out.push(top_say(
-                        "\n==> Builds finished. The artifacts of successful builds are:".into(),
-                    ));
-                    let machine = |args: Vec<String>| UiLine::Machine {
-                        target: build.clone(),
-                        kind: "artifact".into(),
-                        args,
-                    };
-                    out.push(UiLine::Machine {
-                        target: build.clone(),
-                        kind: "artifact-count".into(),
-                        args: vec![artifacts.len().to_string()],
+                    self.finished.push(FinishedBuild {
+                        build: build.clone(),
+                        artifacts,
+                        why: None,
                     });
-                    for (i, a) in artifacts.iter().enumerate() {
-                        let i = i.to_string();
-                        out.push(machine(vec![
-                            i.clone(),
-                            "builder-id".into(),
-                            a.builder_id.clone(),
-                        ]));
-                        out.push(machine(vec![i.clone(), "id".into(), a.id.clone()]));
-                        out.push(machine(vec![
-                            i.clone(),
-                            "string".into(),
-                            a.description.clone(),
-                        ]));
-                        out.push(machine(vec![i.clone(), "files-count".into(), "0".into()]));
-                        out.push(machine(vec![i.clone(), "end".into()]));
-                        out.push(top_say(format!("--> {build}: {}", a.description)));
-                    }
+                    vec![say(format!("Build '{build}' finished after {dur}."))]
                 } else {
                     let why = why.clone().unwrap_or_else(|| match status {
                         BuildStatus::Interrupted => "build was interrupted".into(),
                         _ => "build failed".into(),
                     });
-                    out.push(error(format!("Build '{build}' errored after {dur}: {why}")));
-                    out.push(top_say(format!("\n==> Wait completed after {dur}")));
-                    out.push(UiLine::Machine {
-                        target: String::new(),
-                        kind: "error-count".into(),
-                        args: vec!["1".into()],
+                    self.finished.push(FinishedBuild {
+                        build: build.clone(),
+                        artifacts: Vec::new(),
+                        why: Some(why.clone()),
                     });
-                    out.push(top_error(
-                        "\n==> Some builds didn't complete successfully and had errors:".into(),
-                    ));
-                    out.push(UiLine::Machine {
-                        target: build.clone(),
-                        kind: "error".into(),
-                        args: vec![why.clone()],
-                    });
-                    out.push(top_error(format!("--> {build}: {why}")));
-                    out.push(top_say(
-                        "\n==> Builds finished but no artifacts were created.".into(),
-                    ));
+                    vec![error(format!("Build '{build}' errored after {dur}: {why}"))]
                 }
-                out
             }
         }
+    }
+
+    /// What Packer prints once after every build ended: the wait, the errors of the failed
+    /// builds, the artifacts of the successful ones. Empty when no build finished since the
+    /// last summary.
+    pub(crate) fn summary(&mut self) -> Vec<UiLine> {
+        if self.finished.is_empty() {
+            return Vec::new();
+        }
+        let finished = std::mem::take(&mut self.finished);
+        let top_say = |text: String| UiLine::Say {
+            text,
+            build_scoped: false,
+        };
+        let top_error = |text: String| UiLine::Error {
+            text,
+            build_scoped: false,
+        };
+        let mut out = vec![top_say(format!(
+            "\n==> Wait completed after {}",
+            human_duration(std::mem::take(&mut self.wait_ms))
+        ))];
+        let failed: Vec<(&String, &String)> = finished
+            .iter()
+            .filter_map(|f| f.why.as_ref().map(|w| (&f.build, w)))
+            .collect();
+        if !failed.is_empty() {
+            out.push(UiLine::Machine {
+                target: String::new(),
+                kind: "error-count".into(),
+                args: vec![failed.len().to_string()],
+            });
+            out.push(top_error(
+                "\n==> Some builds didn't complete successfully and had errors:".into(),
+            ));
+            for (build, why) in &failed {
+                out.push(UiLine::Machine {
+                    target: (*build).clone(),
+                    kind: "error".into(),
+                    args: vec![(*why).clone()],
+                });
+                out.push(top_error(format!("--> {build}: {why}")));
+            }
+        }
+        if finished.iter().all(|f| f.artifacts.is_empty()) {
+            out.push(top_say(
+                "\n==> Builds finished but no artifacts were created.".into(),
+            ));
+            return out;
+        }
+        out.push(top_say(
+            "\n==> Builds finished. The artifacts of successful builds are:".into(),
+        ));
+        for f in finished.iter().filter(|f| !f.artifacts.is_empty()) {
+            let build = &f.build;
+            let machine = |args: Vec<String>| UiLine::Machine {
+                target: build.clone(),
+                kind: "artifact".into(),
+                args,
+            };
+            out.push(UiLine::Machine {
+                target: build.clone(),
+                kind: "artifact-count".into(),
+                args: vec![f.artifacts.len().to_string()],
+            });
+            for (i, a) in f.artifacts.iter().enumerate() {
+                let i = i.to_string();
+                out.push(machine(vec![
+                    i.clone(),
+                    "builder-id".into(),
+                    a.builder_id.clone(),
+                ]));
+                out.push(machine(vec![i.clone(), "id".into(), a.id.clone()]));
+                out.push(machine(vec![
+                    i.clone(),
+                    "string".into(),
+                    a.description.clone(),
+                ]));
+                out.push(machine(vec![i.clone(), "files-count".into(), "0".into()]));
+                out.push(machine(vec![i.clone(), "end".into()]));
+                out.push(top_say(format!("--> {build}: {}", a.description)));
+            }
+        }
+        out
     }
 }
 
@@ -594,11 +636,25 @@ impl<W: Write + Send> MachineReadableReporter<W> {
 impl<W: Write + Send> Reporter for MachineReadableReporter<W> {
     fn report(&self, event: &Event) -> io::Result<()> {
         let event = event.redacted(&self.redactor);
-        let ts = (self.clock)().unix_timestamp();
         let mut state = lock(&self.state);
         let (out, ui) = &mut *state;
+        let lines = ui.lines(&event);
+        self.write_lines(out, lines)
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let lines = ui.summary();
+        self.write_lines(out, lines)
+    }
+}
+
+impl<W: Write + Send> MachineReadableReporter<W> {
+    fn write_lines(&self, out: &mut W, lines: Vec<UiLine>) -> io::Result<()> {
+        let ts = (self.clock)().unix_timestamp();
         let mut text = String::new();
-        for line in ui.lines(&event) {
+        for line in lines {
             let (target, kind, args) = match line {
                 UiLine::Say { text, .. } => {
                     (String::new(), "ui".to_owned(), vec!["say".into(), text])
@@ -672,6 +728,19 @@ impl<W: Write + Send> Reporter for PlainReporter<W> {
         let mut state = lock(&self.state);
         let (out, ui) = &mut *state;
         let lines = ui.lines(&event);
+        self.write_lines(out, lines)
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let lines = ui.summary();
+        self.write_lines(out, lines)
+    }
+}
+
+impl<W: Write + Send> PlainReporter<W> {
+    fn write_lines(&self, out: &mut W, lines: Vec<UiLine>) -> io::Result<()> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -719,6 +788,19 @@ impl Reporter for TracingReporter {
         }
         let event = event.redacted(&self.redactor);
         let lines = lock(&self.ui).lines(&event);
+        Self::log(lines);
+        Ok(())
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let lines = lock(&self.ui).summary();
+        Self::log(lines);
+        Ok(())
+    }
+}
+
+impl TracingReporter {
+    fn log(lines: Vec<UiLine>) {
         for line in lines {
             match line {
                 UiLine::Say { text, .. } | UiLine::Message { text, .. } => {
@@ -730,7 +812,6 @@ impl Reporter for TracingReporter {
                 UiLine::Machine { .. } => {}
             }
         }
-        Ok(())
     }
 }
 

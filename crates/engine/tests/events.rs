@@ -121,10 +121,12 @@ fn failure_sequence() -> Vec<Event> {
     ]
 }
 
+/// Reports the events, then ends the command as `build` does (the summary comes at the end).
 fn feed(r: &dyn Reporter, events: &[Event]) {
     for e in events {
         r.report(e).expect("in-memory write");
     }
+    r.finish().expect("in-memory write");
 }
 
 #[test]

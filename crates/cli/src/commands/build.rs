@@ -17,10 +17,8 @@ use cce_cloud::{Client, ClientConfig, Cloud, Endpoints, EndpointsFile, Transport
 use cce_engine::ecs_build::{
     self, EcsBuild, EcsBuildOutcome, EcsOptions, FailureChoice, OnFailure,
 };
-use cce_engine::events::{
-    Event, JsonLinesReporter, MachineReadableReporter, PlainReporter, Reporter,
-};
-use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
+use cce_engine::events::{Event, Reporter};
+use cce_engine::interrupt::{self, Interrupt};
 use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_id, state_root};
 use cce_engine::null_build::{NullBuild, OnError, display_name, new_run_uuid};
 use cce_engine::redact::Redactor;
@@ -61,6 +59,9 @@ pub struct Args {
     /// Do not copy the build log (PACKER_LOG_PATH) into the image.
     #[arg(long = "no-log-in-image")]
     pub no_log_in_image: bool,
+    /// Print what each build would create, bill and call, then stop without calling the cloud.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Packer's machine-readable CSV output.
     #[arg(long = "machine-readable")]
     pub machine_readable: bool,
@@ -163,26 +164,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if refused {
         return Ok(exit::FAILED);
     }
+    if args.dry_run {
+        return Ok(dry_run(&plan, args.json));
+    }
 
-    let redactor = Redactor::new();
+    // The process-wide redactor, which the debug log set up in `main` shares: secrets the
+    // builds meet later (the private key) are hidden there too.
+    let redactor = crate::logging::redactor();
     for secret in &loaded.sensitive_values {
         // The redactor refuses values too short to filter without mangling the output; such a
         // value cannot be hidden, so a longer secret is the user's remedy.
         let _ = redactor.add(secret);
     }
-    let reporter: Arc<dyn Reporter> = if args.json {
-        Arc::new(JsonLinesReporter::new(std::io::stdout(), redactor.clone()))
-    } else if args.machine_readable {
-        Arc::new(MachineReadableReporter::new(
-            std::io::stdout(),
-            redactor.clone(),
-        ))
-    } else {
-        Arc::new(
-            PlainReporter::new(std::io::stdout(), redactor.clone())
-                .with_timestamps(args.timestamp_ui),
-        )
-    };
+    let env: HashMap<String, String> = opts.env.clone().into_iter().collect();
+    let reporter: Arc<dyn Reporter> = cce_engine::tty::reporter_for(
+        cce_engine::tty::stdout_wants_live_view(&env),
+        args.json,
+        args.machine_readable,
+        args.timestamp_ui,
+        redactor.clone(),
+    );
     let run_uuid = new_run_uuid();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -226,15 +227,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         })
         .collect();
     if ecs.is_empty() {
+        let _ = reporter.finish();
         return Ok(if failed == 0 { exit::OK } else { exit::FAILED });
     }
-    let env: HashMap<String, String> = opts.env.clone().into_iter().collect();
-    let log_file = match (args.no_log_in_image, env.get("PACKER_LOG_PATH")) {
-        (false, Some(p)) if !p.is_empty() => Some(opts.cwd.join(p)),
+    // The debug log (set up in `main` from the same variables), copied into the image.
+    let log_file = match cce_engine::logsink::log_target_now(&env, &opts.cwd) {
+        cce_engine::logsink::LogTarget::File(p) if !args.no_log_in_image && p.is_file() => Some(p),
         _ => None,
     };
     let ctx = EcsRun {
-        reporter,
+        reporter: Arc::clone(&reporter),
         redactor,
         run_uuid,
         cwd: opts.cwd.clone(),
@@ -248,6 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         to_stdout: !args.json && !args.machine_readable,
     };
     let code = runtime.block_on(run_ecs(ctx, ecs))?;
+    let _ = reporter.finish();
     Ok(if failed == 0 {
         code
     } else {
@@ -296,7 +299,20 @@ struct Target {
 async fn run_ecs(ctx: EcsRun, builds: Vec<(Build, BuildSource)>) -> anyhow::Result<u8> {
     let (interrupter, interrupt) = interrupt::channel();
     let build_ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let listener = tokio::spawn(listen_for_signals(interrupter, Arc::clone(&build_ids)));
+    let listener = {
+        let reporter = Arc::clone(&ctx.reporter);
+        let ids = Arc::clone(&build_ids);
+        crate::signals::install(
+            interrupter,
+            move |m| {
+                let _ = reporter.report(&Event::Warning {
+                    build: None,
+                    message: m.to_string(),
+                });
+            },
+            move || ids.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        )?
+    };
     let result = run_ecs_builds(&ctx, builds, interrupt.clone(), &build_ids).await;
     listener.abort();
     let outcomes = match result {
@@ -528,42 +544,6 @@ async fn real_target(
     })
 }
 
-/// SIGINT/SIGTERM → the interrupter. The second SIGINT says what is going on, the third leaves
-/// at once (the journals stay for `cleanup`).
-async fn listen_for_signals(interrupter: Interrupter, build_ids: Arc<Mutex<Vec<String>>>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        eprintln!("warning: cannot listen for SIGINT/SIGTERM; an interrupt will not clean up");
-        return;
-    };
-    loop {
-        let sig = tokio::select! {
-            _ = int.recv() => Signal::Interrupt,
-            _ = term.recv() => Signal::Terminate,
-        };
-        let n = interrupter.interrupt(sig);
-        let ids = build_ids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join(" ");
-        match n {
-            1 => eprintln!("==> Interrupted: stopping the builds and cleaning up..."),
-            2 => eprintln!(
-                "==> cleanup is running; press Ctrl-C again to leave the rest to `cce-image-builder cleanup {ids}`"
-            ),
-            _ => {
-                eprintln!(
-                    "==> leaving now; `cce-image-builder cleanup {ids}` removes what is left"
-                );
-                std::process::exit(i32::from(sig.exit_code()));
-            }
-        }
-    }
-}
-
 /// `-on-error=ask` on a terminal.
 fn ask_on_failure(step: &str, error: &str) -> FailureChoice {
     let stdin = std::io::stdin();
@@ -607,4 +587,35 @@ fn select(plan: &mut cce_template::schema::BuildPlan, only: &[String], except: &
             (only.is_empty() || hit(only)) && !hit(except)
         });
     }
+}
+
+/// `build --dry-run`: what each selected build would create, bill and call. No network.
+fn dry_run(plan: &cce_template::schema::BuildPlan, json: bool) -> u8 {
+    for build in &plan.builds {
+        for source in &build.sources {
+            let name = display_name(build, source);
+            match &source.config {
+                SourceConfig::HuaweiEcs(cfg) => {
+                    let dry = cce_engine::dry_run::plan(cfg, None);
+                    if json {
+                        let line = serde_json::json!({"build": name, "plan": dry});
+                        println!("{line}");
+                    } else {
+                        println!("==> {name}: would run:");
+                        print!("{}", cce_engine::dry_run::render_text(&dry));
+                    }
+                }
+                SourceConfig::Null(_) => {
+                    if json {
+                        println!("{}", serde_json::json!({"build": name, "plan": null}));
+                    } else {
+                        println!(
+                            "==> {name}: the null builder creates nothing; its provisioners would run on the host it names"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    exit::OK
 }
