@@ -164,6 +164,7 @@ impl SandboxBackend {
             layers,
             authorized_keys: record.public_key.clone(),
             user_data: record.user_data.clone(),
+            data_disks: Vec::new(),
             boot_timeout: self.config.boot_timeout,
         }
     }

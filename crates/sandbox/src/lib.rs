@@ -5,12 +5,14 @@
 //! What is covered today and what is not is listed in the crate's README section of the
 //! project's `README.md`.
 
+pub mod disks;
 mod error;
 mod forward;
 pub mod image;
 mod rootfs;
 mod sandbox;
 
+pub use disks::DataDisk;
 pub use error::SandboxError;
 pub use forward::Forwarder;
 pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
