@@ -16,6 +16,8 @@ pub struct ServerSpec {
     pub public_key: Option<String>,
     /// Decoded `user_data`.
     pub user_data: Option<Vec<u8>>,
+    /// Sizes in GB of the data volumes, in device order (`/dev/vdb`, `/dev/vdc`, …).
+    pub data_volume_sizes_gb: Vec<u32>,
 }
 
 /// Where a backend's background work for a server or an image stands.

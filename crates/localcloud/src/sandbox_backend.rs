@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use cce_sandbox::{Forwarder, Sandbox, SandboxSpec};
+use cce_sandbox::{DataDisk, Forwarder, Sandbox, SandboxSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{BackendError, Progress, ServerBackend, ServerSpec};
@@ -37,6 +37,9 @@ struct ServerRecord {
     private_ip: String,
     public_key: Option<String>,
     user_data: Option<Vec<u8>>,
+    /// Sizes in GB of the data disks (`/dev/vdb`, …); records written before they existed have none.
+    #[serde(default)]
+    data_volume_sizes_gb: Vec<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,7 +167,11 @@ impl SandboxBackend {
             layers,
             authorized_keys: record.public_key.clone(),
             user_data: record.user_data.clone(),
-            data_disks: Vec::new(),
+            data_disks: record
+                .data_volume_sizes_gb
+                .iter()
+                .map(|gb| DataDisk { size_bytes: u64::from(*gb) << 30 })
+                .collect(),
             boot_timeout: self.config.boot_timeout,
         }
     }
@@ -443,6 +450,7 @@ impl ServerBackend for SandboxBackend {
             private_ip: spec.private_ip.clone(),
             public_key: spec.public_key.clone(),
             user_data: spec.user_data.clone(),
+            data_volume_sizes_gb: spec.data_volume_sizes_gb.clone(),
         };
         let dir = self.server_dir(&spec.id);
         std::fs::create_dir_all(&dir)
@@ -488,6 +496,7 @@ impl ServerBackend for SandboxBackend {
     fn delete(&self, server_id: &str) -> Result<(), BackendError> {
         let entry = lock(&self.servers).remove(server_id);
         let dir = self.server_dir(server_id);
+        let id = server_id.to_string();
         std::thread::Builder::new()
             .name(format!("delete-{server_id}"))
             .spawn(move || {
@@ -499,6 +508,10 @@ impl ServerBackend for SandboxBackend {
                             tracing::warn!(error = %e, "cannot delete a sandbox");
                         }
                     }
+                }
+                // A killed process may have left the data disks attached.
+                if let Err(e) = cce_sandbox::disks::detach_folder(&id, &dir) {
+                    tracing::warn!(error = %e, "cannot detach a deleted server's data disks");
                 }
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
                     if e.kind() != std::io::ErrorKind::NotFound {

@@ -162,6 +162,9 @@ pub struct Server {
     pub volume_id: String,
     pub root_volume_type: String,
     pub root_volume_size: u32,
+    /// Data volumes in device order (`/dev/vdb`, …); states written before they existed have none.
+    #[serde(default)]
+    pub data_volumes: Vec<DataVolume>,
     pub eip_id: Option<String>,
     /// The EIP was created with the server and goes with it.
     pub eip_delete_on_termination: bool,
@@ -176,6 +179,15 @@ pub struct Server {
     pub launched: Option<u64>,
     /// Set by a delete call: release (true) or only unbind (false) the EIP.
     pub delete_publicip: bool,
+}
+
+/// A data volume of a server. EVS is not emulated: a volume exists only as a server's disk.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DataVolume {
+    pub id: String,
+    pub volume_type: String,
+    /// GB.
+    pub size: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

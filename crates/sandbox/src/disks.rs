@@ -231,6 +231,20 @@ pub fn devices_backing(file: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Detaches every loop device still backing a data disk of the server folder `dir` (left by a
+/// killed process) and removes its node; for deleting a server whose sandbox is not running.
+pub fn detach_folder(id: &str, dir: &Path) -> Result<(), SandboxError> {
+    let folder = fs::canonicalize(dir.join(DISKS_DIR)).unwrap_or_else(|_| dir.join(DISKS_DIR));
+    for (device, backing) in attached_loop_devices() {
+        let Some((owner, name)) = is_data_disk(&backing) else { continue };
+        if owner == folder {
+            let _ = fs::remove_file(folder.join(&name));
+            detach_device(id, &device)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether a backing file is a sandbox's data disk: `…/data-disks/cce-data-vdX.img`.
 fn is_data_disk(backing: &str) -> Option<(PathBuf, String)> {
     let path = Path::new(backing.strip_suffix(" (deleted)").unwrap_or(backing));
