@@ -70,6 +70,11 @@ pub trait ServerBackend: Send + Sync + std::fmt::Debug {
     fn images_deleted(&self, _live: &[String]) {}
     /// Stops every server and closes what it listens on; called when the cloud shuts down.
     fn shutdown(&self) {}
+    /// The loopback address block (`127.10.n.0/24`, `127.100.n.10`…) this cloud's servers and
+    /// EIPs get, when the backend serves addresses on the host; `None` keeps block 0.
+    fn address_block(&self) -> Option<u8> {
+        None
+    }
 }
 
 /// A backend that runs nothing: servers exist as records only.

@@ -80,6 +80,10 @@ pub struct SandboxConfig {
     /// Debian mirror used the first time the rootfs is built.
     pub mirror: String,
     pub boot_timeout: Duration,
+    /// The host's registry of loopback address blocks (`CCE_ADDRESS_REGISTRY`, else
+    /// `/run/cce-image-builder/address-blocks`), so that two local clouds never hand out the
+    /// same server or EIP addresses.
+    pub address_registry: PathBuf,
 }
 
 impl SandboxConfig {
@@ -91,6 +95,10 @@ impl SandboxConfig {
                 .map_or_else(|| PathBuf::from("/var/cache/cce-image-builder"), PathBuf::from),
             mirror: cce_sandbox::debian_mirror(),
             boot_timeout: BOOT_TIMEOUT,
+            address_registry: env("CCE_ADDRESS_REGISTRY").map_or_else(
+                || PathBuf::from(cce_sandbox::address_block::DEFAULT_REGISTRY),
+                PathBuf::from,
+            ),
         }
     }
 }
@@ -101,6 +109,9 @@ pub struct SandboxBackend {
     runtime: tokio::runtime::Handle,
     servers: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
     captures: Arc<Mutex<HashMap<String, Progress>>>,
+    /// This cloud's loopback address block (its index), held until shutdown.
+    address_block: Option<u8>,
+    address_claim: Arc<Mutex<Option<cce_sandbox::address_block::AddressBlock>>>,
 }
 
 impl std::fmt::Debug for SandboxBackend {
@@ -112,13 +123,25 @@ impl std::fmt::Debug for SandboxBackend {
 }
 
 impl SandboxBackend {
-    /// A backend whose forwarders run on `runtime` (the local cloud's).
+    /// A backend whose forwarders run on `runtime` (the local cloud's). It claims a loopback
+    /// address block for its state directory; if none can be claimed it warns and uses block 0,
+    /// whose addresses another local cloud may hold.
     pub fn new(config: SandboxConfig, runtime: tokio::runtime::Handle) -> SandboxBackend {
+        let claim =
+            match cce_sandbox::address_block::claim(&config.address_registry, &config.state_dir) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no loopback address block of its own: servers use 127.10.0.0/24");
+                    None
+                }
+            };
         SandboxBackend {
             config,
             runtime,
             servers: Arc::default(),
             captures: Arc::default(),
+            address_block: claim.as_ref().map(|b| b.index()),
+            address_claim: Arc::new(Mutex::new(claim)),
         }
     }
 
@@ -232,6 +255,8 @@ impl SandboxBackend {
             runtime: self.runtime.clone(),
             servers: self.servers.clone(),
             captures: self.captures.clone(),
+            address_block: self.address_block,
+            address_claim: self.address_claim.clone(),
         }
     }
 }
@@ -629,6 +654,10 @@ impl ServerBackend for SandboxBackend {
         }
     }
 
+    fn address_block(&self) -> Option<u8> {
+        self.address_block
+    }
+
     fn shutdown(&self) {
         let entries: Vec<Arc<Entry>> = lock(&self.servers).drain().map(|(_, e)| e).collect();
         let handles: Vec<_> = entries
@@ -654,6 +683,8 @@ impl ServerBackend for SandboxBackend {
         for h in handles {
             let _ = h.join();
         }
+        // Nothing listens on the block's addresses any more: a restart may claim it again.
+        lock(&self.address_claim).take();
     }
 }
 

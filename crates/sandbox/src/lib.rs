@@ -5,6 +5,7 @@
 //! What is covered today and what is not is listed in the crate's README section of the
 //! project's `README.md`.
 
+pub mod address_block;
 pub mod disks;
 mod error;
 mod forward;
