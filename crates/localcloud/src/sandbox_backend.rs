@@ -19,7 +19,7 @@ use std::time::Duration;
 use cce_sandbox::{DataDisk, Forwarder, Sandbox, SandboxSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendError, Progress, ServerBackend, ServerSpec};
+use crate::backend::{BackendError, IngressRule, Progress, ServerBackend, ServerSpec, ssh_admits};
 
 /// How long a boot may take before the server goes to ERROR.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -109,6 +109,8 @@ pub struct SandboxBackend {
     runtime: tokio::runtime::Handle,
     servers: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
     captures: Arc<Mutex<HashMap<String, Progress>>>,
+    /// Server id → the SSH rules of its security groups; the forwarders ask on every connection.
+    ssh_ingress: Arc<Mutex<HashMap<String, Vec<IngressRule>>>>,
     /// This cloud's loopback address block (its index), held until shutdown.
     address_block: Option<u8>,
     address_claim: Arc<Mutex<Option<cce_sandbox::address_block::AddressBlock>>>,
@@ -140,6 +142,7 @@ impl SandboxBackend {
             runtime,
             servers: Arc::default(),
             captures: Arc::default(),
+            ssh_ingress: Arc::default(),
             address_block: claim.as_ref().map(|b| b.index()),
             address_claim: Arc::new(Mutex::new(claim)),
         }
@@ -211,6 +214,7 @@ impl SandboxBackend {
             move |record: &ServerRecord, layers| b.sandbox_spec(record, layers)
         };
         let runtime = self.runtime.clone();
+        let gate = ssh_gate(&self.ssh_ingress, &entry.record.id);
         std::thread::Builder::new()
             .name(format!("boot-{}", entry.record.id))
             .spawn(move || {
@@ -231,7 +235,7 @@ impl SandboxBackend {
                     }
                     let netns = slot.sandbox.as_ref().map(Sandbox::netns).unwrap_or_default();
                     if !slot.forwarders.contains_key(&record.private_ip) {
-                        let fw = start_forwarder(&runtime, private, netns)?;
+                        let fw = start_forwarder(&runtime, private, netns, gate.clone())?;
                         slot.forwarders.insert(record.private_ip.clone(), fw);
                     }
                     match slot.sandbox.as_mut() {
@@ -255,6 +259,7 @@ impl SandboxBackend {
             runtime: self.runtime.clone(),
             servers: self.servers.clone(),
             captures: self.captures.clone(),
+            ssh_ingress: self.ssh_ingress.clone(),
             address_block: self.address_block,
             address_claim: self.address_claim.clone(),
         }
@@ -436,9 +441,10 @@ fn start_forwarder(
     runtime: &tokio::runtime::Handle,
     addr: SocketAddr,
     netns: String,
+    gate: cce_sandbox::Gate,
 ) -> Result<Forwarder, String> {
     runtime
-        .block_on(Forwarder::start(addr, netns, SSH_PORT))
+        .block_on(Forwarder::start_gated(addr, netns, SSH_PORT, gate))
         .map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
                 format!(
@@ -449,6 +455,17 @@ fn start_forwarder(
             };
             format!("cannot listen on {addr} for the server's ssh: {e}{hint}")
         })
+}
+
+/// The gate of a server's forwarders: its security groups' SSH rules as they are at each
+/// connection.
+fn ssh_gate(rules: &Arc<Mutex<HashMap<String, Vec<IngressRule>>>>, server_id: &str) -> cce_sandbox::Gate {
+    let rules = rules.clone();
+    let id = server_id.to_string();
+    Arc::new(move |peer| match peer {
+        std::net::IpAddr::V4(v4) => lock(&rules).get(&id).is_some_and(|r| ssh_admits(r, v4)),
+        std::net::IpAddr::V6(_) => false,
+    })
 }
 
 /// A hostname from a server name: lowercase letters, digits and dashes, at most 63.
@@ -490,6 +507,7 @@ impl ServerBackend for SandboxBackend {
             slot: Mutex::default(),
         });
         lock(&self.servers).insert(spec.id.clone(), entry.clone());
+        lock(&self.ssh_ingress).insert(spec.id.clone(), spec.ssh_ingress.clone());
         self.boot(entry)
     }
 
@@ -520,6 +538,7 @@ impl ServerBackend for SandboxBackend {
 
     fn delete(&self, server_id: &str) -> Result<(), BackendError> {
         let entry = lock(&self.servers).remove(server_id);
+        lock(&self.ssh_ingress).remove(server_id);
         let dir = self.server_dir(server_id);
         let id = server_id.to_string();
         std::thread::Builder::new()
@@ -615,11 +634,12 @@ impl ServerBackend for SandboxBackend {
         let runtime = self.runtime.clone();
         let netns = format!("cce-sb-{server_id}");
         let address = address.to_string();
+        let gate = ssh_gate(&self.ssh_ingress, server_id);
         // The slot may be held by a boot for a while: bind on a thread of its own.
         std::thread::Builder::new()
             .name(format!("bind-{server_id}"))
             .spawn(move || {
-                let fw = start_forwarder(&runtime, SocketAddr::new(ip.into(), SSH_PORT), netns);
+                let fw = start_forwarder(&runtime, SocketAddr::new(ip.into(), SSH_PORT), netns, gate);
                 match fw {
                     Ok(fw) => {
                         lock(&entry.slot).forwarders.insert(address, fw);
@@ -656,6 +676,13 @@ impl ServerBackend for SandboxBackend {
 
     fn address_block(&self) -> Option<u8> {
         self.address_block
+    }
+
+    fn set_ssh_ingress(&self, server_id: &str, rules: Vec<IngressRule>) {
+        // Not for a server whose delete has removed its folder: the entry would stay forever.
+        if self.entry(server_id).is_some() || self.server_dir(server_id).is_dir() {
+            lock(&self.ssh_ingress).insert(server_id.to_string(), rules);
+        }
     }
 
     fn shutdown(&self) {

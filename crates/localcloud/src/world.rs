@@ -476,6 +476,9 @@ impl World {
         if let Some(block) = backend.address_block() {
             self.adopt_address_block(block);
         }
+        for s in self.servers.values() {
+            backend.set_ssh_ingress(&s.id, self.ssh_ingress(&s.security_groups));
+        }
         for v in self.vpcs.values_mut() {
             if let Some(t) = v.transition.take_if(|t| t.at <= now) {
                 v.status = t.status;
@@ -581,6 +584,34 @@ impl World {
         None
     }
 
+    /// The ingress rules of `groups` that concern SSH: IPv4, TCP (or every protocol), port 22
+    /// in range, from an address prefix. Rules naming a remote group are left out: the host that
+    /// connects is in no group.
+    pub fn ssh_ingress(&self, groups: &[String]) -> Vec<crate::backend::IngressRule> {
+        self.rules
+            .values()
+            .filter(|r| groups.contains(&r.security_group_id))
+            .filter(|r| r.direction == "ingress" && (r.ethertype.is_empty() || r.ethertype.eq_ignore_ascii_case("IPv4")))
+            .filter(|r| r.protocol.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("tcp") || p.eq_ignore_ascii_case("any")))
+            .filter(|r| rule_covers_port(r, 22))
+            .filter(|r| r.remote_group_id.as_deref().is_none_or(str::is_empty))
+            .filter_map(|r| {
+                let prefix = r.remote_ip_prefix.as_deref().filter(|p| !p.is_empty()).unwrap_or("0.0.0.0/0");
+                let (network, prefix_len) = if prefix.contains('/') {
+                    parse_cidr(prefix)?
+                } else {
+                    (prefix.parse().ok()?, 32)
+                };
+                Some(crate::backend::IngressRule {
+                    network,
+                    prefix_len,
+                    allow: r.action != "deny",
+                    priority: r.priority,
+                })
+            })
+            .collect()
+    }
+
     /// Moves this cloud to loopback block `block`: the built-in subnet becomes `127.10.n.0/24`
     /// (unless servers already have addresses in it, which they keep) and EIPs come from
     /// `127.100.n.10` onwards.
@@ -613,6 +644,26 @@ impl World {
         }
         None
     }
+}
+
+/// Whether a rule's ports (`multiport` `22`, `1-30`, `22,80`, else the min/max range; none
+/// means all) include `port`.
+fn rule_covers_port(r: &SgRule, port: u32) -> bool {
+    if let Some(m) = r.multiport.as_deref().filter(|m| !m.trim().is_empty()) {
+        return m.split(',').any(|part| {
+            let part = part.trim();
+            match part.split_once('-') {
+                Some((a, b)) => match (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
+                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
+                    _ => false,
+                },
+                None => part.parse::<u32>() == Ok(port),
+            }
+        });
+    }
+    let min = r.port_range_min.unwrap_or(1);
+    let max = r.port_range_max.unwrap_or(65535);
+    (min..=max).contains(&port)
 }
 
 /// `a.b.c.d/n` → (network address, n).
@@ -768,6 +819,25 @@ mod tests {
         w.servers.clear();
         w.adopt_address_block(9);
         assert_eq!(w.subnets[&sid].cidr, "127.10.9.0/24");
+    }
+
+    #[test]
+    fn ssh_ingress_reads_the_groups_rules() {
+        let w = World::fresh(0);
+        let id_of = |name: &str| w.security_groups.values().find(|g| g.name == name).unwrap().id.clone();
+        let open = w.ssh_ingress(&[id_of(SG_DEFAULT)]);
+        assert_eq!(open.len(), 1);
+        assert!(crate::backend::ssh_admits(&open, std::net::Ipv4Addr::new(127, 0, 0, 1)));
+        assert!(w.ssh_ingress(&[id_of(SG_NO_SSH)]).is_empty(), "sg-no-ssh admits no SSH");
+        let mut r = w.rules.values().next().unwrap().clone();
+        r.multiport = Some("20-23,443".into());
+        assert!(rule_covers_port(&r, 22));
+        r.multiport = Some("80, 443".into());
+        assert!(!rule_covers_port(&r, 22));
+        r.multiport = None;
+        r.port_range_min = None;
+        r.port_range_max = None;
+        assert!(rule_covers_port(&r, 22), "no ports means all");
     }
 
     #[test]

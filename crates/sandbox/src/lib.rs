@@ -15,6 +15,6 @@ mod sandbox;
 
 pub use disks::DataDisk;
 pub use error::SandboxError;
-pub use forward::Forwarder;
+pub use forward::{Forwarder, Gate};
 pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
 pub use sandbox::{gc, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

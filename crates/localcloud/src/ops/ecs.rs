@@ -601,6 +601,7 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             public_key: public_key.clone(),
             user_data: user_data.clone(),
             data_volume_sizes_gb: data_volumes.iter().map(|(_, size)| *size).collect(),
+            ssh_ingress: ctx.world.ssh_ingress(&sg_ids),
         };
         let mut fault_msg = None;
         if server_error {
