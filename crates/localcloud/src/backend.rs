@@ -113,6 +113,27 @@ pub trait ServerBackend: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RecordOnly;
 
+impl ServerBackend for RecordOnly {
+    fn name(&self) -> &'static str {
+        "record-only"
+    }
+    fn create(&self, _spec: &ServerSpec) -> Result<(), BackendError> {
+        Ok(())
+    }
+    fn stop(&self, _server_id: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+    fn start(&self, _server_id: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+    fn delete(&self, _server_id: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+    fn capture(&self, _server_id: &str, _image_id: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,26 +154,5 @@ mod tests {
         assert!(ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 1)], lo), "a higher-priority allow wins");
         assert!(!ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 9)], lo), "a higher-priority deny wins");
         assert!(!ssh_admits(&[rule([0, 0, 0, 0], 0, false, 5), rule([0, 0, 0, 0], 0, true, 5)], lo), "deny wins a tie");
-    }
-}
-
-impl ServerBackend for RecordOnly {
-    fn name(&self) -> &'static str {
-        "record-only"
-    }
-    fn create(&self, _spec: &ServerSpec) -> Result<(), BackendError> {
-        Ok(())
-    }
-    fn stop(&self, _server_id: &str) -> Result<(), BackendError> {
-        Ok(())
-    }
-    fn start(&self, _server_id: &str) -> Result<(), BackendError> {
-        Ok(())
-    }
-    fn delete(&self, _server_id: &str) -> Result<(), BackendError> {
-        Ok(())
-    }
-    fn capture(&self, _server_id: &str, _image_id: &str) -> Result<(), BackendError> {
-        Ok(())
     }
 }
