@@ -34,7 +34,11 @@ pub struct IngressRule {
 
 impl IngressRule {
     fn contains(&self, ip: std::net::Ipv4Addr) -> bool {
-        let mask = if self.prefix_len == 0 { 0 } else { u32::MAX << (32 - self.prefix_len.min(32)) };
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len.min(32))
+        };
         u32::from(ip) & mask == u32::from(self.network) & mask
     }
 }
@@ -140,7 +144,12 @@ mod tests {
     use std::net::Ipv4Addr;
 
     fn rule(net: [u8; 4], len: u32, allow: bool, priority: u32) -> IngressRule {
-        IngressRule { network: Ipv4Addr::from(net), prefix_len: len, allow, priority }
+        IngressRule {
+            network: Ipv4Addr::from(net),
+            prefix_len: len,
+            allow,
+            priority,
+        }
     }
 
     #[test]
@@ -148,11 +157,29 @@ mod tests {
         let lo = Ipv4Addr::new(127, 0, 0, 1);
         assert!(!ssh_admits(&[], lo), "no rule admits nobody");
         assert!(ssh_admits(&[rule([0, 0, 0, 0], 0, true, 1)], lo));
-        assert!(!ssh_admits(&[rule([10, 0, 0, 0], 8, true, 1)], lo), "another network");
+        assert!(
+            !ssh_admits(&[rule([10, 0, 0, 0], 8, true, 1)], lo),
+            "another network"
+        );
         assert!(ssh_admits(&[rule([127, 0, 0, 0], 8, true, 1)], lo));
         let deny_all = rule([0, 0, 0, 0], 0, false, 5);
-        assert!(ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 1)], lo), "a higher-priority allow wins");
-        assert!(!ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 9)], lo), "a higher-priority deny wins");
-        assert!(!ssh_admits(&[rule([0, 0, 0, 0], 0, false, 5), rule([0, 0, 0, 0], 0, true, 5)], lo), "deny wins a tie");
+        assert!(
+            ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 1)], lo),
+            "a higher-priority allow wins"
+        );
+        assert!(
+            !ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 9)], lo),
+            "a higher-priority deny wins"
+        );
+        assert!(
+            !ssh_admits(
+                &[
+                    rule([0, 0, 0, 0], 0, false, 5),
+                    rule([0, 0, 0, 0], 0, true, 5)
+                ],
+                lo
+            ),
+            "deny wins a tie"
+        );
     }
 }
