@@ -1,7 +1,9 @@
 //! `cce-image-builder localcloud gc` after a local cloud is killed with SIGKILL while a sandbox
 //! server with a data disk runs: what it left (the server's processes and namespaces, its cgroup,
 //! its named network namespace, its loop device) is all reclaimed, and a sandbox of another local
-//! cloud that is still alive is left running. Needs root, sshd-capable sandboxes and `losetup`;
+//! cloud that is still alive is left running. That second cloud is then killed too and served
+//! again on its state without gc: the new process reclaims its own orphans, and the server
+//! starts again with its data disk's content. Needs root, sshd-capable sandboxes and `losetup`;
 //! under `CI=true` a missing prerequisite fails the test.
 
 use std::collections::{BTreeMap, HashMap};
@@ -169,6 +171,27 @@ fn processes_in(namespaces: &[String]) -> Vec<String> {
     found
 }
 
+/// The host pids of a running sandbox and the namespaces (other than the host's) they are in.
+fn sandbox_processes(id: &str) -> (Vec<i32>, Vec<String>) {
+    let cg = cgroup_dir(id).expect("the sandbox has a cgroup");
+    let pids = cgroup_pids(&cg);
+    assert!(!pids.is_empty());
+    let mut namespaces = Vec::new();
+    for pid in &pids {
+        for ns in ["net", "mnt", "pid", "uts", "ipc", "cgroup"] {
+            if let Ok(l) = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")) {
+                let l = l.display().to_string();
+                let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).map(|h| h.display().to_string()).unwrap_or_default();
+                if l != host && !namespaces.contains(&l) {
+                    namespaces.push(l);
+                }
+            }
+        }
+    }
+    assert!(namespaces.iter().any(|n| n.starts_with("net:")) && namespaces.iter().any(|n| n.starts_with("mnt:")), "{namespaces:?}");
+    (pids, namespaces)
+}
+
 fn loops_under(dir: &Path) -> Vec<String> {
     let prefix = std::fs::canonicalize(dir).unwrap().display().to_string();
     cce_sandbox::disks::attached_loop_devices()
@@ -198,22 +221,7 @@ fn gc_reclaims_what_a_killed_local_cloud_left_and_spares_a_live_one() {
     let (alive_id, alive_ip, alive_key) = rt.block_on(create_server(&alive_ready, tmp.path(), "survivor"));
 
     // What the doomed server holds on the host.
-    let cg = cgroup_dir(&id).expect("the sandbox has a cgroup");
-    let pids = cgroup_pids(&cg);
-    assert!(!pids.is_empty());
-    let mut namespaces = Vec::new();
-    for pid in &pids {
-        for ns in ["net", "mnt", "pid", "uts", "ipc", "cgroup"] {
-            if let Ok(l) = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")) {
-                let l = l.display().to_string();
-                let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).map(|h| h.display().to_string()).unwrap_or_default();
-                if l != host && !namespaces.contains(&l) {
-                    namespaces.push(l);
-                }
-            }
-        }
-    }
-    assert!(namespaces.iter().any(|n| n.starts_with("net:")) && namespaces.iter().any(|n| n.starts_with("mnt:")), "{namespaces:?}");
+    let (pids, namespaces) = sandbox_processes(&id);
     let netns = PathBuf::from(format!("/run/netns/cce-sb-{id}"));
     assert!(netns.exists());
     assert_eq!(loops_under(&killed_state).len(), 1, "{:?}", loops_under(&killed_state));
@@ -263,10 +271,47 @@ fn gc_reclaims_what_a_killed_local_cloud_left_and_spares_a_live_one() {
     let (code, out) = ssh(&alive_key, &alive_ip, "test -b /dev/vdb && echo up");
     assert_eq!((code, out.as_str()), (0, "up"), "the live local cloud's server did not survive gc");
     assert_eq!(loops_under(&alive_state).len(), 1);
-    let _ = Command::new("kill").args(["-TERM", &alive.0.id().to_string()]).status();
+
+    // Killed in turn and served again on its state without gc: the new local cloud reclaims its
+    // own orphans, the server is SHUTOFF and starts with its data disk as it was.
+    let (code, out) = ssh(&alive_key, &alive_ip, "mkfs.ext4 -q -F -L kept /dev/vdb && echo formatted");
+    assert_eq!((code, out.as_str()), (0, "formatted"));
+    let (_, alive_namespaces) = sandbox_processes(&alive_id);
+    alive.0.kill().unwrap();
+    alive.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!processes_in(&alive_namespaces).is_empty(), "nothing outlived the second kill");
+    let (restarted, ready) = serve(&alive_state);
+    // The kill is asynchronous: the last processes may take a moment to be gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_in(&alive_namespaces).is_empty() {
+        assert!(Instant::now() < deadline, "a restart left the orphans: {:?}", processes_in(&alive_namespaces));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cgroup_dir(&alive_id).is_none(), "a restart left the orphan's cgroup");
+    assert!(loops_under(&alive_state).is_empty(), "{:?}", loops_under(&alive_state));
+    let file = EndpointsFile::parse(&ready, "ready line").unwrap();
+    let client = Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap()).unwrap();
+    rt.block_on(async {
+        assert_eq!(client.show_server(&alive_id).await.unwrap().status, "SHUTOFF");
+        client.start_servers(&[alive_id.as_str()]).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let st = client.show_server(&alive_id).await.unwrap().status;
+            if st == "ACTIVE" {
+                break;
+            }
+            assert!(st != "ERROR" && Instant::now() < deadline, "the restarted server is {st}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let (code, out) = ssh(&alive_key, &alive_ip, "blkid -s LABEL -o value /dev/vdb");
+    assert_eq!((code, out.as_str()), (0, "kept"), "the data disk lost its filesystem");
+    let mut restarted = restarted;
+    let _ = Command::new("kill").args(["-TERM", &restarted.0.id().to_string()]).status();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while alive.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the live local cloud did not stop within 60 s of SIGTERM");
+    while restarted.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the local cloud did not stop within 60 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(loops_under(&alive_state).is_empty(), "shutdown left loop devices: {:?}", loops_under(&alive_state));

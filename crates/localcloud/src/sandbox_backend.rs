@@ -137,6 +137,16 @@ impl SandboxBackend {
                     None
                 }
             };
+        // A killed process that served this state may have left its servers running: reclaim
+        // them (their disks stay), so they start afresh as SHUTOFF servers.
+        let own: std::collections::HashSet<String> = std::fs::read_dir(config.state_dir.join("servers"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .unwrap_or_default();
+        if !own.is_empty() {
+            for id in cce_sandbox::gc_matching(|id| own.contains(id)) {
+                tracing::warn!(server = %id, "reclaimed a server sandbox a killed local cloud left");
+            }
+        }
         SandboxBackend {
             config,
             runtime,

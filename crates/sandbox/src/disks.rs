@@ -258,10 +258,10 @@ fn is_data_disk(backing: &str) -> Option<(PathBuf, String)> {
     ok.then(|| (folder.to_path_buf(), name.to_string()))
 }
 
-/// Detaches every loop device backing a data disk of a sandbox not in `live` (after a crash of
-/// the process that ran it) and removes its node. Returns the ids of the sandboxes they
+/// Detaches every loop device backing a data disk of a sandbox `wanted` and not in `live`
+/// (after a crash of the process that ran it) and removes its node. Returns the ids of the sandboxes they
 /// belonged to (the folder name when the id file is gone).
-pub fn reclaim_orphans(live: &[String]) -> Vec<String> {
+pub fn reclaim_orphans(live: &[String], wanted: &dyn Fn(&str) -> bool) -> Vec<String> {
     let mut ids = Vec::new();
     for (device, backing) in attached_loop_devices() {
         let Some((folder, name)) = is_data_disk(&backing) else { continue };
@@ -271,7 +271,7 @@ pub fn reclaim_orphans(live: &[String]) -> Vec<String> {
             .filter(|s| !s.is_empty())
             .or_else(|| folder.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().to_string()))
             .unwrap_or_default();
-        if live.contains(&id) {
+        if live.contains(&id) || !wanted(&id) {
             continue;
         }
         let _ = fs::remove_file(folder.join(&name));

@@ -17,4 +17,4 @@ pub use disks::DataDisk;
 pub use error::SandboxError;
 pub use forward::{Forwarder, Gate};
 pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
-pub use sandbox::{gc, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
+pub use sandbox::{gc, gc_matching, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

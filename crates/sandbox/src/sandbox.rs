@@ -639,6 +639,12 @@ pub(crate) fn connect_in_netns(netns: &str, port: u16, timeout: Duration) -> std
 /// A sandbox whose launcher still runs (its local cloud is alive) is left alone, so this is
 /// safe while other local clouds run. Returns the sandbox ids reclaimed.
 pub fn gc() -> Vec<String> {
+    gc_matching(|_| true)
+}
+
+/// [`gc`] restricted to the sandboxes whose id `wanted` accepts (a local cloud reclaims its own
+/// servers' orphans when it starts on a state a killed process left).
+pub fn gc_matching(wanted: impl Fn(&str) -> bool) -> Vec<String> {
     let mut reclaimed = Vec::new();
     let mut live = Vec::new();
     if let Some(group) = cgroup_root().map(|r| r.join(CGROUP_GROUP)) {
@@ -646,6 +652,9 @@ pub fn gc() -> Vec<String> {
             for e in entries.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
                     let id = e.file_name().to_string_lossy().to_string();
+                    if !wanted(&id) {
+                        continue;
+                    }
                     if has_live_launcher(&e.path()) {
                         live.push(id);
                     } else {
@@ -665,7 +674,7 @@ pub fn gc() -> Vec<String> {
         }
     }
     // After the processes: a loop device lets go of its file only once nothing holds it open.
-    for id in crate::disks::reclaim_orphans(&live) {
+    for id in crate::disks::reclaim_orphans(&live, &wanted) {
         if !reclaimed.contains(&id) {
             reclaimed.push(id);
         }
@@ -674,7 +683,7 @@ pub fn gc() -> Vec<String> {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(id) = name.strip_prefix(NETNS_PREFIX) {
-                if live.iter().any(|l| l == id) {
+                if !wanted(id) || live.iter().any(|l| l == id) {
                     continue;
                 }
                 let _ = Command::new("ip").args(["netns", "del", &name]).output();
