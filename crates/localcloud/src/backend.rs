@@ -16,6 +16,41 @@ pub struct ServerSpec {
     pub public_key: Option<String>,
     /// Decoded `user_data`.
     pub user_data: Option<Vec<u8>>,
+    /// Sizes in GB of the data volumes, in device order (`/dev/vdb`, `/dev/vdc`, …).
+    pub data_volume_sizes_gb: Vec<u32>,
+    /// The rules of its security groups that concern SSH (TCP 22 over IPv4, ingress).
+    pub ssh_ingress: Vec<IngressRule>,
+}
+
+/// An ingress rule of a server's security groups that concerns TCP 22: whom it allows or
+/// denies, and its priority (1 is the highest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressRule {
+    pub network: std::net::Ipv4Addr,
+    pub prefix_len: u32,
+    pub allow: bool,
+    pub priority: u32,
+}
+
+impl IngressRule {
+    fn contains(&self, ip: std::net::Ipv4Addr) -> bool {
+        let mask = if self.prefix_len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix_len.min(32))
+        };
+        u32::from(ip) & mask == u32::from(self.network) & mask
+    }
+}
+
+/// Whether `rules` let `peer` reach TCP 22: the matching rule of highest priority decides (a
+/// deny wins over an allow of the same priority); no matching rule means no.
+pub fn ssh_admits(rules: &[IngressRule], peer: std::net::Ipv4Addr) -> bool {
+    rules
+        .iter()
+        .filter(|r| r.contains(peer))
+        .min_by_key(|r| (r.priority, r.allow))
+        .is_some_and(|r| r.allow)
 }
 
 /// Where a backend's background work for a server or an image stands.
@@ -68,6 +103,14 @@ pub trait ServerBackend: Send + Sync + std::fmt::Debug {
     fn images_deleted(&self, _live: &[String]) {}
     /// Stops every server and closes what it listens on; called when the cloud shuts down.
     fn shutdown(&self) {}
+    /// The SSH rules of a server's security groups as they are now (told on every request,
+    /// so a rule added or removed applies from the next API call on).
+    fn set_ssh_ingress(&self, _server_id: &str, _rules: Vec<IngressRule>) {}
+    /// The loopback address block (`127.10.n.0/24`, `127.100.n.10`…) this cloud's servers and
+    /// EIPs get, when the backend serves addresses on the host; `None` keeps block 0.
+    fn address_block(&self) -> Option<u8> {
+        None
+    }
 }
 
 /// A backend that runs nothing: servers exist as records only.
@@ -92,5 +135,51 @@ impl ServerBackend for RecordOnly {
     }
     fn capture(&self, _server_id: &str, _image_id: &str) -> Result<(), BackendError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn rule(net: [u8; 4], len: u32, allow: bool, priority: u32) -> IngressRule {
+        IngressRule {
+            network: Ipv4Addr::from(net),
+            prefix_len: len,
+            allow,
+            priority,
+        }
+    }
+
+    #[test]
+    fn the_matching_rule_of_highest_priority_decides() {
+        let lo = Ipv4Addr::new(127, 0, 0, 1);
+        assert!(!ssh_admits(&[], lo), "no rule admits nobody");
+        assert!(ssh_admits(&[rule([0, 0, 0, 0], 0, true, 1)], lo));
+        assert!(
+            !ssh_admits(&[rule([10, 0, 0, 0], 8, true, 1)], lo),
+            "another network"
+        );
+        assert!(ssh_admits(&[rule([127, 0, 0, 0], 8, true, 1)], lo));
+        let deny_all = rule([0, 0, 0, 0], 0, false, 5);
+        assert!(
+            ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 1)], lo),
+            "a higher-priority allow wins"
+        );
+        assert!(
+            !ssh_admits(&[deny_all.clone(), rule([127, 0, 0, 1], 32, true, 9)], lo),
+            "a higher-priority deny wins"
+        );
+        assert!(
+            !ssh_admits(
+                &[
+                    rule([0, 0, 0, 0], 0, false, 5),
+                    rule([0, 0, 0, 0], 0, true, 5)
+                ],
+                lo
+            ),
+            "deny wins a tie"
+        );
     }
 }

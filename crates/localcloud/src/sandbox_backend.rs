@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use cce_sandbox::{Forwarder, Sandbox, SandboxSpec};
+use cce_sandbox::{DataDisk, Forwarder, Sandbox, SandboxSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendError, Progress, ServerBackend, ServerSpec};
+use crate::backend::{BackendError, IngressRule, Progress, ServerBackend, ServerSpec, ssh_admits};
 
 /// How long a boot may take before the server goes to ERROR.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,6 +37,9 @@ struct ServerRecord {
     private_ip: String,
     public_key: Option<String>,
     user_data: Option<Vec<u8>>,
+    /// Sizes in GB of the data disks (`/dev/vdb`, …); records written before they existed have none.
+    #[serde(default)]
+    data_volume_sizes_gb: Vec<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +80,10 @@ pub struct SandboxConfig {
     /// Debian mirror used the first time the rootfs is built.
     pub mirror: String,
     pub boot_timeout: Duration,
+    /// The host's registry of loopback address blocks (`CCE_ADDRESS_REGISTRY`, else
+    /// `/run/cce-image-builder/address-blocks`), so that two local clouds never hand out the
+    /// same server or EIP addresses.
+    pub address_registry: PathBuf,
 }
 
 impl SandboxConfig {
@@ -88,6 +95,10 @@ impl SandboxConfig {
                 .map_or_else(|| PathBuf::from("/var/cache/cce-image-builder"), PathBuf::from),
             mirror: cce_sandbox::debian_mirror(),
             boot_timeout: BOOT_TIMEOUT,
+            address_registry: env("CCE_ADDRESS_REGISTRY").map_or_else(
+                || PathBuf::from(cce_sandbox::address_block::DEFAULT_REGISTRY),
+                PathBuf::from,
+            ),
         }
     }
 }
@@ -98,6 +109,11 @@ pub struct SandboxBackend {
     runtime: tokio::runtime::Handle,
     servers: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
     captures: Arc<Mutex<HashMap<String, Progress>>>,
+    /// Server id → the SSH rules of its security groups; the forwarders ask on every connection.
+    ssh_ingress: Arc<Mutex<HashMap<String, Vec<IngressRule>>>>,
+    /// This cloud's loopback address block (its index), held until shutdown.
+    address_block: Option<u8>,
+    address_claim: Arc<Mutex<Option<cce_sandbox::address_block::AddressBlock>>>,
 }
 
 impl std::fmt::Debug for SandboxBackend {
@@ -109,13 +125,36 @@ impl std::fmt::Debug for SandboxBackend {
 }
 
 impl SandboxBackend {
-    /// A backend whose forwarders run on `runtime` (the local cloud's).
+    /// A backend whose forwarders run on `runtime` (the local cloud's). It claims a loopback
+    /// address block for its state directory; if none can be claimed it warns and uses block 0,
+    /// whose addresses another local cloud may hold.
     pub fn new(config: SandboxConfig, runtime: tokio::runtime::Handle) -> SandboxBackend {
+        let claim =
+            match cce_sandbox::address_block::claim(&config.address_registry, &config.state_dir) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no loopback address block of its own: servers use 127.10.0.0/24");
+                    None
+                }
+            };
+        // A killed process that served this state may have left its servers running: reclaim
+        // them (their disks stay), so they start afresh as SHUTOFF servers.
+        let own: std::collections::HashSet<String> = std::fs::read_dir(config.state_dir.join("servers"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .unwrap_or_default();
+        if !own.is_empty() {
+            for id in cce_sandbox::gc_matching(|id| own.contains(id)) {
+                tracing::warn!(server = %id, "reclaimed a server sandbox a killed local cloud left");
+            }
+        }
         SandboxBackend {
             config,
             runtime,
             servers: Arc::default(),
             captures: Arc::default(),
+            ssh_ingress: Arc::default(),
+            address_block: claim.as_ref().map(|b| b.index()),
+            address_claim: Arc::new(Mutex::new(claim)),
         }
     }
 
@@ -164,6 +203,11 @@ impl SandboxBackend {
             layers,
             authorized_keys: record.public_key.clone(),
             user_data: record.user_data.clone(),
+            data_disks: record
+                .data_volume_sizes_gb
+                .iter()
+                .map(|gb| DataDisk { size_bytes: u64::from(*gb) << 30 })
+                .collect(),
             boot_timeout: self.config.boot_timeout,
         }
     }
@@ -180,6 +224,7 @@ impl SandboxBackend {
             move |record: &ServerRecord, layers| b.sandbox_spec(record, layers)
         };
         let runtime = self.runtime.clone();
+        let gate = ssh_gate(&self.ssh_ingress, &entry.record.id);
         std::thread::Builder::new()
             .name(format!("boot-{}", entry.record.id))
             .spawn(move || {
@@ -200,7 +245,7 @@ impl SandboxBackend {
                     }
                     let netns = slot.sandbox.as_ref().map(Sandbox::netns).unwrap_or_default();
                     if !slot.forwarders.contains_key(&record.private_ip) {
-                        let fw = start_forwarder(&runtime, private, netns)?;
+                        let fw = start_forwarder(&runtime, private, netns, gate.clone())?;
                         slot.forwarders.insert(record.private_ip.clone(), fw);
                     }
                     match slot.sandbox.as_mut() {
@@ -224,6 +269,9 @@ impl SandboxBackend {
             runtime: self.runtime.clone(),
             servers: self.servers.clone(),
             captures: self.captures.clone(),
+            ssh_ingress: self.ssh_ingress.clone(),
+            address_block: self.address_block,
+            address_claim: self.address_claim.clone(),
         }
     }
 }
@@ -403,9 +451,10 @@ fn start_forwarder(
     runtime: &tokio::runtime::Handle,
     addr: SocketAddr,
     netns: String,
+    gate: cce_sandbox::Gate,
 ) -> Result<Forwarder, String> {
     runtime
-        .block_on(Forwarder::start(addr, netns, SSH_PORT))
+        .block_on(Forwarder::start_gated(addr, netns, SSH_PORT, gate))
         .map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
                 format!(
@@ -416,6 +465,17 @@ fn start_forwarder(
             };
             format!("cannot listen on {addr} for the server's ssh: {e}{hint}")
         })
+}
+
+/// The gate of a server's forwarders: its security groups' SSH rules as they are at each
+/// connection.
+fn ssh_gate(rules: &Arc<Mutex<HashMap<String, Vec<IngressRule>>>>, server_id: &str) -> cce_sandbox::Gate {
+    let rules = rules.clone();
+    let id = server_id.to_string();
+    Arc::new(move |peer| match peer {
+        std::net::IpAddr::V4(v4) => lock(&rules).get(&id).is_some_and(|r| ssh_admits(r, v4)),
+        std::net::IpAddr::V6(_) => false,
+    })
 }
 
 /// A hostname from a server name: lowercase letters, digits and dashes, at most 63.
@@ -442,6 +502,7 @@ impl ServerBackend for SandboxBackend {
             private_ip: spec.private_ip.clone(),
             public_key: spec.public_key.clone(),
             user_data: spec.user_data.clone(),
+            data_volume_sizes_gb: spec.data_volume_sizes_gb.clone(),
         };
         let dir = self.server_dir(&spec.id);
         std::fs::create_dir_all(&dir)
@@ -456,6 +517,7 @@ impl ServerBackend for SandboxBackend {
             slot: Mutex::default(),
         });
         lock(&self.servers).insert(spec.id.clone(), entry.clone());
+        lock(&self.ssh_ingress).insert(spec.id.clone(), spec.ssh_ingress.clone());
         self.boot(entry)
     }
 
@@ -486,7 +548,9 @@ impl ServerBackend for SandboxBackend {
 
     fn delete(&self, server_id: &str) -> Result<(), BackendError> {
         let entry = lock(&self.servers).remove(server_id);
+        lock(&self.ssh_ingress).remove(server_id);
         let dir = self.server_dir(server_id);
+        let id = server_id.to_string();
         std::thread::Builder::new()
             .name(format!("delete-{server_id}"))
             .spawn(move || {
@@ -498,6 +562,10 @@ impl ServerBackend for SandboxBackend {
                             tracing::warn!(error = %e, "cannot delete a sandbox");
                         }
                     }
+                }
+                // A killed process may have left the data disks attached.
+                if let Err(e) = cce_sandbox::disks::detach_folder(&id, &dir) {
+                    tracing::warn!(error = %e, "cannot detach a deleted server's data disks");
                 }
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
                     if e.kind() != std::io::ErrorKind::NotFound {
@@ -576,11 +644,12 @@ impl ServerBackend for SandboxBackend {
         let runtime = self.runtime.clone();
         let netns = format!("cce-sb-{server_id}");
         let address = address.to_string();
+        let gate = ssh_gate(&self.ssh_ingress, server_id);
         // The slot may be held by a boot for a while: bind on a thread of its own.
         std::thread::Builder::new()
             .name(format!("bind-{server_id}"))
             .spawn(move || {
-                let fw = start_forwarder(&runtime, SocketAddr::new(ip.into(), SSH_PORT), netns);
+                let fw = start_forwarder(&runtime, SocketAddr::new(ip.into(), SSH_PORT), netns, gate);
                 match fw {
                     Ok(fw) => {
                         lock(&entry.slot).forwarders.insert(address, fw);
@@ -615,6 +684,17 @@ impl ServerBackend for SandboxBackend {
         }
     }
 
+    fn address_block(&self) -> Option<u8> {
+        self.address_block
+    }
+
+    fn set_ssh_ingress(&self, server_id: &str, rules: Vec<IngressRule>) {
+        // Not for a server whose delete has removed its folder: the entry would stay forever.
+        if self.entry(server_id).is_some() || self.server_dir(server_id).is_dir() {
+            lock(&self.ssh_ingress).insert(server_id.to_string(), rules);
+        }
+    }
+
     fn shutdown(&self) {
         let entries: Vec<Arc<Entry>> = lock(&self.servers).drain().map(|(_, e)| e).collect();
         let handles: Vec<_> = entries
@@ -640,6 +720,8 @@ impl ServerBackend for SandboxBackend {
         for h in handles {
             let _ = h.join();
         }
+        // Nothing listens on the block's addresses any more: a restart may claim it again.
+        lock(&self.address_claim).take();
     }
 }
 

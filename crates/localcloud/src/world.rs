@@ -162,6 +162,9 @@ pub struct Server {
     pub volume_id: String,
     pub root_volume_type: String,
     pub root_volume_size: u32,
+    /// Data volumes in device order (`/dev/vdb`, …); states written before they existed have none.
+    #[serde(default)]
+    pub data_volumes: Vec<DataVolume>,
     pub eip_id: Option<String>,
     /// The EIP was created with the server and goes with it.
     pub eip_delete_on_termination: bool,
@@ -176,6 +179,15 @@ pub struct Server {
     pub launched: Option<u64>,
     /// Set by a delete call: release (true) or only unbind (false) the EIP.
     pub delete_publicip: bool,
+}
+
+/// A data volume of a server. EVS is not emulated: a volume exists only as a server's disk.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DataVolume {
+    pub id: String,
+    pub volume_type: String,
+    /// GB.
+    pub size: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -270,6 +282,10 @@ pub struct World {
     pub access_key: String,
     pub secret_key: String,
     pub next_eip: u32,
+    /// The host loopback block (`127.10.n.0/24` fixed IPs, `127.100.n.10`… EIPs) this cloud
+    /// uses; `None` (and states written before blocks existed) is block 0.
+    #[serde(default)]
+    pub address_block: Option<u8>,
     pub vpcs: BTreeMap<String, Vpc>,
     pub subnets: BTreeMap<String, Subnet>,
     pub security_groups: BTreeMap<String, SecurityGroup>,
@@ -354,6 +370,7 @@ impl World {
             access_key: generate_access_key(),
             secret_key: generate_secret_key(),
             next_eip: 0,
+            address_block: None,
             vpcs: BTreeMap::new(),
             subnets: BTreeMap::new(),
             security_groups: BTreeMap::new(),
@@ -456,6 +473,12 @@ impl World {
     /// `killed`. Returns the ids of servers that disappeared, so the caller can tell the backend.
     pub fn advance_with(&mut self, now: u64, backend: &dyn crate::backend::ServerBackend) -> Vec<String> {
         use crate::backend::Progress;
+        if let Some(block) = backend.address_block() {
+            self.adopt_address_block(block);
+        }
+        for s in self.servers.values() {
+            backend.set_ssh_ingress(&s.id, self.ssh_ingress(&s.security_groups));
+        }
         for v in self.vpcs.values_mut() {
             if let Some(t) = v.transition.take_if(|t| t.at <= now) {
                 v.status = t.status;
@@ -561,20 +584,86 @@ impl World {
         None
     }
 
-    /// The next address of the EIP pool not in use.
+    /// The ingress rules of `groups` that concern SSH: IPv4, TCP (or every protocol), port 22
+    /// in range, from an address prefix. Rules naming a remote group are left out: the host that
+    /// connects is in no group.
+    pub fn ssh_ingress(&self, groups: &[String]) -> Vec<crate::backend::IngressRule> {
+        self.rules
+            .values()
+            .filter(|r| groups.contains(&r.security_group_id))
+            .filter(|r| r.direction == "ingress" && (r.ethertype.is_empty() || r.ethertype.eq_ignore_ascii_case("IPv4")))
+            .filter(|r| r.protocol.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("tcp") || p.eq_ignore_ascii_case("any")))
+            .filter(|r| rule_covers_port(r, 22))
+            .filter(|r| r.remote_group_id.as_deref().is_none_or(str::is_empty))
+            .filter_map(|r| {
+                let prefix = r.remote_ip_prefix.as_deref().filter(|p| !p.is_empty()).unwrap_or("0.0.0.0/0");
+                let (network, prefix_len) = if prefix.contains('/') {
+                    parse_cidr(prefix)?
+                } else {
+                    (prefix.parse().ok()?, 32)
+                };
+                Some(crate::backend::IngressRule {
+                    network,
+                    prefix_len,
+                    allow: r.action != "deny",
+                    priority: r.priority,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves this cloud to loopback block `block`: the built-in subnet becomes `127.10.n.0/24`
+    /// (unless servers already have addresses in it, which they keep) and EIPs come from
+    /// `127.100.n.10` onwards.
+    pub fn adopt_address_block(&mut self, block: u8) {
+        self.address_block = Some(block);
+        let cidr = format!("127.10.{block}.0/24");
+        let in_use: std::collections::HashSet<&str> = self.servers.values().map(|s| s.subnet_id.as_str()).collect();
+        for s in self.subnets.values_mut() {
+            if s.builtin && s.cidr != cidr && !in_use.contains(s.id.as_str()) {
+                s.cidr = cidr.clone();
+                s.gateway_ip = format!("127.10.{block}.1");
+                s.last_host = 1;
+            }
+        }
+    }
+
+    /// The next address of the EIP pool not in use; the pool is shifted into this cloud's
+    /// address block (`127.100.0.10` → `127.100.n.10`).
     pub fn allocate_eip(&mut self, pool: (std::net::Ipv4Addr, u32)) -> Option<String> {
         let used: std::collections::HashSet<&str> =
             self.eips.values().map(|e| e.address.as_str()).collect();
+        let base = u32::from(pool.0).wrapping_add(u32::from(self.address_block.unwrap_or(0)) << 8);
         for _ in 0..pool.1 {
             let n = self.next_eip % pool.1.max(1);
             self.next_eip = self.next_eip.wrapping_add(1);
-            let addr = std::net::Ipv4Addr::from(u32::from(pool.0).wrapping_add(n)).to_string();
+            let addr = std::net::Ipv4Addr::from(base.wrapping_add(n)).to_string();
             if !used.contains(addr.as_str()) {
                 return Some(addr);
             }
         }
         None
     }
+}
+
+/// Whether a rule's ports (`multiport` `22`, `1-30`, `22,80`, else the min/max range; none
+/// means all) include `port`.
+fn rule_covers_port(r: &SgRule, port: u32) -> bool {
+    if let Some(m) = r.multiport.as_deref().filter(|m| !m.trim().is_empty()) {
+        return m.split(',').any(|part| {
+            let part = part.trim();
+            match part.split_once('-') {
+                Some((a, b)) => match (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
+                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
+                    _ => false,
+                },
+                None => part.parse::<u32>() == Ok(port),
+            }
+        });
+    }
+    let min = r.port_range_min.unwrap_or(1);
+    let max = r.port_range_max.unwrap_or(65535);
+    (min..=max).contains(&port)
 }
 
 /// `a.b.c.d/n` → (network address, n).
@@ -700,6 +789,55 @@ mod tests {
         let sid = w.subnets.keys().next().unwrap().clone();
         assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("127.10.0.2"));
         assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("127.10.0.3"));
+    }
+
+    #[test]
+    fn an_address_block_moves_fixed_ips_and_eips_unless_servers_hold_them() {
+        let mut w = World::fresh(0);
+        let sid = w.subnets.keys().next().unwrap().clone();
+        let pool = (std::net::Ipv4Addr::new(127, 100, 0, 10), 240);
+        w.adopt_address_block(7);
+        assert_eq!(w.subnets[&sid].cidr, "127.10.7.0/24");
+        assert_eq!(w.subnets[&sid].gateway_ip, "127.10.7.1");
+        assert_eq!(w.allocate_private_ip(&sid).as_deref(), Some("127.10.7.2"));
+        assert_eq!(w.allocate_eip(pool).as_deref(), Some("127.100.7.10"));
+        assert_eq!(w.allocate_eip(pool).as_deref(), Some("127.100.7.11"));
+        // A server on the subnet keeps the subnet where it is.
+        let json = serde_json::json!({
+            "id": "s1", "name": "s1", "status": "ACTIVE", "task_state": null, "transition": null,
+            "flavor_id": "f", "image_id": "i", "availability_zone": "a", "vpc_id": "v",
+            "subnet_id": sid, "private_ip": "127.10.7.2", "mac": "m", "port_id": "p",
+            "volume_id": "vol", "root_volume_type": "SSD", "root_volume_size": 40, "eip_id": null,
+            "eip_delete_on_termination": false, "key_name": null, "security_groups": [],
+            "metadata": {}, "tags": [], "description": "", "fault": null, "created": 0,
+            "updated": 0, "launched": null, "delete_publicip": false
+        });
+        w.servers.insert("s1".into(), serde_json::from_value(json).unwrap());
+        w.adopt_address_block(9);
+        assert_eq!(w.subnets[&sid].cidr, "127.10.7.0/24");
+        assert_eq!(w.allocate_eip(pool).as_deref(), Some("127.100.9.12"));
+        w.servers.clear();
+        w.adopt_address_block(9);
+        assert_eq!(w.subnets[&sid].cidr, "127.10.9.0/24");
+    }
+
+    #[test]
+    fn ssh_ingress_reads_the_groups_rules() {
+        let w = World::fresh(0);
+        let id_of = |name: &str| w.security_groups.values().find(|g| g.name == name).unwrap().id.clone();
+        let open = w.ssh_ingress(&[id_of(SG_DEFAULT)]);
+        assert_eq!(open.len(), 1);
+        assert!(crate::backend::ssh_admits(&open, std::net::Ipv4Addr::new(127, 0, 0, 1)));
+        assert!(w.ssh_ingress(&[id_of(SG_NO_SSH)]).is_empty(), "sg-no-ssh admits no SSH");
+        let mut r = w.rules.values().next().unwrap().clone();
+        r.multiport = Some("20-23,443".into());
+        assert!(rule_covers_port(&r, 22));
+        r.multiport = Some("80, 443".into());
+        assert!(!rule_covers_port(&r, 22));
+        r.multiport = None;
+        r.port_range_min = None;
+        r.port_range_max = None;
+        assert!(rule_covers_port(&r, 22), "no ports means all");
     }
 
     #[test]

@@ -33,17 +33,19 @@ async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
         .await
         .expect("local cloud starts");
     let c = Client::new(&h);
-    // The first server of a fresh cloud gets the subnet's first free address.
-    let squatter = std::net::TcpListener::bind("127.10.0.2:22").expect("127.10.0.2:22 is free on this host");
     let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
     let subnet = &subnets.body["subnets"][0];
+    // An address of this cloud's own block (`127.10.n.0/24`), which no other local cloud uses.
+    let cidr = subnet["cidr"].as_str().unwrap();
+    let addr = format!("{}.2", cidr.strip_suffix(".0/24").expect("a /24 subnet"));
+    let squatter = std::net::TcpListener::bind(format!("{addr}:22")).expect("the address is free on this host");
     let gold = c
         .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
         .await;
     let a = c
         .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
             "name": "blocked", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-            "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"], "ip_address": "127.10.0.2"}],
+            "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"], "ip_address": addr}],
             "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
             "extendparam": {"chargingMode": 0},
         }})))
@@ -63,7 +65,7 @@ async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let message = server["fault"]["message"].as_str().unwrap_or("").to_string();
-    assert!(message.contains("cannot listen on 127.10.0.2:22"), "{message}");
+    assert!(message.contains(&format!("cannot listen on {addr}:22")), "{message}");
     assert!(message.contains("0.0.0.0:22"), "the error names the usual culprit: {message}");
     let j = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None).await;
     assert_eq!(j.body["status"], "FAIL", "{}", j.body);

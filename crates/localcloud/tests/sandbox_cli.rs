@@ -1,7 +1,6 @@
 //! `cce-image-builder localcloud serve --servers …` and `localcloud gc` as processes: the ready
 //! line says what runs servers and an impossible `--servers sandbox` is refused with the reason.
-//! (`localcloud gc` is not run here: it reclaims every sandbox on the host, including those of
-//! tests running beside this one.) Needs the binary built (`make test` builds the workspace
+//! (`localcloud gc` is tested in `crates/cli/tests/cli_localcloud_gc.rs`.) Needs the binary built (`make test` builds the workspace
 //! first); under `CI=true` a missing binary fails the test.
 
 use std::io::{BufRead, BufReader};

@@ -133,7 +133,7 @@ async fn sandbox_servers_are_real_machines() {
     let job = wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap(), Duration::from_secs(10)).await;
     assert_eq!(job["status"], "SUCCESS", "{job}");
     let ip = fixed_ip(&server);
-    assert!(ip.starts_with("127.10.0."), "{ip}");
+    assert!(ip.starts_with("127.10."), "{ip}");
     // ACTIVE means sshd answers: no waiting here.
     assert_eq!(ssh_ok(&key, &ip, "hostname"), "sandbox-one");
     assert_eq!(ssh_ok(&key, &ip, "cat /root/user-data-ran"), "from-user-data");
@@ -159,7 +159,7 @@ async fn sandbox_servers_are_real_machines() {
     assert_eq!(eip.status, 200, "{}", eip.body);
     let eip_id = eip.body["publicip"]["id"].as_str().unwrap().to_string();
     let eip_addr = eip.body["publicip"]["public_ip_address"].as_str().unwrap().to_string();
-    assert!(eip_addr.starts_with("127.100.0."), "{eip_addr}");
+    assert!(eip_addr.starts_with("127.100."), "{eip_addr}");
     let port = server["addresses"].as_object().unwrap().values().next().unwrap()[0]["OS-EXT-IPS:port_id"]
         .as_str()
         .unwrap()

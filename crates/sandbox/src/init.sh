@@ -49,7 +49,7 @@ if [ -e "$M/proc/sysrq-trigger" ]; then mount --bind /dev/null "$M/proc/sysrq-tr
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$M/sys"
 mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$M/sys/fs/cgroup"
 
-# A minimal /dev: no host block device is ever visible.
+# A minimal /dev: no host block device is ever visible, only the server's data disks.
 mount -t tmpfs -o mode=755,nosuid tmpfs "$M/dev"
 for d in null zero full random urandom tty; do
   : > "$M/dev/$d"
@@ -63,6 +63,14 @@ ln -s /proc/self/fd "$M/dev/fd"
 ln -s /proc/self/fd/0 "$M/dev/stdin"
 ln -s /proc/self/fd/1 "$M/dev/stdout"
 ln -s /proc/self/fd/2 "$M/dev/stderr"
+# Data disks: the server's own block nodes (made on the host for its loop devices, owned by
+# this sandbox's root), as /dev/vdb, /dev/vdc, …
+for node in "$SB"/data-disks/vd*; do
+  [ -b "$node" ] || continue
+  n=${node##*/}
+  : > "$M/dev/$n"
+  mount --bind "$node" "$M/dev/$n"
+done
 
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$M/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$M/tmp"

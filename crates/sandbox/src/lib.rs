@@ -5,13 +5,16 @@
 //! What is covered today and what is not is listed in the crate's README section of the
 //! project's `README.md`.
 
+pub mod address_block;
+pub mod disks;
 mod error;
 mod forward;
 pub mod image;
 mod rootfs;
 mod sandbox;
 
+pub use disks::DataDisk;
 pub use error::SandboxError;
-pub use forward::Forwarder;
+pub use forward::{Forwarder, Gate};
 pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
-pub use sandbox::{gc, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
+pub use sandbox::{gc, gc_matching, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

@@ -79,6 +79,9 @@ pub struct SandboxSpec {
     /// Run once, on the first boot of this server, as cloud-init runs a script given as user
     /// data (it must start with `#!`; other content is kept in the instance folder but not run).
     pub user_data: Option<Vec<u8>>,
+    /// Data disks, shown inside as `/dev/vdb`, `/dev/vdc`, … in this order; their files live
+    /// in the server's folder (`data-disks/`) and keep their content across stop and start.
+    pub data_disks: Vec<crate::DataDisk>,
     pub boot_timeout: Duration,
 }
 
@@ -96,6 +99,8 @@ struct Shared {
     pid1: Option<i32>,
     stop_requested: bool,
     boots: u32,
+    /// Loop devices of the data disks, attached from start until the sandbox stops.
+    disks: Vec<crate::disks::Attached>,
 }
 
 struct Inner {
@@ -139,7 +144,7 @@ fn cgroup_root() -> Option<PathBuf> {
 
 impl Sandbox {
     pub fn new(spec: SandboxSpec) -> Self {
-        let shared = Shared { state: SandboxState::Stopped, pid1: None, stop_requested: false, boots: 0 };
+        let shared = Shared { state: SandboxState::Stopped, pid1: None, stop_requested: false, boots: 0, disks: Vec::new() };
         Self { inner: Arc::new(Inner { spec, shared: Mutex::new(shared), changed: Condvar::new() }), supervisor: None }
     }
 
@@ -165,6 +170,11 @@ impl Sandbox {
         self.inner.spec.dir.join("upper")
     }
 
+    /// The loop devices of its data disks while it runs (none while stopped).
+    pub fn data_disks(&self) -> Vec<crate::disks::Attached> {
+        self.inner.lock().disks.clone()
+    }
+
     /// Host PID of the sandbox's init, while it runs.
     pub fn pid1(&self) -> Option<i32> {
         self.inner.lock().pid1
@@ -185,6 +195,7 @@ impl Sandbox {
             let _ = h.join();
         }
         if let Err(e) = self.inner.prepare() {
+            self.inner.detach_disks();
             self.inner.set_state(SandboxState::Failed(e.to_string()));
             return Err(e);
         }
@@ -280,6 +291,7 @@ impl Sandbox {
             let _ = h.join();
         }
         self.inner.teardown();
+        self.inner.detach_disks();
         fs::remove_dir_all(&self.inner.spec.dir)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
             .map_err(|e| SandboxError::io(self.id(), "remove the server folder", e))
@@ -300,6 +312,7 @@ impl Drop for Sandbox {
             let _ = h.join();
         }
         self.inner.teardown();
+        self.inner.detach_disks();
     }
 }
 
@@ -371,7 +384,17 @@ impl Inner {
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
         }
         fs::write(dir.join("init.sh"), INIT_SCRIPT).map_err(|e| SandboxError::io(id, "write init.sh", e))?;
+        // Last, so that an error above leaves nothing attached.
+        self.detach_disks();
+        let attached = crate::disks::attach_all(id, dir, &self.spec.data_disks)?;
+        self.lock().disks = attached;
         Ok(())
+    }
+
+    /// Detaches the data disks' loop devices (their files stay); a no-op when none is attached.
+    fn detach_disks(&self) {
+        let attached = std::mem::take(&mut self.lock().disks);
+        crate::disks::detach_all(&self.spec.id, &attached);
     }
 
     /// Writes the instance identity, the user data and the unit that runs it once per instance,
@@ -409,6 +432,7 @@ impl Inner {
                 Ok(s) => s,
                 Err(e) => {
                     self.teardown();
+                    self.detach_disks();
                     self.set_state(SandboxState::Failed(e.to_string()));
                     return;
                 }
@@ -425,6 +449,8 @@ impl Inner {
                 // Running as soon as init is up.
                 continue;
             }
+            // Powered off: the data disks let go of their loop devices before anyone sees it stopped.
+            self.detach_disks();
             let was_booting = self.lock().state == SandboxState::Booting && !stop_requested;
             if was_booting {
                 self.set_state(SandboxState::Failed(format!("{status}")));
@@ -607,29 +633,59 @@ pub(crate) fn connect_in_netns(netns: &str, port: u16, timeout: Duration) -> std
     .map_err(|_| std::io::Error::other("the namespace connector thread panicked"))?
 }
 
-/// Reclaims what sandboxes left after a crash of the process that ran them: every process in a
-/// sandbox cgroup is killed, the cgroups and the named network namespaces removed. Only for
-/// when no local cloud is running. Returns the sandbox ids reclaimed.
+/// Reclaims what sandboxes left after a crash of the process that ran them: every process in an
+/// orphaned sandbox's cgroup is killed, the cgroups and the named network namespaces removed,
+/// the loop devices of data disks detached (their files stay, as the disks of stopped servers).
+/// A sandbox whose launcher still runs (its local cloud is alive) is left alone, so this is
+/// safe while other local clouds run. Returns the sandbox ids reclaimed.
 pub fn gc() -> Vec<String> {
+    gc_matching(|_| true)
+}
+
+/// [`gc`] restricted to the sandboxes whose id `wanted` accepts (a local cloud reclaims its own
+/// servers' orphans when it starts on a state a killed process left).
+pub fn gc_matching(wanted: impl Fn(&str) -> bool) -> Vec<String> {
     let mut reclaimed = Vec::new();
+    let mut live = Vec::new();
     if let Some(group) = cgroup_root().map(|r| r.join(CGROUP_GROUP)) {
         if let Ok(entries) = fs::read_dir(&group) {
             for e in entries.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    let _ = fs::write(e.path().join("cgroup.kill"), "1");
-                    reclaimed.push(e.file_name().to_string_lossy().to_string());
+                    let id = e.file_name().to_string_lossy().to_string();
+                    if !wanted(&id) {
+                        continue;
+                    }
+                    if has_live_launcher(&e.path()) {
+                        live.push(id);
+                    } else {
+                        let _ = fs::write(e.path().join("cgroup.kill"), "1");
+                        reclaimed.push(id);
+                    }
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(100));
         for id in &reclaimed {
+            // cgroup.kill is asynchronous: wait (bounded) for the cgroup to empty.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !cgroup_pids(&group.join(id)).is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             remove_cgroup(&group.join(id));
+        }
+    }
+    // After the processes: a loop device lets go of its file only once nothing holds it open.
+    for id in crate::disks::reclaim_orphans(&live, &wanted) {
+        if !reclaimed.contains(&id) {
+            reclaimed.push(id);
         }
     }
     if let Ok(entries) = fs::read_dir("/run/netns") {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(id) = name.strip_prefix(NETNS_PREFIX) {
+                if !wanted(id) || live.iter().any(|l| l == id) {
+                    continue;
+                }
                 let _ = Command::new("ip").args(["netns", "del", &name]).output();
                 if !reclaimed.iter().any(|r| r == id) {
                     reclaimed.push(id.to_string());
@@ -638,4 +694,40 @@ pub fn gc() -> Vec<String> {
         }
     }
     reclaimed
+}
+
+/// Every process in a cgroup and its descendants.
+fn cgroup_pids(cg: &Path) -> Vec<i32> {
+    let mut pids: Vec<i32> = fs::read_to_string(cg.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    if let Ok(entries) = fs::read_dir(cg) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                pids.extend(cgroup_pids(&e.path()));
+            }
+        }
+    }
+    pids
+}
+
+/// Whether a sandbox's cgroup still holds its launcher (`unshare`, or the shell about to become
+/// it) as the child of a process outside the sandbox: the process running it is alive. The
+/// launcher dies with that process (parent-death signal), so an orphan has none.
+fn has_live_launcher(cg: &Path) -> bool {
+    let pids = cgroup_pids(cg);
+    pids.iter().any(|pid| {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !matches!(comm.trim(), "unshare" | "sh") {
+            return false;
+        }
+        let ppid = fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|st| {
+            // The fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &st[st.rfind(')')? + 1..];
+            rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+        });
+        ppid.is_some_and(|pp| pp > 1 && !pids.contains(&pp))
+    })
 }

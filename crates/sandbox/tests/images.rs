@@ -13,7 +13,7 @@ use cce_sandbox::{Forwarder, Sandbox, SandboxSpec};
 use common::{keypair, prerequisites, rootfs, Ssh};
 
 fn spec(id: &str, dir: PathBuf, layers: Vec<PathBuf>, public: &str) -> SandboxSpec {
-    SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, boot_timeout: Duration::from_secs(60) }
+    SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, data_disks: Vec::new(), boot_timeout: Duration::from_secs(60) }
 }
 
 async fn boot(spec: SandboxSpec, key: &Path) -> (Sandbox, Forwarder, Ssh) {

@@ -10,7 +10,8 @@ use crate::backend::ServerSpec;
 use crate::config::draw;
 use crate::faults::FaultKind;
 use crate::world::{
-    Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis, new_id,
+    DataVolume, Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis,
+    new_id,
 };
 
 /// Availability zones of ru-moscow-1.
@@ -157,6 +158,21 @@ const ROOT_VOLUME: Shape = Shape::Obj(&[
     ("extendparam", Shape::Any),
     ("metadata", Shape::Any),
 ]);
+const DATA_VOLUME: Shape = Shape::Obj(&[
+    ("volumetype", Shape::Any),
+    ("size", Shape::Any),
+    ("iops", Shape::Any),
+    ("throughput", Shape::Any),
+    ("shareable", Shape::Any),
+    ("multiattach", Shape::Any),
+    ("hw:passthrough", Shape::Any),
+    ("extendparam", Shape::Any),
+    ("cluster_type", Shape::Any),
+    ("cluster_id", Shape::Any),
+    ("metadata", Shape::Any),
+    ("data_image_id", Shape::Any),
+    ("delete_on_termination", Shape::Any),
+]);
 const PUBLICIP: Shape = Shape::Obj(&[
     ("id", Shape::Any),
     ("eip", Shape::Any),
@@ -176,7 +192,7 @@ macro_rules! server_shape {
                     ("availability_zone", Shape::Any),
                     ("batch_create_in_multi_az", Shape::Any),
                     ("count", Shape::Any),
-                    ("data_volumes", Shape::Any),
+                    ("data_volumes", Shape::List(&DATA_VOLUME)),
                     ("extendparam", $extend),
                     ("flavorRef", Shape::Any),
                     ("imageRef", Shape::Any),
@@ -398,6 +414,7 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             ),
         ));
     }
+    let data_volumes = parse_data_volumes(ctx, s)?;
     let mut sg_ids = Vec::new();
     for (i, g) in s
         .get("security_groups")
@@ -583,6 +600,8 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             private_ip: private_ip.clone(),
             public_key: public_key.clone(),
             user_data: user_data.clone(),
+            data_volume_sizes_gb: data_volumes.iter().map(|(_, size)| *size).collect(),
+            ssh_ingress: ctx.world.ssh_ingress(&sg_ids),
         };
         let mut fault_msg = None;
         if server_error {
@@ -624,6 +643,14 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             volume_id: new_id(),
             root_volume_type: volumetype.clone(),
             root_volume_size: size,
+            data_volumes: data_volumes
+                .iter()
+                .map(|(volume_type, size)| DataVolume {
+                    id: new_id(),
+                    volume_type: volume_type.clone(),
+                    size: *size,
+                })
+                .collect(),
             eip_id: None,
             eip_delete_on_termination: false,
             key_name: key_name.clone(),
@@ -835,7 +862,7 @@ pub(crate) fn render_server(ctx: &Ctx, s: &Server) -> Value {
         "metadata": s.metadata,
         "OS-SRV-USG:launched_at": s.launched.map(iso).unwrap_or_default(),
         "OS-SRV-USG:terminated_at": "",
-        "os-extended-volumes:volumes_attached": [{"id": s.volume_id, "delete_on_termination": "true", "bootIndex": "0", "device": "/dev/vda"}],
+        "os-extended-volumes:volumes_attached": volumes_attached(s),
         "description": s.description,
         "host_status": "UP",
         "locked": false,
@@ -1355,9 +1382,146 @@ pub fn delete_keypair(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     Reply::empty(204)
 }
 
+/// The most data volumes a server may have (`/dev/vdb` … `/dev/vdz`).
+pub const MAX_DATA_VOLUMES: usize = 23;
+const VOLUME_TYPES: [&str; 7] = ["SSD", "SAS", "SATA", "GPSSD", "ESSD", "GPSSD2", "ESSD2"];
+
+/// `server.data_volumes`: (volume type, size in GB) of each, in device order. EVS is not
+/// emulated, so each becomes a disk of the server only (a sandbox's `/dev/vdb`, …).
+fn parse_data_volumes(ctx: &Ctx, server: &Value) -> Result<Vec<(String, u32)>, ApiError> {
+    let list = match server.get("data_volumes") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list.clone(),
+        Some(other) => {
+            return Err(ctx.err(400, format!("`server.data_volumes` must be a list, got {other}")));
+        }
+    };
+    if list.len() > MAX_DATA_VOLUMES {
+        return Err(ctx.err(
+            400,
+            format!("`server.data_volumes` has {} volumes; at most {MAX_DATA_VOLUMES} can be attached", list.len()),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let prefix = format!("server.data_volumes[{i}].");
+        let volumetype = ctx.str_field(v, &prefix, "volumetype")?.to_string();
+        if !VOLUME_TYPES.contains(&volumetype.as_str()) {
+            return Err(ctx.err(400, format!("`{prefix}volumetype` `{volumetype}` is invalid: use SSD, GPSSD, SAS, SATA or ESSD")));
+        }
+        let size = match v.get("size") {
+            Some(n) => match n.as_u64() {
+                Some(n) if (10..=32768).contains(&n) => n as u32,
+                _ => return Err(ctx.err(400, format!("`{prefix}size` must be 10-32768 GB, got {n}"))),
+            },
+            None => return Err(ctx.err(400, format!("`{prefix}size` is required (10-32768 GB)"))),
+        };
+        if v.get("data_image_id").is_some_and(|d| !d.is_null()) {
+            return Err(ctx.err(400, format!("`{prefix}data_image_id`: data-disk images are not offered by the local cloud; attach an empty volume")));
+        }
+        if v.get("multiattach").and_then(Value::as_bool) == Some(true) || v.get("shareable").and_then(Value::as_bool) == Some(true) {
+            return Err(ctx.err(400, format!("`{prefix}multiattach`: shared volumes are not offered by the local cloud")));
+        }
+        out.push((volumetype, size));
+    }
+    Ok(out)
+}
+
+/// The device of the `index`-th data volume: `/dev/vdb` for 0.
+fn data_device(index: usize) -> String {
+    format!("/dev/vd{}", (b'b' + index as u8) as char)
+}
+
+/// `os-extended-volumes:volumes_attached`: the system disk, then the data volumes in order.
+fn volumes_attached(s: &Server) -> Vec<Value> {
+    let mut list = vec![json!({"id": s.volume_id, "delete_on_termination": "true", "bootIndex": "0", "device": "/dev/vda"})];
+    for (i, v) in s.data_volumes.iter().enumerate() {
+        list.push(json!({"id": v.id, "delete_on_termination": "true", "bootIndex": "-1", "device": data_device(i)}));
+    }
+    list
+}
+
+/// `ListServerBlockDevices` (`GET /v1/{project_id}/cloudservers/{server_id}/block_device`):
+/// the system disk and the data volumes. Not in the route table (`ops/mod.rs`) yet.
+#[allow(dead_code)]
+pub fn list_block_devices(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let Some(s) = ctx.world.servers.get(&id) else {
+        return Err(ctx.err_code(404, "Ecs.0114", format!("server `{id}` does not exist")));
+    };
+    let mut attachments = vec![json!({
+        "serverId": s.id, "id": s.volume_id, "volumeId": s.volume_id, "device": "/dev/vda",
+        "bootIndex": 0, "size": s.root_volume_size, "pciAddress": "0000:02:01.0", "bus": "virtio",
+    })];
+    for (i, v) in s.data_volumes.iter().enumerate() {
+        attachments.push(json!({
+            "serverId": s.id, "id": v.id, "volumeId": v.id, "device": data_device(i),
+            "bootIndex": -1, "size": v.size, "pciAddress": format!("0000:02:{:02x}.0", i + 2), "bus": "virtio",
+        }));
+    }
+    let used = attachments.len() as u64;
+    Reply::ok(json!({
+        "attachableQuantity": {"free_scsi": 0, "free_blk": (MAX_DATA_VOLUMES as u64 + 1).saturating_sub(used), "free_disk": (MAX_DATA_VOLUMES as u64 + 1).saturating_sub(used)},
+        "volumeAttachments": attachments,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `handler` on `world` as the HTTP front would, with a record-only backend.
+    fn call(
+        world: &mut crate::world::World,
+        handler: fn(&mut Ctx) -> Result<Reply, ApiError>,
+        params: Vec<String>,
+        body: &Value,
+    ) -> Result<Reply, ApiError> {
+        let config = crate::Config::new(std::path::Path::new("/nonexistent"));
+        let latency = config.latency();
+        let mut faults = crate::faults::Faults::new(Vec::new());
+        let mut ctx = Ctx {
+            world,
+            faults: &mut faults,
+            now: crate::world::now_ms(),
+            latency: &latency,
+            config: &config,
+            backend: &crate::backend::RecordOnly,
+            fault: None,
+            request_id: "req",
+            params,
+            query: &[],
+            body,
+            style: super::super::Style::Ecs,
+        };
+        handler(&mut ctx)
+    }
+
+    #[test]
+    fn block_devices_list_the_system_disk_then_the_data_volumes() {
+        let mut world = crate::world::World::fresh(crate::world::now_ms());
+        let subnet = world.subnets.values().next().unwrap().clone();
+        let image = crate::ops::ims::gold_id(&crate::ops::ims::GOLD[0]);
+        let body = json!({"server": {
+            "name": "bd", "imageRef": image, "flavorRef": "s7n.large.2", "vpcid": subnet.vpc_id,
+            "nics": [{"subnet_id": subnet.id}], "root_volume": {"volumetype": "SSD", "size": 40},
+            "data_volumes": [{"volumetype": "SSD", "size": 10}, {"volumetype": "SATA", "size": 100}],
+        }});
+        let created = call(&mut world, create_v1, Vec::new(), &body).unwrap_or_else(|_| panic!("create refused"));
+        let id = created.body.unwrap()["serverIds"][0].as_str().unwrap().to_string();
+        let listed = call(&mut world, list_block_devices, vec![id.clone()], &Value::Null)
+            .unwrap_or_else(|_| panic!("block_device refused"));
+        let body = listed.body.unwrap();
+        let list = body["volumeAttachments"].as_array().unwrap();
+        let got: Vec<(String, i64, u64)> = list
+            .iter()
+            .map(|v| (v["device"].as_str().unwrap().to_string(), v["bootIndex"].as_i64().unwrap(), v["size"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, [("/dev/vda".to_string(), 0, 40), ("/dev/vdb".to_string(), -1, 10), ("/dev/vdc".to_string(), -1, 100)]);
+        assert!(list.iter().all(|v| v["serverId"] == json!(id)));
+        assert_eq!(body["attachableQuantity"]["free_blk"], json!(21));
+        assert!(call(&mut world, list_block_devices, vec!["nope".into()], &Value::Null).is_err());
+    }
 
     #[test]
     fn base64_decodes() {

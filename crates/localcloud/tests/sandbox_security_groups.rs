@@ -1,0 +1,137 @@
+//! Security groups on sandbox servers: a server whose groups admit no TCP 22 is ACTIVE but its
+//! forwarder closes every SSH connection unforwarded; a rule admitting TCP 22 added through the
+//! API opens it (from the next API call on), and deleting the rule closes it again. Needs root
+//! (under `CI=true` a missing prerequisite fails the test).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use common::Client;
+use common::sandbox::{fixed_ip, ssh, ssh_ok, wait_status};
+use serde_json::json;
+
+const E: Service = Service::Ecs;
+const M: Service = Service::Ims;
+const V: Service = Service::Vpc;
+
+fn prerequisites() -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing = match cce_sandbox::host_supports_sandboxes() {
+        Err(e) => Some(e.to_string()),
+        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
+            Some("the OpenSSH client `ssh` is not installed".into())
+        }
+        Ok(()) => None,
+    };
+    match missing {
+        None => true,
+        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
+        Some(m) => {
+            eprintln!("skipping: {m}");
+            false
+        }
+    }
+}
+
+async fn start(dir: &Path) -> LocalCloudHandle {
+    let backend = SandboxBackend::new(SandboxConfig::new(dir, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
+    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend)).await.expect("local cloud starts")
+}
+
+/// Runs `ssh` until it gives `want` (0 or not), polling the API between tries as a client
+/// would; panics after `timeout`.
+async fn wait_ssh(c: &Client, h: &LocalCloudHandle, id: &str, key: &Path, ip: &str, admitted: bool, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let _ = c.call(h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let (k, i) = (key.to_path_buf(), ip.to_string());
+        let (code, out) = tokio::task::spawn_blocking(move || ssh(&k, &i, "hostname")).await.unwrap();
+        if (code == 0) == admitted {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "ssh to {ip}: exit {code} ({out}), wanted admitted={admitted}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_groups_decide_who_reaches_ssh() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let h = start(dir.path()).await;
+    let c = Client::new(&h);
+    let kp = c
+        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-sg"}})))
+        .await;
+    assert_eq!(kp.status, 200, "{}", kp.body);
+    let key = dir.path().join("id_kp");
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
+        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
+    }
+    let groups = c.call(&h, V, "GET", "/v1/{pid}/security-groups", &[], None).await;
+    let group = |name: &str| {
+        groups.body["security_groups"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let (open, closed) = (group("default"), group("sg-no-ssh"));
+    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnet = subnets.body["subnets"][0].clone();
+    let gold = c
+        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
+        .await;
+    let mut ids = Vec::new();
+    for (name, sg) in [("sg-open", &open), ("sg-closed", &closed)] {
+        let a = c
+            .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
+                "name": name, "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
+                "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-sg",
+                "security_groups": [{"id": sg}],
+                "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
+                "extendparam": {"chargingMode": 0},
+            }})))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        ids.push(a.body["serverIds"][0].as_str().unwrap().to_string());
+    }
+    let open_ip = fixed_ip(&wait_status(&c, &h, &ids[0], "ACTIVE", Duration::from_secs(180)).await);
+    let closed_ip = fixed_ip(&wait_status(&c, &h, &ids[1], "ACTIVE", Duration::from_secs(180)).await);
+    {
+        let (k, i) = (key.clone(), open_ip.clone());
+        assert_eq!(tokio::task::spawn_blocking(move || ssh_ok(&k, &i, "hostname")).await.unwrap(), "sg-open");
+    }
+    // ACTIVE, its sshd up, but its group admits no SSH: the connection is closed unforwarded.
+    let (k, i) = (key.clone(), closed_ip.clone());
+    let (code, out) = tokio::task::spawn_blocking(move || ssh(&k, &i, "hostname")).await.unwrap();
+    assert_ne!(code, 0, "a server whose groups admit no TCP 22 was reached: {out}");
+
+    let rule = c
+        .call(&h, V, "POST", "/v1/{pid}/security-group-rules", &[], Some(&json!({"security_group_rule": {
+            "security_group_id": closed, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+            "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "127.0.0.0/8",
+        }})))
+        .await;
+    assert!(rule.status < 300, "{} {}", rule.status, rule.body);
+    let rule_id = rule.body["security_group_rule"]["id"].as_str().unwrap().to_string();
+    let out = wait_ssh(&c, &h, &ids[1], &key, &closed_ip, true, Duration::from_secs(20)).await;
+    assert_eq!(out, "sg-closed");
+
+    let d = c.call(&h, V, "DELETE", &format!("/v1/{{pid}}/security-group-rules/{rule_id}"), &[], None).await;
+    assert!(d.status < 300, "{} {}", d.status, d.body);
+    wait_ssh(&c, &h, &ids[1], &key, &closed_ip, false, Duration::from_secs(20)).await;
+
+    let d = c
+        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": ids[0]}, {"id": ids[1]}]})))
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    h.shutdown().await;
+}
