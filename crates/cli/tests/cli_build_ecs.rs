@@ -111,6 +111,8 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
             ("CCE_LOCALCLOUD_STATE", &cloud),
             ("XDG_STATE_HOME", &state),
             ("PACKER_LOG_PATH", &log),
+            // The debug log exists only with PACKER_LOG on, as in Packer (the kit sets both).
+            ("PACKER_LOG", std::path::Path::new("1")),
         ],
         Duration::from_secs(300),
     );
@@ -171,10 +173,9 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     let marker = std::fs::read_to_string(layer.join("root/marker"))
         .expect("the provisioner's file is in the image");
     assert_eq!(marker.trim(), "from-the-provisioner");
-    assert!(
-        layer.join("var/log/cce-image-builder/build.log").exists(),
-        "the build log is in the image"
-    );
+    let packed = std::fs::read_to_string(layer.join("var/log/cce-image-builder/build.log"))
+        .expect("the build log is in the image");
+    assert!(packed.contains("ui:"), "the packed log is not the build's debug log: {packed}");
 
     // One journal per build, finished, with nothing left to clean up.
     let builds = state.join("cce-image-builder").join("builds");

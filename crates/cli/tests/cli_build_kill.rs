@@ -148,35 +148,42 @@ impl World {
     }
 }
 
-/// Reads events until `stop` says so; returns the build id and the step names seen.
-fn read_events(child: &mut Child, mut stop: impl FnMut(&Value) -> bool) -> (String, Vec<String>) {
-    let out = child.stdout.take().unwrap();
-    let mut build_id = String::new();
-    let mut steps = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    for line in BufReader::new(out).lines() {
-        let line = line.unwrap();
-        assert!(
-            Instant::now() < deadline,
-            "the build ran for more than 10 minutes"
-        );
-        let Ok(event) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
+/// What a build said on stdout: its id, the steps it started, the images it delivered and
+/// its errors.
+#[derive(Default)]
+struct Seen {
+    build_id: String,
+    steps: Vec<String>,
+    artifacts: Vec<String>,
+    errors: Vec<String>,
+}
+
+impl Seen {
+    fn take(&mut self, event: &Value) {
+        let s = |k: &str| event[k].as_str().unwrap_or_default().to_string();
         match event["type"].as_str() {
-            Some("build_started") => {
-                build_id = event["build_id"].as_str().unwrap_or_default().to_string()
-            }
-            Some("step_started") => {
-                steps.push(event["step"].as_str().unwrap_or_default().to_string())
-            }
+            Some("build_started") => self.build_id = s("build_id"),
+            Some("step_started") => self.steps.push(s("step")),
+            Some("artifact") => self.artifacts.push(s("id")),
+            Some("error") => self.errors.push(s("message")),
+            Some("build_finished") if !event["error"].is_null() => self.errors.push(s("error")),
             _ => {}
         }
+    }
+}
+
+/// Reads events until `stop` says so.
+fn read_events(lines: &mut impl Iterator<Item = std::io::Result<String>>, seen: &mut Seen, mut stop: impl FnMut(&Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for line in lines {
+        let line = line.unwrap();
+        assert!(Instant::now() < deadline, "the build ran for more than 10 minutes");
+        let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+        seen.take(&event);
         if stop(&event) {
             break;
         }
     }
-    (build_id, steps)
 }
 
 fn wait_exit(child: &mut Child) -> Option<i32> {
@@ -219,62 +226,53 @@ fn cleanup(world: &World, build_id: &str) {
 /// The steps of a whole build, from a run that is left to finish.
 fn steps_of_a_build(world: &World) -> Vec<String> {
     let mut child = world.build();
-    let (_, steps) = read_events(&mut child, |_| false);
+    let mut seen = Seen::default();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    read_events(&mut lines, &mut seen, |_| false);
     let code = wait_exit(&mut child);
-    assert_eq!(
-        code,
-        Some(0),
-        "the reference build failed: {}",
-        stderr_of(&mut child)
-    );
-    assert!(steps.len() >= 5, "too few steps: {steps:?}");
-    steps
+    assert_eq!(code, Some(0), "the reference build failed: {:?}\n{}", seen.errors, stderr_of(&mut child));
+    assert!(seen.steps.len() >= 5, "too few steps: {:?}", seen.steps);
+    seen.steps
 }
+
+/// One build at a time: the machine has two cores, and each build boots a sandbox.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
     if !prerequisites() {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reference = World::new();
     let steps = steps_of_a_build(&reference);
     for step in &steps {
         let world = World::new();
         let fresh = world.inventory();
         let mut child = world.build();
-        let (build_id, _) = read_events(&mut child, |e| {
-            e["type"] == "step_started" && e["step"] == step.as_str()
-        });
-        assert!(
-            !build_id.is_empty(),
-            "no build_started event before step {step}"
-        );
+        let mut seen = Seen::default();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        read_events(&mut lines, &mut seen, |e| e["type"] == "step_started" && e["step"] == step.as_str());
+        assert!(!seen.build_id.is_empty(), "no build_started event before step {step}");
         signal(&child, sig);
+        // What the build says after the signal (nothing after SIGKILL).
+        read_events(&mut lines, &mut seen, |_| false);
         let code = wait_exit(&mut child);
         let stderr = stderr_of(&mut child);
         match sig {
             nix::sys::signal::Signal::SIGINT => {
-                assert!(
-                    code == Some(130) || code == Some(0),
-                    "SIGINT at {step}: exit {code:?}\n{stderr}"
-                );
+                assert!(code == Some(130) || code == Some(0), "SIGINT at {step}: exit {code:?}\n{:?}\n{stderr}", seen.errors);
             }
-            _ => assert_eq!(
-                code, None,
-                "SIGKILL at {step}: the build still exited by itself"
-            ),
+            _ => assert_eq!(code, None, "SIGKILL at {step}: the build still exited by itself"),
         }
-        cleanup(&world, &build_id);
+        cleanup(&world, &seen.build_id);
         let after = world.inventory();
         let left: Vec<&String> = after
             .iter()
             .filter(|r| !fresh.contains(r))
-            // A build that finished before the signal keeps its image; any other image is a leak.
-            .filter(|r| !(code == Some(0) && r.starts_with("image ")))
+            // An image the build delivered (it finished before the signal) is its result.
+            .filter(|r| !seen.artifacts.iter().any(|id| r.starts_with(&format!("image {id} "))))
             .collect();
-        assert!(
-            left.is_empty(),
-            "{sig:?} at step {step:?} left: {left:?}\n{stderr}"
-        );
+        assert!(left.is_empty(), "{sig:?} at step {step:?} left: {left:?}\n{:?}\n{stderr}", seen.errors);
     }
 }
 

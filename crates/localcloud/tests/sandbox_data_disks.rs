@@ -104,6 +104,13 @@ async fn data_volumes_are_checked_and_reported() {
     assert_eq!(volumes[1]["bootIndex"], "-1");
     let ids: std::collections::HashSet<&str> = volumes.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "volume ids are distinct: {volumes:?}");
+    // The block devices call lists the same disks, the system disk first.
+    let b = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}/block_device"), &[], None).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    let attached = b.body["volumeAttachments"].as_array().unwrap();
+    let devices: Vec<&str> = attached.iter().map(|v| v["device"].as_str().unwrap()).collect();
+    assert_eq!(devices, ["/dev/vda", "/dev/vdb", "/dev/vdc"], "{}", b.body);
+    assert_eq!(attached[0]["bootIndex"], 0);
     // Kept in the state: a restart reports the same volumes.
     h.shutdown().await;
     let h = LocalCloud::start(Config::new(dir.path())).await.unwrap();

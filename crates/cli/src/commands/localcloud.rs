@@ -209,6 +209,12 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        // Listening starts before the ready line: a signal sent right after it must stop the
+        // cloud cleanly, not kill the process.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot listen for Ctrl-C")?;
         let handle = match servers {
             Servers::Record => LocalCloud::start(config).await?,
             Servers::Sandbox => {
@@ -223,7 +229,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
             writeln!(out, "{}", handle.ready_line()).context("cannot write the ready line")?;
             out.flush().context("cannot write the ready line")?;
         }
-        wait_for_signal().await?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         handle.shutdown().await;
         Ok::<_, anyhow::Error>(())
     })?;
@@ -242,13 +251,3 @@ pub(crate) fn closed_ancestor(dir: &std::path::Path) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
-}

@@ -1442,8 +1442,7 @@ fn volumes_attached(s: &Server) -> Vec<Value> {
 }
 
 /// `ListServerBlockDevices` (`GET /v1/{project_id}/cloudservers/{server_id}/block_device`):
-/// the system disk and the data volumes. Not in the route table (`ops/mod.rs`) yet.
-#[allow(dead_code)]
+/// the system disk and the data volumes.
 pub fn list_block_devices(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     let Some(s) = ctx.world.servers.get(&id) else {

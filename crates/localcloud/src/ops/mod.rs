@@ -431,6 +431,14 @@ static ROUTES: &[Entry] = &[
     e(
         E,
         "GET",
+        "/v1/{pid}/cloudservers/{}/block_device",
+        "ListServerBlockDevices",
+        Style::Ecs,
+        ecs::list_block_devices,
+    ),
+    e(
+        E,
+        "GET",
         "/v1/{pid}/jobs/{}",
         "ShowJob",
         Style::Ecs,
