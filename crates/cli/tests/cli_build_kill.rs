@@ -154,6 +154,8 @@ impl World {
 struct Seen {
     build_id: String,
     steps: Vec<String>,
+    /// Steps that also ended (a message said inside a step starts no step of its own).
+    finished_steps: Vec<String>,
     artifacts: Vec<String>,
     errors: Vec<String>,
 }
@@ -164,6 +166,7 @@ impl Seen {
         match event["type"].as_str() {
             Some("build_started") => self.build_id = s("build_id"),
             Some("step_started") => self.steps.push(s("step")),
+            Some("step_finished") => self.finished_steps.push(s("step")),
             Some("artifact") => self.artifacts.push(s("id")),
             Some("error") => self.errors.push(s("message")),
             Some("build_finished") if !event["error"].is_null() => self.errors.push(s("error")),
@@ -231,8 +234,13 @@ fn steps_of_a_build(world: &World) -> Vec<String> {
     read_events(&mut lines, &mut seen, |_| false);
     let code = wait_exit(&mut child);
     assert_eq!(code, Some(0), "the reference build failed: {:?}\n{}", seen.errors, stderr_of(&mut child));
-    assert!(seen.steps.len() >= 5, "too few steps: {:?}", seen.steps);
-    seen.steps
+    // The build's steps in order; messages said inside a step (the zone it picked, the build
+    // id) are reported as starts without an end and differ between builds.
+    let mut steps: Vec<String> = seen.steps.iter().filter(|s| seen.finished_steps.contains(s)).cloned().collect();
+    steps.dedup();
+    assert!(steps.len() >= 5, "too few steps: {:?}", seen.steps);
+    eprintln!("stopping a build at each of {} steps: {steps:?}", steps.len());
+    steps
 }
 
 /// One build at a time: the machine has two cores, and each build boots a sandbox.
@@ -251,8 +259,13 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
         let mut child = world.build();
         let mut seen = Seen::default();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        read_events(&mut lines, &mut seen, |e| e["type"] == "step_started" && e["step"] == step.as_str());
+        let mut reached = false;
+        read_events(&mut lines, &mut seen, |e| {
+            reached = e["type"] == "step_started" && e["step"] == step.as_str();
+            reached
+        });
         assert!(!seen.build_id.is_empty(), "no build_started event before step {step}");
+        assert!(reached, "the build never reached step {step:?}: {:?}", seen.errors);
         signal(&child, sig);
         // What the build says after the signal (nothing after SIGKILL).
         read_events(&mut lines, &mut seen, |_| false);
