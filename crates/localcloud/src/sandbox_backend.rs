@@ -62,6 +62,9 @@ struct Entry {
     record: ServerRecord,
     phase: Mutex<Phase>,
     slot: Mutex<Slot>,
+    /// Set by delete before its worker runs: a boot that gets the slot after the delete's
+    /// worker must not bring the sandbox up again (it would outlive its server).
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -185,6 +188,7 @@ impl SandboxBackend {
             record,
             phase: Mutex::new(Phase::Stopped),
             slot: Mutex::default(),
+            deleted: std::sync::atomic::AtomicBool::new(false),
         });
         lock(&self.servers).insert(id.to_string(), entry.clone());
         Ok(entry)
@@ -230,6 +234,9 @@ impl SandboxBackend {
             .spawn(move || {
                 let result = (|| -> Result<(), String> {
                     let mut slot = lock(&entry.slot);
+                    if entry.deleted.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err("the server was deleted while it was starting".into());
+                    }
                     let record = &entry.record;
                     let private: SocketAddr = SocketAddr::new(
                         record
@@ -515,6 +522,7 @@ impl ServerBackend for SandboxBackend {
             record,
             phase: Mutex::new(Phase::Booting),
             slot: Mutex::default(),
+            deleted: std::sync::atomic::AtomicBool::new(false),
         });
         lock(&self.servers).insert(spec.id.clone(), entry.clone());
         lock(&self.ssh_ingress).insert(spec.id.clone(), spec.ssh_ingress.clone());
@@ -548,6 +556,9 @@ impl ServerBackend for SandboxBackend {
 
     fn delete(&self, server_id: &str) -> Result<(), BackendError> {
         let entry = lock(&self.servers).remove(server_id);
+        if let Some(e) = &entry {
+            e.deleted.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         lock(&self.ssh_ingress).remove(server_id);
         let dir = self.server_dir(server_id);
         let id = server_id.to_string();
