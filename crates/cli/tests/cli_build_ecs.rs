@@ -440,3 +440,72 @@ fn debug_needs_a_terminal() {
     );
     assert!(!none.exists(), "nothing was started");
 }
+
+/// The same build on the realistic profile scaled down (a server in 1.2-1.8 s, an image in
+/// 2.4-3.6 s): jobs that take time, EIPs and VPCs that pass through their pending states. The
+/// build still ends with the image and leaves nothing else.
+#[test]
+fn the_build_succeeds_on_the_scaled_realistic_profile() {
+    if !prerequisites() {
+        return;
+    }
+    let base = tempfile::Builder::new()
+        .prefix("cce-cli-ecs-real-")
+        .tempdir_in("/var/tmp")
+        .expect("temp dir");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cloud = base.path().join("localcloud");
+    let state = base.path().join("xdg-state");
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("build.pkr.hcl"),
+        r#"
+source "huaweicloud-ecs" "real" {
+  eip_type           = "5_bgp"
+  eip_bandwidth_size = 5
+  ssh_username       = "root"
+  image_name         = "cce-ib-realistic"
+}
+build {
+  sources = ["source.huaweicloud-ecs.real"]
+  provisioner "shell" {
+    inline = ["echo realistic > /root/marker"]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(
+        &work,
+        &["build", "--json", "."],
+        &[
+            ("CCE_LOCALCLOUD_STATE", &cloud),
+            ("XDG_STATE_HOME", &state),
+            ("CCE_LOCALCLOUD_PROFILE", Path::new("realistic")),
+            ("CCE_LOCALCLOUD_SCALE", Path::new("0.02")),
+        ],
+        Duration::from_secs(300),
+    );
+    let all = format!("{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(0), "{all}");
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let artifact = events
+        .iter()
+        .find(|e| e["type"] == "artifact")
+        .unwrap_or_else(|| panic!("no artifact event: {all}"));
+    let image_id = artifact["id"].as_str().unwrap();
+    assert!(cloud.join("layers").join(image_id).join("root/marker").exists(), "{all}");
+    // The profile's waits really happened: a server build, its stop and the image job take
+    // at least 1.2 + 0.2 + 2.4 s at this scale.
+    assert!(started.elapsed() >= Duration::from_millis(3800), "{:?}", started.elapsed());
+    let finished = events.iter().find(|e| e["type"] == "build_finished").unwrap();
+    assert_eq!(finished["status"], "succeeded", "{all}");
+    let deleted = events.iter().filter(|e| e["type"] == "resource_deleted").count();
+    assert!(deleted >= 5, "server, keypair, EIP, VPC and subnet are deleted: {all}");
+}

@@ -216,11 +216,12 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
-fn cleanup(world: &World, build_id: &str) {
-    let out = world.command(&["cleanup", build_id]).output().unwrap();
+/// `cleanup <id>`, or `cleanup --all` as a user would after a SIGKILL (the id scrolled away).
+fn cleanup(world: &World, what: &str) {
+    let out = world.command(&["cleanup", what]).output().unwrap();
     assert!(
         out.status.success(),
-        "cleanup {build_id} failed:\n{}\n{}",
+        "cleanup {what} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -277,7 +278,8 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
             }
             _ => assert_eq!(code, None, "SIGKILL at {step}: the build still exited by itself"),
         }
-        cleanup(&world, &seen.build_id);
+        let what = if sig == nix::sys::signal::Signal::SIGKILL { "--all" } else { seen.build_id.as_str() };
+        cleanup(&world, what);
         let after = world.inventory();
         let left: Vec<&String> = after
             .iter()
