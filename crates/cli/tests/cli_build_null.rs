@@ -1455,3 +1455,46 @@ fn file_uploads_land_where_packer_puts_them() {
         assert_eq!(tree_listing(&ours), tree_listing(&theirs), "{method}");
     }
 }
+
+/// Ctrl-C stops a null build too: the running shell-local provisioner is dropped (its process
+/// is killed with it) and the command exits 130 at once, not after the provisioner.
+#[test]
+fn sigint_stops_a_null_build_at_once() {
+    let d = project(
+        "source \"null\" \"n\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.n\"]\n  provisioner \"shell-local\" {\n    inline = [\"echo started\", \"sleep 30\", \"touch finished\"]\n  }\n}\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"))
+        .current_dir(d.path())
+        .args(["build", "."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // Wait until the provisioner runs.
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(n > 0, "the build ended before its provisioner started: {seen}");
+        seen.push_str(&line);
+        if line.contains("started") {
+            break;
+        }
+    }
+    let t0 = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{:?}", t0.elapsed());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("build was interrupted"), "{rest}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(!d.path().join("finished").exists(), "the provisioner went on after the interrupt");
+}

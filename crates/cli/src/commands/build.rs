@@ -188,6 +188,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // One signal handler for the whole command: null and cloud builds alike stop on Ctrl-C.
+    let (interrupter, interrupt) = interrupt::channel();
+    let build_ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let listener = {
+        let _in_runtime = runtime.enter();
+        let reporter = Arc::clone(&reporter);
+        let ids = Arc::clone(&build_ids);
+        crate::signals::install(
+            interrupter,
+            move |m| {
+                let _ = reporter.report(&Event::Warning {
+                    build: None,
+                    message: m.to_string(),
+                });
+            },
+            move || ids.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        )?
+    };
     let mut failed = 0;
     let total: usize = plan.builds.iter().map(|b| b.sources.len()).sum();
     if total == 0 {
@@ -210,9 +228,27 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 cwd: opts.cwd.clone(),
                 on_error,
             };
-            let outcome = runtime.block_on(job.run());
-            if outcome.error.is_some() {
-                failed += 1;
+            let name = display_name(build, source);
+            // Dropping the build's future at an interrupt closes its connection, which ends
+            // what the provisioner runs on the host.
+            let outcome = runtime.block_on(async {
+                tokio::select! {
+                    o = job.run() => Some(o),
+                    () = interrupt.cancelled() => None,
+                }
+            });
+            match outcome {
+                Some(o) if o.error.is_none() => {}
+                Some(_) => failed += 1,
+                None => {
+                    let _ = reporter.report(&Event::Error {
+                        build: Some(name),
+                        message: "build was interrupted".into(),
+                    });
+                    listener.abort();
+                    let _ = reporter.finish();
+                    return Ok(interrupt.signal().map_or(exit::FAILED, |s| s.exit_code()));
+                }
             }
         }
     }
@@ -227,6 +263,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         })
         .collect();
     if ecs.is_empty() {
+        listener.abort();
         let _ = reporter.finish();
         return Ok(if failed == 0 { exit::OK } else { exit::FAILED });
     }
@@ -249,7 +286,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         log_file,
         to_stdout: !args.json && !args.machine_readable,
     };
-    let code = runtime.block_on(run_ecs(ctx, ecs))?;
+    let code = runtime.block_on(run_ecs(ctx, ecs, interrupt, build_ids));
+    listener.abort();
+    let code = code?;
     let _ = reporter.finish();
     Ok(if failed == 0 {
         code
@@ -296,25 +335,13 @@ struct Target {
     local: bool,
 }
 
-async fn run_ecs(ctx: EcsRun, builds: Vec<(Build, BuildSource)>) -> anyhow::Result<u8> {
-    let (interrupter, interrupt) = interrupt::channel();
-    let build_ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let listener = {
-        let reporter = Arc::clone(&ctx.reporter);
-        let ids = Arc::clone(&build_ids);
-        crate::signals::install(
-            interrupter,
-            move |m| {
-                let _ = reporter.report(&Event::Warning {
-                    build: None,
-                    message: m.to_string(),
-                });
-            },
-            move || ids.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        )?
-    };
+async fn run_ecs(
+    ctx: EcsRun,
+    builds: Vec<(Build, BuildSource)>,
+    interrupt: Interrupt,
+    build_ids: Arc<Mutex<Vec<String>>>,
+) -> anyhow::Result<u8> {
     let result = run_ecs_builds(&ctx, builds, interrupt.clone(), &build_ids).await;
-    listener.abort();
     let outcomes = match result {
         Ok(o) => o,
         Err(e) => {
