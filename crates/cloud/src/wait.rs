@@ -13,8 +13,10 @@ use crate::models::{Image, Job, PublicIp, Server, Subnet, Vpc};
 /// How to poll.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitPolicy {
-    /// The first interval; it doubles after each poll up to `max_interval`. The cap is one second:
-    /// a job seen a second late costs a build more than a poll a second costs the API.
+    /// The first interval; it doubles after each poll up to `max_interval`. The cap is half a
+    /// second: a build waits on six or more jobs and states in a row, and each is seen on
+    /// average half an interval late, which costs a build more than two polls a second cost
+    /// the API (the per-region rate limit still bounds them).
     pub first_interval: Duration,
     pub max_interval: Duration,
     /// Total time before giving up (the initial delay included).
@@ -31,7 +33,7 @@ impl Default for WaitPolicy {
     fn default() -> Self {
         WaitPolicy {
             first_interval: Duration::from_millis(200),
-            max_interval: Duration::from_secs(1),
+            max_interval: Duration::from_millis(500),
             timeout: Duration::from_secs(600),
             initial_delay: Duration::ZERO,
             max_query_errors: 20,
@@ -255,7 +257,7 @@ mod tests {
             .unwrap();
         assert_eq!(v, 8);
         let ms: Vec<u128> = timer.sleeps().iter().map(|d| d.as_millis()).collect();
-        assert_eq!(ms, vec![200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
+        assert_eq!(ms, vec![200, 400, 500, 500, 500, 500, 500, 500]);
     }
 
     #[tokio::test]
