@@ -30,7 +30,8 @@ pub mod exit {
     long_about = "Builds custom CCE node images for Cloud.ru Advanced from Packer HCL2 templates \
 (turbo-node.pkr.hcl), on the real cloud or on the embedded local cloud.\n\n\
 Flags are accepted in Packer's single-dash form (-var, -on-error=abort) and in the double-dash form.",
-    after_help = "Exit codes: 0 success, 1 invalid template or failed build, 2 bad usage, 3 fmt -check found changes."
+    after_help = "Exit codes: 0 success, 1 invalid template or failed build, 2 bad usage, 3 fmt -check found changes, \
+130 build stopped by Ctrl-C (SIGINT), 143 build stopped by SIGTERM (cleanup ran unless it was left to `cleanup`)."
 )]
 struct Cli {
     #[command(subcommand)]

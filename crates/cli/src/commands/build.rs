@@ -32,6 +32,9 @@ use crate::exit;
 
 /// Flags of `build`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Exit codes: 0 every build succeeded, 1 a build failed or its cleanup left something \
+(named, with what to do), 2 bad usage, 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. \
+After a crash or a third Ctrl-C, `cce-image-builder cleanup --all` removes what was left.")]
 pub struct Args {
     #[command(flatten)]
     pub vars: VarArgs,
