@@ -41,7 +41,7 @@ pub enum LedgerError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: a journal for this build already exists; choose another build id")]
     Exists { path: PathBuf },
-    #[error("{path}: no journal for this build; `list` shows the known builds")]
+    #[error("{path}: no journal for this build; `cce-image-builder builds` lists the known builds")]
     NotFound { path: PathBuf },
     #[error("{path}: the journal does not start with a build_started record")]
     NoHeader { path: PathBuf },
