@@ -1,5 +1,7 @@
 //! The JSON shapes of the calls the build needs, with the exact field names of the APIs. Only the
 //! fields we use are typed; the rest of a resource is kept in `extra` so nothing is lost.
+//! An absent `Option` field reads as `None` without `#[serde(default)]`; that attribute is only
+//! written where a field is no `Option` or has a `deserialize_with` (which would make it required).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -40,25 +42,40 @@ pub struct IdRef {
     pub id: String,
 }
 
+/// A body that wraps resources in one key: `wrapper!(pub(crate) VpcEnvelope { vpc: Vpc })` reads
+/// `{"vpc": {...}}`; `wrapper!(pub(crate) VpcList { vpcs: [Vpc] })` reads `{"vpcs": [...]}`, an
+/// absent list being empty. Each API names its key, so one generic struct cannot serve.
+macro_rules! wrapper {
+    ($(#[$meta:meta])* $vis:vis $name:ident { $key:ident: [$item:ty] }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Deserialize)]
+        $vis struct $name {
+            #[serde(default)]
+            pub $key: Vec<$item>,
+        }
+    };
+    ($(#[$meta:meta])* $vis:vis $name:ident { $key:ident: $item:ty }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Deserialize)]
+        $vis struct $name {
+            pub $key: $item,
+        }
+    };
+}
+
 // ---------------------------------------------------------------- IAM
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Project {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub domain_id: Option<String>,
-    #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct ProjectList {
-    #[serde(default)]
-    pub projects: Vec<Project>,
-}
+wrapper!(pub(crate) ProjectList { projects: [Project] });
 
 // ---------------------------------------------------------------- ECS
 
@@ -115,11 +132,9 @@ pub struct ServerCreate {
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct CreateServerResponse {
-    #[serde(default)]
     pub job_id: Option<String>,
     #[serde(default, rename = "serverIds")]
     pub server_ids: Vec<String>,
-    #[serde(default)]
     pub order_id: Option<String>,
 }
 
@@ -128,9 +143,9 @@ pub struct Address {
     pub addr: String,
     #[serde(default, deserialize_with = "lenient_string")]
     pub version: Option<String>,
-    #[serde(default, rename = "OS-EXT-IPS:type")]
+    #[serde(rename = "OS-EXT-IPS:type")]
     pub ip_type: Option<String>,
-    #[serde(default, rename = "OS-EXT-IPS:port_id")]
+    #[serde(rename = "OS-EXT-IPS:port_id")]
     pub port_id: Option<String>,
 }
 
@@ -141,11 +156,10 @@ pub struct Server {
     pub name: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default, rename = "OS-EXT-AZ:availability_zone")]
+    #[serde(rename = "OS-EXT-AZ:availability_zone")]
     pub availability_zone: Option<String>,
     #[serde(default)]
     pub addresses: BTreeMap<String, Vec<Address>>,
-    #[serde(default)]
     pub key_name: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -170,14 +184,10 @@ impl Server {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct ServerEnvelope {
-    pub server: Server,
-}
+wrapper!(pub(crate) ServerEnvelope { server: Server });
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ServerList {
-    #[serde(default)]
     pub count: Option<u64>,
     #[serde(default)]
     pub servers: Vec<Server>,
@@ -213,11 +223,7 @@ pub struct Flavor {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct FlavorList {
-    #[serde(default)]
-    pub flavors: Vec<Flavor>,
-}
+wrapper!(pub(crate) FlavorList { flavors: [Flavor] });
 
 /// A zone from nova `os-availability-zone`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,7 +242,7 @@ pub(crate) struct NovaZones {
 pub(crate) struct NovaZone {
     #[serde(rename = "zoneName")]
     pub zone_name: String,
-    #[serde(default, rename = "zoneState")]
+    #[serde(rename = "zoneState")]
     pub zone_state: Option<NovaZoneState>,
 }
 
@@ -250,38 +256,28 @@ pub(crate) struct NovaZoneState {
 #[derive(Clone, Debug, Deserialize)]
 pub struct AvailabilityZoneV1 {
     pub availability_zone_id: String,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub zone_type: Option<String>,
-    #[serde(default)]
     pub mode: Option<String>,
-    #[serde(default)]
     pub alias: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ZonesV1 {
-    #[serde(default)]
-    pub availability_zones: Vec<AvailabilityZoneV1>,
-}
+wrapper!(pub(crate) ZonesV1 { availability_zones: [AvailabilityZoneV1] });
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct FixedIp {
     #[serde(default)]
     pub ip_address: String,
-    #[serde(default)]
     pub subnet_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct Interface {
     pub port_id: String,
-    #[serde(default)]
     pub net_id: Option<String>,
-    #[serde(default)]
     pub mac_addr: Option<String>,
-    #[serde(default)]
     pub port_state: Option<String>,
     #[serde(default)]
     pub fixed_ips: Vec<FixedIp>,
@@ -299,13 +295,10 @@ pub struct Keypair {
     #[serde(default)]
     pub public_key: String,
     /// Only when the cloud generated the pair.
-    #[serde(default)]
     pub private_key: Option<String>,
-    #[serde(default)]
     pub fingerprint: Option<String>,
-    #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub key_type: Option<String>,
 }
 
@@ -328,16 +321,8 @@ impl std::fmt::Debug for Keypair {
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct KeypairEnvelope {
-    pub keypair: Keypair,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct KeypairList {
-    #[serde(default)]
-    pub keypairs: Vec<KeypairEnvelope>,
-}
+wrapper!(pub(crate) KeypairEnvelope { keypair: Keypair });
+wrapper!(pub(crate) KeypairList { keypairs: [KeypairEnvelope] });
 
 // ---------------------------------------------------------------- jobs
 
@@ -348,17 +333,12 @@ pub struct Job {
     pub job_id: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
     pub job_type: Option<String>,
-    #[serde(default)]
     pub begin_time: Option<String>,
-    #[serde(default)]
     pub end_time: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub error_code: Option<String>,
-    #[serde(default)]
     pub fail_reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub code: Option<String>,
@@ -459,27 +439,20 @@ pub struct Image {
     pub name: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
     pub visibility: Option<String>,
-    #[serde(default)]
     pub owner: Option<String>,
     #[serde(default, deserialize_with = "lenient_u64")]
     pub min_disk: Option<u64>,
-    #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default, rename = "__imagetype")]
+    #[serde(rename = "__imagetype")]
     pub image_type: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ImageList {
-    #[serde(default)]
-    pub images: Vec<Image>,
-}
+wrapper!(pub(crate) ImageList { images: [Image] });
 
 /// Filters of `GET /v2/cloudimages`.
 #[derive(Clone, Debug, Default)]
@@ -500,11 +473,7 @@ pub struct ImageQuery {
     pub other: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct TagList {
-    #[serde(default)]
-    pub tags: Vec<Tag>,
-}
+wrapper!(pub(crate) TagList { tags: [Tag] });
 
 // ---------------------------------------------------------------- VPC
 
@@ -521,16 +490,8 @@ pub struct Vpc {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct VpcEnvelope {
-    pub vpc: Vpc,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct VpcList {
-    #[serde(default)]
-    pub vpcs: Vec<Vpc>,
-}
+wrapper!(pub(crate) VpcEnvelope { vpc: Vpc });
+wrapper!(pub(crate) VpcList { vpcs: [Vpc] });
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VpcCreate {
@@ -556,26 +517,15 @@ pub struct Subnet {
     pub vpc_id: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
     pub availability_zone: Option<String>,
-    #[serde(default)]
     pub neutron_network_id: Option<String>,
-    #[serde(default)]
     pub neutron_subnet_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SubnetEnvelope {
-    pub subnet: Subnet,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SubnetList {
-    #[serde(default)]
-    pub subnets: Vec<Subnet>,
-}
+wrapper!(pub(crate) SubnetEnvelope { subnet: Subnet });
+wrapper!(pub(crate) SubnetList { subnets: [Subnet] });
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SubnetCreate {
@@ -600,23 +550,23 @@ pub struct SubnetCreate {
 pub struct SecurityGroupRule {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_group_id: Option<String>,
     pub direction: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ethertype: Option<String>,
     /// tcp, udp, icmp, a number, or none for all.
     #[serde(default, deserialize_with = "lenient_string", skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port_range_min: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port_range_max: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_ip_prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_group_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -625,7 +575,6 @@ pub struct SecurityGroup {
     pub id: String,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub vpc_id: Option<String>,
     #[serde(default)]
     pub security_group_rules: Vec<SecurityGroupRule>,
@@ -633,51 +582,34 @@ pub struct SecurityGroup {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SecurityGroupList {
-    #[serde(default)]
-    pub security_groups: Vec<SecurityGroup>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SecurityGroupEnvelope {
-    pub security_group: SecurityGroup,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RuleEnvelope {
-    pub security_group_rule: SecurityGroupRule,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RuleList {
-    #[serde(default)]
-    pub security_group_rules: Vec<SecurityGroupRule>,
-}
+wrapper!(pub(crate) SecurityGroupList { security_groups: [SecurityGroup] });
+wrapper!(pub(crate) SecurityGroupEnvelope { security_group: SecurityGroup });
+wrapper!(pub(crate) RuleEnvelope { security_group_rule: SecurityGroupRule });
+wrapper!(pub(crate) RuleList { security_group_rules: [SecurityGroupRule] });
 
 /// A v3 security group rule (allow or deny, with priority).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecurityGroupRuleV3 {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_group_id: Option<String>,
     pub direction: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ethertype: Option<String>,
     #[serde(default, deserialize_with = "lenient_string", skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     /// `"22"`, `"1-30"`, `"22,3389,80"` or none for all ports.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub multiport: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// 1 is the highest.
     #[serde(default, deserialize_with = "lenient_u64", skip_serializing_if = "Option::is_none")]
     pub priority: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_ip_prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_group_id: Option<String>,
 }
 
@@ -692,21 +624,9 @@ pub struct SecurityGroupV3 {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SecurityGroupV3Envelope {
-    pub security_group: SecurityGroupV3,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RuleV3Envelope {
-    pub security_group_rule: SecurityGroupRuleV3,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RuleV3List {
-    #[serde(default)]
-    pub security_group_rules: Vec<SecurityGroupRuleV3>,
-}
+wrapper!(pub(crate) SecurityGroupV3Envelope { security_group: SecurityGroupV3 });
+wrapper!(pub(crate) RuleV3Envelope { security_group_rule: SecurityGroupRuleV3 });
+wrapper!(pub(crate) RuleV3List { security_group_rules: [SecurityGroupRuleV3] });
 
 fn cidr_contains(prefix: Option<&str>, ip: Ipv4Addr) -> bool {
     let Some(prefix) = prefix.filter(|p| !p.is_empty()) else {
@@ -781,34 +701,21 @@ pub struct PublicIp {
     pub id: String,
     #[serde(default)]
     pub status: String,
-    #[serde(default)]
     pub public_ip_address: Option<String>,
-    #[serde(default)]
     pub private_ip_address: Option<String>,
-    #[serde(default)]
     pub port_id: Option<String>,
-    #[serde(default)]
     pub bandwidth_id: Option<String>,
     #[serde(default, deserialize_with = "lenient_u64")]
     pub bandwidth_size: Option<u64>,
-    #[serde(default)]
     pub alias: Option<String>,
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub ip_type: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct PublicIpEnvelope {
-    pub publicip: PublicIp,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PublicIpList {
-    #[serde(default)]
-    pub publicips: Vec<PublicIp>,
-}
+wrapper!(pub(crate) PublicIpEnvelope { publicip: PublicIp });
+wrapper!(pub(crate) PublicIpList { publicips: [PublicIp] });
 
 /// What to create: `POST /v1/{pid}/publicips`.
 #[derive(Clone, Debug, PartialEq)]
@@ -976,6 +883,29 @@ mod tests {
         assert!(!v3_rules_allow_tcp(&[rule(Some("22"), "allow", 5), rule(None, "deny", 5)], 22, ip));
         let parsed: SecurityGroupRuleV3 = serde_json::from_value(json!({"direction":"ingress","priority":"1","multiport":null,"protocol":null})).unwrap();
         assert_eq!(parsed.priority, Some(1));
+    }
+
+    #[test]
+    fn absent_optional_fields_read_as_none_and_required_ones_are_refused() {
+        let s: Server = serde_json::from_value(json!({"id":"s"})).unwrap();
+        assert_eq!((s.availability_zone, s.key_name, s.name.as_str()), (None, None, ""));
+        let a: Address = serde_json::from_value(json!({"addr":"10.0.0.1"})).unwrap();
+        assert_eq!((a.version, a.ip_type, a.port_id), (None, None, None));
+        let i: Image = serde_json::from_value(json!({"id":"i"})).unwrap();
+        assert_eq!((i.visibility, i.owner, i.min_disk, i.image_type), (None, None, None, None));
+        let e: PublicIp = serde_json::from_value(json!({"id":"e","public_ip_address":null})).unwrap();
+        assert_eq!((e.public_ip_address, e.port_id, e.bandwidth_size, e.ip_type), (None, None, None, None));
+        let r: SecurityGroupRule = serde_json::from_value(json!({"direction":"ingress"})).unwrap();
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"direction":"ingress"}));
+        let r: SecurityGroupRuleV3 = serde_json::from_value(json!({"direction":"egress","protocol":6})).unwrap();
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"direction":"egress","protocol":"6"}));
+        let z: ZonesV1 = serde_json::from_value(json!({})).unwrap();
+        assert!(z.availability_zones.is_empty());
+        let l: VpcList = serde_json::from_value(json!({"vpcs":[{"id":"v"}]})).unwrap();
+        assert_eq!(l.vpcs[0].id, "v");
+        assert!(serde_json::from_value::<Server>(json!({"name":"s"})).is_err());
+        assert!(serde_json::from_value::<SecurityGroupRule>(json!({})).is_err());
+        assert!(serde_json::from_value::<VpcEnvelope>(json!({"vpcs":[]})).is_err());
     }
 
     #[test]
