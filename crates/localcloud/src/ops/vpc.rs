@@ -5,7 +5,15 @@
 use serde_json::{Value, json};
 
 use super::{ApiError, Ctx, Reply, Shape};
-use crate::world::{Eip, SgRule, Subnet, Transition, Vpc, iso, new_id, parse_cidr};
+use crate::world::{Eip, SecurityGroup, SgRule, Subnet, Transition, Vpc, iso, new_id, parse_cidr};
+
+/// An object body whose listed fields may each hold anything (their values are checked by the
+/// operation): `fields!["name", "cidr"]`.
+macro_rules! fields {
+    ($($name:literal),* $(,)?) => {
+        Shape::Obj(&[$(($name, Shape::Any)),*])
+    };
+}
 
 fn at_created(ctx: &Ctx) -> u64 {
     ctx.now + ctx.latency.network_create.as_millis() as u64
@@ -21,15 +29,15 @@ fn render_vpc(ctx: &Ctx, v: &Vpc) -> Value {
 
 static CREATE_VPC: Shape = Shape::Obj(&[(
     "vpc",
-    Shape::Obj(&[
-        ("cidr", Shape::Any),
-        ("name", Shape::Any),
-        ("description", Shape::Any),
-        ("enterprise_project_id", Shape::Any),
-        ("tags", Shape::Any),
-        ("block_service_endpoint_states", Shape::Any),
-        ("enable_network_address_usage_metrics", Shape::Any),
-    ]),
+    fields![
+        "cidr",
+        "name",
+        "description",
+        "enterprise_project_id",
+        "tags",
+        "block_service_endpoint_states",
+        "enable_network_address_usage_metrics"
+    ],
 )]);
 
 pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -144,22 +152,22 @@ fn render_subnet(ctx: &Ctx, s: &Subnet) -> Value {
 
 static CREATE_SUBNET: Shape = Shape::Obj(&[(
     "subnet",
-    Shape::Obj(&[
-        ("name", Shape::Any),
-        ("description", Shape::Any),
-        ("cidr", Shape::Any),
-        ("vpc_id", Shape::Any),
-        ("gateway_ip", Shape::Any),
-        ("ipv6_enable", Shape::Any),
-        ("dhcp_enable", Shape::Any),
-        ("primary_dns", Shape::Any),
-        ("secondary_dns", Shape::Any),
-        ("dnsList", Shape::Any),
-        ("availability_zone", Shape::Any),
-        ("extra_dhcp_opts", Shape::Any),
-        ("tags", Shape::Any),
-        ("enable_network_address_usage_metrics", Shape::Any),
-    ]),
+    fields![
+        "name",
+        "description",
+        "cidr",
+        "vpc_id",
+        "gateway_ip",
+        "ipv6_enable",
+        "dhcp_enable",
+        "primary_dns",
+        "secondary_dns",
+        "dnsList",
+        "availability_zone",
+        "extra_dhcp_opts",
+        "tags",
+        "enable_network_address_usage_metrics"
+    ],
 )]);
 
 pub fn create_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -328,16 +336,20 @@ fn render_rule_v3(r: &SgRule, project: &str) -> Value {
     })
 }
 
-fn rules_of(ctx: &Ctx, sg: &str) -> Vec<SgRule> {
-    let mut v: Vec<SgRule> = ctx
-        .world
-        .rules
-        .values()
-        .filter(|r| r.security_group_id == sg)
-        .cloned()
-        .collect();
+/// Rules in the order they were created (ids break ties).
+fn sorted_rules<'a>(rules: impl Iterator<Item = &'a SgRule>) -> Vec<SgRule> {
+    let mut v: Vec<SgRule> = rules.cloned().collect();
     v.sort_by_key(|r| (r.created, r.id.clone()));
     v
+}
+
+fn rules_of(ctx: &Ctx, sg: &str) -> Vec<SgRule> {
+    sorted_rules(
+        ctx.world
+            .rules
+            .values()
+            .filter(|r| r.security_group_id == sg),
+    )
 }
 
 pub fn list_sgs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -347,34 +359,33 @@ pub fn list_sgs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         .security_groups
         .values()
         .filter(|g| ctx.q("vpc_id").is_none_or(|v| v == g.vpc_id))
-        .map(|g| {
-            let rules: Vec<Value> = rules_of(ctx, &g.id).iter().map(|r| render_rule_v1(r, &pid)).collect();
-            json!({"id": g.id, "name": g.name, "description": g.description, "vpc_id": g.vpc_id, "enterprise_project_id": "0", "security_group_rules": rules})
-        })
+        .map(|g| render_sg_v1(ctx, g, &pid))
         .collect();
     Reply::ok(json!({"security_groups": list}))
 }
 
-pub fn show_sg(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0);
-    let Some(g) = ctx.world.security_groups.get(id) else {
-        return Err(ctx.err(404, format!("security group `{id}` does not exist")));
-    };
-    let pid = ctx.world.project_id.clone();
+fn sg_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a SecurityGroup, ApiError> {
+    ctx.world
+        .security_groups
+        .get(id)
+        .ok_or_else(|| ctx.err(404, format!("security group `{id}` does not exist")))
+}
+
+fn render_sg_v1(ctx: &Ctx, g: &SecurityGroup, tenant: &str) -> Value {
     let rules: Vec<Value> = rules_of(ctx, &g.id)
         .iter()
-        .map(|r| render_rule_v1(r, &pid))
+        .map(|r| render_rule_v1(r, tenant))
         .collect();
-    Reply::ok(
-        json!({"security_group": {"id": g.id, "name": g.name, "description": g.description, "vpc_id": g.vpc_id, "enterprise_project_id": "0", "security_group_rules": rules}}),
-    )
+    json!({"id": g.id, "name": g.name, "description": g.description, "vpc_id": g.vpc_id, "enterprise_project_id": "0", "security_group_rules": rules})
+}
+
+pub fn show_sg(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let g = sg_or_404(ctx, ctx.param(0))?;
+    Reply::ok(json!({"security_group": render_sg_v1(ctx, g, &ctx.world.project_id)}))
 }
 
 pub fn show_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0);
-    let Some(g) = ctx.world.security_groups.get(id) else {
-        return Err(ctx.err(404, format!("security group `{id}` does not exist")));
-    };
+    let g = sg_or_404(ctx, ctx.param(0))?;
     let pid = ctx.world.project_id.clone();
     let rules: Vec<Value> = rules_of(ctx, &g.id)
         .iter()
@@ -388,7 +399,7 @@ pub fn show_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
-    let mut v: Vec<SgRule> = ctx
+    let rules = ctx
         .world
         .rules
         .values()
@@ -408,11 +419,8 @@ fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
                 .is_none_or(|p| Some(p) == r.protocol.as_deref())
         })
         .filter(|r| ctx.q("id").is_none_or(|id| id == r.id))
-        .filter(|r| ctx.q("action").is_none_or(|a| a == r.action))
-        .cloned()
-        .collect();
-    v.sort_by_key(|r| (r.created, r.id.clone()));
-    v
+        .filter(|r| ctx.q("action").is_none_or(|a| a == r.action));
+    sorted_rules(rules)
 }
 
 pub fn list_rules(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -450,38 +458,38 @@ pub fn list_rules_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 static CREATE_RULE_V1: Shape = Shape::Obj(&[(
     "security_group_rule",
-    Shape::Obj(&[
-        ("security_group_id", Shape::Any),
-        ("description", Shape::Any),
-        ("direction", Shape::Any),
-        ("ethertype", Shape::Any),
-        ("protocol", Shape::Any),
-        ("port_range_min", Shape::Any),
-        ("port_range_max", Shape::Any),
-        ("remote_ip_prefix", Shape::Any),
-        ("remote_group_id", Shape::Any),
-        ("remote_address_group_id", Shape::Any),
-    ]),
+    fields![
+        "security_group_id",
+        "description",
+        "direction",
+        "ethertype",
+        "protocol",
+        "port_range_min",
+        "port_range_max",
+        "remote_ip_prefix",
+        "remote_group_id",
+        "remote_address_group_id"
+    ],
 )]);
 
 static CREATE_RULE_V3: Shape = Shape::Obj(&[
     ("dry_run", Shape::Any),
     (
         "security_group_rule",
-        Shape::Obj(&[
-            ("security_group_id", Shape::Any),
-            ("description", Shape::Any),
-            ("direction", Shape::Any),
-            ("ethertype", Shape::Any),
-            ("protocol", Shape::Any),
-            ("multiport", Shape::Any),
-            ("remote_ip_prefix", Shape::Any),
-            ("remote_group_id", Shape::Any),
-            ("remote_address_group_id", Shape::Any),
-            ("action", Shape::Any),
-            ("priority", Shape::Any),
-            ("enabled", Shape::Any),
-        ]),
+        fields![
+            "security_group_id",
+            "description",
+            "direction",
+            "ethertype",
+            "protocol",
+            "multiport",
+            "remote_ip_prefix",
+            "remote_group_id",
+            "remote_address_group_id",
+            "action",
+            "priority",
+            "enabled"
+        ],
     ),
 ]);
 
@@ -496,6 +504,14 @@ fn port(ctx: &Ctx, r: &Value, key: &str) -> Result<Option<u32>, ApiError> {
             )),
         },
     }
+}
+
+/// An optional string of a rule, where empty means absent.
+fn non_empty(ctx: &Ctx, r: &Value, key: &str) -> Result<Option<String>, ApiError> {
+    Ok(ctx
+        .opt_str(r, "security_group_rule.", key)?
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
 }
 
 /// The parts both rule versions share: group, direction, ethertype, protocol, remote.
@@ -538,10 +554,7 @@ fn common_rule(ctx: &Ctx, r: &Value) -> Result<SgRule, ApiError> {
             ));
         }
     };
-    let remote_ip_prefix = ctx
-        .opt_str(r, p, "remote_ip_prefix")?
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let remote_ip_prefix = non_empty(ctx, r, "remote_ip_prefix")?;
     if let Some(prefix) = &remote_ip_prefix {
         if ethertype == "IPv4" && parse_cidr(prefix).is_none() {
             return Err(ctx.err(
@@ -550,10 +563,7 @@ fn common_rule(ctx: &Ctx, r: &Value) -> Result<SgRule, ApiError> {
             ));
         }
     }
-    let remote_group_id = ctx
-        .opt_str(r, p, "remote_group_id")?
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let remote_group_id = non_empty(ctx, r, "remote_group_id")?;
     if remote_ip_prefix.is_some() && remote_group_id.is_some() {
         return Err(ctx.err(
             400,
@@ -629,10 +639,7 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let r = &ctx.body["security_group_rule"];
     let mut rule = common_rule(ctx, r)?;
     let p = "security_group_rule.";
-    let multiport = ctx
-        .opt_str(r, p, "multiport")?
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let multiport = non_empty(ctx, r, "multiport")?;
     if let Some(mp) = &multiport {
         let ok = mp.split(',').all(|part| {
             let (a, b) = part.split_once('-').unwrap_or((part, part));
@@ -688,24 +695,23 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     )
 }
 
+fn rule_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a SgRule, ApiError> {
+    ctx.world
+        .rules
+        .get(id)
+        .ok_or_else(|| ctx.err(404, format!("security group rule `{id}` does not exist")))
+}
+
 pub fn show_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0);
-    match ctx.world.rules.get(id) {
-        Some(r) => {
-            Reply::ok(json!({"security_group_rule": render_rule_v1(r, &ctx.world.project_id)}))
-        }
-        None => Err(ctx.err(404, format!("security group rule `{id}` does not exist"))),
-    }
+    let r = rule_or_404(ctx, ctx.param(0))?;
+    Reply::ok(json!({"security_group_rule": render_rule_v1(r, &ctx.world.project_id)}))
 }
 
 pub fn show_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0);
-    match ctx.world.rules.get(id) {
-        Some(r) => Reply::ok(
-            json!({"request_id": ctx.request_id, "security_group_rule": render_rule_v3(r, &ctx.world.project_id)}),
-        ),
-        None => Err(ctx.err(404, format!("security group rule `{id}` does not exist"))),
-    }
+    let r = rule_or_404(ctx, ctx.param(0))?;
+    Reply::ok(
+        json!({"request_id": ctx.request_id, "security_group_rule": render_rule_v3(r, &ctx.world.project_id)}),
+    )
 }
 
 pub fn delete_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -718,6 +724,10 @@ pub fn delete_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 fn eip_time(ms: u64) -> String {
     iso(ms).replace('T', " ").trim_end_matches('Z').to_string()
+}
+
+fn no_eip(ctx: &Ctx, id: &str) -> ApiError {
+    ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist"))
 }
 
 fn render_eip(ctx: &Ctx, e: &Eip) -> Value {
@@ -733,23 +743,11 @@ fn render_eip(ctx: &Ctx, e: &Eip) -> Value {
 static CREATE_EIP: Shape = Shape::Obj(&[
     (
         "publicip",
-        Shape::Obj(&[
-            ("ip_address", Shape::Any),
-            ("type", Shape::Any),
-            ("ip_version", Shape::Any),
-            ("alias", Shape::Any),
-            ("port_id", Shape::Any),
-        ]),
+        fields!["ip_address", "type", "ip_version", "alias", "port_id"],
     ),
     (
         "bandwidth",
-        Shape::Obj(&[
-            ("charge_mode", Shape::Any),
-            ("id", Shape::Any),
-            ("name", Shape::Any),
-            ("share_type", Shape::Any),
-            ("size", Shape::Any),
-        ]),
+        fields!["charge_mode", "id", "name", "share_type", "size"],
     ),
     ("enterprise_project_id", Shape::Any),
 ]);
@@ -839,24 +837,17 @@ pub fn show_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0);
     match ctx.world.eips.get(id) {
         Some(e) => Reply::ok(json!({"publicip": render_eip(ctx, e)})),
-        None => Err(ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist"))),
+        None => Err(no_eip(ctx, id)),
     }
 }
 
-static UPDATE_EIP: Shape = Shape::Obj(&[(
-    "publicip",
-    Shape::Obj(&[
-        ("port_id", Shape::Any),
-        ("ip_version", Shape::Any),
-        ("alias", Shape::Any),
-    ]),
-)]);
+static UPDATE_EIP: Shape = Shape::Obj(&[("publicip", fields!["port_id", "ip_version", "alias"])]);
 
 pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&UPDATE_EIP)?;
     let id = ctx.param(0).to_string();
     let Some(bound) = ctx.world.eips.get(&id).map(|e| e.port_id.is_some()) else {
-        return Err(ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist")));
+        return Err(no_eip(ctx, &id));
     };
     let p = &ctx.body["publicip"];
     if let Some(alias) = ctx.opt_str(p, "publicip.", "alias")? {
@@ -926,7 +917,7 @@ pub fn delete_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     let id = ctx.param(0).to_string();
     match ctx.world.eips.get(&id) {
         None => {
-            return Err(ctx.err_code(404, "EIP.7904", format!("publicip `{id}` does not exist")));
+            return Err(no_eip(ctx, &id));
         }
         Some(e) if e.port_id.is_some() => {
             return Err(ctx.err_code(
