@@ -4,52 +4,30 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::Service;
 use common::Client;
+use common::sandbox::{default_network, prerequisites, server_body, start_sandboxed};
 use serde_json::json;
 
 const E: Service = Service::Ecs;
-const M: Service = Service::Ims;
-const V: Service = Service::Vpc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
-    if let Err(e) = cce_sandbox::host_supports_sandboxes() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and local-cloud sandboxes cannot run: {e}");
-        }
-        eprintln!("skipping: {e}");
+    if !prerequisites(&[]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backend = SandboxBackend::new(
-        SandboxConfig::new(dir.path(), |k| std::env::var(k).ok()),
-        tokio::runtime::Handle::current(),
-    );
-    let h = LocalCloud::start_with_backend(Config::new(dir.path()), Arc::new(backend))
-        .await
-        .expect("local cloud starts");
+    let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
-    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
+    let (subnet, gold) = default_network(&c, &h).await;
     // An address of this cloud's own block (`127.10.n.0/24`), which no other local cloud uses.
     let cidr = subnet["cidr"].as_str().unwrap();
     let addr = format!("{}.2", cidr.strip_suffix(".0/24").expect("a /24 subnet"));
     let squatter = std::net::TcpListener::bind(format!("{addr}:22")).expect("the address is free on this host");
-    let gold = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
-    let a = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
-            "name": "blocked", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-            "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"], "ip_address": addr}],
-            "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-            "extendparam": {"chargingMode": 0},
-        }})))
-        .await;
+    let nics = json!({"nics": [{"subnet_id": subnet["id"], "ip_address": addr}]});
+    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&server_body(&subnet, &gold, "blocked", nics))).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let job = a.body["job_id"].as_str().unwrap().to_string();

@@ -9,57 +9,27 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, Service};
 use common::Client;
-use common::sandbox::{fixed_ip, leftovers, ssh, ssh_ok, wait_status};
+use common::sandbox::{
+    LOSETUP, SSH_CLIENT, default_network, fixed_ip, keypair_file, leftovers, prerequisites, server_body, ssh, ssh_ok,
+    start_sandboxed, wait_status,
+};
 use serde_json::{Value, json};
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
-const V: Service = Service::Vpc;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) if Command::new("losetup").arg("--version").output().is_err() => {
-            Some("`losetup` is not installed (apt-get install util-linux)".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
 
 /// A create body for the default network with `data_volumes`.
 async fn create_body(c: &Client, h: &LocalCloudHandle, name: &str, data_volumes: Value, key: Option<&str>) -> Value {
-    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
-    let gold = c
-        .call(h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
-    let mut server = json!({
-        "name": name, "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-        "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}],
-        "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-        "data_volumes": data_volumes, "extendparam": {"chargingMode": 0},
-    });
+    let (subnet, gold) = default_network(c, h).await;
+    let mut extra = json!({"data_volumes": data_volumes});
     if let Some(k) = key {
-        server["key_name"] = json!(k);
+        extra["key_name"] = json!(k);
     }
-    json!({"server": server})
+    server_body(&subnet, &gold, name, extra)
 }
 
 #[tokio::test]
@@ -130,31 +100,16 @@ fn loops_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn start_sandbox_cloud(dir: &Path) -> LocalCloudHandle {
-    let backend = SandboxBackend::new(SandboxConfig::new(dir, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
-    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend)).await.expect("local cloud starts")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
-    if !prerequisites() {
+    if !prerequisites(&[SSH_CLIENT, LOSETUP]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let h = start_sandbox_cloud(dir.path()).await;
+    let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
-    let kp = c
-        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-disks"}})))
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.path().join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
-    }
+    let key = keypair_file(&c, &h, "kp-disks", dir.path()).await;
     let body = create_body(
         &c,
         &h,

@@ -5,81 +5,30 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::Service;
 use common::Client;
-use common::sandbox::{fixed_ip, leftovers, ssh, ssh_ok, wait_status};
+use common::sandbox::{
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, leftovers, prerequisites, server_body, ssh, ssh_ok, start_sandboxed,
+    wait_status,
+};
 use serde_json::json;
 
 const E: Service = Service::Ecs;
-const M: Service = Service::Ims;
-const V: Service = Service::Vpc;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
-
-async fn start(dir: &Path) -> LocalCloudHandle {
-    let backend = SandboxBackend::new(
-        SandboxConfig::new(dir, |k| std::env::var(k).ok()),
-        tokio::runtime::Handle::current(),
-    );
-    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend))
-        .await
-        .expect("local cloud starts")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_servers_survive_a_restart_as_shutoff() {
-    if !prerequisites() {
+    if !prerequisites(&[SSH_CLIENT]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let h = start(dir.path()).await;
+    let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
-    let kp = c
-        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-restart"}})))
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.path().join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
-    }
-    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
-    let gold = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
-    let a = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
-            "name": "survivor", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-            "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-restart",
-            "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-            "extendparam": {"chargingMode": 0},
-        }})))
-        .await;
+    let key = keypair_file(&c, &h, "kp-restart", dir.path()).await;
+    let (subnet, gold) = default_network(&c, &h).await;
+    let body = server_body(&subnet, &gold, "survivor", json!({"key_name": "kp-restart"}));
+    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -90,7 +39,7 @@ async fn sandbox_servers_survive_a_restart_as_shutoff() {
     assert!(leftovers(std::slice::from_ref(&id)).is_empty(), "shutdown stops every sandbox: {:?}", leftovers(std::slice::from_ref(&id)));
     assert_ne!(ssh(&key, &ip, "true").0, 0, "the forwarder is closed");
 
-    let h = start(dir.path()).await;
+    let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
     let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
     assert_eq!(s.body["server"]["status"], "SHUTOFF", "{}", s.body);

@@ -6,42 +6,17 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::{LocalCloudHandle, Service};
 use common::Client;
-use common::sandbox::{fixed_ip, ssh, ssh_ok, wait_status};
+use common::sandbox::{
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, prerequisites, server_body, ssh, ssh_ok, start_sandboxed, wait_status,
+};
 use serde_json::json;
 
 const E: Service = Service::Ecs;
-const M: Service = Service::Ims;
 const V: Service = Service::Vpc;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
-
-async fn start(dir: &Path) -> LocalCloudHandle {
-    let backend = SandboxBackend::new(SandboxConfig::new(dir, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
-    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend)).await.expect("local cloud starts")
-}
 
 /// Runs `ssh` until it gives `want` (0 or not), polling the API between tries as a client
 /// would; panics after `timeout`.
@@ -61,45 +36,24 @@ async fn wait_ssh(c: &Client, h: &LocalCloudHandle, id: &str, key: &Path, ip: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_groups_decide_who_reaches_ssh() {
-    if !prerequisites() {
+    if !prerequisites(&[SSH_CLIENT]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let h = start(dir.path()).await;
+    let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
-    let kp = c
-        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-sg"}})))
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.path().join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
-    }
+    let key = keypair_file(&c, &h, "kp-sg", dir.path()).await;
     let groups = c.call(&h, V, "GET", "/v1/{pid}/security-groups", &[], None).await;
     let group = |name: &str| {
         groups.body["security_groups"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap()["id"].as_str().unwrap().to_string()
     };
     let (open, closed) = (group("default"), group("sg-no-ssh"));
-    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = subnets.body["subnets"][0].clone();
-    let gold = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
+    let (subnet, gold) = default_network(&c, &h).await;
     let mut ids = Vec::new();
     for (name, sg) in [("sg-open", &open), ("sg-closed", &closed)] {
-        let a = c
-            .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
-                "name": name, "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-                "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-sg",
-                "security_groups": [{"id": sg}],
-                "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-                "extendparam": {"chargingMode": 0},
-            }})))
-            .await;
+        let body = server_body(&subnet, &gold, name, json!({"key_name": "kp-sg", "security_groups": [{"id": sg}]}));
+        let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
         assert_eq!(a.status, 200, "{}", a.body);
         ids.push(a.body["serverIds"][0].as_str().unwrap().to_string());
     }

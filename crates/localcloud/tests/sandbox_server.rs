@@ -8,37 +8,19 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::{LocalCloudHandle, Service};
 use common::Client;
-use common::sandbox::{fixed_ip, leftovers, ssh, ssh_ok, wait_status};
+use common::sandbox::{
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, leftovers, prerequisites, server_body, ssh, ssh_ok, start_sandboxed,
+    wait_status,
+};
 use serde_json::{Value, json};
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
 const V: Service = Service::Vpc;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
 
 fn wait_ssh(key: &Path, addr: &str, timeout: Duration) {
     let deadline = Instant::now() + timeout;
@@ -75,47 +57,19 @@ fn host_sysctl(key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_servers_are_real_machines() {
-    if !prerequisites() {
+    if !prerequisites(&[SSH_CLIENT]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let backend = SandboxBackend::new(
-        SandboxConfig::new(dir.path(), |k| std::env::var(k).ok()),
-        tokio::runtime::Handle::current(),
-    );
-    let h = LocalCloud::start_with_backend(Config::new(dir.path()), Arc::new(backend))
-        .await
-        .expect("local cloud starts");
+    let h = start_sandboxed(dir.path()).await;
     assert!(h.ready_line().contains("\"servers\":\"sandbox\""), "{}", h.ready_line());
     let c = Client::new(&h);
 
-    let kp = c
-        .call(&h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": "kp-sandbox"}})))
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.path().join("id_kp");
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
-    }
+    let key = keypair_file(&c, &h, "kp-sandbox", dir.path()).await;
 
-    let subnets = c.call(&h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
-    let (vpc, subnet_id) = (subnet["vpc_id"].as_str().unwrap().to_string(), subnet["id"].as_str().unwrap().to_string());
-    let gold = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
-    let gold_id = gold.body["images"][0]["id"].as_str().unwrap().to_string();
-    let body = |image: &str, name: &str| {
-        json!({"server": {
-            "name": name, "imageRef": image, "flavorRef": "s7n.large.2", "vpcid": vpc,
-            "nics": [{"subnet_id": subnet_id}], "key_name": "kp-sandbox",
-            "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-            "extendparam": {"chargingMode": 0},
-        }})
-    };
+    let (subnet, gold_id) = default_network(&c, &h).await;
+    let gold_id = gold_id.as_str().unwrap().to_string();
+    let body = |image: &str, name: &str| server_body(&subnet, &json!(image), name, json!({"key_name": "kp-sandbox"}));
 
     // First server, from the public image.
     let mut first_body = body(&gold_id, "sandbox-one");

@@ -6,70 +6,23 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::{LocalCloudHandle, Service};
 use common::Client;
-use common::sandbox::{fixed_ip, ssh_ok, wait_status};
+use common::sandbox::{SSH_CLIENT, default_network, fixed_ip, keypair_file, prerequisites, server_body, ssh_ok, start_sandboxed, wait_status};
 use serde_json::json;
 
 const E: Service = Service::Ecs;
-const M: Service = Service::Ims;
 const V: Service = Service::Vpc;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
-
-async fn start(dir: &Path) -> LocalCloudHandle {
-    let backend = SandboxBackend::new(SandboxConfig::new(dir, |k| std::env::var(k).ok()), tokio::runtime::Handle::current());
-    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend)).await.expect("local cloud starts")
-}
 
 /// A server named `name` in the default subnet; its fixed IP, the subnet's CIDR, the key file.
 async fn server(h: &LocalCloudHandle, dir: &Path, name: &str) -> (String, String, std::path::PathBuf) {
     let c = Client::new(h);
-    let kp = c
-        .call(h, E, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": format!("kp-{name}")}})))
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-        f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
-    }
-    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = subnets.body["subnets"][0].clone();
-    let gold = c
-        .call(h, M, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
-        .await;
-    let a = c
-        .call(h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&json!({"server": {
-            "name": name, "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-            "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": format!("kp-{name}"),
-            "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-            "extendparam": {"chargingMode": 0},
-        }})))
-        .await;
+    let key = keypair_file(&c, h, &format!("kp-{name}"), dir).await;
+    let (subnet, gold) = default_network(&c, h).await;
+    let body = server_body(&subnet, &gold, name, json!({"key_name": format!("kp-{name}")}));
+    let a = c.call(h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let s = wait_status(&c, h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -87,15 +40,15 @@ async fn eip(h: &LocalCloudHandle) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_local_clouds_hand_out_different_addresses() {
-    if !prerequisites() {
+    if !prerequisites(&[SSH_CLIENT]) {
         return;
     }
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for d in [&a_dir, &b_dir] {
         std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
     }
-    let a = start(a_dir.path()).await;
-    let b = start(b_dir.path()).await;
+    let a = start_sandboxed(a_dir.path()).await;
+    let b = start_sandboxed(b_dir.path()).await;
     let (a_ip, a_cidr, a_key) = server(&a, a_dir.path(), "node-a").await;
     let (b_ip, b_cidr, b_key) = server(&b, b_dir.path(), "node-b").await;
     assert_ne!(a_cidr, b_cidr, "both clouds use {a_cidr}");
@@ -117,7 +70,7 @@ async fn two_local_clouds_hand_out_different_addresses() {
     }
     // A restart keeps the cloud's block, so its servers keep addresses in its subnet.
     a.shutdown().await;
-    let a = start(a_dir.path()).await;
+    let a = start_sandboxed(a_dir.path()).await;
     let c = Client::new(&a);
     let subnets = c.call(&a, V, "GET", "/v1/{pid}/subnets", &[], None).await;
     assert_eq!(subnets.body["subnets"][0]["cidr"], a_cidr.as_str());

@@ -1,15 +1,106 @@
-//! Helpers of the sandbox-server tests: ssh with the real OpenSSH client, waits on server status,
-//! addresses, and what a test may have left on the host.
+//! Helpers of the sandbox-server tests: what they need on the host, a local cloud with sandbox
+//! servers, a keypair on disk, create bodies on the default network, ssh with the real OpenSSH
+//! client, waits on server status, addresses, and what a test may have left on the host.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{LocalCloudHandle, Service};
-use serde_json::Value;
+use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use serde_json::{Value, json};
 
 use super::Client;
+
+/// A program a test runs, probed with `program arg`.
+pub struct Tool {
+    pub program: &'static str,
+    pub arg: &'static str,
+    /// What to say when it is missing.
+    pub missing: &'static str,
+}
+
+pub const SSH_CLIENT: Tool =
+    Tool { program: "ssh", arg: "-V", missing: "the OpenSSH client `ssh` is not installed" };
+
+pub const LOSETUP: Tool = Tool {
+    program: "losetup",
+    arg: "--version",
+    missing: "`losetup` is not installed (apt-get install util-linux)",
+};
+
+/// Whether this host can run sandbox servers and has `tools`. Under `CI=true` a missing
+/// prerequisite fails the test; otherwise the test is skipped with a message.
+pub fn prerequisites(tools: &[Tool]) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let missing = match cce_sandbox::host_supports_sandboxes() {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => tools
+            .iter()
+            .find(|t| Command::new(t.program).arg(t.arg).output().is_err())
+            .map(|t| t.missing.to_string()),
+    };
+    match missing {
+        None => true,
+        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
+        Some(m) => {
+            eprintln!("skipping: {m}");
+            false
+        }
+    }
+}
+
+/// A local cloud on `dir` whose servers are sandboxes.
+pub async fn start_sandboxed(dir: &Path) -> LocalCloudHandle {
+    let backend = SandboxBackend::new(
+        SandboxConfig::new(dir, |k| std::env::var(k).ok()),
+        tokio::runtime::Handle::current(),
+    );
+    LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend))
+        .await
+        .expect("local cloud starts")
+}
+
+/// Creates keypair `name` through the API and writes its private key to `dir/id_kp` (mode 0600).
+pub async fn keypair_file(c: &Client, h: &LocalCloudHandle, name: &str, dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let kp = c
+        .call(h, Service::Ecs, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": name}})))
+        .await;
+    assert_eq!(kp.status, 200, "{}", kp.body);
+    let key = dir.join("id_kp");
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
+    f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
+    key
+}
+
+/// The default subnet and the id of the sandbox rootfs gold image.
+pub async fn default_network(c: &Client, h: &LocalCloudHandle) -> (Value, Value) {
+    let subnets = c.call(h, Service::Vpc, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let gold = c
+        .call(h, Service::Ims, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
+        .await;
+    (subnets.body["subnets"][0].clone(), gold.body["images"][0]["id"].clone())
+}
+
+/// A create-server body for `image` on `subnet`; the fields of `extra` are set on `server` too
+/// (and replace the usual ones).
+pub fn server_body(subnet: &Value, image: &Value, name: &str, extra: Value) -> Value {
+    let mut server = json!({
+        "name": name, "imageRef": image, "flavorRef": "s7n.large.2",
+        "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}],
+        "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
+        "extendparam": {"chargingMode": 0},
+    });
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            server[k] = v;
+        }
+    }
+    json!({"server": server})
+}
 
 pub fn fixed_ip(server: &Value) -> String {
     server["addresses"]
