@@ -3,12 +3,14 @@
 //! intent of its journal; a failing provisioner, a failing IMS job and an interrupt leave
 //! nothing at all. Needs root (under `CI=true` a missing prerequisite fails the test).
 
-use std::collections::{BTreeMap, HashMap};
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cce_cloud::models::ServerQuery;
-use cce_cloud::{Client, ClientConfig, Cloud, EndpointsFile, Waits};
+use cce_cloud::{Client, Cloud, Waits};
 use cce_engine::ecs_build::{EcsBuild, EcsBuildOutcome, EcsOptions, OnFailure};
 use cce_engine::events::{Event, RecordingReporter, Reporter};
 use cce_engine::interrupt::{self, Interrupt, Interrupter, Signal};
@@ -24,22 +26,6 @@ use cce_template::load::{LoadOptions, load};
 use cce_template::schema::BuildPlan;
 use serde_json::Value;
 
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
-
 struct Env {
     dir: tempfile::TempDir,
     handle: LocalCloudHandle,
@@ -47,10 +33,14 @@ struct Env {
     log: PathBuf,
 }
 
-/// A local cloud with sandbox servers recording every request. Its state lives under
-/// `/var/tmp`, which sandboxes (other users) can search.
-async fn start_cloud() -> Env {
-    start_cloud_with(true).await
+/// A local cloud with sandbox servers recording every request, or none (after saying why) when
+/// this host cannot run sandboxes. Its state lives under `/var/tmp`, which sandboxes (other
+/// users) can search.
+async fn sandbox_cloud() -> Option<Env> {
+    if !common::sandbox_prerequisites() {
+        return None;
+    }
+    Some(start_cloud_with(true).await)
 }
 
 /// `sandboxes = false`: servers are records only (no root needed), for builds that fail before
@@ -92,10 +82,7 @@ async fn start_cloud_tweaked(sandboxes: bool, tweak: impl FnOnce(&mut Config)) -
     } else {
         LocalCloud::start(config).await.expect("local cloud starts")
     };
-    let file = EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line parses");
-    let client =
-        Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config"))
-            .expect("client");
+    let client = common::client(&handle);
     Env {
         dir,
         handle,
@@ -433,6 +420,24 @@ fn requests(log: &Path, op: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Nothing of the build is left in the cloud, and its journal has no open intent.
+async fn assert_nothing_left(env: &Env, run: &Run) {
+    assert_eq!(
+        leftovers(&env.client, &run.build_id).await,
+        Vec::<String>::new()
+    );
+    assert!(
+        run.ledger.outstanding().is_empty(),
+        "{:?}",
+        run.ledger.outstanding()
+    );
+}
+
+/// No image of that name exists.
+async fn assert_no_image(env: &Env, name: &str) {
+    assert_eq!(images_named(&env.client, name).await, Vec::<String>::new());
+}
+
 fn kept_image(ledger: &Ledger) -> bool {
     ledger
         .journal()
@@ -443,10 +448,9 @@ fn kept_image(ledger: &Ledger) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_leaves_only_its_image() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let image_name = format!("cce-ecs-test-{}", rand_suffix());
     let run = run_build(
         &env,
@@ -516,15 +520,7 @@ async fn a_build_leaves_only_its_image() {
     );
 
     // Nothing else of the build is left, and the journal agrees.
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_nothing_left(&env, &run).await;
     assert!(kept_image(&run.ledger));
 
     // The template's fields reached the API.
@@ -572,10 +568,9 @@ async fn a_build_leaves_only_its_image() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_provisioner_leaves_nothing() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let image_name = format!("cce-ecs-fail-{}", rand_suffix());
     // Without an EIP (associate_public_ip_address = false) SSH goes to the private IP.
     let tpl = template(&image_name, r#""echo about-to-fail", "exit 3""#).replace(
@@ -602,29 +597,17 @@ async fn a_failing_provisioner_leaves_nothing() {
         o.artifact_id.is_none() && !o.interrupted && o.cleaned_up,
         "{o:?}"
     );
-    assert_eq!(
-        images_named(&env.client, &image_name).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_no_image(&env, &image_name).await;
+    assert_nothing_left(&env, &run).await;
     assert!(!kept_image(&run.ledger));
     env.handle.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_image_job_leaves_nothing() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     env.handle.add_faults(vec![FaultRule {
         op: "CreateImage".into(),
         nth: None,
@@ -646,28 +629,16 @@ async fn a_failed_image_job_leaves_nothing() {
         "{o:?}"
     );
     assert!(o.artifact_id.is_none() && o.cleaned_up, "{o:?}");
-    assert_eq!(
-        images_named(&env.client, &image_name).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_no_image(&env, &image_name).await;
+    assert_nothing_left(&env, &run).await;
     env.handle.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let image_name = format!("cce-ecs-int-{}", rand_suffix());
     let run = run_build(
         &env,
@@ -684,19 +655,8 @@ async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
         1,
         "the server was created before the interrupt"
     );
-    assert_eq!(
-        images_named(&env.client, &image_name).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_no_image(&env, &image_name).await;
+    assert_nothing_left(&env, &run).await;
     let finished = run.ledger.journal().finished();
     assert_eq!(
         finished,
@@ -709,10 +669,9 @@ async fn an_interrupt_after_the_server_is_active_leaves_nothing() {
 /// and an EIP taken with `reuse_ips` is bound but never deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_template_fields_reach_the_api() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let spare = env
         .client
         .create_eip(&cce_cloud::models::EipCreate::new("spare-eip-for-reuse", 3))
@@ -871,15 +830,7 @@ build {{
             .any(|s| s.name == instance_name && s.status != "DELETED"),
         "the server is gone"
     );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_nothing_left(&env, &run).await;
     env.handle.shutdown().await;
 }
 
@@ -887,10 +838,9 @@ build {{
 /// them; `-force` deletes an earlier image of the same name first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_network_eip_and_image_are_used_and_kept() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let vpc = env
         .client
         .list_vpcs()
@@ -1098,10 +1048,9 @@ async fn bad_choices_fail_clearly_and_leave_nothing() {
 /// plugin v1.x): cleanup finds the server by its unique name and removes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_during_the_server_create_leaves_nothing() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let image_name = format!("cce-ecs-int2-{}", rand_suffix());
     let run = run_build(
         &env,
@@ -1130,15 +1079,7 @@ async fn an_interrupt_during_the_server_create_leaves_nothing() {
         o.artifact_id.is_none() && o.cleaned_up && o.cleanup_failures.is_empty(),
         "{o:?}"
     );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_nothing_left(&env, &run).await;
     env.handle.shutdown().await;
     // A server deleted while it booted must not keep its sandbox: its delete may still be
     // stopping it for a moment, never longer.
@@ -1218,10 +1159,9 @@ async fn on_error_abort_and_ask_decide_about_cleanup() {
 /// the resources stay for inspection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_cleanup_provisioner_runs_it_and_keeps_the_resources() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let tpl = template(&format!("cce-ecs-rcp-{}", rand_suffix()), r#""exit 7""#).replace(
         "build {\n",
         "build {\n  error-cleanup-provisioner \"shell\" {\n    inline = [\"echo error-cleanup-ran-on-$(hostname)\"]\n  }\n",
@@ -1257,7 +1197,7 @@ async fn run_cleanup_provisioner_runs_it_and_keeps_the_resources() {
 /// removes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_wait_timeout_leaves_no_image() {
-    if !prerequisites() {
+    if !common::sandbox_prerequisites() {
         return;
     }
     // The image takes 4 s to capture; the template waits 1 s.
@@ -1288,19 +1228,8 @@ async fn an_image_wait_timeout_leaves_no_image() {
         "{o:?}"
     );
     assert_eq!(requests(&env.log, "CreateImage").len(), 1);
-    assert_eq!(
-        images_named(&env.client, &image_name).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_no_image(&env, &image_name).await;
+    assert_nothing_left(&env, &run).await;
     env.handle.shutdown().await;
 }
 
@@ -1308,10 +1237,9 @@ async fn an_image_wait_timeout_leaves_no_image() {
 /// build and cleanup removes the image with the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_post_processor_leaves_no_image() {
-    if !prerequisites() {
+    let Some(env) = sandbox_cloud().await else {
         return;
-    }
-    let env = start_cloud().await;
+    };
     let image_name = format!("cce-ecs-ppfail-{}", rand_suffix());
     let tpl = template(&image_name, r#""true""#).replace(
         "build {\n",
@@ -1328,19 +1256,8 @@ async fn a_failing_post_processor_leaves_no_image() {
         1,
         "the image was made"
     );
-    assert_eq!(
-        images_named(&env.client, &image_name).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        leftovers(&env.client, &run.build_id).await,
-        Vec::<String>::new()
-    );
-    assert!(
-        run.ledger.outstanding().is_empty(),
-        "{:?}",
-        run.ledger.outstanding()
-    );
+    assert_no_image(&env, &image_name).await;
+    assert_nothing_left(&env, &run).await;
     assert!(!kept_image(&run.ledger));
     env.handle.shutdown().await;
 }

@@ -2,6 +2,8 @@
 //! broken field fails naming that field, and the checks create nothing (the inventory is the
 //! same before and after, and the cloud saw only GET requests).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,9 +20,7 @@ use cce_template::schema::huaweicloud::{HuaweiEcsConfig, SecurityGroupRef, Sourc
 use cce_template::schema::{SourceConfig, plan_with_env};
 
 fn client(h: &LocalCloudHandle) -> Client {
-    let file = EndpointsFile::parse(&h.ready_line(), "ready line")
-        .expect("the ready line is an endpoints file");
-    let mut config = ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config");
+    let mut config = common::client_config(h);
     // The default 20 calls/s suits the real cloud; these checks make a hundred calls.
     config.rate_limit = cce_cloud::RateLimit {
         per_second: 1000.0,
@@ -99,6 +99,16 @@ async fn fixture(c: &Client) -> Fixture {
     }
 }
 
+/// A local cloud on `dir`, its client and the fixture's names.
+async fn start(dir: &Path) -> (LocalCloudHandle, Client, Fixture) {
+    let h = LocalCloud::start(Config::new(dir.to_path_buf()))
+        .await
+        .unwrap();
+    let c = client(&h);
+    let f = fixture(&c).await;
+    (h, c, f)
+}
+
 fn good(f: &Fixture) -> HuaweiEcsConfig {
     cfg(&format!(
         "  flavor = \"s7n.large.2\"\n  availability_zone = \"ru-moscow-1a\"\n  source_image = \"{}\"\n  vpc_id = \"{}\"\n  subnets = [\"{}\"]\n  security_groups = [\"{}\"]\n  eip_bandwidth_size = 5",
@@ -106,78 +116,46 @@ fn good(f: &Fixture) -> HuaweiEcsConfig {
     ))
 }
 
+/// The values `key` gives for `items`, sorted.
+fn sorted<T>(items: Vec<T>, key: impl Fn(T) -> String) -> Vec<String> {
+    let mut v: Vec<String> = items.into_iter().map(key).collect();
+    v.sort();
+    v
+}
+
 /// Everything that a build could create, by kind.
 async fn inventory(c: &Client) -> BTreeMap<&'static str, Vec<String>> {
-    let mut m = BTreeMap::new();
-    let mut ids = |k: &'static str, mut v: Vec<String>| {
-        v.sort();
-        m.insert(k, v);
-    };
-    ids(
-        "servers",
-        c.list_servers(&ServerQuery::default())
-            .await
-            .unwrap()
-            .servers
-            .into_iter()
-            .map(|s| format!("{} {}", s.id, s.status))
-            .collect(),
-    );
-    ids(
-        "keypairs",
-        c.list_keypairs()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|k| k.name)
-            .collect(),
-    );
-    ids(
-        "eips",
-        c.list_eips()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| format!("{} {}", e.id, e.status))
-            .collect(),
-    );
-    ids(
-        "vpcs",
-        c.list_vpcs()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|v| v.id)
-            .collect(),
-    );
-    ids(
-        "subnets",
-        c.list_subnets(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| s.id)
-            .collect(),
-    );
-    ids(
-        "images",
-        c.list_images(&ImageQuery::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| format!("{} {}", i.id, i.status))
-            .collect(),
-    );
-    ids(
-        "security groups",
-        c.list_security_groups()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|g| format!("{} {}", g.id, g.security_group_rules.len()))
-            .collect(),
-    );
-    m
+    let servers = c
+        .list_servers(&ServerQuery::default())
+        .await
+        .unwrap()
+        .servers;
+    let keypairs = c.list_keypairs().await.unwrap();
+    let eips = c.list_eips().await.unwrap();
+    let vpcs = c.list_vpcs().await.unwrap();
+    let subnets = c.list_subnets(None).await.unwrap();
+    let images = c.list_images(&ImageQuery::default()).await.unwrap();
+    let groups = c.list_security_groups().await.unwrap();
+    BTreeMap::from([
+        (
+            "servers",
+            sorted(servers, |s| format!("{} {}", s.id, s.status)),
+        ),
+        ("keypairs", sorted(keypairs, |k| k.name)),
+        ("eips", sorted(eips, |e| format!("{} {}", e.id, e.status))),
+        ("vpcs", sorted(vpcs, |v| v.id)),
+        ("subnets", sorted(subnets, |s| s.id)),
+        (
+            "images",
+            sorted(images, |i| format!("{} {}", i.id, i.status)),
+        ),
+        (
+            "security groups",
+            sorted(groups, |g| {
+                format!("{} {}", g.id, g.security_group_rules.len())
+            }),
+        ),
+    ])
 }
 
 fn methods_since(log: &Path, from_line: usize) -> Vec<String> {
@@ -525,11 +503,7 @@ async fn preflight_checks_each_field_and_creates_nothing() {
 #[tokio::test]
 async fn reuse_ips_finds_an_unbound_eip_and_floating_ip_must_be_unbound() {
     let dir = tempfile::tempdir().unwrap();
-    let h = LocalCloud::start(Config::new(dir.path().to_path_buf()))
-        .await
-        .unwrap();
-    let c = client(&h);
-    let f = fixture(&c).await;
+    let (h, c, f) = start(dir.path()).await;
     let wait = WaitPolicy::with_timeout(std::time::Duration::from_secs(30));
     let eip = Cloud::create_eip(&c, &cce_cloud::models::EipCreate::new("spare", 5), &wait)
         .await
@@ -589,11 +563,7 @@ async fn reuse_ips_finds_an_unbound_eip_and_floating_ip_must_be_unbound() {
 #[tokio::test]
 async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
     let dir = tempfile::tempdir().unwrap();
-    let h = LocalCloud::start(Config::new(dir.path().to_path_buf()))
-        .await
-        .unwrap();
-    let c = client(&h);
-    let f = fixture(&c).await;
+    let (h, c, f) = start(dir.path()).await;
     let rule = |prefix: Option<&str>, group: Option<&str>| cce_cloud::models::SecurityGroupRule {
         security_group_id: Some(f.sg_no_ssh.clone()),
         direction: "ingress".into(),
@@ -693,11 +663,7 @@ async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
 #[tokio::test]
 async fn image_filters_key_pairs_and_private_ip_builds_are_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let h = LocalCloud::start(Config::new(dir.path().to_path_buf()))
-        .await
-        .unwrap();
-    let c = client(&h);
-    let f = fixture(&c).await;
+    let (h, c, f) = start(dir.path()).await;
     let base = |extra: &str| {
         cfg(&format!(
             "  flavor = \"s7n.large.2\"\n  vpc_id = \"{}\"\n  subnets = [\"{}\"]\n  eip_bandwidth_size = 5\n{extra}",

@@ -2,6 +2,8 @@
 //! output as events through the redactor, `timeout` killing the process group, `max_retries`,
 //! `only`/`except`, `override`, the error-cleanup provisioner and deferred `build.*` values.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,59 +11,14 @@ use std::time::{Duration, Instant};
 use cce_engine::events::{Event, RecordingReporter, Stream};
 use cce_engine::provision::{BuildContext, run_one, run_provisioners};
 use cce_engine::redact::Redactor;
+use cce_template::schema::ProvisionerKind;
 use cce_template::schema::fields::{Deferrable, GoDuration};
-use cce_template::schema::provisioners::{Breakpoint, ShellLocal};
-use cce_template::schema::{Provisioner, ProvisionerKind};
-
-fn shell_local(lines: &[&str]) -> ShellLocal {
-    ShellLocal {
-        command: None,
-        inline: Some(Deferrable::Known(
-            lines.iter().map(|s| s.to_string()).collect(),
-        )),
-        script: None,
-        scripts: None,
-        environment_vars: None,
-        env: None,
-        env_var_format: None,
-        execute_command: None,
-        inline_shebang: None,
-        only_on: Vec::new(),
-        valid_exit_codes: vec![0],
-        use_linux_pathing: false,
-        tempfile_extension: None,
-    }
-}
-
-fn prov(kind: ProvisionerKind) -> Provisioner {
-    Provisioner {
-        kind,
-        name: None,
-        pause_before: None,
-        max_retries: 0,
-        timeout: None,
-        only: Vec::new(),
-        except: Vec::new(),
-        overrides: BTreeMap::new(),
-        span: None,
-    }
-}
+use cce_template::schema::provisioners::Breakpoint;
+use common::{prov, recorded_context, shell_local};
 
 fn ctx(dir: &std::path::Path, redactor: &Redactor) -> (BuildContext, Arc<RecordingReporter>) {
-    let rec = Arc::new(RecordingReporter::new(redactor.clone()));
-    let mut values = BTreeMap::new();
-    values.insert("Host".to_string(), "10.0.0.7".to_string());
-    let c = BuildContext {
-        display_name: "b.null.a".into(),
-        build_name: Some("b".into()),
-        source_type: "null".into(),
-        source_name: "a".into(),
-        run_uuid: "run-1".into(),
-        values,
-        reporter: rec.clone(),
-        cwd: dir.to_path_buf(),
-    };
-    (c, rec)
+    let values = BTreeMap::from([("Host".to_string(), "10.0.0.7".to_string())]);
+    recorded_context(dir, redactor, values)
 }
 
 fn stdout_lines(rec: &RecordingReporter) -> Vec<String> {

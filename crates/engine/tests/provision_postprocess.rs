@@ -3,6 +3,8 @@
 //! warning), and the shell-local post-processor's `BUILD (shell-local)` lines and one-string
 //! `execute_command`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,18 +18,7 @@ use cce_template::schema::post_processors::{Manifest, PostProcessor, PostProcess
 use cce_template::schema::provisioners::ShellLocal;
 
 fn ctx(dir: &std::path::Path) -> (BuildContext, Arc<RecordingReporter>) {
-    let rec = Arc::new(RecordingReporter::new(Redactor::new()));
-    let c = BuildContext {
-        display_name: "b.null.a".into(),
-        build_name: Some("b".into()),
-        source_type: "null".into(),
-        source_name: "a".into(),
-        run_uuid: "run-1".into(),
-        values: BTreeMap::new(),
-        reporter: rec.clone(),
-        cwd: dir.to_path_buf(),
-    };
-    (c, rec)
+    common::recorded_context(dir, &Redactor::new(), BTreeMap::new())
 }
 
 fn pp(kind: PostProcessorKind, keep: Option<bool>) -> PostProcessor {

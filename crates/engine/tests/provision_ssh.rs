@@ -2,6 +2,8 @@
 //! reports: `pause_before` holds the next provisioner back, and `start_retry_timeout` carries a
 //! script upload over an sshd that is down and comes back later.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::TcpListener;
@@ -15,9 +17,10 @@ use std::time::{Duration, Instant};
 use cce_engine::events::{Event, Reporter, Stream};
 use cce_engine::provision::{BuildContext, run_provisioners};
 use cce_remote::{Auth, SshCommunicator, SshConfig};
+use cce_template::schema::ProvisionerKind;
 use cce_template::schema::fields::{Deferrable, GoDuration};
-use cce_template::schema::provisioners::{ShellLocal, ShellProvisioner};
-use cce_template::schema::{Provisioner, ProvisionerKind};
+use cce_template::schema::provisioners::ShellProvisioner;
+use common::{prov, shell_local};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -279,20 +282,6 @@ fn shell(lines: &[&str]) -> ShellProvisioner {
     }
 }
 
-fn prov(kind: ProvisionerKind) -> Provisioner {
-    Provisioner {
-        kind,
-        name: None,
-        pause_before: None,
-        max_retries: 0,
-        timeout: None,
-        only: Vec::new(),
-        except: Vec::new(),
-        overrides: BTreeMap::new(),
-        span: None,
-    }
-}
-
 #[tokio::test]
 async fn pause_before_holds_the_next_provisioner_back() {
     let Some(sshd) = TestSshd::start() else {
@@ -353,21 +342,7 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
         }));
     }
     let marker = dir.path().join("after-restart");
-    let down = prov(ProvisionerKind::ShellLocal(ShellLocal {
-        command: None,
-        inline: Some(Deferrable::Known(vec!["echo down".into()])),
-        script: None,
-        scripts: None,
-        environment_vars: None,
-        env: None,
-        env_var_format: None,
-        execute_command: None,
-        inline_shebang: None,
-        only_on: Vec::new(),
-        valid_exit_codes: vec![0],
-        use_linux_pathing: false,
-        tempfile_extension: None,
-    }));
+    let down = prov(ProvisionerKind::ShellLocal(shell_local(&["echo down"])));
     let mut after = shell(&[&format!("touch {}", marker.display()), "echo up"]);
     after.start_retry_timeout = GoDuration(Duration::from_secs(30));
     let after = prov(ProvisionerKind::Shell(after));

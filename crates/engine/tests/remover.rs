@@ -2,14 +2,15 @@
 //! signed HTTP by `cce_cloud::Client`; resources made by their unique names, a journal written as a
 //! crashed build leaves it, then `Cleanup::run` and a check by listing that everything is gone.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::Arc;
 
 use cce_cloud::models::{
     EipCreate, ImageCreate, ImageQuery, NicSpec, RootVolume, ServerCreate, SubnetCreate, Tag,
     VpcCreate,
 };
-use cce_cloud::{Client, ClientConfig, Cloud, EndpointsFile, Findable, Waits};
+use cce_cloud::{Client, Cloud, Findable, Waits};
 use cce_engine::ledger::{
     self, BUILD_TAG, BuildHeader, Cleanup, CloudKind, CloudTarget, Ledger, ResourceKind,
     ResourceRemover, Tags,
@@ -31,9 +32,7 @@ async fn fixture() -> Fixture {
     let handle = LocalCloud::start(Config::new(dir.path().join("cloud")))
         .await
         .expect("local cloud starts");
-    let file = EndpointsFile::parse(&handle.ready_line(), "ready line").unwrap();
-    let config = ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap();
-    let cloud: Arc<dyn Cloud> = Arc::new(Client::new(config).unwrap());
+    let cloud: Arc<dyn Cloud> = Arc::new(common::client(&handle));
     Fixture {
         root: dir.path().join("state"),
         _dir: dir,
@@ -69,34 +68,45 @@ async fn gold_image(cloud: &dyn Cloud) -> String {
     cloud.list_images(&q).await.unwrap()[0].id.clone()
 }
 
-/// Creates a VPC and a subnet in it; returns (vpc id, subnet id).
-async fn network(cloud: &dyn Cloud, vpc: &str, subnet: &str, third_octet: u8) -> (String, String) {
-    let w = Waits::default();
-    let v = cloud
+/// Creates a VPC named `name` on `cidr`; returns its id.
+async fn new_vpc(cloud: &dyn Cloud, name: &str, cidr: &str) -> String {
+    cloud
         .create_vpc(
             &VpcCreate {
-                name: vpc.into(),
-                cidr: format!("10.{third_octet}.0.0/16"),
+                name: name.into(),
+                cidr: cidr.into(),
                 ..Default::default()
             },
-            &w.network,
+            &Waits::default().network,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id
+}
+
+/// Creates a VPC and a subnet in it; returns (vpc id, subnet id).
+async fn network(
+    cloud: &dyn Cloud,
+    vpc_name: &str,
+    subnet: &str,
+    third_octet: u8,
+) -> (String, String) {
+    let w = Waits::default();
+    let vpc_id = new_vpc(cloud, vpc_name, &format!("10.{third_octet}.0.0/16")).await;
     let s = cloud
         .create_subnet(
             &SubnetCreate {
                 name: subnet.into(),
                 cidr: format!("10.{third_octet}.1.0/24"),
                 gateway_ip: format!("10.{third_octet}.1.1"),
-                vpc_id: v.id.clone(),
+                vpc_id: vpc_id.clone(),
                 ..Default::default()
             },
             &w.network,
         )
         .await
         .unwrap();
-    (v.id, s.id)
+    (vpc_id, s.id)
 }
 
 async fn server(cloud: &dyn Cloud, name: &str, vpc: &str, subnet: &str, key: &str) -> String {
@@ -161,6 +171,48 @@ async fn image(cloud: &dyn Cloud, name: &str, server: &str, tags: &Tags) -> Stri
         .unwrap()
 }
 
+/// What a build leaves when none of it reached the journal: its keypair, a network whose
+/// CIDRs hold `third_octet`, an EIP and a stopped server, all under the build's names. Gives
+/// the VPC, subnet, EIP and server ids.
+async fn unjournaled_build(
+    cloud: &dyn Cloud,
+    id: &str,
+    third_octet: u8,
+) -> (String, String, String, String) {
+    let name = |k: ResourceKind| ledger::resource_name(id, &k);
+    cloud
+        .create_keypair(&name(ResourceKind::Keypair), None)
+        .await
+        .unwrap();
+    let (vpc, subnet) = network(
+        cloud,
+        &name(ResourceKind::Vpc),
+        &name(ResourceKind::Subnet),
+        third_octet,
+    )
+    .await;
+    let eip = cloud
+        .create_eip(
+            &EipCreate::new(&name(ResourceKind::Eip), 5),
+            &Waits::default().eip,
+        )
+        .await
+        .unwrap();
+    let srv = server(
+        cloud,
+        &name(ResourceKind::Server),
+        &vpc,
+        &subnet,
+        &name(ResourceKind::Keypair),
+    )
+    .await;
+    cloud
+        .stop_server(&srv, &Waits::default().server)
+        .await
+        .unwrap();
+    (vpc, subnet, eip.id, srv)
+}
+
 async fn live_keypairs(f: &Fixture) -> Vec<String> {
     let c = client_of(f);
     c.list_keypairs()
@@ -172,8 +224,7 @@ async fn live_keypairs(f: &Fixture) -> Vec<String> {
 }
 
 fn client_of(f: &Fixture) -> Client {
-    let file = EndpointsFile::parse(&f.handle.ready_line(), "ready line").unwrap();
-    Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap()).unwrap()
+    common::client(&f.handle)
 }
 
 #[tokio::test]
@@ -203,18 +254,7 @@ async fn cleanup_removes_every_kind_after_a_crash_and_spares_a_users_image() {
     let vpc_i = ledger
         .intent(ResourceKind::Vpc, &name(ResourceKind::Vpc), Tags::new())
         .unwrap();
-    let vpc = cloud
-        .create_vpc(
-            &VpcCreate {
-                name: name(ResourceKind::Vpc),
-                cidr: "10.7.0.0/16".into(),
-                ..Default::default()
-            },
-            &Waits::default().network,
-        )
-        .await
-        .unwrap()
-        .id;
+    let vpc = new_vpc(cloud, &name(ResourceKind::Vpc), "10.7.0.0/16").await;
     ledger.created(vpc_i, &vpc).unwrap();
     // The subnet's id was lost.
     ledger
@@ -367,36 +407,7 @@ async fn find_by_name_maps_each_kind_and_refuses_doubtful_matches() {
     let tags = ledger::build_tags(&id);
     let name = |k: ResourceKind| ledger::resource_name(&id, &k);
 
-    cloud
-        .create_keypair(&name(ResourceKind::Keypair), None)
-        .await
-        .unwrap();
-    let (vpc, subnet) = network(
-        cloud,
-        &name(ResourceKind::Vpc),
-        &name(ResourceKind::Subnet),
-        8,
-    )
-    .await;
-    let eip = cloud
-        .create_eip(
-            &EipCreate::new(&name(ResourceKind::Eip), 5),
-            &Waits::default().eip,
-        )
-        .await
-        .unwrap();
-    let srv = server(
-        cloud,
-        &name(ResourceKind::Server),
-        &vpc,
-        &subnet,
-        &name(ResourceKind::Keypair),
-    )
-    .await;
-    cloud
-        .stop_server(&srv, &Waits::default().server)
-        .await
-        .unwrap();
+    let (vpc, subnet, eip, srv) = unjournaled_build(cloud, &id, 8).await;
     let img = image(cloud, &name(ResourceKind::Image), &srv, &tags).await;
 
     let none = Tags::new();
@@ -412,7 +423,7 @@ async fn find_by_name_maps_each_kind_and_refuses_doubtful_matches() {
     );
     assert_eq!(found(ResourceKind::Vpc).await, Some(vpc.clone()));
     assert_eq!(found(ResourceKind::Subnet).await, Some(subnet.clone()));
-    assert_eq!(found(ResourceKind::Eip).await, Some(eip.id.clone()));
+    assert_eq!(found(ResourceKind::Eip).await, Some(eip.clone()));
     assert_eq!(found(ResourceKind::Server).await, Some(srv.clone()));
     assert_eq!(found(ResourceKind::Image).await, Some(img.clone()));
     // A name that exists nowhere.
@@ -450,24 +461,14 @@ async fn find_by_name_maps_each_kind_and_refuses_doubtful_matches() {
     assert!(err.to_string().contains(BUILD_TAG), "{err}");
 
     // Two VPCs of one name: an error naming both, never a guess.
-    let twin = cloud
-        .create_vpc(
-            &VpcCreate {
-                name: name(ResourceKind::Vpc),
-                cidr: "10.9.0.0/16".into(),
-                ..Default::default()
-            },
-            &Waits::default().network,
-        )
-        .await
-        .unwrap();
+    let twin = new_vpc(cloud, &name(ResourceKind::Vpc), "10.9.0.0/16").await;
     let err = r
         .find_by_name(&ResourceKind::Vpc, &name(ResourceKind::Vpc), &none)
         .await
         .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains(&vpc) && msg.contains(&twin.id) && msg.contains("by hand"),
+        msg.contains(&vpc) && msg.contains(&twin) && msg.contains("by hand"),
         "{msg}"
     );
 
@@ -527,36 +528,7 @@ async fn sweep_finds_what_never_reached_the_journal_and_spares_kept_and_foreign(
     let ledger = Ledger::create(&f.root, &id, header()).unwrap();
 
     // Nothing of these reached the journal.
-    cloud
-        .create_keypair(&name(ResourceKind::Keypair), None)
-        .await
-        .unwrap();
-    let (vpc, subnet) = network(
-        cloud,
-        &name(ResourceKind::Vpc),
-        &name(ResourceKind::Subnet),
-        11,
-    )
-    .await;
-    let eip = cloud
-        .create_eip(
-            &EipCreate::new(&name(ResourceKind::Eip), 5),
-            &Waits::default().eip,
-        )
-        .await
-        .unwrap();
-    let srv = server(
-        cloud,
-        &name(ResourceKind::Server),
-        &vpc,
-        &subnet,
-        &name(ResourceKind::Keypair),
-    )
-    .await;
-    cloud
-        .stop_server(&srv, &Waits::default().server)
-        .await
-        .unwrap();
+    let (vpc, subnet, eip, srv) = unjournaled_build(cloud, &id, 11).await;
     // A server and an image of this build under unusual names: found by their tag.
     let renamed = tagged_server(
         cloud,
@@ -603,7 +575,7 @@ async fn sweep_finds_what_never_reached_the_journal_and_spares_kept_and_foreign(
             ("server".to_string(), servers[1].clone()),
             ("keypair".into(), name(ResourceKind::Keypair)),
             ("keypair".into(), old_kp.clone()),
-            ("eip".into(), eip.id.clone()),
+            ("eip".into(), eip.clone()),
             ("image".into(), tagged.clone()),
             ("subnet".into(), subnet.clone()),
             ("vpc".into(), vpc.clone()),
