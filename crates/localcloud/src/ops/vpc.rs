@@ -8,7 +8,7 @@ use super::{ApiError, Ctx, Reply, Shape};
 use crate::world::{Eip, SecurityGroup, SgRule, Subnet, Transition, Vpc, iso, new_id, parse_cidr};
 
 /// An object body whose listed fields may each hold anything (their values are checked by the
-/// operation): `fields!["name", "cidr"]`.
+/// operation): `fields! { "name", "cidr" }` (braces, so the list keeps its few lines).
 macro_rules! fields {
     ($($name:literal),* $(,)?) => {
         Shape::Obj(&[$(($name, Shape::Any)),*])
@@ -29,15 +29,10 @@ fn render_vpc(ctx: &Ctx, v: &Vpc) -> Value {
 
 static CREATE_VPC: Shape = Shape::Obj(&[(
     "vpc",
-    fields![
-        "cidr",
-        "name",
-        "description",
-        "enterprise_project_id",
-        "tags",
-        "block_service_endpoint_states",
-        "enable_network_address_usage_metrics"
-    ],
+    fields! {
+        "cidr", "name", "description", "enterprise_project_id", "tags",
+        "block_service_endpoint_states", "enable_network_address_usage_metrics",
+    },
 )]);
 
 pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -152,22 +147,11 @@ fn render_subnet(ctx: &Ctx, s: &Subnet) -> Value {
 
 static CREATE_SUBNET: Shape = Shape::Obj(&[(
     "subnet",
-    fields![
-        "name",
-        "description",
-        "cidr",
-        "vpc_id",
-        "gateway_ip",
-        "ipv6_enable",
-        "dhcp_enable",
-        "primary_dns",
-        "secondary_dns",
-        "dnsList",
-        "availability_zone",
-        "extra_dhcp_opts",
-        "tags",
-        "enable_network_address_usage_metrics"
-    ],
+    fields! {
+        "name", "description", "cidr", "vpc_id", "gateway_ip", "ipv6_enable", "dhcp_enable",
+        "primary_dns", "secondary_dns", "dnsList", "availability_zone", "extra_dhcp_opts", "tags",
+        "enable_network_address_usage_metrics",
+    },
 )]);
 
 pub fn create_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -458,38 +442,21 @@ pub fn list_rules_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 static CREATE_RULE_V1: Shape = Shape::Obj(&[(
     "security_group_rule",
-    fields![
-        "security_group_id",
-        "description",
-        "direction",
-        "ethertype",
-        "protocol",
-        "port_range_min",
-        "port_range_max",
-        "remote_ip_prefix",
-        "remote_group_id",
-        "remote_address_group_id"
-    ],
+    fields! {
+        "security_group_id", "description", "direction", "ethertype", "protocol", "port_range_min",
+        "port_range_max", "remote_ip_prefix", "remote_group_id", "remote_address_group_id",
+    },
 )]);
 
 static CREATE_RULE_V3: Shape = Shape::Obj(&[
     ("dry_run", Shape::Any),
     (
         "security_group_rule",
-        fields![
-            "security_group_id",
-            "description",
-            "direction",
-            "ethertype",
-            "protocol",
-            "multiport",
-            "remote_ip_prefix",
-            "remote_group_id",
-            "remote_address_group_id",
-            "action",
-            "priority",
-            "enabled"
-        ],
+        fields! {
+            "security_group_id", "description", "direction", "ethertype", "protocol", "multiport",
+            "remote_ip_prefix", "remote_group_id", "remote_address_group_id", "action", "priority",
+            "enabled",
+        },
     ),
 ]);
 
@@ -743,11 +710,11 @@ fn render_eip(ctx: &Ctx, e: &Eip) -> Value {
 static CREATE_EIP: Shape = Shape::Obj(&[
     (
         "publicip",
-        fields!["ip_address", "type", "ip_version", "alias", "port_id"],
+        fields! { "ip_address", "type", "ip_version", "alias", "port_id" },
     ),
     (
         "bandwidth",
-        fields!["charge_mode", "id", "name", "share_type", "size"],
+        fields! { "charge_mode", "id", "name", "share_type", "size" },
     ),
     ("enterprise_project_id", Shape::Any),
 ]);
@@ -841,7 +808,8 @@ pub fn show_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }
 }
 
-static UPDATE_EIP: Shape = Shape::Obj(&[("publicip", fields!["port_id", "ip_version", "alias"])]);
+static UPDATE_EIP: Shape =
+    Shape::Obj(&[("publicip", fields! { "port_id", "ip_version", "alias" })]);
 
 pub fn update_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     ctx.check(&UPDATE_EIP)?;
