@@ -14,11 +14,9 @@ const M: Service = Service::Ims;
 const V: Service = Service::Vpc;
 
 async fn network(c: &Client, h: &cce_localcloud::LocalCloudHandle) -> (String, String, String) {
-    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnets = c.get(h, V, "/v1/{pid}/subnets").await;
     let s = &subnets.body["subnets"][0];
-    let sgs = c
-        .call(h, V, "GET", "/v1/{pid}/security-groups", &[], None)
-        .await;
+    let sgs = c.get(h, V, "/v1/{pid}/security-groups").await;
     let sg = sgs.body["security_groups"]
         .as_array()
         .unwrap()
@@ -37,16 +35,14 @@ async fn network(c: &Client, h: &cce_localcloud::LocalCloudHandle) -> (String, S
 
 async fn gold_image(c: &Client, h: &cce_localcloud::LocalCloudHandle) -> String {
     let a = c
-        .call(
+        .get_query(
             h,
             M,
-            "GET",
             "/v2/cloudimages",
             &[
                 ("__imagetype", "gold"),
                 ("name", "Debian 12 (local sandbox rootfs)"),
             ],
-            None,
         )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -70,13 +66,11 @@ async fn create_server(
     let (vpc, subnet, sg) = network(c, h).await;
     let image = gold_image(c, h).await;
     let a = c
-        .call(
+        .post(
             h,
             E,
-            "POST",
             "/v1/{pid}/cloudservers",
-            &[],
-            Some(&server_body(&vpc, &subnet, &sg, &image, name)),
+            &server_body(&vpc, &subnet, &sg, &image, name),
         )
         .await;
     let id = a.body["serverIds"][0].as_str().unwrap_or("").to_string();
@@ -91,16 +85,7 @@ async fn wait_job(
 ) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let a = c
-            .call(
-                h,
-                service,
-                "GET",
-                &format!("/v1/{{pid}}/jobs/{job}"),
-                &[],
-                None,
-            )
-            .await;
+        let a = c.get(h, service, &format!("/v1/{{pid}}/jobs/{job}")).await;
         assert_eq!(a.status, 200, "{}", a.body);
         let st = a.body["status"].as_str().unwrap().to_string();
         if st == "SUCCESS" || st == "FAIL" {
@@ -116,9 +101,7 @@ async fn signatures_are_checked_like_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path()).await;
     let good = Client::new(&h);
-    let a = good
-        .call(&h, E, "GET", "/v2.1/{pid}/os-availability-zone", &[], None)
-        .await;
+    let a = good.get(&h, E, "/v2.1/{pid}/os-availability-zone").await;
     assert_eq!(a.status, 200);
     let zones: Vec<&str> = a.body["availabilityZoneInfo"]
         .as_array()
@@ -144,9 +127,7 @@ async fn signatures_are_checked_like_the_gateway() {
 
     let mut wrong = Client::new(&h);
     wrong.creds.secret_key = "not-the-secret".into();
-    let a = wrong
-        .call(&h, E, "GET", "/v2.1/{pid}/os-availability-zone", &[], None)
-        .await;
+    let a = wrong.get(&h, E, "/v2.1/{pid}/os-availability-zone").await;
     assert_eq!(a.status, 401);
     assert_eq!(a.body["error_code"], "APIGW.0301");
     assert_eq!(
@@ -159,7 +140,7 @@ async fn signatures_are_checked_like_the_gateway() {
     unknown.creds.access_key = "UNKNOWNAK".into();
     assert_eq!(
         unknown
-            .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+            .get(&h, E, "/v1/{pid}/cloudservers/flavors")
             .await
             .status,
         401
@@ -169,7 +150,7 @@ async fn signatures_are_checked_like_the_gateway() {
     skewed.skew = time::Duration::minutes(16);
     assert_eq!(
         skewed
-            .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+            .get(&h, E, "/v1/{pid}/cloudservers/flavors")
             .await
             .status,
         401
@@ -177,7 +158,7 @@ async fn signatures_are_checked_like_the_gateway() {
     skewed.skew = time::Duration::minutes(-14);
     assert_eq!(
         skewed
-            .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+            .get(&h, E, "/v1/{pid}/cloudservers/flavors")
             .await
             .status,
         200
@@ -188,25 +169,13 @@ async fn signatures_are_checked_like_the_gateway() {
     let r = reqwest::get(&url).await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
     assert!(r.headers().get("x-request-id").is_some());
-    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-    let host = h.endpoint(E).trim_start_matches("http://").to_string();
-    let path = format!("/v1/{}/cloudservers/delete", h.project_id);
-    cce_cloud::signer::sign(
-        &good.creds,
+    let req = good.signed_request(
+        &h,
+        E,
         "POST",
-        &host,
-        &path,
-        &[],
-        &mut headers,
+        "/v1/{pid}/cloudservers/delete",
         br#"{"servers":[]}"#,
-        time::OffsetDateTime::now_utc(),
     );
-    let mut req = reqwest::Client::new().post(format!("{}{path}", h.endpoint(E)));
-    for (k, v) in &headers {
-        if k != "Host" {
-            req = req.header(k, v);
-        }
-    }
     let r = req
         .body(r#"{"servers":[{"id":"x"}]}"#)
         .send()
@@ -221,27 +190,18 @@ async fn unknown_paths_fields_and_projects_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path()).await;
     let c = Client::new(&h);
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/no-such-thing", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/no-such-thing").await;
     assert_eq!(a.status, 404);
     assert_eq!(a.body["error_code"], "APIGW.0101");
     assert!(a.request_id.is_some());
     // IMS paths are not on the ECS listener.
-    assert_eq!(
-        c.call(&h, E, "GET", "/v2/cloudimages", &[], None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(c.get(&h, E, "/v2/cloudimages").await.status, 404);
 
     let (vpc, subnet, sg) = network(&c, &h).await;
     let image = gold_image(&c, &h).await;
     let mut body = server_body(&vpc, &subnet, &sg, &image, "typo");
     body["server"]["root_volume"]["volume_type"] = json!("SSD");
-    let a = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body))
-        .await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.body["error"]["code"], "Ecs.0005");
     assert_eq!(
@@ -250,13 +210,11 @@ async fn unknown_paths_fields_and_projects_are_refused() {
     );
 
     let a = c
-        .call(
+        .post(
             &h,
             M,
-            "POST",
             "/v2/cloudimages/action",
-            &[],
-            Some(&json!({"name": "x", "instance": "y"})),
+            &json!({"name": "x", "instance": "y"}),
         )
         .await;
     assert_eq!(a.status, 400);
@@ -269,7 +227,7 @@ async fn unknown_paths_fields_and_projects_are_refused() {
         a.body
     );
 
-    let a = c.call(&h, V, "POST", "/v3/{pid}/vpc/security-group-rules", &[], Some(&json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "port": 22}}))).await;
+    let a = c.post(&h, V, "/v3/{pid}/vpc/security-group-rules", &json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "port": 22}})).await;
     assert_eq!(a.status, 400);
     assert!(
         a.body["error_msg"]
@@ -280,19 +238,10 @@ async fn unknown_paths_fields_and_projects_are_refused() {
         a.body
     );
 
-    let a = c
-        .call(&h, E, "GET", "/v1/0000/cloudservers/detail", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/0000/cloudservers/detail").await;
     assert_eq!(a.status, 403);
     let a = c
-        .call(
-            &h,
-            E,
-            "GET",
-            "/v1/{pid}/cloudservers/detail",
-            &[("limit", "x")],
-            None,
-        )
+        .get_query(&h, E, "/v1/{pid}/cloudservers/detail", &[("limit", "x")])
         .await;
     assert_eq!(a.status, 400);
     h.shutdown().await;
@@ -319,27 +268,19 @@ async fn server_and_image_state_machines_follow_time() {
     let (a, id) = create_server(&c, &h, "sm-1").await;
     assert_eq!(a.status, 200, "{}", a.body);
     let job = a.body["job_id"].as_str().unwrap().to_string();
-    let first = c
-        .call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None)
-        .await;
+    let first = c.get(&h, E, &format!("/v1/{{pid}}/jobs/{job}")).await;
     assert_eq!(first.body["status"], "INIT", "the queue lasts 1.5 s");
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "BUILD");
     assert_eq!(s.body["server"]["OS-EXT-STS:vm_state"], "building");
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let running = c
-        .call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None)
-        .await;
-    assert_eq!(running.body["status"], "RUNNING", "queued 1.5 s, built by 4.5 s");
+    let running = c.get(&h, E, &format!("/v1/{{pid}}/jobs/{job}")).await;
+    assert_eq!(
+        running.body["status"], "RUNNING",
+        "queued 1.5 s, built by 4.5 s"
+    );
     assert_eq!(running.body["end_time"], "");
     let done = wait_job(&c, &h, E, &job).await;
     assert_eq!(done["status"], "SUCCESS");
@@ -349,95 +290,54 @@ async fn server_and_image_state_machines_follow_time() {
     );
     assert_eq!(done["entities"]["sub_jobs_total"], 1);
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "ACTIVE");
     assert_eq!(s.body["server"]["OS-EXT-STS:power_state"], 1);
 
     let stop = json!({"os-stop": {"type": "SOFT", "servers": [{"id": id}]}});
-    let a = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/action",
-            &[],
-            Some(&stop),
-        )
-        .await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers/action", &stop).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["OS-EXT-STS:task_state"], "powering-off");
     // A second stop while one is under way conflicts.
     assert_eq!(
-        c.call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/action",
-            &[],
-            Some(&stop)
-        )
-        .await
-        .status,
+        c.post(&h, E, "/v1/{pid}/cloudservers/action", &stop)
+            .await
+            .status,
         409
     );
     wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap()).await;
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "SHUTOFF");
     assert_eq!(s.body["server"]["OS-EXT-STS:vm_state"], "stopped");
 
-    let a = c.call(&h, M, "POST", "/v2/cloudimages/action", &[], Some(&json!({"name": "node-image-1", "instance_id": id, "image_tags": [{"key": "k", "value": "v"}]}))).await;
+    let a = c.post(&h, M, "/v2/cloudimages/action", &json!({"name": "node-image-1", "instance_id": id, "image_tags": [{"key": "k", "value": "v"}]})).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let ijob = a.body["job_id"].as_str().unwrap().to_string();
     // The ECS listener does not know IMS jobs.
     assert_eq!(
-        c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{ijob}"), &[], None)
+        c.get(&h, E, &format!("/v1/{{pid}}/jobs/{ijob}"))
             .await
             .status,
         404
     );
     let listed = c
-        .call(
-            &h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[("name", "node-image-1")],
-            None,
-        )
+        .get_query(&h, M, "/v2/cloudimages", &[("name", "node-image-1")])
         .await;
-    assert_eq!(listed.body["images"][0]["status"], "queued", "the queue lasts 1.5 s");
+    assert_eq!(
+        listed.body["images"][0]["status"], "queued",
+        "the queue lasts 1.5 s"
+    );
     let done = wait_job(&c, &h, M, &ijob).await;
     assert_eq!(done["status"], "SUCCESS");
     let image_id = done["entities"]["image_id"].as_str().unwrap().to_string();
     let listed = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("id", &image_id)], None)
+        .get_query(&h, M, "/v2/cloudimages", &[("id", &image_id)])
         .await;
     assert_eq!(listed.body["images"][0]["status"], "active");
     assert_eq!(listed.body["images"][0]["__imagetype"], "private");
@@ -465,67 +365,33 @@ async fn server_and_image_state_machines_follow_time() {
         )
         .await;
     assert_eq!(bad.status, 400);
-    let progress = c
-        .call(
-            &h,
-            M,
-            "GET",
-            &format!("/v1/cloudimages/job/{ijob}"),
-            &[],
-            None,
-        )
-        .await;
+    let progress = c.get(&h, M, &format!("/v1/cloudimages/job/{ijob}")).await;
     assert_eq!(progress.body["status"], "SUCCESS");
-    let glance = c
-        .call(&h, M, "GET", "/v2/images", &[("id", &image_id)], None)
-        .await;
+    let glance = c.get_query(&h, M, "/v2/images", &[("id", &image_id)]).await;
     assert_eq!(glance.body["images"][0]["name"], "node-image-1b");
 
     let start_body = json!({"os-start": {"servers": [{"id": id}]}});
     let a = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/action",
-            &[],
-            Some(&start_body),
-        )
+        .post(&h, E, "/v1/{pid}/cloudservers/action", &start_body)
         .await;
     wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap()).await;
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "ACTIVE");
 
     let a = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}], "delete_publicip": true})),
+            &json!({"servers": [{"id": id}], "delete_publicip": true}),
         )
         .await;
     assert_eq!(a.status, 200);
     wait_job(&c, &h, E, a.body["job_id"].as_str().unwrap()).await;
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.status, 404);
     assert_eq!(s.body["error"]["code"], "Ecs.0114");
@@ -550,53 +416,36 @@ async fn faults_from_the_admin_endpoint() {
     let mut wrong = Client::new(&h);
     wrong.creds.secret_key = "x".into();
     assert_eq!(
-        wrong
-            .call(&h, E, "POST", "/_admin/faults", &[], Some(&faults))
-            .await
-            .status,
+        wrong.post(&h, E, "/_admin/faults", &faults).await.status,
         401
     );
-    let a = c
-        .call(&h, E, "POST", "/_admin/faults", &[], Some(&faults))
-        .await;
+    let a = c.post(&h, E, "/_admin/faults", &faults).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let bad = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/_admin/faults",
-            &[],
-            Some(&json!({"faults": [{"op": "X", "kind": "boom"}]})),
+            &json!({"faults": [{"op": "X", "kind": "boom"}]}),
         )
         .await;
     assert_eq!(bad.status, 400);
 
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert_eq!(a.status, 503);
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert_eq!(a.status, 429);
     assert_eq!(a.body["error_code"], "APIGW.0308");
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert_eq!(a.status, 200);
     assert!(
         serde_json::from_slice::<Value>(&a.raw).is_err() && !a.raw.is_empty(),
         "truncated body must not parse"
     );
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert!(serde_json::from_slice::<Value>(&a.raw).is_err());
     let t = std::time::Instant::now();
-    let a = c
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let a = c.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert_eq!(a.status, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert!(
@@ -613,76 +462,47 @@ async fn faults_from_the_admin_endpoint() {
     assert_eq!(job["status"], "FAIL");
     assert!(job["fail_reason"].as_str().unwrap().contains("injected"));
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "ERROR");
     assert!(s.body["server"]["fault"]["message"].is_string());
 
     let (_, id2) = create_server(&c, &h, "fine").await;
     let a = c
-        .call(
+        .post(
             &h,
             M,
-            "POST",
             "/v2/cloudimages/action",
-            &[],
-            Some(&json!({"name": "doomed", "instance_id": id2})),
+            &json!({"name": "doomed", "instance_id": id2}),
         )
         .await;
     let job = wait_job(&c, &h, M, a.body["job_id"].as_str().unwrap()).await;
     assert_eq!(job["status"], "FAIL");
     assert_eq!(job["fail_reason"], "snapshot failed");
     let img = c
-        .call(&h, M, "GET", "/v2/cloudimages", &[("name", "doomed")], None)
+        .get_query(&h, M, "/v2/cloudimages", &[("name", "doomed")])
         .await;
     assert_eq!(img.body["images"][0]["status"], "killed");
 
     // Dropped connection: the operation runs, the client gets no usable answer.
-    c.call(
+    c.post(
         &h,
         E,
-        "POST",
         "/_admin/faults",
-        &[],
-        Some(&json!({"faults": [{"op": "NovaListKeypairs", "kind": "drop", "times": 1}]})),
+        &json!({"faults": [{"op": "NovaListKeypairs", "kind": "drop", "times": 1}]}),
     )
     .await;
-    let url = format!("{}/v2.1/{}/os-keypairs", h.endpoint(E), h.project_id);
-    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-    let host = h.endpoint(E).trim_start_matches("http://").to_string();
-    cce_cloud::signer::sign(
-        &c.creds,
-        "GET",
-        &host,
-        &format!("/v2.1/{}/os-keypairs", h.project_id),
-        &[],
-        &mut headers,
-        b"",
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut req = reqwest::Client::new().get(url);
-    for (k, v) in &headers {
-        if k != "Host" {
-            req = req.header(k, v);
-        }
-    }
+    let req = c.signed_request(&h, E, "GET", "/v2.1/{pid}/os-keypairs", b"");
     let outcome = match req.send().await {
         Err(_) => true,
         Ok(r) => r.bytes().await.is_err(),
     };
     assert!(outcome, "a dropped connection must surface as an error");
 
-    let a = c.call(&h, E, "DELETE", "/_admin/faults", &[], None).await;
+    let a = c.delete(&h, E, "/_admin/faults").await;
     assert_eq!(a.status, 204);
     assert_eq!(
-        c.call(&h, E, "GET", "/_admin/faults", &[], None).await.body["faults"],
+        c.get(&h, E, "/_admin/faults").await.body["faults"],
         json!([])
     );
     h.shutdown().await;
@@ -699,27 +519,13 @@ async fn faults_from_a_file_and_quota() {
     let h = start_with(cfg).await;
     let c = Client::new(&h);
     assert_eq!(
-        c.call(
-            &h,
-            Service::Iam,
-            "GET",
-            "/v3/projects",
-            &[("name", "ru-moscow-1")],
-            None
-        )
-        .await
-        .status,
+        c.get_query(&h, Service::Iam, "/v3/projects", &[("name", "ru-moscow-1")])
+            .await
+            .status,
         500
     );
     let a = c
-        .call(
-            &h,
-            Service::Iam,
-            "GET",
-            "/v3/projects",
-            &[("name", "ru-moscow-1")],
-            None,
-        )
+        .get_query(&h, Service::Iam, "/v3/projects", &[("name", "ru-moscow-1")])
         .await;
     assert_eq!(a.body["projects"][0]["id"], h.project_id.as_str());
 
@@ -742,13 +548,11 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
     let c = Client::new(&h);
     let (_, id) = create_server(&c, &h, "persist").await;
     let kp = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-1"}})),
+            &json!({"keypair": {"name": "kp-1"}}),
         )
         .await;
     assert_eq!(kp.status, 200);
@@ -758,7 +562,7 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
             .unwrap()
             .contains("OPENSSH PRIVATE KEY")
     );
-    let eip = c.call(&h, V, "POST", "/v1/{pid}/publicips", &[], Some(&json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}}))).await;
+    let eip = c.post(&h, V, "/v1/{pid}/publicips", &json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}})).await;
     assert_eq!(eip.status, 200, "{}", eip.body);
     assert_eq!(eip.body["publicip"]["status"], "DOWN");
     let eip_id = eip.body["publicip"]["id"].as_str().unwrap().to_string();
@@ -781,26 +585,17 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
     );
     let c = Client::new(&h);
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     assert_eq!(s.body["server"]["status"], "ACTIVE");
     // An imported public key is kept, and no private key comes back.
     let pair = cce_localcloud::keys::generate("imported").unwrap();
     let imp = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-imported", "public_key": pair.public_key}})),
+            &json!({"keypair": {"name": "kp-imported", "public_key": pair.public_key}}),
         )
         .await;
     assert_eq!(imp.status, 200, "{}", imp.body);
@@ -810,13 +605,11 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
         pair.fingerprint.as_str()
     );
     let bad = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-bad", "public_key": "ssh-ed25519 !!!"}})),
+            &json!({"keypair": {"name": "kp-bad", "public_key": "ssh-ed25519 !!!"}}),
         )
         .await;
     assert_eq!(bad.status, 400);
@@ -827,27 +620,18 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
             .contains("public_key")
     );
     assert_eq!(
-        c.call(
-            &h,
-            E,
-            "DELETE",
-            "/v2.1/{pid}/os-keypairs/kp-imported",
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, E, "/v2.1/{pid}/os-keypairs/kp-imported")
+            .await
+            .status,
         204
     );
     // A second keypair of the same name conflicts, as Nova does.
     let again = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-1"}})),
+            &json!({"keypair": {"name": "kp-1"}}),
         )
         .await;
     assert_eq!(again.status, 409);
@@ -875,14 +659,7 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
         .await;
     assert_eq!(b.body["publicip"]["status"], "ACTIVE", "{}", b.body);
     let s = c
-        .call(
-            &h,
-            E,
-            "GET",
-            &format!("/v1/{{pid}}/cloudservers/{id}"),
-            &[],
-            None,
-        )
+        .get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}"))
         .await;
     let addrs = s.body["server"]["addresses"]
         .as_object()
@@ -895,20 +672,13 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
         .clone();
     assert!(addrs.iter().any(|a| a["OS-EXT-IPS:type"] == "floating"));
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "DELETE",
-            &format!("/v1/{{pid}}/publicips/{eip_id}"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, V, &format!("/v1/{{pid}}/publicips/{eip_id}"))
+            .await
+            .status,
         409
     );
 
-    let inv = c.call(&h, E, "GET", "/_admin/inventory", &[], None).await;
+    let inv = c.get(&h, E, "/_admin/inventory").await;
     assert_eq!(inv.body["servers"].as_array().unwrap().len(), 1);
     assert_eq!(inv.body["eips"].as_array().unwrap().len(), 1);
     assert_eq!(inv.body["keypairs"][0]["name"], "kp-1");
@@ -919,50 +689,32 @@ async fn state_survives_a_restart_and_inventory_lists_leaks() {
     );
 
     let d = c
-        .call(
+        .post(
             &h,
             E,
-            "POST",
             "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}], "delete_publicip": false})),
+            &json!({"servers": [{"id": id}], "delete_publicip": false}),
         )
         .await;
     wait_job(&c, &h, E, d.body["job_id"].as_str().unwrap()).await;
     let e = c
-        .call(
-            &h,
-            V,
-            "GET",
-            &format!("/v1/{{pid}}/publicips/{eip_id}"),
-            &[],
-            None,
-        )
+        .get(&h, V, &format!("/v1/{{pid}}/publicips/{eip_id}"))
         .await;
     assert_eq!(
         e.body["publicip"]["status"], "DOWN",
         "delete_publicip=false only unbinds"
     );
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "DELETE",
-            &format!("/v1/{{pid}}/publicips/{eip_id}"),
-            &[],
-            None
-        )
-        .await
-        .status,
-        204
-    );
-    assert_eq!(
-        c.call(&h, E, "DELETE", "/v2.1/{pid}/os-keypairs/kp-1", &[], None)
+        c.delete(&h, V, &format!("/v1/{{pid}}/publicips/{eip_id}"))
             .await
             .status,
         204
     );
-    let inv = c.call(&h, E, "GET", "/_admin/inventory", &[], None).await;
+    assert_eq!(
+        c.delete(&h, E, "/v2.1/{pid}/os-keypairs/kp-1").await.status,
+        204
+    );
+    let inv = c.get(&h, E, "/_admin/inventory").await;
     for k in ["servers", "eips", "keypairs", "images", "jobs"] {
         assert_eq!(inv.body[k], json!([]), "{k} left: {}", inv.body);
     }
@@ -978,85 +730,51 @@ async fn networks_and_rules() {
     let h = start_with(cfg).await;
     let c = Client::new(&h);
     let v = c
-        .call(
+        .post(
             &h,
             V,
-            "POST",
             "/v1/{pid}/vpcs",
-            &[],
-            Some(&json!({"vpc": {"name": "vpc-packer-abc123", "cidr": "172.16.0.0/16"}})),
+            &json!({"vpc": {"name": "vpc-packer-abc123", "cidr": "172.16.0.0/16"}}),
         )
         .await;
     assert_eq!(v.body["vpc"]["status"], "CREATING");
     let vpc = v.body["vpc"]["id"].as_str().unwrap().to_string();
-    let s = c.call(&h, V, "POST", "/v1/{pid}/subnets", &[], Some(&json!({"subnet": {"name": "subnet-packer", "cidr": "172.16.0.0/24", "gateway_ip": "172.16.0.1", "vpc_id": vpc, "dnsList": ["8.8.8.8"]}}))).await;
+    let s = c.post(&h, V, "/v1/{pid}/subnets", &json!({"subnet": {"name": "subnet-packer", "cidr": "172.16.0.0/24", "gateway_ip": "172.16.0.1", "vpc_id": vpc, "dnsList": ["8.8.8.8"]}})).await;
     assert_eq!(s.status, 200, "{}", s.body);
     assert_eq!(s.body["subnet"]["status"], "UNKNOWN");
     let subnet = s.body["subnet"]["id"].as_str().unwrap().to_string();
     assert_eq!(s.body["subnet"]["neutron_network_id"], subnet.as_str());
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(
-        c.call(&h, V, "GET", &format!("/v1/{{pid}}/vpcs/{vpc}"), &[], None)
-            .await
-            .body["vpc"]["status"],
+        c.get(&h, V, &format!("/v1/{{pid}}/vpcs/{vpc}")).await.body["vpc"]["status"],
         "OK"
     );
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "GET",
-            &format!("/v1/{{pid}}/subnets/{subnet}"),
-            &[],
-            None
-        )
-        .await
-        .body["subnet"]["status"],
+        c.get(&h, V, &format!("/v1/{{pid}}/subnets/{subnet}"))
+            .await
+            .body["subnet"]["status"],
         "ACTIVE"
     );
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "DELETE",
-            &format!("/v1/{{pid}}/vpcs/{vpc}"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, V, &format!("/v1/{{pid}}/vpcs/{vpc}"))
+            .await
+            .status,
         409
     );
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "DELETE",
-            &format!("/v1/{{pid}}/vpcs/{vpc}/subnets/{subnet}"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, V, &format!("/v1/{{pid}}/vpcs/{vpc}/subnets/{subnet}"))
+            .await
+            .status,
         204
     );
     assert_eq!(
-        c.call(
-            &h,
-            V,
-            "DELETE",
-            &format!("/v1/{{pid}}/vpcs/{vpc}"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, V, &format!("/v1/{{pid}}/vpcs/{vpc}"))
+            .await
+            .status,
         204
     );
 
-    let sgs = c
-        .call(&h, V, "GET", "/v1/{pid}/security-groups", &[], None)
-        .await;
+    let sgs = c.get(&h, V, "/v1/{pid}/security-groups").await;
     let no_ssh = sgs.body["security_groups"]
         .as_array()
         .unwrap()
@@ -1073,31 +791,22 @@ async fn networks_and_rules() {
     };
     assert!(!admits_22(&no_ssh["security_group_rules"]));
     let sg = no_ssh["id"].as_str().unwrap().to_string();
-    let r = c.call(&h, V, "POST", "/v3/{pid}/vpc/security-group-rules", &[], Some(&json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp", "multiport": "22", "remote_ip_prefix": "0.0.0.0/0", "action": "allow", "priority": 1}}))).await;
+    let r = c.post(&h, V, "/v3/{pid}/vpc/security-group-rules", &json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp", "multiport": "22", "remote_ip_prefix": "0.0.0.0/0", "action": "allow", "priority": 1}})).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let v1 = c
-        .call(
-            &h,
-            V,
-            "GET",
-            &format!("/v1/{{pid}}/security-groups/{sg}"),
-            &[],
-            None,
-        )
+        .get(&h, V, &format!("/v1/{{pid}}/security-groups/{sg}"))
         .await;
     assert!(admits_22(
         &v1.body["security_group"]["security_group_rules"]
     ));
-    let dup = c.call(&h, V, "POST", "/v1/{pid}/security-group-rules", &[], Some(&json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0", "ethertype": "IPv4"}}))).await;
+    let dup = c.post(&h, V, "/v1/{pid}/security-group-rules", &json!({"security_group_rule": {"security_group_id": sg, "direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0", "ethertype": "IPv4"}})).await;
     assert_eq!(dup.status, 409);
     let list = c
-        .call(
+        .get_query(
             &h,
             V,
-            "GET",
             "/v3/{pid}/vpc/security-group-rules",
             &[("security_group_id", &sg), ("direction", "ingress")],
-            None,
         )
         .await;
     assert_eq!(
@@ -1118,25 +827,7 @@ async fn shutdown_does_not_wait_forever_for_a_slow_call() {
         kind: cce_localcloud::FaultKind::Slow { delay_ms: 60_000 },
     }]);
     let c = Client::new(&h);
-    let url = format!("{}/v1/{}/cloudservers/flavors", h.endpoint(E), h.project_id);
-    let host = h.endpoint(E).trim_start_matches("http://").to_string();
-    let mut headers = Vec::new();
-    cce_cloud::signer::sign(
-        &c.creds,
-        "GET",
-        &host,
-        &format!("/v1/{}/cloudservers/flavors", h.project_id),
-        &[],
-        &mut headers,
-        b"",
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut req = reqwest::Client::new().get(url);
-    for (k, v) in &headers {
-        if k != "Host" {
-            req = req.header(k, v);
-        }
-    }
+    let req = c.signed_request(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", b"");
     let pending = tokio::spawn(req.send());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t = std::time::Instant::now();
@@ -1162,7 +853,7 @@ async fn an_access_key_is_locked_after_repeated_failures() {
     for _ in 0..2 {
         assert_eq!(
             wrong
-                .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+                .get(&h, E, "/v1/{pid}/cloudservers/flavors")
                 .await
                 .status,
             401
@@ -1170,7 +861,7 @@ async fn an_access_key_is_locked_after_repeated_failures() {
     }
     // A success resets the count.
     assert_eq!(
-        good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+        good.get(&h, E, "/v1/{pid}/cloudservers/flavors")
             .await
             .status,
         200
@@ -1178,15 +869,13 @@ async fn an_access_key_is_locked_after_repeated_failures() {
     for _ in 0..3 {
         assert_eq!(
             wrong
-                .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+                .get(&h, E, "/v1/{pid}/cloudservers/flavors")
                 .await
                 .status,
             401
         );
     }
-    let locked = good
-        .call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
-        .await;
+    let locked = good.get(&h, E, "/v1/{pid}/cloudservers/flavors").await;
     assert_eq!(
         locked.status, 401,
         "a good signature is refused while the key is locked"
@@ -1194,7 +883,7 @@ async fn an_access_key_is_locked_after_repeated_failures() {
     assert_eq!(locked.body["error_code"], "APIGW.0301");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        good.call(&h, E, "GET", "/v1/{pid}/cloudservers/flavors", &[], None)
+        good.get(&h, E, "/v1/{pid}/cloudservers/flavors")
             .await
             .status,
         200
@@ -1211,13 +900,11 @@ async fn images_list_page_tag_share_and_delete() {
     let mut ids = Vec::new();
     for name in ["img-b", "img-a", "img-c"] {
         let a = c
-            .call(
+            .post(
                 &h,
                 M,
-                "POST",
                 "/v2/cloudimages/action",
-                &[],
-                Some(&json!({"name": name, "instance_id": server})),
+                &json!({"name": name, "instance_id": server}),
             )
             .await;
         let job = wait_job(&c, &h, M, a.body["job_id"].as_str().unwrap()).await;
@@ -1232,25 +919,22 @@ async fn images_list_page_tag_share_and_delete() {
             .collect::<Vec<_>>()
     };
     let asc = c
-        .call(
+        .get_query(
             &h,
             M,
-            "GET",
             "/v2/cloudimages",
             &[
                 ("__imagetype", "private"),
                 ("sort_key", "name"),
                 ("sort_dir", "asc"),
             ],
-            None,
         )
         .await;
     assert_eq!(names(&asc), ["img-a", "img-b", "img-c"]);
     let first = c
-        .call(
+        .get_query(
             &h,
             M,
-            "GET",
             "/v2/cloudimages",
             &[
                 ("__imagetype", "private"),
@@ -1258,16 +942,14 @@ async fn images_list_page_tag_share_and_delete() {
                 ("sort_dir", "asc"),
                 ("limit", "1"),
             ],
-            None,
         )
         .await;
     assert_eq!(names(&first), ["img-a"]);
     let marker = first.body["images"][0]["id"].as_str().unwrap().to_string();
     let next = c
-        .call(
+        .get_query(
             &h,
             M,
-            "GET",
             "/v2/cloudimages",
             &[
                 ("__imagetype", "private"),
@@ -1276,19 +958,11 @@ async fn images_list_page_tag_share_and_delete() {
                 ("limit", "1"),
                 ("marker", &marker),
             ],
-            None,
         )
         .await;
     assert_eq!(names(&next), ["img-b"]);
     let gold = c
-        .call(
-            &h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[("__imagetype", "gold")],
-            None,
-        )
+        .get_query(&h, M, "/v2/cloudimages", &[("__imagetype", "gold")])
         .await;
     assert!(
         names(&gold)
@@ -1297,108 +971,65 @@ async fn images_list_page_tag_share_and_delete() {
             && names(&gold).len() == 2
     );
     assert_eq!(
-        c.call(
-            &h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[("visibility", "public")],
-            None
-        )
-        .await
-        .body["images"]
+        c.get_query(&h, M, "/v2/cloudimages", &[("visibility", "public")])
+            .await
+            .body["images"]
             .as_array()
             .unwrap()
             .len(),
         2
     );
     assert_eq!(
-        c.call(
-            &h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[("sort_dir", "sideways")],
-            None
-        )
-        .await
-        .status,
+        c.get_query(&h, M, "/v2/cloudimages", &[("sort_dir", "sideways")])
+            .await
+            .status,
         400
     );
 
     // Tags.
     let id = ids[0].clone();
     let t = c
-        .call(
+        .post(
             &h,
             M,
-            "POST",
             &format!("/v2/{{pid}}/images/{id}/tags"),
-            &[],
-            Some(&json!({"tag": {"key": "role", "value": "node"}})),
+            &json!({"tag": {"key": "role", "value": "node"}}),
         )
         .await;
     assert_eq!(t.status, 204, "{}", t.body);
-    c.call(
+    c.post(
         &h,
         M,
-        "POST",
         &format!("/v2/{{pid}}/images/{id}/tags/action"),
-        &[],
-        Some(&json!({"action": "create", "tags": [{"key": "k8s", "value": "1.28"}]})),
+        &json!({"action": "create", "tags": [{"key": "k8s", "value": "1.28"}]}),
     )
     .await;
-    let tags = c
-        .call(
-            &h,
-            M,
-            "GET",
-            &format!("/v2/{{pid}}/images/{id}/tags"),
-            &[],
-            None,
-        )
-        .await;
+    let tags = c.get(&h, M, &format!("/v2/{{pid}}/images/{id}/tags")).await;
     assert_eq!(
         tags.body["tags"],
         json!([{"key": "role", "value": "node"}, {"key": "k8s", "value": "1.28"}])
     );
     assert_eq!(
-        c.call(
-            &h,
-            M,
-            "DELETE",
-            &format!("/v2/{{pid}}/images/{id}/tags/role"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, M, &format!("/v2/{{pid}}/images/{id}/tags/role"))
+            .await
+            .status,
         204
     );
     assert_eq!(
-        c.call(
-            &h,
-            M,
-            "DELETE",
-            &format!("/v2/{{pid}}/images/{id}/tags/role"),
-            &[],
-            None
-        )
-        .await
-        .status,
+        c.delete(&h, M, &format!("/v2/{{pid}}/images/{id}/tags/role"))
+            .await
+            .status,
         404
     );
 
     // Members: share with another project, which accepts.
     let other = "0123456789abcdef0123456789abcdef";
     let m = c
-        .call(
+        .post(
             &h,
             M,
-            "POST",
             "/v1/cloudimages/members",
-            &[],
-            Some(&json!({"images": [id], "projects": [other]})),
+            &json!({"images": [id], "projects": [other]}),
         )
         .await;
     assert_eq!(m.status, 200, "{}", m.body);
@@ -1407,14 +1038,7 @@ async fn images_list_page_tag_share_and_delete() {
         "SUCCESS"
     );
     let list = c
-        .call(
-            &h,
-            M,
-            "GET",
-            &format!("/v1/{{pid}}/cloudimages/{id}/members"),
-            &[],
-            None,
-        )
+        .get(&h, M, &format!("/v1/{{pid}}/cloudimages/{id}/members"))
         .await;
     assert_eq!(list.body["members"][0]["status"], "pending");
     let acc = c
@@ -1429,34 +1053,23 @@ async fn images_list_page_tag_share_and_delete() {
         .await;
     assert_eq!(acc.body["status"], "accepted");
     let shared = c
-        .call(
-            &h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[("__imagetype", "shared")],
-            None,
-        )
+        .get_query(&h, M, "/v2/cloudimages", &[("__imagetype", "shared")])
         .await;
     assert_eq!(names(&shared), ["img-b"]);
 
     // Delete: a public image cannot be, a private one is gone after.
     let gold_id = gold.body["images"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(
-        c.call(&h, M, "DELETE", &format!("/v2/images/{gold_id}"), &[], None)
+        c.delete(&h, M, &format!("/v2/images/{gold_id}"))
             .await
             .status,
         403
     );
     assert_eq!(
-        c.call(&h, M, "DELETE", &format!("/v2/images/{id}"), &[], None)
-            .await
-            .status,
+        c.delete(&h, M, &format!("/v2/images/{id}")).await.status,
         204
     );
-    let gone = c
-        .call(&h, M, "GET", &format!("/v2/images/{id}"), &[], None)
-        .await;
+    let gone = c.get(&h, M, &format!("/v2/images/{id}")).await;
     assert_eq!(gone.status, 404);
     assert_eq!(gone.body["error"]["code"], "IMG.0027");
     h.shutdown().await;

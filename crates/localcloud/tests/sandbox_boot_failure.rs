@@ -27,13 +27,13 @@ async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
     let addr = format!("{}.2", cidr.strip_suffix(".0/24").expect("a /24 subnet"));
     let squatter = std::net::TcpListener::bind(format!("{addr}:22")).expect("the address is free on this host");
     let nics = json!({"nics": [{"subnet_id": subnet["id"], "ip_address": addr}]});
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&server_body(&subnet, &gold, "blocked", nics))).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &server_body(&subnet, &gold, "blocked", nics)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let job = a.body["job_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     let server = loop {
-        let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let s = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
         let st = s.body["server"]["status"].as_str().unwrap_or("").to_string();
         assert_ne!(st, "ACTIVE", "a server nobody can reach is not ACTIVE");
         if st == "ERROR" {
@@ -45,19 +45,17 @@ async fn a_server_whose_ssh_address_is_taken_ends_in_error() {
     let message = server["fault"]["message"].as_str().unwrap_or("").to_string();
     assert!(message.contains(&format!("cannot listen on {addr}:22")), "{message}");
     assert!(message.contains("0.0.0.0:22"), "the error names the usual culprit: {message}");
-    let j = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None).await;
+    let j = c.get(&h, E, &format!("/v1/{{pid}}/jobs/{job}")).await;
     assert_eq!(j.body["status"], "FAIL", "{}", j.body);
     assert!(j.body["fail_reason"].as_str().unwrap_or("").contains("cannot listen"), "{}", j.body);
     assert_eq!(j.body["entities"]["sub_jobs"][0]["status"], "FAIL", "{}", j.body);
     drop(squatter);
 
-    let d = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": id}]})))
-        .await;
+    let d = c.post(&h, E, "/v1/{pid}/cloudservers/delete", &json!({"servers": [{"id": id}]})).await;
     assert_eq!(d.status, 200, "{}", d.body);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let s = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
         if s.status == 404 && !dir.path().join("servers").join(&id).exists() {
             break;
         }

@@ -3,28 +3,13 @@
 //! (`localcloud gc` is tested in `crates/cli/tests/cli_localcloud_gc.rs`.) Needs the binary built (`make test` builds the workspace
 //! first); under `CI=true` a missing binary fails the test.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn binary() -> Option<PathBuf> {
-    // target/debug/deps/sandbox_cli-… → target/debug/cce-image-builder
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("cce-image-builder");
-    bin.exists().then_some(bin)
-}
-
-fn require_binary() -> Option<PathBuf> {
-    let bin = binary();
-    if bin.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true and the cce-image-builder binary is not built");
-        }
-        eprintln!("skipping: cce-image-builder is not built (run `cargo build --workspace`)");
-    }
-    bin
-}
+use common::serve::{read_ready_line, require_binary, stop_with_sigterm};
 
 /// Starts `serve` with `extra` flags and returns its ready line, after stopping it with SIGTERM
 /// and checking it exits 0.
@@ -42,32 +27,8 @@ fn ready_line_on(bin: &PathBuf, state: &std::path::Path, extra: &[&str]) -> serd
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-        let _ = child.kill();
-        panic!("no ready line within 20 s");
-    };
-    let ready: serde_json::Value = serde_json::from_str(line.trim()).expect("the ready line is JSON");
-    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().is_ok_and(|s| s.success());
-    assert!(sent, "SIGTERM was delivered");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the local cloud did not stop within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(code.success(), "exit status {code:?}");
+    let ready = read_ready_line(&mut child);
+    stop_with_sigterm(&mut child, Duration::from_secs(30));
     ready
 }
 

@@ -49,7 +49,7 @@ async fn data_volumes_are_checked_and_reported() {
     ];
     for (volumes, want) in bad {
         let body = create_body(&c, &h, "bad-volumes", volumes.clone(), None).await;
-        let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+        let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
         assert_eq!(a.status, 400, "{volumes} was accepted: {}", a.body);
         let msg = a.body["error"]["message"].as_str().unwrap_or_default();
         assert!(msg.contains(want), "{volumes}: `{msg}` does not say `{want}`");
@@ -63,7 +63,7 @@ async fn data_volumes_are_checked_and_reported() {
         None,
     )
     .await;
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(30)).await;
@@ -75,7 +75,7 @@ async fn data_volumes_are_checked_and_reported() {
     let ids: std::collections::HashSet<&str> = volumes.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "volume ids are distinct: {volumes:?}");
     // The block devices call lists the same disks, the system disk first.
-    let b = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}/block_device"), &[], None).await;
+    let b = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}/block_device")).await;
     assert_eq!(b.status, 200, "{}", b.body);
     let attached = b.body["volumeAttachments"].as_array().unwrap();
     let devices: Vec<&str> = attached.iter().map(|v| v["device"].as_str().unwrap()).collect();
@@ -85,7 +85,7 @@ async fn data_volumes_are_checked_and_reported() {
     h.shutdown().await;
     let h = LocalCloud::start(Config::new(dir.path())).await.unwrap();
     let c = Client::new(&h);
-    let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+    let s = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
     assert_eq!(s.body["server"]["os-extended-volumes:volumes_attached"], server["os-extended-volumes:volumes_attached"]);
     h.shutdown().await;
 }
@@ -118,7 +118,7 @@ async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
         Some("kp-disks"),
     )
     .await;
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -143,7 +143,7 @@ async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
     assert!(!host_mounts.contains(&dir.path().display().to_string()), "a mount reached the host");
 
     let stop = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&json!({"os-stop": {"type": "SOFT", "servers": [{"id": id}]}})))
+        .post(&h, E, "/v1/{pid}/cloudservers/action", &json!({"os-stop": {"type": "SOFT", "servers": [{"id": id}]}}))
         .await;
     assert_eq!(stop.status, 200, "{}", stop.body);
     wait_status(&c, &h, &id, "SHUTOFF", Duration::from_secs(60)).await;
@@ -151,12 +151,12 @@ async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
 
     // A captured image is the system disk only.
     let img = c
-        .call(&h, M, "POST", "/v2/cloudimages/action", &[], Some(&json!({"name": "no-data-disks", "instance_id": id})))
+        .post(&h, M, "/v2/cloudimages/action", &json!({"name": "no-data-disks", "instance_id": id}))
         .await;
     assert_eq!(img.status, 200, "{}", img.body);
     let deadline = Instant::now() + Duration::from_secs(120);
     let image_id = loop {
-        let j = c.call(&h, M, "GET", &format!("/v1/{{pid}}/jobs/{}", img.body["job_id"].as_str().unwrap()), &[], None).await;
+        let j = c.get(&h, M, &format!("/v1/{{pid}}/jobs/{}", img.body["job_id"].as_str().unwrap())).await;
         if j.body["status"] == "SUCCESS" {
             break j.body["entities"]["image_id"].as_str().unwrap().to_string();
         }
@@ -177,7 +177,7 @@ async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
     assert!(found.stdout.is_empty(), "data disk files in the image: {}", String::from_utf8_lossy(&found.stdout));
 
     let st = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&json!({"os-start": {"servers": [{"id": id}]}})))
+        .post(&h, E, "/v1/{pid}/cloudservers/action", &json!({"os-start": {"servers": [{"id": id}]}}))
         .await;
     assert_eq!(st.status, 200, "{}", st.body);
     wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -191,13 +191,11 @@ async fn sandbox_data_volumes_are_disks_that_keep_their_data() {
         .unwrap();
     }
 
-    let d = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": id}]})))
-        .await;
+    let d = c.post(&h, E, "/v1/{pid}/cloudservers/delete", &json!({"servers": [{"id": id}]})).await;
     assert_eq!(d.status, 200, "{}", d.body);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let a = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let a = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
         let gone = a.status == 404
             && leftovers(std::slice::from_ref(&id)).is_empty()
             && loops_under(dir.path()).is_empty()

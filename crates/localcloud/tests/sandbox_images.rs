@@ -79,7 +79,7 @@ async fn imported_images_are_listed_and_exported() {
     // The local cloud on that state lists the imported image as active.
     let h = LocalCloud::start(Config::new(&state)).await.expect("local cloud starts");
     let c = Client::new(&h);
-    let l = c.call(&h, Service::Ims, "GET", "/v2/cloudimages", &[("name", "imported-base")], None).await;
+    let l = c.get_query(&h, Service::Ims, "/v2/cloudimages", &[("name", "imported-base")]).await;
     assert_eq!(l.status, 200, "{}", l.body);
     assert_eq!(l.body["images"][0]["id"], id.as_str());
     assert_eq!(l.body["images"][0]["status"], "active");

@@ -28,7 +28,7 @@ async fn sandbox_servers_survive_a_restart_as_shutoff() {
     let key = keypair_file(&c, &h, "kp-restart", dir.path()).await;
     let (subnet, gold) = default_network(&c, &h).await;
     let body = server_body(&subnet, &gold, "survivor", json!({"key_name": "kp-restart"}));
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -41,22 +41,20 @@ async fn sandbox_servers_survive_a_restart_as_shutoff() {
 
     let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
-    let s = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+    let s = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
     assert_eq!(s.body["server"]["status"], "SHUTOFF", "{}", s.body);
     let st = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&json!({"os-start": {"servers": [{"id": id}]}})))
+        .post(&h, E, "/v1/{pid}/cloudservers/action", &json!({"os-start": {"servers": [{"id": id}]}}))
         .await;
     assert_eq!(st.status, 200, "{}", st.body);
     wait_status(&c, &h, &id, "ACTIVE", Duration::from_secs(180)).await;
     assert_eq!(ssh_ok(&key, &ip, "cat /root/marker"), "kept");
 
-    let d = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": id}]})))
-        .await;
+    let d = c.post(&h, E, "/v1/{pid}/cloudservers/delete", &json!({"servers": [{"id": id}]})).await;
     assert_eq!(d.status, 200, "{}", d.body);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let a = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let a = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
         let gone = a.status == 404 && leftovers(std::slice::from_ref(&id)).is_empty() && !dir.path().join("servers").join(&id).exists();
         if gone {
             break;

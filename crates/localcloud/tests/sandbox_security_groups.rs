@@ -23,7 +23,7 @@ const V: Service = Service::Vpc;
 async fn wait_ssh(c: &Client, h: &LocalCloudHandle, id: &str, key: &Path, ip: &str, admitted: bool, timeout: Duration) -> String {
     let deadline = Instant::now() + timeout;
     loop {
-        let _ = c.call(h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let _ = c.get(h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
         let (k, i) = (key.to_path_buf(), ip.to_string());
         let (code, out) = tokio::task::spawn_blocking(move || ssh(&k, &i, "hostname")).await.unwrap();
         if (code == 0) == admitted {
@@ -44,7 +44,7 @@ async fn security_groups_decide_who_reaches_ssh() {
     let h = start_sandboxed(dir.path()).await;
     let c = Client::new(&h);
     let key = keypair_file(&c, &h, "kp-sg", dir.path()).await;
-    let groups = c.call(&h, V, "GET", "/v1/{pid}/security-groups", &[], None).await;
+    let groups = c.get(&h, V, "/v1/{pid}/security-groups").await;
     let group = |name: &str| {
         groups.body["security_groups"].as_array().unwrap().iter().find(|g| g["name"] == name).unwrap()["id"].as_str().unwrap().to_string()
     };
@@ -53,7 +53,7 @@ async fn security_groups_decide_who_reaches_ssh() {
     let mut ids = Vec::new();
     for (name, sg) in [("sg-open", &open), ("sg-closed", &closed)] {
         let body = server_body(&subnet, &gold, name, json!({"key_name": "kp-sg", "security_groups": [{"id": sg}]}));
-        let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+        let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body).await;
         assert_eq!(a.status, 200, "{}", a.body);
         ids.push(a.body["serverIds"][0].as_str().unwrap().to_string());
     }
@@ -69,22 +69,19 @@ async fn security_groups_decide_who_reaches_ssh() {
     assert_ne!(code, 0, "a server whose groups admit no TCP 22 was reached: {out}");
 
     let rule = c
-        .call(&h, V, "POST", "/v1/{pid}/security-group-rules", &[], Some(&json!({"security_group_rule": {
-            "security_group_id": closed, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
-            "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "127.0.0.0/8",
-        }})))
+        .post(&h, V, "/v1/{pid}/security-group-rules", &json!({"security_group_rule": { "security_group_id": closed, "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "127.0.0.0/8", }}))
         .await;
     assert!(rule.status < 300, "{} {}", rule.status, rule.body);
     let rule_id = rule.body["security_group_rule"]["id"].as_str().unwrap().to_string();
     let out = wait_ssh(&c, &h, &ids[1], &key, &closed_ip, true, Duration::from_secs(20)).await;
     assert_eq!(out, "sg-closed");
 
-    let d = c.call(&h, V, "DELETE", &format!("/v1/{{pid}}/security-group-rules/{rule_id}"), &[], None).await;
+    let d = c.delete(&h, V, &format!("/v1/{{pid}}/security-group-rules/{rule_id}")).await;
     assert!(d.status < 300, "{} {}", d.status, d.body);
     wait_ssh(&c, &h, &ids[1], &key, &closed_ip, false, Duration::from_secs(20)).await;
 
     let d = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": ids[0]}, {"id": ids[1]}]})))
+        .post(&h, E, "/v1/{pid}/cloudservers/delete", &json!({"servers": [{"id": ids[0]}, {"id": ids[1]}]}))
         .await;
     assert_eq!(d.status, 200, "{}", d.body);
     h.shutdown().await;

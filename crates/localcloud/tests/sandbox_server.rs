@@ -37,7 +37,7 @@ fn wait_ssh(key: &Path, addr: &str, timeout: Duration) {
 async fn wait_job(c: &Client, h: &LocalCloudHandle, service: Service, job: &str, timeout: Duration) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let a = c.call(h, service, "GET", &format!("/v1/{{pid}}/jobs/{job}"), &[], None).await;
+        let a = c.get(h, service, &format!("/v1/{{pid}}/jobs/{job}")).await;
         assert_eq!(a.status, 200, "{}", a.body);
         let st = a.body["status"].as_str().unwrap_or("").to_string();
         if st == "SUCCESS" || st == "FAIL" {
@@ -75,12 +75,12 @@ async fn sandbox_servers_are_real_machines() {
     let mut first_body = body(&gold_id, "sandbox-one");
     // `#!/bin/sh\necho from-user-data > /root/user-data-ran\n`, base64: runs on first boot only.
     first_body["server"]["user_data"] = json!("IyEvYmluL3NoCmVjaG8gZnJvbS11c2VyLWRhdGEgPiAvcm9vdC91c2VyLWRhdGEtcmFuCg==");
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&first_body)).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &first_body).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let one = a.body["serverIds"][0].as_str().unwrap().to_string();
-    let first = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{one}"), &[], None).await;
+    let first = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{one}")).await;
     assert_eq!(first.body["server"]["status"], "BUILD", "not ACTIVE before sshd answers");
-    let job = c.call(&h, E, "GET", &format!("/v1/{{pid}}/jobs/{}", a.body["job_id"].as_str().unwrap()), &[], None).await;
+    let job = c.get(&h, E, &format!("/v1/{{pid}}/jobs/{}", a.body["job_id"].as_str().unwrap())).await;
     assert_eq!(job.body["status"], "RUNNING", "the create job waits for the boot: {}", job.body);
     assert_eq!(job.body["entities"]["sub_jobs"][0]["status"], "RUNNING", "{}", job.body);
     let server = wait_status(&c, &h, &one, "ACTIVE", Duration::from_secs(180)).await;
@@ -108,7 +108,7 @@ async fn sandbox_servers_are_real_machines() {
 
     // An EIP bound to the server reaches the same sshd.
     let eip = c
-        .call(&h, V, "POST", "/v1/{pid}/publicips", &[], Some(&json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}})))
+        .post(&h, V, "/v1/{pid}/publicips", &json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}}))
         .await;
     assert_eq!(eip.status, 200, "{}", eip.body);
     let eip_id = eip.body["publicip"]["id"].as_str().unwrap().to_string();
@@ -134,18 +134,18 @@ async fn sandbox_servers_are_real_machines() {
         assert!(Instant::now() < deadline, "{eip_addr}:22 still listens after the unbind");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let de = c.call(&h, V, "DELETE", &format!("/v1/{{pid}}/publicips/{eip_id}"), &[], None).await;
+    let de = c.delete(&h, V, &format!("/v1/{{pid}}/publicips/{eip_id}")).await;
     assert!(de.status < 300, "{} {}", de.status, de.body);
 
     // Stop, capture, boot a second server from the image.
     let stop = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/action", &[], Some(&json!({"os-stop": {"type": "SOFT", "servers": [{"id": one}]}})))
+        .post(&h, E, "/v1/{pid}/cloudservers/action", &json!({"os-stop": {"type": "SOFT", "servers": [{"id": one}]}}))
         .await;
     assert_eq!(stop.status, 200, "{}", stop.body);
     wait_status(&c, &h, &one, "SHUTOFF", Duration::from_secs(60)).await;
     assert_ne!(ssh(&key, &ip, "true").0, 0, "a stopped server does not answer");
     let img = c
-        .call(&h, M, "POST", "/v2/cloudimages/action", &[], Some(&json!({"name": "from-sandbox", "instance_id": one})))
+        .post(&h, M, "/v2/cloudimages/action", &json!({"name": "from-sandbox", "instance_id": one}))
         .await;
     assert_eq!(img.status, 200, "{}", img.body);
     let done = wait_job(&c, &h, M, img.body["job_id"].as_str().unwrap(), Duration::from_secs(120)).await;
@@ -153,7 +153,7 @@ async fn sandbox_servers_are_real_machines() {
     let image_id = done["entities"]["image_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let l = c.call(&h, M, "GET", "/v2/cloudimages", &[("id", &image_id)], None).await;
+        let l = c.get_query(&h, M, "/v2/cloudimages", &[("id", &image_id)]).await;
         let st = l.body["images"][0]["status"].as_str().unwrap_or("").to_string();
         if st == "active" {
             break;
@@ -162,7 +162,7 @@ async fn sandbox_servers_are_real_machines() {
         assert!(Instant::now() < deadline, "image still {st}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let a = c.call(&h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body(&image_id, "sandbox-two"))).await;
+    let a = c.post(&h, E, "/v1/{pid}/cloudservers", &body(&image_id, "sandbox-two")).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let two = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server_two = wait_status(&c, &h, &two, "ACTIVE", Duration::from_secs(180)).await;
@@ -175,14 +175,14 @@ async fn sandbox_servers_are_real_machines() {
 
     // Delete everything.
     let d = c
-        .call(&h, E, "POST", "/v1/{pid}/cloudservers/delete", &[], Some(&json!({"servers": [{"id": one}, {"id": two}], "delete_publicip": true})))
+        .post(&h, E, "/v1/{pid}/cloudservers/delete", &json!({"servers": [{"id": one}, {"id": two}], "delete_publicip": true}))
         .await;
     assert_eq!(d.status, 200, "{}", d.body);
     wait_job(&c, &h, E, d.body["job_id"].as_str().unwrap(), Duration::from_secs(60)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in [&one, &two] {
         loop {
-            let a = c.call(&h, E, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+            let a = c.get(&h, E, &format!("/v1/{{pid}}/cloudservers/{id}")).await;
             if a.status == 404 {
                 break;
             }
@@ -190,11 +190,11 @@ async fn sandbox_servers_are_real_machines() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let di = c.call(&h, M, "DELETE", &format!("/v2/images/{image_id}"), &[], None).await;
+    let di = c.delete(&h, M, &format!("/v2/images/{image_id}")).await;
     assert!(di.status < 300, "{} {}", di.status, di.body);
-    let dk = c.call(&h, E, "DELETE", "/v2.1/{pid}/os-keypairs/kp-sandbox", &[], None).await;
+    let dk = c.delete(&h, E, "/v2.1/{pid}/os-keypairs/kp-sandbox").await;
     assert!(dk.status < 300, "{} {}", dk.status, dk.body);
-    let inv = c.call(&h, E, "GET", "/_admin/inventory", &[], None).await;
+    let inv = c.get(&h, E, "/_admin/inventory").await;
     for kind in ["servers", "eips", "keypairs", "images", "vpcs", "subnets"] {
         assert_eq!(inv.body[kind], json!([]), "{kind} left: {}", inv.body);
     }

@@ -22,7 +22,7 @@ async fn server(h: &LocalCloudHandle, dir: &Path, name: &str) -> (String, String
     let key = keypair_file(&c, h, &format!("kp-{name}"), dir).await;
     let (subnet, gold) = default_network(&c, h).await;
     let body = server_body(&subnet, &gold, name, json!({"key_name": format!("kp-{name}")}));
-    let a = c.call(h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body)).await;
+    let a = c.post(h, E, "/v1/{pid}/cloudservers", &body).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let s = wait_status(&c, h, &id, "ACTIVE", Duration::from_secs(180)).await;
@@ -32,7 +32,7 @@ async fn server(h: &LocalCloudHandle, dir: &Path, name: &str) -> (String, String
 async fn eip(h: &LocalCloudHandle) -> String {
     let c = Client::new(h);
     let e = c
-        .call(h, V, "POST", "/v1/{pid}/publicips", &[], Some(&json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}})))
+        .post(h, V, "/v1/{pid}/publicips", &json!({"publicip": {"type": "5_bgp"}, "bandwidth": {"name": "bw", "size": 5, "share_type": "PER", "charge_mode": "traffic"}}))
         .await;
     assert_eq!(e.status, 200, "{}", e.body);
     e.body["publicip"]["public_ip_address"].as_str().unwrap().to_string()
@@ -72,7 +72,7 @@ async fn two_local_clouds_hand_out_different_addresses() {
     a.shutdown().await;
     let a = start_sandboxed(a_dir.path()).await;
     let c = Client::new(&a);
-    let subnets = c.call(&a, V, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnets = c.get(&a, V, "/v1/{pid}/subnets").await;
     assert_eq!(subnets.body["subnets"][0]["cidr"], a_cidr.as_str());
     a.shutdown().await;
     b.shutdown().await;

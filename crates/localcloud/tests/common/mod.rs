@@ -5,6 +5,7 @@
 
 pub mod sandbox;
 pub mod sdk;
+pub mod serve;
 
 use cce_cloud::signer::{self, Credentials};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, Service};
@@ -25,7 +26,50 @@ pub struct Answer {
     pub raw: Vec<u8>,
 }
 
+/// A request to `base` + `path` signed over `body` with `creds`, for a test that sends it
+/// itself: to watch what the connection does, or to send another body than the one signed.
+pub fn signed_request(
+    creds: &Credentials,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    let host = base.trim_start_matches("http://").to_string();
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    signer::sign(
+        creds,
+        method,
+        &host,
+        path,
+        &[],
+        &mut headers,
+        body,
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut req = reqwest::Client::new().request(method.parse().unwrap(), format!("{base}{path}"));
+    for (k, v) in &headers {
+        if !k.eq_ignore_ascii_case("host") {
+            req = req.header(k, v);
+        }
+    }
+    req
+}
+
 impl Client {
+    /// [`signed_request`] to `service` with this client's keys; `path` may contain `{pid}`.
+    pub fn signed_request(
+        &self,
+        h: &LocalCloudHandle,
+        service: Service,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        let path = path.replace("{pid}", &self.project_id);
+        signed_request(&self.creds, h.endpoint(service), method, &path, body)
+    }
+
     pub fn new(h: &LocalCloudHandle) -> Client {
         Client {
             http: reqwest::Client::new(),
@@ -37,6 +81,38 @@ impl Client {
             project_id: h.project_id.clone(),
             skew: time::Duration::ZERO,
         }
+    }
+
+    /// A signed GET of `path` (which may contain `{pid}`).
+    pub async fn get(&self, h: &LocalCloudHandle, service: Service, path: &str) -> Answer {
+        self.call(h, service, "GET", path, &[], None).await
+    }
+
+    /// A signed GET of `path` with a query.
+    pub async fn get_query(
+        &self,
+        h: &LocalCloudHandle,
+        service: Service,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Answer {
+        self.call(h, service, "GET", path, query, None).await
+    }
+
+    /// A signed POST of `body` to `path`.
+    pub async fn post(
+        &self,
+        h: &LocalCloudHandle,
+        service: Service,
+        path: &str,
+        body: &Value,
+    ) -> Answer {
+        self.call(h, service, "POST", path, &[], Some(body)).await
+    }
+
+    /// A signed DELETE of `path`.
+    pub async fn delete(&self, h: &LocalCloudHandle, service: Service, path: &str) -> Answer {
+        self.call(h, service, "DELETE", path, &[], None).await
     }
 
     /// Sends a signed request. `path` may contain `{pid}`.

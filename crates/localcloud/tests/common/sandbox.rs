@@ -8,7 +8,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service};
+use cce_localcloud::{
+    Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
+};
 use serde_json::{Value, json};
 
 use super::Client;
@@ -21,8 +23,11 @@ pub struct Tool {
     pub missing: &'static str,
 }
 
-pub const SSH_CLIENT: Tool =
-    Tool { program: "ssh", arg: "-V", missing: "the OpenSSH client `ssh` is not installed" };
+pub const SSH_CLIENT: Tool = Tool {
+    program: "ssh",
+    arg: "-V",
+    missing: "the OpenSSH client `ssh` is not installed",
+};
 
 pub const LOSETUP: Tool = Tool {
     program: "losetup",
@@ -67,22 +72,49 @@ pub async fn keypair_file(c: &Client, h: &LocalCloudHandle, name: &str, dir: &Pa
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let kp = c
-        .call(h, Service::Ecs, "POST", "/v2.1/{pid}/os-keypairs", &[], Some(&json!({"keypair": {"name": name}})))
+        .post(
+            h,
+            Service::Ecs,
+            "/v2.1/{pid}/os-keypairs",
+            &json!({"keypair": {"name": name}}),
+        )
         .await;
     assert_eq!(kp.status, 200, "{}", kp.body);
     let key = dir.join("id_kp");
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key).unwrap();
-    f.write_all(kp.body["keypair"]["private_key"].as_str().unwrap().as_bytes()).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)
+        .unwrap();
+    f.write_all(
+        kp.body["keypair"]["private_key"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
     key
 }
 
 /// The default subnet and the id of the sandbox rootfs gold image.
 pub async fn default_network(c: &Client, h: &LocalCloudHandle) -> (Value, Value) {
-    let subnets = c.call(h, Service::Vpc, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnets = c.get(h, Service::Vpc, "/v1/{pid}/subnets").await;
     let gold = c
-        .call(h, Service::Ims, "GET", "/v2/cloudimages", &[("__imagetype", "gold"), ("name", "Debian 12 (local sandbox rootfs)")], None)
+        .get_query(
+            h,
+            Service::Ims,
+            "/v2/cloudimages",
+            &[
+                ("__imagetype", "gold"),
+                ("name", "Debian 12 (local sandbox rootfs)"),
+            ],
+        )
         .await;
-    (subnets.body["subnets"][0].clone(), gold.body["images"][0]["id"].clone())
+    (
+        subnets.body["subnets"][0].clone(),
+        gold.body["images"][0]["id"].clone(),
+    )
 }
 
 /// A create-server body for `image` on `subnet`; the fields of `extra` are set on `server` too
@@ -132,8 +164,20 @@ pub fn ssh(key: &Path, addr: &str, cmd: &str) -> (i32, String) {
     let out = Command::new("ssh")
         .arg("-i")
         .arg(key)
-        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
-        .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            "-o",
+            "LogLevel=ERROR",
+        ])
         .arg(format!("root@{addr}"))
         .arg(cmd)
         .output()
@@ -151,18 +195,35 @@ pub fn ssh_ok(key: &Path, addr: &str, cmd: &str) -> String {
     out
 }
 
-pub async fn wait_status(c: &Client, h: &LocalCloudHandle, id: &str, want: &str, timeout: Duration) -> Value {
+pub async fn wait_status(
+    c: &Client,
+    h: &LocalCloudHandle,
+    id: &str,
+    want: &str,
+    timeout: Duration,
+) -> Value {
     let deadline = Instant::now() + timeout;
     loop {
-        let a = c.call(h, Service::Ecs, "GET", &format!("/v1/{{pid}}/cloudservers/{id}"), &[], None).await;
+        let a = c
+            .get(h, Service::Ecs, &format!("/v1/{{pid}}/cloudservers/{id}"))
+            .await;
         assert_eq!(a.status, 200, "{}", a.body);
-        let st = a.body["server"]["status"].as_str().unwrap_or("").to_string();
+        let st = a.body["server"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         if st == want {
             return a.body["server"].clone();
         }
-        assert_ne!(st, "ERROR", "server {id} failed: {}", a.body["server"]["fault"]);
-        assert!(Instant::now() < deadline, "server {id} still {st}, wanted {want}");
+        assert_ne!(
+            st, "ERROR",
+            "server {id} failed: {}",
+            a.body["server"]["fault"]
+        );
+        assert!(
+            Instant::now() < deadline,
+            "server {id} still {st}, wanted {want}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
