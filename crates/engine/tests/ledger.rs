@@ -1,5 +1,7 @@
 //! The ledger on real files: crash simulation, torn and corrupt lines, build listing, cleanup.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -7,24 +9,13 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cce_engine::ledger::{
-    self, BuildHeader, BuildStatus, Cleanup, CleanupStack, CleanupStage, CloudKind, CloudTarget,
-    FinishStatus, IntentId, Journal, Ledger, LedgerError, Record, ResourceKind, ResourceRemover,
-    Tags,
+    self, BuildHeader, BuildStatus, Cleanup, CleanupStack, CleanupStage, FinishStatus, IntentId,
+    Journal, Ledger, LedgerError, Record, ResourceKind, ResourceRemover, Tags,
 };
 use proptest::prelude::*;
 
 fn header() -> BuildHeader {
-    BuildHeader {
-        build_id: String::new(),
-        template: "turbo-node.pkr.hcl".into(),
-        cloud: CloudTarget {
-            kind: CloudKind::Local,
-            region: "ru-moscow-1".into(),
-            endpoints_file: None,
-            local_state_dir: Some("/tmp/lc".into()),
-        },
-        pid: std::process::id(),
-    }
+    common::local_header(Some("/tmp/lc"))
 }
 
 fn header_with_pid(pid: u32) -> BuildHeader {

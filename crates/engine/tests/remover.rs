@@ -12,8 +12,7 @@ use cce_cloud::models::{
 };
 use cce_cloud::{Client, Cloud, Findable, Waits};
 use cce_engine::ledger::{
-    self, BUILD_TAG, BuildHeader, Cleanup, CloudKind, CloudTarget, Ledger, ResourceKind,
-    ResourceRemover, Tags,
+    self, BUILD_TAG, BuildHeader, Cleanup, Ledger, ResourceKind, ResourceRemover, Tags,
 };
 use cce_engine::remover::{self, CloudRemover, RemoveError};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle};
@@ -42,17 +41,7 @@ async fn fixture() -> Fixture {
 }
 
 fn header() -> BuildHeader {
-    BuildHeader {
-        build_id: String::new(),
-        template: "turbo-node.pkr.hcl".into(),
-        cloud: CloudTarget {
-            kind: CloudKind::Local,
-            region: "ru-moscow-1".into(),
-            endpoints_file: None,
-            local_state_dir: None,
-        },
-        pid: std::process::id(),
-    }
+    common::local_header(None)
 }
 
 fn remover(cloud: &Arc<dyn Cloud>) -> CloudRemover {

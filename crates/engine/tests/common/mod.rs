@@ -1,6 +1,7 @@
 //! Helpers of the engine tests: for those that drive an in-process local cloud, a signed client
 //! built from its ready line (as the command line builds one) and the check that this host can
-//! run sandbox servers; for the provisioner tests, a provisioner block and a build context.
+//! run sandbox servers; for the journal tests, a build header; for the provisioner tests, a
+//! provisioner block and a build context.
 
 #![allow(dead_code)]
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use cce_cloud::{Client, ClientConfig, EndpointsFile};
 use cce_engine::events::RecordingReporter;
+use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget};
 use cce_engine::provision::BuildContext;
 use cce_engine::redact::Redactor;
 use cce_localcloud::LocalCloudHandle;
@@ -41,6 +43,22 @@ pub fn sandbox_prerequisites() -> bool {
             eprintln!("skipping: {e}");
             false
         }
+    }
+}
+
+/// The header of a build of `turbo-node.pkr.hcl` by this process on the local cloud in
+/// ru-moscow-1, whose state is `local_state_dir`.
+pub fn local_header(local_state_dir: Option<&str>) -> BuildHeader {
+    BuildHeader {
+        build_id: String::new(),
+        template: "turbo-node.pkr.hcl".into(),
+        cloud: CloudTarget {
+            kind: CloudKind::Local,
+            region: "ru-moscow-1".into(),
+            endpoints_file: None,
+            local_state_dir: local_state_dir.map(Into::into),
+        },
+        pid: std::process::id(),
     }
 }
 
