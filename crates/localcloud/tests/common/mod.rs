@@ -1,5 +1,7 @@
 //! A small signed HTTP client for the local cloud's tests: real HTTP over loopback, requests
-//! signed with the shared `SDK-HMAC-SHA256` signer exactly as the SDKs do.
+//! signed with the shared `SDK-HMAC-SHA256` signer exactly as the SDKs do. Beside it: `sandbox`
+//! (sandbox-server tests), `sdk` (finding the official SDK) and `serve` (the `localcloud serve`
+//! process).
 
 #![allow(dead_code)]
 
