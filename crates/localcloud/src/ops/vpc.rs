@@ -2,6 +2,8 @@
 //! VPCs (CREATING → OK), subnets (UNKNOWN → ACTIVE), security groups and rules, public IPs
 //! (created DOWN, ACTIVE once bound).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::{ApiError, Ctx, Reply, Shape};
@@ -85,11 +87,19 @@ pub fn list_vpcs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     Reply::ok(json!({"vpcs": list}))
 }
 
+/// The `what` of `id` in `all`, or a 404 naming it.
+fn found<'a, T>(
+    ctx: &Ctx,
+    all: &'a BTreeMap<String, T>,
+    what: &str,
+    id: &str,
+) -> Result<&'a T, ApiError> {
+    all.get(id)
+        .ok_or_else(|| ctx.err(404, format!("{what} `{id}` does not exist")))
+}
+
 fn vpc_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a Vpc, ApiError> {
-    ctx.world
-        .vpcs
-        .get(id)
-        .ok_or_else(|| ctx.err(404, format!("VPC `{id}` does not exist")))
+    found(ctx, &ctx.world.vpcs, "VPC", id)
 }
 
 pub fn show_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -273,11 +283,8 @@ pub fn list_subnets(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn show_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0);
-    match ctx.world.subnets.get(id) {
-        Some(s) => Reply::ok(json!({"subnet": render_subnet(ctx, s)})),
-        None => Err(ctx.err(404, format!("subnet `{id}` does not exist"))),
-    }
+    let s = found(ctx, &ctx.world.subnets, "subnet", ctx.param(0))?;
+    Reply::ok(json!({"subnet": render_subnet(ctx, s)}))
 }
 
 pub fn delete_subnet(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -349,10 +356,7 @@ pub fn list_sgs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn sg_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a SecurityGroup, ApiError> {
-    ctx.world
-        .security_groups
-        .get(id)
-        .ok_or_else(|| ctx.err(404, format!("security group `{id}` does not exist")))
+    found(ctx, &ctx.world.security_groups, "security group", id)
 }
 
 fn render_sg_v1(ctx: &Ctx, g: &SecurityGroup, tenant: &str) -> Value {
@@ -663,10 +667,7 @@ pub fn create_rule_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 fn rule_or_404<'a>(ctx: &'a Ctx, id: &str) -> Result<&'a SgRule, ApiError> {
-    ctx.world
-        .rules
-        .get(id)
-        .ok_or_else(|| ctx.err(404, format!("security group rule `{id}` does not exist")))
+    found(ctx, &ctx.world.rules, "security group rule", id)
 }
 
 pub fn show_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
