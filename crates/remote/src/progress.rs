@@ -87,7 +87,9 @@ mod tests {
 
     use super::*;
 
-    fn recorder() -> (ProgressObserver, Arc<Mutex<Vec<(u64, Option<u64>)>>>) {
+    type Calls = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
+
+    fn recorder() -> (ProgressObserver, Calls) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let c = calls.clone();
         (Arc::new(move |d, t| c.lock().unwrap().push((d, t))), calls)
