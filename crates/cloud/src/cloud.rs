@@ -11,7 +11,7 @@ use crate::endpoints::Service;
 use crate::error::CloudError;
 use crate::models::*;
 use crate::retry::BoxFuture;
-use crate::wait::{Probe, WaitPolicy};
+use crate::wait::{PercentObserver, Probe, WaitPolicy};
 
 pub type CloudResult<T> = Result<T, CloudError>;
 
@@ -62,6 +62,17 @@ pub trait Cloud: Send + Sync {
 
     /// Creates a system image from a (stopped) server and waits for it; returns the image id.
     fn create_image<'a>(&'a self, image: &'a ImageCreate, wait: &'a WaitPolicy) -> BoxFuture<'a, CloudResult<String>>;
+    /// [`create_image`](Self::create_image), telling `progress` the image job's percent on every
+    /// poll and 100 at its end. A cloud that cannot tell ignores `progress`.
+    fn create_image_with_progress<'a>(
+        &'a self,
+        image: &'a ImageCreate,
+        wait: &'a WaitPolicy,
+        progress: Option<PercentObserver>,
+    ) -> BoxFuture<'a, CloudResult<String>> {
+        let _ = progress;
+        self.create_image(image, wait)
+    }
     /// Shares an image with other projects and waits for the IMS job.
     fn share_image<'a>(&'a self, image_id: &'a str, projects: &'a [String], wait: &'a WaitPolicy) -> BoxFuture<'a, CloudResult<()>>;
     /// Fine if already gone.
@@ -254,15 +265,30 @@ impl Cloud for Client {
     }
 
     fn create_image<'a>(&'a self, image: &'a ImageCreate, wait: &'a WaitPolicy) -> BoxFuture<'a, CloudResult<String>> {
+        self.create_image_with_progress(image, wait, None)
+    }
+
+    fn create_image_with_progress<'a>(
+        &'a self,
+        image: &'a ImageCreate,
+        wait: &'a WaitPolicy,
+        progress: Option<PercentObserver>,
+    ) -> BoxFuture<'a, CloudResult<String>> {
         Box::pin(async move {
             match Client::create_image(self, image).await? {
                 CreatedImage::Job(job_id) => {
-                    let job = self.wait_job(Service::Ims, &job_id, wait).await?;
+                    let job = self.wait_job_with_progress(Service::Ims, &job_id, wait, progress.as_ref()).await?;
                     job.image_id().map(str::to_string).ok_or_else(|| {
                         CloudError::NotFound(format!("ims job {job_id} succeeded but names no image (entities.image_id)"))
                     })
                 }
-                CreatedImage::Existing(id) => self.wait_image_active(&id, wait).await.map(|i| i.id),
+                CreatedImage::Existing(id) => {
+                    let image = self.wait_image_active(&id, wait).await?;
+                    if let Some(observer) = &progress {
+                        observer(100);
+                    }
+                    Ok(image.id)
+                }
             }
         })
     }

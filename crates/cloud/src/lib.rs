@@ -28,4 +28,4 @@ pub use endpoints::{Endpoints, EndpointsFile, Service, TransportOptions};
 pub use error::{ApiError, CloudError};
 pub use ratelimit::{RateLimit, RateLimiter};
 pub use retry::{Backoff, TokioTimer, Timer, VirtualTimer};
-pub use wait::{Probe, WaitPolicy};
+pub use wait::{PercentObserver, Probe, WaitPolicy, job_percent};

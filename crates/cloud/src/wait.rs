@@ -1,9 +1,13 @@
 //! The one waiter: `wait_until` polls a probe fast at first then slower, tolerates transient
 //! query errors, can demand N consecutive successes, and always times out with what it was
 //! waiting for and the last status seen. `wait_job` and the resource waits are built on it.
+//! A job wait can also report the job's `entities.process_percent` on every poll.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use serde_json::Value;
 
 use crate::client::Client;
 use crate::endpoints::Service;
@@ -46,6 +50,28 @@ impl WaitPolicy {
     pub fn with_timeout(timeout: Duration) -> WaitPolicy {
         WaitPolicy { timeout, ..WaitPolicy::default() }
     }
+}
+
+/// Hears a job's progress in percent (0-100), once per poll and 100 when it succeeds.
+pub type PercentObserver = Arc<dyn Fn(u32) + Send + Sync>;
+
+/// A job's `entities.process_percent` as a whole percent, clamped to 0-100. IMS documents no
+/// scale and both are seen: a value above 1 is read as a percent (`37`, `"37%"`), one up to 1
+/// as a fraction (`0.37`). So a percent-scale job at exactly 1% shows as 100% for a poll;
+/// callers that draw a bar keep the highest value seen, and the job's end says 100 anyway.
+pub fn job_percent(job: &Job) -> Option<u32> {
+    let raw = job.entities.get("process_percent")?;
+    let value = match raw {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !value.is_finite() {
+        return None;
+    }
+    let percent = if value > 1.0 { value } else { value * 100.0 };
+    // Clamped first, so the cast cannot overflow; floor, so 100 only when the job says done.
+    Some(percent.clamp(0.0, 100.0).floor() as u32)
 }
 
 /// One look at the thing waited for.
@@ -115,9 +141,28 @@ impl Client {
     /// Waits for an ECS or IMS job to succeed and returns it (see `Job::server_id`,
     /// `Job::image_id`). FAIL is an error with the job's code and reason.
     pub async fn wait_job(&self, service: Service, job_id: &str, policy: &WaitPolicy) -> Result<Job, CloudError> {
+        self.wait_job_with_progress(service, job_id, policy, None).await
+    }
+
+    /// [`wait_job`](Self::wait_job), telling `progress` the job's percent (see [`job_percent`])
+    /// after every poll that carries one, and 100 when the job succeeds.
+    pub async fn wait_job_with_progress(
+        &self,
+        service: Service,
+        job_id: &str,
+        policy: &WaitPolicy,
+        progress: Option<&PercentObserver>,
+    ) -> Result<Job, CloudError> {
         let what = format!("{service} job {job_id}");
         self.wait_until(&what, policy, || async {
             let job = self.show_job(service, job_id).await?;
+            if let Some(observer) = progress {
+                if job.is_success() {
+                    observer(100);
+                } else if let Some(percent) = job_percent(&job) {
+                    observer(percent);
+                }
+            }
             if job.is_success() {
                 Ok(Probe::Ready(job))
             } else if job.is_failed() {
@@ -284,6 +329,31 @@ mod tests {
         let always = || async { Err::<Probe<()>, _>(CloudError::Config("down".into())) };
         let err = c.wait_until("x", &policy, always).await.unwrap_err();
         assert_eq!(err.to_string(), "down");
+    }
+
+    fn job(v: serde_json::Value) -> Job {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn job_percent_reads_both_scales_and_clamps() {
+        let p = |v: serde_json::Value| job_percent(&job(serde_json::json!({"status": "RUNNING", "entities": {"process_percent": v}})));
+        assert_eq!(p(serde_json::json!(0.0)), Some(0));
+        assert_eq!(p(serde_json::json!(0.376)), Some(37));
+        assert_eq!(p(serde_json::json!(1.0)), Some(100));
+        assert_eq!(p(serde_json::json!(37)), Some(37));
+        assert_eq!(p(serde_json::json!(99.9)), Some(99));
+        assert_eq!(p(serde_json::json!(100)), Some(100));
+        assert_eq!(p(serde_json::json!(250)), Some(100));
+        assert_eq!(p(serde_json::json!(-3)), Some(0));
+        assert_eq!(p(serde_json::json!("45")), Some(45));
+        assert_eq!(p(serde_json::json!(" 45.5% ")), Some(45));
+        assert_eq!(p(serde_json::json!("0.5")), Some(50));
+        assert_eq!(p(serde_json::json!("soon")), None);
+        assert_eq!(p(serde_json::json!(null)), None);
+        assert_eq!(p(serde_json::json!([1])), None);
+        assert_eq!(job_percent(&job(serde_json::json!({"status": "RUNNING", "entities": {}}))), None);
+        assert_eq!(job_percent(&job(serde_json::json!({"status": "RUNNING"}))), None);
     }
 
     #[tokio::test]

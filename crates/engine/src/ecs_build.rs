@@ -14,7 +14,7 @@ use cce_cloud::models::{
     IdRef, Image, ImageCreate, ImageQuery, NicSpec, PublicIp, RootVolume, ServerCreate,
     SubnetCreate, Tag, VpcCreate,
 };
-use cce_cloud::{Cloud, CloudError, Findable, WaitPolicy, Waits};
+use cce_cloud::{Cloud, CloudError, Findable, PercentObserver, WaitPolicy, Waits};
 use cce_remote::{Auth, Communicator, ExecOptions, SshCommunicator};
 use cce_template::schema::communicator::KeyPair;
 use cce_template::schema::huaweicloud::{
@@ -372,6 +372,27 @@ impl Runner<'_, '_> {
             id: id.to_string(),
             name: name.to_string(),
         });
+    }
+
+    /// An observer of the image job that reports its percent as `Progress` events. The bar
+    /// never goes back: a job that reads ambiguously for one poll (see `job_percent`) keeps the
+    /// highest value seen.
+    fn image_progress(&self, image_name: &str) -> PercentObserver {
+        let reporter = Arc::clone(&self.b.reporter);
+        let build = self.name.clone();
+        let what = format!("image {image_name}");
+        let highest = std::sync::atomic::AtomicU64::new(0);
+        Arc::new(move |percent| {
+            let percent = u64::from(percent);
+            let done =
+                percent.max(highest.fetch_max(percent, std::sync::atomic::Ordering::Relaxed));
+            let _ = reporter.report(&Event::Progress {
+                build: build.clone(),
+                what: what.clone(),
+                done,
+                total: Some(100),
+            });
+        })
     }
 
     fn rname(&self, kind: ResourceKind) -> String {
@@ -1323,7 +1344,11 @@ impl Runner<'_, '_> {
             timeout: cfg.wait_image_ready_timeout.0,
             ..self.b.waits.image.clone()
         };
-        let id = self.b.cloud.create_image(&spec, &wait).await?;
+        let id = self
+            .b
+            .cloud
+            .create_image_with_progress(&spec, &wait, Some(self.image_progress(image_name)))
+            .await?;
         self.b.ledger.created(intent, &id)?;
         self.created(ResourceKind::Image, image_name, &id);
         if let Some(min) = cfg.image_min_disk {

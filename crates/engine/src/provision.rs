@@ -10,7 +10,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, TransferMethod, shell_quote};
+use cce_remote::{
+    Communicator, ExecOptions, ExitStatus, OutputSink, ProgressObserver, TransferMethod,
+    shell_quote,
+};
 use cce_template::schema::fields::{Deferrable, GoDuration};
 use cce_template::schema::provisioners::{
     Breakpoint, Direction, FileProvisioner, ShellLocal, ShellProvisioner,
@@ -76,6 +79,21 @@ impl BuildContext {
             build: Some(self.display_name.clone()),
             message: text.into(),
         });
+    }
+
+    /// An upload observer that turns bytes sent into `Progress` events named `what`.
+    pub fn upload_progress(&self, what: impl Into<String>) -> ProgressObserver {
+        let reporter = Arc::clone(&self.reporter);
+        let build = self.display_name.clone();
+        let what = what.into();
+        Arc::new(move |done, total| {
+            let _ = reporter.report(&Event::Progress {
+                build: build.clone(),
+                what: what.clone(),
+                done,
+                total,
+            });
+        })
     }
 
     fn output(&self, provisioner: &str, stream: Stream, line: String) {
@@ -962,7 +980,8 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
     sources.extend(ctx.list(&f.sources)?.unwrap_or_default());
     if let Some(content) = ctx.text(&f.content)? {
         ctx.say(format!("Uploading content => {dst}"));
-        comm.upload_bytes(content.as_bytes(), &dst, 0o644)
+        let progress = ctx.upload_progress("upload content");
+        comm.upload_bytes_with_progress(content.as_bytes(), &dst, 0o644, Some(progress))
             .await
             .map_err(|e| ProvisionError::new(format!("error uploading content to {dst}: {e}")))?;
         return Ok(());
@@ -1002,9 +1021,12 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
                 } else {
                     dst.clone()
                 };
-                comm.upload(&local, &remote).await.map_err(|e| {
-                    ProvisionError::new(format!("error uploading {src} to {dst}: {e}"))
-                })?;
+                let progress = ctx.upload_progress(format!("upload {src}"));
+                comm.upload_with_progress(&local, &remote, Some(progress))
+                    .await
+                    .map_err(|e| {
+                        ProvisionError::new(format!("error uploading {src} to {dst}: {e}"))
+                    })?;
             }
             Direction::Download => {
                 ctx.say(format!("Downloading {src} => {dst}"));

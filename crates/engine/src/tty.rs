@@ -741,8 +741,14 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// Whether a progress counts bytes (uploads, downloads, copies) rather than units or percent.
+/// Only the first word decides: the rest names a file or an image (`image node-upload-1` is
+/// a percent).
 fn counts_bytes(what: &str) -> bool {
-    let w = what.to_ascii_lowercase();
+    let w = what
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     ["upload", "download", "byte", "transfer", "copy", "copied"]
         .iter()
         .any(|k| w.contains(k))
@@ -876,6 +882,26 @@ mod tests {
         assert_eq!(short_duration(3_720_000), "1h02m");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(3 * 1024 * 1024 + 400 * 1024), "3.4 MiB");
+    }
+
+    #[test]
+    fn upload_and_image_progress_lines() {
+        let view = |what: &str, done, total| ProgressView {
+            what: what.into(),
+            done,
+            total: Some(total),
+        };
+        let line = progress_line(&view("upload files/big.bin", 3 << 20, 6 << 20), '|', 100);
+        assert!(line.starts_with("    upload files/big.bin ["), "{line}");
+        assert!(line.contains(" 50%  3.0 MiB / 6.0 MiB"), "{line}");
+        // An image whose name has a byte word in it is still a percent.
+        let line = progress_line(&view("image cce-node-upload-copy", 42, 100), '|', 100);
+        assert!(
+            line.starts_with("    image cce-node-upload-copy ["),
+            "{line}"
+        );
+        assert!(line.ends_with("]  42%"), "{line}");
+        assert!(line.contains('█') && line.contains('░'), "{line}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod config;
 mod connect;
 mod error;
 mod exec;
+mod progress;
 mod ssh;
 mod transfer;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use config::{Auth, Bastion, SshConfig, TransferMethod};
 pub use error::{Error, Result};
 pub use exec::{ChunkCallback, ExecOptions, ExitStatus, OutputSink, shell_quote};
+pub use progress::ProgressObserver;
 pub use ssh::SshCommunicator;
 pub use transfer::TransferStats;
 
@@ -49,6 +51,32 @@ pub trait Communicator: Send + Sync {
         remote: &'a str,
         mode: u32,
     ) -> BoxFuture<'a, Result<TransferStats>>;
+
+    /// [`upload`](Self::upload), telling `progress` how many content bytes went out against
+    /// the total (at most ten times a second, plus once at the end). A communicator that
+    /// cannot measure ignores `progress`.
+    fn upload_with_progress<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+        progress: Option<ProgressObserver>,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
+        let _ = progress;
+        self.upload(local, remote)
+    }
+
+    /// [`upload_bytes`](Self::upload_bytes) with progress, as for
+    /// [`upload_with_progress`](Self::upload_with_progress).
+    fn upload_bytes_with_progress<'a>(
+        &'a self,
+        data: &'a [u8],
+        remote: &'a str,
+        mode: u32,
+        progress: Option<ProgressObserver>,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
+        let _ = progress;
+        self.upload_bytes(data, remote, mode)
+    }
 
     /// Downloads a remote file to `local`, or a remote directory's contents into `local`.
     fn download<'a>(

@@ -11,6 +11,7 @@ use crate::config::{SshConfig, TransferMethod};
 use crate::connect::{self, Connection};
 use crate::error::{Error, Result};
 use crate::exec::{self, ChannelEnd, ExecOptions, ExitStatus};
+use crate::progress::ProgressObserver;
 use crate::transfer::{self, Source, TransferStats};
 use crate::{BoxFuture, Communicator};
 
@@ -190,15 +191,39 @@ impl SshCommunicator {
 
     /// Uploads with the configured method (tar stream or SFTP).
     pub async fn upload_path(&self, local: &Path, remote: &str) -> Result<TransferStats> {
+        self.upload_path_with_progress(local, remote, None).await
+    }
+
+    /// [`upload_path`](Self::upload_path), reporting the content bytes sent to `progress`.
+    pub async fn upload_path_with_progress(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Option<ProgressObserver>,
+    ) -> Result<TransferStats> {
         match self.config.transfer {
-            TransferMethod::Tar => self.upload_tar(local, remote).await,
-            TransferMethod::Sftp => self.upload_sftp(local, remote).await,
+            TransferMethod::Tar => self.upload_tar_with_progress(local, remote, progress).await,
+            TransferMethod::Sftp => {
+                self.upload_sftp_with_progress(local, remote, progress)
+                    .await
+            }
         }
     }
 
     /// Uploads a file or a directory's contents as one tar stream. A file goes to `remote`
     /// (or into it when it ends with `/`); a directory's contents go into `remote`.
     pub async fn upload_tar(&self, local: &Path, remote: &str) -> Result<TransferStats> {
+        self.upload_tar_with_progress(local, remote, None).await
+    }
+
+    /// [`upload_tar`](Self::upload_tar), reporting the content bytes sent (tar framing left
+    /// out) to `progress`.
+    pub async fn upload_tar_with_progress(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Option<ProgressObserver>,
+    ) -> Result<TransferStats> {
         let conn = self.current().await?;
         let meta = tokio::fs::symlink_metadata(local)
             .await
@@ -218,17 +243,39 @@ impl SshCommunicator {
                 dir,
             )
         };
-        transfer::upload_tar(&conn.handle, &self.config.target(), source, &dir).await
+        transfer::upload_tar(&conn.handle, &self.config.target(), source, &dir, progress).await
     }
 
     /// Uploads over SFTP (a file, or a directory's contents into `remote`).
     pub async fn upload_sftp(&self, local: &Path, remote: &str) -> Result<TransferStats> {
+        self.upload_sftp_with_progress(local, remote, None).await
+    }
+
+    /// [`upload_sftp`](Self::upload_sftp), reporting the bytes sent to `progress`.
+    pub async fn upload_sftp_with_progress(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Option<ProgressObserver>,
+    ) -> Result<TransferStats> {
         let conn = self.current().await?;
-        transfer::upload_sftp(&conn.handle, &self.config.target(), local, remote).await
+        transfer::upload_sftp(&conn.handle, &self.config.target(), local, remote, progress).await
     }
 
     /// Writes `data` to the remote file `remote` with `mode`.
     pub async fn upload_data(&self, data: &[u8], remote: &str, mode: u32) -> Result<TransferStats> {
+        self.upload_data_with_progress(data, remote, mode, None)
+            .await
+    }
+
+    /// [`upload_data`](Self::upload_data), reporting the bytes sent to `progress`.
+    pub async fn upload_data_with_progress(
+        &self,
+        data: &[u8],
+        remote: &str,
+        mode: u32,
+        progress: Option<ProgressObserver>,
+    ) -> Result<TransferStats> {
         let conn = self.current().await?;
         let (dir, name) = transfer::split_remote_file(remote, None)?;
         let source = Source::Bytes {
@@ -236,7 +283,7 @@ impl SshCommunicator {
             name,
             mode,
         };
-        transfer::upload_tar(&conn.handle, &self.config.target(), source, &dir).await
+        transfer::upload_tar(&conn.handle, &self.config.target(), source, &dir, progress).await
     }
 
     /// Downloads a remote file, or a directory's contents into `local`.
@@ -293,6 +340,25 @@ impl Communicator for SshCommunicator {
         mode: u32,
     ) -> BoxFuture<'a, Result<TransferStats>> {
         Box::pin(self.upload_data(data, remote, mode))
+    }
+
+    fn upload_with_progress<'a>(
+        &'a self,
+        local: &'a Path,
+        remote: &'a str,
+        progress: Option<ProgressObserver>,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
+        Box::pin(self.upload_path_with_progress(local, remote, progress))
+    }
+
+    fn upload_bytes_with_progress<'a>(
+        &'a self,
+        data: &'a [u8],
+        remote: &'a str,
+        mode: u32,
+        progress: Option<ProgressObserver>,
+    ) -> BoxFuture<'a, Result<TransferStats>> {
+        Box::pin(self.upload_data_with_progress(data, remote, mode, progress))
     }
 
     fn download<'a>(

@@ -3,6 +3,8 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use russh::ChannelMsg;
@@ -13,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::connect::ClientHandler;
 use crate::error::{Error, Result};
 use crate::exec::shell_quote;
+use crate::progress::{CountingReader, Meter, ProgressObserver};
 
 /// Size of the pieces the tar producer hands to the SSH writer.
 const CHUNK: usize = 256 * 1024;
@@ -30,10 +33,16 @@ pub struct TransferStats {
     pub bytes: u64,
 }
 
+/// A tar chunk and the file content bytes read into the stream up to its end.
+type Chunk = (Vec<u8>, u64);
+
 /// A `Write` that cuts the tar stream into chunks and blocks when the SSH side is behind.
+/// Each chunk carries the content count at the time it was cut, so progress follows what
+/// actually went out rather than what was read ahead.
 struct ChunkWriter {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Chunk>,
     buf: Vec<u8>,
+    content: Arc<AtomicU64>,
 }
 
 impl ChunkWriter {
@@ -42,8 +51,9 @@ impl ChunkWriter {
             return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let content = self.content.load(Ordering::Relaxed);
         self.tx
-            .blocking_send(chunk)
+            .blocking_send((chunk, content))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "ssh channel closed"))
     }
 }
@@ -102,31 +112,133 @@ pub(crate) enum Source {
     },
 }
 
-fn produce_tar(source: Source, tx: mpsc::Sender<Vec<u8>>) -> std::io::Result<()> {
+/// One entry of a planned tar stream.
+enum Entry {
+    Dir {
+        src: PathBuf,
+        name: PathBuf,
+    },
+    /// A regular file: its content is counted as it is read.
+    File {
+        src: PathBuf,
+        name: PathBuf,
+    },
+    /// A symlink or special file: header only, written by the tar crate.
+    Other {
+        src: PathBuf,
+        name: PathBuf,
+    },
+    Bytes {
+        data: Vec<u8>,
+        name: String,
+        mode: u32,
+    },
+}
+
+/// The entries of a tar stream, in the order `tar::Builder::append_dir_all` writes them, and
+/// the total size of their content (the progress total, known before anything is sent).
+struct TarPlan {
+    entries: Vec<Entry>,
+    content_bytes: u64,
+}
+
+fn plan_tar(source: Source) -> std::io::Result<TarPlan> {
+    let mut entries = Vec::new();
+    let mut content_bytes = 0u64;
+    match source {
+        Source::DirContents(dir) => {
+            let mut stack = vec![(dir.clone(), true, false)];
+            while let Some((src, is_dir, is_symlink)) = stack.pop() {
+                let rel = src.strip_prefix(&dir).map_err(|_| {
+                    std::io::Error::other(format!("{} is outside {}", src.display(), dir.display()))
+                })?;
+                let name = Path::new(".").join(rel);
+                if is_dir {
+                    for entry in std::fs::read_dir(&src)? {
+                        let entry = entry?;
+                        let ft = entry.file_type()?;
+                        stack.push((entry.path(), ft.is_dir(), ft.is_symlink()));
+                    }
+                    entries.push(Entry::Dir { src, name });
+                } else if is_symlink {
+                    entries.push(Entry::Other { src, name });
+                } else {
+                    let meta = std::fs::metadata(&src)?;
+                    if meta.is_file() {
+                        content_bytes += meta.len();
+                        entries.push(Entry::File { src, name });
+                    } else {
+                        entries.push(Entry::Other { src, name });
+                    }
+                }
+            }
+        }
+        Source::File { path, name } => {
+            let meta = std::fs::symlink_metadata(&path)?;
+            let name = PathBuf::from(name);
+            if meta.is_file() {
+                content_bytes += meta.len();
+                entries.push(Entry::File { src: path, name });
+            } else {
+                entries.push(Entry::Other { src: path, name });
+            }
+        }
+        Source::Bytes { data, name, mode } => {
+            content_bytes += data.len() as u64;
+            entries.push(Entry::Bytes { data, name, mode });
+        }
+    }
+    Ok(TarPlan {
+        entries,
+        content_bytes,
+    })
+}
+
+fn produce_tar(plan: TarPlan, tx: mpsc::Sender<Chunk>) -> std::io::Result<()> {
+    let content = Arc::new(AtomicU64::new(0));
     let writer = ChunkWriter {
         tx,
         buf: Vec::with_capacity(CHUNK),
+        content: content.clone(),
     };
     let mut builder = tar::Builder::new(writer);
     builder.follow_symlinks(false);
     // GNU sparse headers are not understood by every remote tar (busybox); send plain data.
     builder.sparse(false);
     builder.mode(tar::HeaderMode::Complete);
-    match source {
-        Source::DirContents(dir) => builder.append_dir_all(".", &dir)?,
-        Source::File { path, name } => builder.append_path_with_name(&path, &name)?,
-        Source::Bytes { data, name, mode } => {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(mode);
-            header.set_mtime(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            );
-            header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, &name, data.as_slice())?;
+    for entry in plan.entries {
+        match entry {
+            Entry::Dir { src, name } => builder.append_dir(&name, &src)?,
+            Entry::Other { src, name } => builder.append_path_with_name(&src, &name)?,
+            Entry::File { src, name } => {
+                // What `Builder::append_file` does, with the reads counted on the way.
+                let file = std::fs::File::open(&src)?;
+                let meta = file.metadata()?;
+                let mut header = tar::Header::new_gnu();
+                header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+                let reader = CountingReader {
+                    inner: file,
+                    counter: content.clone(),
+                };
+                builder.append_data(&mut header, &name, reader)?;
+            }
+            Entry::Bytes { data, name, mode } => {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(mode);
+                header.set_mtime(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                );
+                header.set_entry_type(tar::EntryType::Regular);
+                let reader = CountingReader {
+                    inner: data.as_slice(),
+                    counter: content.clone(),
+                };
+                builder.append_data(&mut header, &name, reader)?;
+            }
         }
     }
     let mut writer = builder.into_inner()?;
@@ -171,18 +283,27 @@ pub(crate) fn split_remote_file(
     }
 }
 
-/// Streams `source` as tar into `tar -x` run in `dest_dir` on the remote side.
+/// Streams `source` as tar into `tar -x` run in `dest_dir` on the remote side. `progress`
+/// hears the file content bytes sent (tar framing left out) against their total.
 pub(crate) async fn upload_tar(
     handle: &Handle<ClientHandler>,
     target: &str,
     source: Source,
     dest_dir: &str,
+    progress: Option<ProgressObserver>,
 ) -> Result<TransferStats> {
     let what = format!("upload to {dest_dir}");
     let ssh_err = |e: russh::Error| Error::Ssh {
         target: target.to_string(),
         source: e,
     };
+    // Walk the source first: the total is known before a byte goes out, and an unreadable
+    // source fails before the remote side is started.
+    let plan = tokio::task::spawn_blocking(move || plan_tar(source))
+        .await
+        .map_err(|e| Error::io(what.clone(), std::io::Error::other(e.to_string())))?
+        .map_err(|e| Error::io(format!("reading the local source for {what}"), e))?;
+    let mut meter = Meter::start(progress, Some(plan.content_bytes));
     let script = format!(
         "mkdir -p -- {d} && exec tar -x -p --no-same-owner -f - -C {d}",
         d = shell_quote(dest_dir)
@@ -194,17 +315,18 @@ pub(crate) async fn upload_tar(
         .map_err(ssh_err)?;
     let (mut read_half, write_half) = channel.split();
 
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-    let producer = tokio::task::spawn_blocking(move || produce_tar(source, tx));
+    let (tx, mut rx) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let producer = tokio::task::spawn_blocking(move || produce_tar(plan, tx));
 
     let writer = async move {
         let mut sent = 0u64;
-        while let Some(chunk) = rx.recv().await {
+        while let Some((chunk, content)) = rx.recv().await {
             sent += chunk.len() as u64;
             write_half.data_bytes(chunk).await.map_err(ssh_err)?;
+            meter.set(content);
         }
         write_half.eof().await.map_err(ssh_err)?;
-        Ok::<u64, Error>(sent)
+        Ok::<(u64, Meter), Error>((sent, meter))
     };
     let reader = async move {
         let mut stderr = Vec::new();
@@ -253,8 +375,11 @@ pub(crate) async fn upload_tar(
     drop(reader);
     let produced = producer.await;
     match (sent, status) {
-        (Some(sent), Some(0)) => match produced {
-            Ok(Ok(())) => Ok(TransferStats { bytes: sent }),
+        (Some((sent, mut meter)), Some(0)) => match produced {
+            Ok(Ok(())) => {
+                meter.finish();
+                Ok(TransferStats { bytes: sent })
+            }
             Ok(Err(e)) => Err(Error::io(format!("reading the local source for {what}"), e)),
             Err(e) => Err(Error::io(what, std::io::Error::other(e.to_string()))),
         },
@@ -429,6 +554,7 @@ async fn sftp_put_file(
     target: &str,
     local: &Path,
     remote: &str,
+    meter: &mut Meter,
 ) -> Result<u64> {
     let what = format!("sftp upload to {remote}");
     let meta = tokio::fs::metadata(local)
@@ -455,6 +581,7 @@ async fn sftp_put_file(
             .await
             .map_err(|e| sftp_err(target, &what, e))?;
         total += n as u64;
+        meter.add(n as u64);
     }
     dst.shutdown()
         .await
@@ -479,23 +606,52 @@ async fn set_sftp_mode(
     sftp.set_metadata(remote, attrs).await
 }
 
+/// What an SFTP upload of `local` will send: the size of a file (followed if a symlink), or
+/// of the files under a directory (symlinks there are recreated, not sent).
+fn sftp_content_size(local: &Path) -> std::io::Result<u64> {
+    if !std::fs::symlink_metadata(local)?.is_dir() {
+        return Ok(std::fs::metadata(local)?.len());
+    }
+    let mut total = 0u64;
+    let mut stack = vec![local.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(entry.path());
+            } else if !ft.is_symlink() {
+                total += entry.metadata()?.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Uploads a file, or a directory's contents into `remote`, over SFTP.
 pub(crate) async fn upload_sftp(
     handle: &Handle<ClientHandler>,
     target: &str,
     local: &Path,
     remote: &str,
+    progress: Option<ProgressObserver>,
 ) -> Result<TransferStats> {
-    let sftp = sftp_session(handle, target).await?;
     let meta = tokio::fs::symlink_metadata(local)
         .await
         .map_err(|e| Error::io(format!("reading {}", local.display()), e))?;
+    let walked = local.to_path_buf();
+    let content_bytes = tokio::task::spawn_blocking(move || sftp_content_size(&walked))
+        .await
+        .map_err(|e| Error::io("sftp upload", std::io::Error::other(e.to_string())))?
+        .map_err(|e| Error::io(format!("reading {}", local.display()), e))?;
+    let mut meter = Meter::start(progress, Some(content_bytes));
+    let sftp = sftp_session(handle, target).await?;
     let mut total = 0u64;
     if !meta.is_dir() {
         let local_name = local.file_name().and_then(|n| n.to_str());
         let (dir, name) = split_remote_file(remote, local_name)?;
         let path = format!("{}/{}", dir.trim_end_matches('/'), name);
-        total += sftp_put_file(&sftp, target, local, &path).await?;
+        total += sftp_put_file(&sftp, target, local, &path, &mut meter).await?;
     } else {
         let root = remote.trim_end_matches('/').to_string();
         let root = if root.is_empty() {
@@ -540,7 +696,8 @@ pub(crate) async fn upload_sftp(
                         .await
                         .map_err(|e| sftp_err(target, &format!("sftp symlink {rpath}"), e))?;
                 } else {
-                    total += sftp_put_file(&sftp, target, &entry.path(), &rpath).await?;
+                    total +=
+                        sftp_put_file(&sftp, target, &entry.path(), &rpath, &mut meter).await?;
                 }
             }
             let dmeta = tokio::fs::metadata(&ldir)
@@ -552,6 +709,7 @@ pub(crate) async fn upload_sftp(
         }
     }
     let _ = sftp.close().await;
+    meter.finish();
     Ok(TransferStats { bytes: total })
 }
 

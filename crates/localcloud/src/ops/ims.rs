@@ -377,12 +377,14 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         (Some((c, r)), "FAIL") => (Some(c.clone()), Some(r.clone())),
         _ => (None, None),
     };
-    let percent = if now >= j.done_at {
+    // Rises linearly from the job's start to its planned end; 100 only once it succeeded, so
+    // a capture still running past the plan holds at 99 rather than claiming done.
+    let percent = if status == "SUCCESS" {
         100
     } else if now < j.run_at {
         0
     } else {
-        ((now - j.run_at) * 100 / (j.done_at - j.run_at).max(1)) as i64
+        ((now - j.run_at) * 100 / (j.done_at - j.run_at).max(1)).min(99) as i64
     };
     let entities = match &j.entities {
         JobEntities::Image {
