@@ -33,9 +33,11 @@ use crate::exit;
 
 /// Flags of `build`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Exit codes: 0 every build succeeded, 1 a build failed or its cleanup left something \
+#[command(
+    after_help = "Exit codes: 0 every build succeeded, 1 a build failed or its cleanup left something \
 (named, with what to do), 2 bad usage, 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. \
-After a crash or a third Ctrl-C, `cce-image-builder cleanup --all` removes what was left.")]
+After a crash or a third Ctrl-C, `cce-image-builder cleanup --all` removes what was left."
+)]
 pub struct Args {
     #[command(flatten)]
     pub vars: VarArgs,
@@ -615,8 +617,9 @@ impl TemplateOrder {
             st.next += 1;
         }
         let next = st.next;
-        let (ready, held): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut st.held).into_iter().partition(|(i, _)| *i <= next);
+        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
+            .into_iter()
+            .partition(|(i, _)| *i <= next);
         st.held = held;
         for (_, event) in ready {
             let _ = self.inner.report(&event);
