@@ -3,8 +3,12 @@
 //! the embedded local cloud's state folder and inventory.
 #![allow(dead_code)]
 
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
@@ -25,12 +29,28 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs the binary with `args` in `dir` and the variables `env` to its end.
-pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn run_env<V: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[&str], env: &[(&str, V)]) -> Output {
     let mut cmd = command(dir, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("the binary runs")
+}
+
+/// `build ARGS` in `dir`.
+pub fn build(dir: &Path, args: &[&str]) -> Output {
+    build_env::<&str>(dir, args, &[])
+}
+
+/// `build ARGS` in `dir` with the variables `env`.
+pub fn build_env<V: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, V)],
+) -> Output {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    run_env(dir, &all, env)
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -150,4 +170,266 @@ pub fn inventory(state: &Path) -> Vec<String> {
         out.sort();
         out
     })
+}
+
+pub const SSHD: &str = "/usr/sbin/sshd";
+
+/// False (after saying why) when sshd or root is missing; a failure under `CI=true`.
+fn sshd_prerequisites() -> bool {
+    let mut missing = Vec::new();
+    if !Path::new(SSHD).exists() {
+        missing.push("sshd (/usr/sbin/sshd)");
+    }
+    if !is_root() {
+        missing.push("root (sshd must let the test log in as root)");
+    }
+    require(&missing)
+}
+
+/// A new ed25519 key pair without passphrase at `path` (and `path`.pub).
+pub fn ssh_keygen(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(st.success(), "ssh-keygen failed for {}", path.display());
+}
+
+/// A real sshd on loopback with its own host key and a client key file; killed on drop.
+pub struct TestSshd {
+    pub dir: tempfile::TempDir,
+    pub addr: String,
+    pub port: u16,
+    pub child: Child,
+}
+
+impl TestSshd {
+    pub fn start() -> Option<Self> {
+        Self::start_with("127.0.0.1", "", None)
+    }
+
+    /// sshd on `addr` with `extra` lines first in its config (sshd keeps the first value of a
+    /// keyword). With `root_password`, sshd runs in its own mount namespace where
+    /// `/etc/shadow` is a copy giving root that password: the machine's accounts stay as
+    /// they are, and the password exists only for this sshd.
+    pub fn start_with(addr: &str, extra: &str, root_password: Option<&str>) -> Option<Self> {
+        if !sshd_prerequisites() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["host_key", "client_key"] {
+            ssh_keygen(&dir.path().join(key));
+        }
+        std::fs::copy(
+            dir.path().join("client_key.pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let port = TcpListener::bind((addr, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.path().display();
+        let config = format!(
+            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 50\n\
+             AllowTcpForwarding yes\n"
+        );
+        let config_path = dir.path().join("sshd_config");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+        let mut cmd = match root_password {
+            None => {
+                let mut c = Command::new(SSHD);
+                c.args(["-D", "-e", "-f"]).arg(&config_path);
+                c
+            }
+            Some(password) => {
+                let hash = Command::new("openssl")
+                    .args(["passwd", "-6", password])
+                    .output()
+                    .expect("openssl runs");
+                assert!(hash.status.success(), "openssl passwd failed");
+                let hash = text(&hash.stdout).trim().to_string();
+                let shadow: String = std::fs::read_to_string("/etc/shadow")
+                    .unwrap()
+                    .lines()
+                    .map(|l| match l.strip_prefix("root:") {
+                        Some(rest) => {
+                            let rest = rest.split_once(':').map_or("", |(_, r)| r);
+                            format!("root:{hash}:{rest}\n")
+                        }
+                        None => format!("{l}\n"),
+                    })
+                    .collect();
+                let shadow_path = dir.path().join("shadow");
+                std::fs::write(&shadow_path, shadow).unwrap();
+                // unshare and sh both exec, so the child is sshd itself.
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                    .arg("mount --bind \"$1\" /etc/shadow && exec \"$0\" -D -e -f \"$2\"")
+                    .arg(SSHD)
+                    .arg(&shadow_path)
+                    .arg(&config_path);
+                c
+            }
+        };
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let sshd = TestSshd {
+            dir,
+            addr: addr.to_string(),
+            port,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect((addr, port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 4];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start in 10s: {}",
+                sshd.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(sshd)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// The log once `ready` holds for it (sessions log a moment after the client is gone),
+    /// or as it is after 5s.
+    pub fn wait_log(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() >= deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("client_key")
+    }
+
+    /// A `source "null" "NAME"` block reaching this sshd as root with its key.
+    pub fn source(&self, name: &str) -> String {
+        self.source_with(
+            name,
+            &format!("ssh_private_key_file = \"{}\"", self.key_file().display()),
+        )
+    }
+
+    /// A `source "null" "NAME"` block reaching this sshd as root, authenticated by `auth`
+    /// (lines of the block).
+    pub fn source_with(&self, name: &str, auth: &str) -> String {
+        format!(
+            "source \"null\" \"{name}\" {{\n  ssh_host = \"{}\"\n  ssh_port = {}\n  ssh_username = \"root\"\n  {auth}\n  ssh_timeout = \"20s\"\n}}\n",
+            self.addr, self.port,
+        )
+    }
+}
+
+/// The processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // Fields after the parenthesised command name: state, ppid, ...
+                    let rest = stat.rsplit_once(") ")?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+impl Drop for TestSshd {
+    fn drop(&mut self) {
+        // sshd and every session below it: each connection's sshd calls setsid, so the tree
+        // is walked rather than one process group killed.
+        let mut pids = vec![self.child.id()];
+        let mut i = 0;
+        while i < pids.len() {
+            pids.extend(children_of(pids[i]));
+            i += 1;
+        }
+        for pid in pids {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `build` with `args` on `template` in a new work folder and asserts its exit code
+/// (showing all it printed when it differs): the folder, the run, and stdout then stderr.
+pub fn built(template: &str, args: &[&str], code: i32) -> (tempfile::TempDir, Output, String) {
+    let d = project(template);
+    let r = build(d.path(), args);
+    let all = both(&r);
+    assert_eq!(r.status.code(), Some(code), "{all}");
+    (d, r, all)
+}
+
+/// The text of a file the test expects to exist.
+pub fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The peer the output is compared with.
+pub const PACKER: &str = "/usr/bin/packer";
+
+/// True when packer is installed; else says so and returns false, or fails under `CI=true`.
+pub fn packer_ok() -> bool {
+    Path::new(PACKER).exists() || require(&["packer (/usr/bin/packer)"])
+}
+
+/// `packer build -color=false ARGS` in `dir`, asserting its exit code.
+pub fn packer_build(dir: &Path, args: &[&str], code: i32) -> Output {
+    let o = Command::new(PACKER)
+        .current_dir(dir)
+        .args(["build", "-color=false"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("packer runs");
+    assert_eq!(o.status.code(), Some(code), "packer: {}", both(&o));
+    o
+}
+
+/// `build ARGS` in `dir`, asserting its exit code.
+pub fn build_code(dir: &Path, args: &[&str], code: i32) -> Output {
+    let o = build(dir, args);
+    assert_eq!(o.status.code(), Some(code), "{}", both(&o));
+    o
 }
