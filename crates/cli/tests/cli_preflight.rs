@@ -5,26 +5,11 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use cce_cloud::models::ImageQuery;
-use cce_cloud::{Client, ClientConfig, EndpointsFile};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle};
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    c.env_clear().current_dir(dir).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{run_clean as run, text};
 
 const TEMPLATE: &str = r#"variable "image" { type = string }
 variable "vpc" { type = string }
@@ -76,10 +61,7 @@ impl Cloud {
         let endpoints = dir.path().join("endpoints.json");
         std::fs::write(&endpoints, handle.ready_line()).unwrap();
         std::fs::write(dir.path().join("t.pkr.hcl"), TEMPLATE).unwrap();
-        let file = EndpointsFile::parse(&handle.ready_line(), "ready line").unwrap();
-        let client =
-            Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap())
-                .unwrap();
+        let client = common::local_client(&handle);
         let (vars, plain_image) = rt.block_on(async {
             let subnet = client.list_subnets(None).await.unwrap().remove(0);
             let sg = client

@@ -433,3 +433,76 @@ pub fn build_code(dir: &Path, args: &[&str], code: i32) -> Output {
     assert_eq!(o.status.code(), Some(code), "{}", both(&o));
     o
 }
+
+/// A folder for builds on the embedded local cloud: the template `t.pkr.hcl`, the cloud's
+/// state in `localcloud` and the journals under `xdg`, in a folder sandboxes can search.
+pub struct LocalWorld {
+    pub dir: tempfile::TempDir,
+}
+
+impl LocalWorld {
+    pub fn new(prefix: &str, template: &str) -> LocalWorld {
+        let dir = searchable_dir(prefix);
+        std::fs::write(dir.path().join("t.pkr.hcl"), template).expect("the template is written");
+        LocalWorld { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The embedded local cloud's state folder.
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("localcloud")
+    }
+
+    /// `XDG_STATE_HOME`, where the journals go.
+    pub fn xdg(&self) -> PathBuf {
+        self.dir.path().join("xdg")
+    }
+
+    /// `program` in this folder on this world's cloud and journals, without the caller's
+    /// credentials, debug log or endpoints file.
+    pub fn program(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(self.dir.path())
+            .env("CCE_LOCALCLOUD_STATE", self.state())
+            .env("XDG_STATE_HOME", self.xdg())
+            .env_remove("HW_ACCESS_KEY")
+            .env_remove("HW_SECRET_KEY")
+            .env_remove("PACKER_LOG")
+            .env_remove("CCE_ENDPOINTS_FILE");
+        c
+    }
+
+    /// The binary with `args`, like [`LocalWorld::program`].
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = self.program(BIN);
+        c.args(args);
+        c
+    }
+
+    /// The builds' journal folders.
+    pub fn journals(&self) -> Vec<PathBuf> {
+        let dir = self.xdg().join("cce-image-builder/builds");
+        std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    /// What the cloud holds: see [`inventory`].
+    pub fn inventory(&self) -> Vec<String> {
+        inventory(&self.state())
+    }
+}
+
+/// Runs the binary with `args` in `dir` to its end with only the variables `env`, so the
+/// caller's credentials, state folders or endpoints file cannot leak in.
+pub fn run_clean(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.env_clear().current_dir(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("the binary runs")
+}
