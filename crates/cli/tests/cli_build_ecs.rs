@@ -106,6 +106,24 @@ fn run(
     )
 }
 
+/// Runs `build ARGS` on `template` where the local cloud and the journals would go to a folder
+/// that must stay uncreated, and asserts the exit code: stdout and stderr of a run refused
+/// before anything started.
+fn refused(template: &str, args: &[&str], code: i32) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("build.pkr.hcl"), template).unwrap();
+    let none = dir.path().join("never-created");
+    let (got, stdout, stderr) = run(
+        dir.path(),
+        args,
+        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(got, Some(code), "{stdout}{stderr}");
+    assert!(!none.exists(), "nothing was started");
+    (stdout, stderr)
+}
+
 #[test]
 fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     if !sandboxes_ok() {
@@ -290,20 +308,11 @@ fn sigint_interrupts_the_build_and_cleans_up() {
 
 #[test]
 fn unsupported_fields_are_refused_before_anything_starts() {
-    let dir = tempfile::tempdir().unwrap();
     let tpl = TEMPLATE.replace(
         "ssh_username = \"root\"",
         "ssh_username = \"root\"\n  kms_key_id = \"k\"\n  ssh_ip_version = \"6\"",
     );
-    std::fs::write(dir.path().join("build.pkr.hcl"), tpl).unwrap();
-    let none = dir.path().join("never-created");
-    let (code, stdout, stderr) = run(
-        dir.path(),
-        &["build", "."],
-        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let (stdout, stderr) = refused(&tpl, &["build", "."], 1);
     assert!(
         stderr.contains("source huaweicloud-ecs.node: kms_key_id is not supported yet"),
         "{stderr}"
@@ -313,7 +322,6 @@ fn unsupported_fields_are_refused_before_anything_starts() {
         "{stderr}"
     );
     assert!(!stdout.contains("embedded local cloud"), "{stdout}");
-    assert!(!none.exists(), "nothing was started");
 }
 
 /// With credentials the build talks to "the real cloud": here a local cloud standing in for it
@@ -429,21 +437,11 @@ build {{
 
 #[test]
 fn debug_needs_a_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("build.pkr.hcl"), TEMPLATE).unwrap();
-    let none = dir.path().join("never-created");
-    let (code, stdout, stderr) = run(
-        dir.path(),
-        &["build", "-debug", "."],
-        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let (_, stderr) = refused(TEMPLATE, &["build", "-debug", "."], 2);
     assert!(
         stderr.contains("-debug pauses for Enter after each step and needs a terminal"),
         "{stderr}"
     );
-    assert!(!none.exists(), "nothing was started");
 }
 
 /// The same build on the realistic profile scaled down (a server in 1.2-1.8 s, an image in

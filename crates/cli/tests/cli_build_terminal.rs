@@ -58,40 +58,31 @@ fn build_id(w: &LocalWorld) -> String {
         .into_owned()
 }
 
-const GOOD: &str = r#"
-source "huaweicloud-ecs" "t" {
+/// A build on the local cloud whose provisioner runs `command`.
+fn template(command: &str) -> String {
+    format!(
+        r#"
+source "huaweicloud-ecs" "t" {{
   ssh_username = "root"
   image_name   = "cce-ib-tty"
   associate_public_ip_address = false
-}
-build {
+}}
+build {{
   sources = ["source.huaweicloud-ecs.t"]
-  provisioner "shell" {
-    inline = ["true"]
-  }
+  provisioner "shell" {{
+    inline = ["{command}"]
+  }}
+}}
+"#
+    )
 }
-"#;
-
-const FAILING: &str = r#"
-source "huaweicloud-ecs" "t" {
-  ssh_username = "root"
-  image_name   = "cce-ib-tty"
-  associate_public_ip_address = false
-}
-build {
-  sources = ["source.huaweicloud-ecs.t"]
-  provisioner "shell" {
-    inline = ["exit 7"]
-  }
-}
-"#;
 
 #[test]
 fn debug_pauses_after_each_step_until_enter() {
     if !prerequisites() {
         return;
     }
-    let w = LocalWorld::new("cce-tty-", GOOD);
+    let w = LocalWorld::new("cce-tty-", &template("true"));
     let (code, screen) = build_on_terminal(&w, "-debug", &"\n".repeat(40));
     assert_eq!(code, Some(0), "{screen}");
     let pauses = screen.matches("Press enter to continue").count();
@@ -104,7 +95,7 @@ fn ask_abort_leaves_the_journal_and_cleanup_removes_the_rest() {
     if !prerequisites() {
         return;
     }
-    let w = LocalWorld::new("cce-tty-", FAILING);
+    let w = LocalWorld::new("cce-tty-", &template("exit 7"));
     let (code, screen) = build_on_terminal(&w, "-on-error=ask", "r\na\n");
     assert_eq!(code, Some(1), "{screen}");
     assert!(
@@ -133,7 +124,7 @@ fn ask_cleanup_removes_everything() {
     if !prerequisites() {
         return;
     }
-    let w = LocalWorld::new("cce-tty-", FAILING);
+    let w = LocalWorld::new("cce-tty-", &template("exit 7"));
     let (code, screen) = build_on_terminal(&w, "-on-error=ask", "c\n");
     assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("[c] Clean up and exit"), "{screen}");

@@ -234,30 +234,28 @@ async fn assert_gone(c: &Client, made: &Made, image_kept: bool) {
         .collect();
     assert!(!keypairs.contains(&made.keypair), "key pair left");
     assert!(!keypairs.contains(&made.stray), "stray key pair left");
-    assert!(
-        c.list_eips()
-            .await
-            .unwrap()
-            .iter()
-            .all(|e| e.id != made.eip),
-        "eip left"
-    );
-    assert!(
+    let mut network: Vec<String> = c
+        .list_eips()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    network.extend(
         c.list_subnets(None)
             .await
             .unwrap()
-            .iter()
-            .all(|s| s.id != made.subnet),
-        "subnet left"
+            .into_iter()
+            .map(|s| s.id),
     );
-    assert!(
-        c.list_vpcs()
-            .await
-            .unwrap()
-            .iter()
-            .all(|v| v.id != made.vpc),
-        "vpc left"
-    );
+    network.extend(c.list_vpcs().await.unwrap().into_iter().map(|v| v.id));
+    for (what, id) in [
+        ("eip", &made.eip),
+        ("subnet", &made.subnet),
+        ("vpc", &made.vpc),
+    ] {
+        assert!(!network.contains(id), "{what} left");
+    }
     assert_eq!(
         cloud.show_image(&made.image).await.unwrap().is_some(),
         image_kept,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::run_clean as run;
+use common::{run_clean as run, text};
 
 const TPL: &str = r#"variable "region" {
   default = "ru-moscow-1"
@@ -39,21 +39,32 @@ fn setup() -> tempfile::TempDir {
     d
 }
 
+/// `ARGS` in `dir` with `env`: it succeeds; its stdout.
+fn inspect_ok(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let o = run(dir, args, env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// `inspect --json turbo-node.pkr.hcl` in `dir` with `env`: it succeeds and shows neither key.
+fn inspect_json(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, serde_json::Value) {
+    let out = inspect_ok(dir, &["inspect", "--json", "turbo-node.pkr.hcl"], env);
+    assert!(
+        !out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    (out, v)
+}
+
 #[test]
 fn text_shows_values_sources_and_steps_in_order() {
     let d = setup();
-    let o = run(
+    let out = inspect_ok(
         d.path(),
         &["inspect", "-var", "region=kz-1", "."],
         &[("PKR_VAR_secret_key", "TOPSECRET")],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("Packer Inspect: HCL2 mode\n"), "{out}");
     assert!(out.contains("var.region: \"kz-1\" [-var]"), "{out}");
     assert!(
@@ -110,19 +121,7 @@ fn json_carries_the_typed_plan_when_the_template_is_valid() {
         ("IAM_ACCESS_KEY", "AKEXAMPLE"),
         ("IAM_SECRET_KEY", "SKEXAMPLE"),
     ];
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        !out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"),
-        "{out}"
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (out, v) = inspect_json(d.path(), &env);
     let plan = &v["plan"];
     assert_eq!(
         plan["packer"]["required_plugins"][0]["version"], "= 0.4.0",
@@ -165,14 +164,7 @@ fn json_carries_the_typed_plan_when_the_template_is_valid() {
 #[test]
 fn unset_variables_show_as_unknown_like_packer() {
     let d = setup();
-    let o = run(d.path(), &["inspect", "."], &[]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = inspect_ok(d.path(), &["inspect", "."], &[]);
     assert!(
         out.contains("var.secret_key: \"<sensitive>\" [unset]"),
         "{out}"
@@ -257,19 +249,7 @@ fn turbo_node_values_come_from_the_environment() {
         ("IAM_SECRET_KEY", "SKEXAMPLE"),
         ("PKR_VAR_ecs_az", "ru-moscow-1b"),
     ];
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        !out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"),
-        "{out}"
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (_, v) = inspect_json(d.path(), &env);
     let by_name = |n: &str| {
         v["variables"]
             .as_array()
