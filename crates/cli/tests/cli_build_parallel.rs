@@ -1,7 +1,8 @@
 //! `build` runs the builds of a template concurrently like Packer: through the real binary,
 //! two null sources whose provisioners sleep and write timestamps overlap by default and not
 //! with `-parallel-builds=1`; a failing build does not stop the other; one Ctrl-C stops them
-//! all; the end summary lists the builds in template order.
+//! all; the end summary lists the builds in template order; a null and a cloud build (on the
+//! embedded local cloud, so root) share the one `-parallel-builds` limit.
 
 mod common;
 
@@ -201,4 +202,76 @@ fn one_sigint_stops_every_running_null_build() {
             "{name}'s provisioner went on after the interrupt"
         );
     }
+}
+
+/// A null source and a cloud source on the embedded local cloud in one template.
+const MIXED: &str = r#"
+source "null" "wait" {
+  communicator = "none"
+}
+source "huaweicloud-ecs" "node" {
+  image_name   = "cce-ib-mixed"
+  ssh_username = "root"
+  associate_public_ip_address = false
+}
+build {
+  sources = ["source.null.wait", "source.huaweicloud-ecs.node"]
+  provisioner "shell-local" {
+    only   = ["null.wait"]
+    inline = ["sleep 3"]
+  }
+}
+"#;
+
+/// The position of each build's start and end in a `--json` run's events.
+fn starts_and_ends(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "build_started" || e["type"] == "build_finished")
+        .map(|e| {
+            let kind = e["type"].as_str().unwrap_or_default().to_string();
+            (kind, e["build"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn null_and_cloud_builds_share_the_one_limit() {
+    if !common::sandboxes_ok() {
+        return;
+    }
+    let w = common::LocalWorld::new("cce-mixed-", MIXED);
+    let run = |args: &[&str]| {
+        let o = w.command(args).output().expect("the binary runs");
+        assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+        starts_and_ends(&text(&o.stdout))
+    };
+    let started = |b: &str| ("build_started".to_string(), b.to_string());
+    let finished = |b: &str| ("build_finished".to_string(), b.to_string());
+    let (null, cloud) = ("null.wait", "huaweicloud-ecs.node");
+
+    // One at a time: the cloud build starts once the null build, first in the template, ended.
+    let order = run(&["build", "--json", "-parallel-builds=1", "t.pkr.hcl"]);
+    assert_eq!(
+        order,
+        [
+            started(null),
+            finished(null),
+            started(cloud),
+            finished(cloud)
+        ],
+        "{order:?}"
+    );
+    // Unlimited: the cloud build starts while the null build sleeps.
+    let order = run(&["build", "--json", "t.pkr.hcl"]);
+    let at = |e: (String, String)| {
+        order
+            .iter()
+            .position(|x| *x == e)
+            .unwrap_or_else(|| panic!("{e:?} missing in {order:?}"))
+    };
+    assert!(at(started(cloud)) < at(finished(null)), "{order:?}");
+    assert!(at(started(null)) < at(finished(cloud)), "{order:?}");
+    assert_eq!(w.journals().len(), 2, "one journal per cloud build");
 }
