@@ -274,4 +274,25 @@ fn null_and_cloud_builds_share_the_one_limit() {
     assert!(at(started(cloud)) < at(finished(null)), "{order:?}");
     assert!(at(started(null)) < at(finished(cloud)), "{order:?}");
     assert_eq!(w.journals().len(), 2, "one journal per cloud build");
+
+    // The cloud build first in the template: it takes the one slot before the null build.
+    std::fs::write(
+        w.path().join("t.pkr.hcl"),
+        MIXED.replace(
+            "[\"source.null.wait\", \"source.huaweicloud-ecs.node\"]",
+            "[\"source.huaweicloud-ecs.node\", \"source.null.wait\"]",
+        ),
+    )
+    .expect("the template is written");
+    let order = run(&["build", "--json", "-parallel-builds=1", "t.pkr.hcl"]);
+    assert_eq!(
+        order,
+        [
+            started(cloud),
+            finished(cloud),
+            started(null),
+            finished(null)
+        ],
+        "{order:?}"
+    );
 }

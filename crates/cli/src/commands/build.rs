@@ -413,12 +413,13 @@ async fn run_builds(
                     ordered.ended(&name);
                     continue;
                 };
-                let permits = Arc::clone(&permits);
-                // A cloud build still starts after an interrupt: it sees it at once, ends and
-                // closes its journal.
+                // Taken here, not in the task, so builds start in template order. A cloud
+                // build still starts after an interrupt: it sees it at once, ends and closes
+                // its journal (the running builds end too, so a slot frees).
+                let permit = Arc::clone(&permits).acquire_owned().await;
                 set.spawn(async move {
-                    // The semaphore is never closed, so acquiring only waits for a free slot.
-                    let _slot = permits.acquire_owned().await;
+                    // The semaphore is never closed, so acquiring only waited for a free slot.
+                    let _slot = permit;
                     Ended::Ecs(job.run().await)
                 });
             }
