@@ -1,5 +1,6 @@
 //! `build` runs the builds of a template concurrently like Packer: through the real binary,
-//! two null sources whose provisioners sleep and write timestamps overlap by default and not
+//! two null sources whose shell-local or ssh provisioners sleep and write timestamps overlap by
+//! default and not
 //! with `-parallel-builds=1`; a failing build does not stop the other; one Ctrl-C stops them
 //! all; the end summary lists the builds in template order; a null and a cloud build (on the
 //! embedded local cloud, so root) share the one `-parallel-builds` limit.
@@ -67,6 +68,43 @@ fn null_builds_overlap_by_default() {
         );
         assert!(
             stdout.contains(&format!("Build '{name}' finished after")),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn ssh_provisioners_of_two_null_builds_overlap_too() {
+    let Some(sshd) = common::TestSshd::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = TIMED
+        .iter()
+        .map(|l| {
+            format!(
+                "\"{}\"",
+                l.replace("$OUT", &out.path().display().to_string())
+            )
+        })
+        .collect();
+    let template = format!(
+        "{}{}build {{\n  sources = [\"source.null.a\", \"source.null.b\"]\n  provisioner \"shell\" {{\n    inline = [{}]\n  }}\n}}\n",
+        sshd.source("a"),
+        sshd.source("b"),
+        lines.join(", ")
+    );
+    let (_d, r, all) = common::built(&template, &["."], 0);
+    let (a0, a1) = span(out.path(), "a");
+    let (b0, b1) = span(out.path(), "b");
+    assert!(
+        a0 < b1 && b0 < a1,
+        "the builds did not overlap: a {a0}..{a1}, b {b0}..{b1}\n{all}"
+    );
+    let stdout = text(&r.stdout);
+    for name in ["null.a", "null.b"] {
+        assert!(
+            stdout.contains(&format!("==> {name}: Connected to SSH!")),
             "{stdout}"
         );
     }
