@@ -1,9 +1,8 @@
 //! `build` runs the builds of a template concurrently like Packer: through the real binary,
-//! two null sources whose shell-local or ssh provisioners sleep and write timestamps overlap by
-//! default and not
-//! with `-parallel-builds=1`; a failing build does not stop the other; one Ctrl-C stops them
-//! all; the end summary lists the builds in template order; a null and a cloud build (on the
-//! embedded local cloud, so root) share the one `-parallel-builds` limit.
+//! two null sources whose shell-local or ssh provisioners sleep and write timestamps overlap
+//! by default and not with `-parallel-builds=1`; a failing build does not stop the other; one
+//! Ctrl-C stops them all; the end summary lists the builds in template order; a null and a
+//! cloud build (on the embedded local cloud, so root) share the one `-parallel-builds` limit.
 
 mod common;
 
