@@ -12,25 +12,14 @@ use std::time::{Duration, Instant};
 use cce_engine::ledger::{FinishStatus, Journal};
 use common::{sandboxes_ok, searchable_dir};
 
-/// Where a test's build lives: under a folder sandboxes can search, the local cloud's state
-/// `cloud`, the journals' `XDG_STATE_HOME` `state`, and the work folder `work`.
-struct Dirs {
-    base: tempfile::TempDir,
-    cloud: PathBuf,
-    state: PathBuf,
-    work: PathBuf,
-}
-
-fn dirs(prefix: &str) -> Dirs {
+/// Where a test's build lives: a folder sandboxes can search, and in it the local cloud's
+/// state, the journals' `XDG_STATE_HOME` and the work folder (made).
+fn dirs(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let base = searchable_dir(prefix);
     let work = base.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    Dirs {
-        cloud: base.path().join("cloud"),
-        state: base.path().join("xdg-state"),
-        work,
-        base,
-    }
+    let (cloud, state) = (base.path().join("cloud"), base.path().join("xdg-state"));
+    (base, cloud, state, work)
 }
 
 /// The journal folders of the builds whose `XDG_STATE_HOME` is `state`.
@@ -130,12 +119,7 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
         return;
     }
     // Sandboxes run as other users: the cloud's state must be under a searchable directory.
-    let Dirs {
-        base: _base,
-        cloud,
-        state,
-        work,
-    } = dirs("cce-cli-ecs-");
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-");
     std::fs::write(work.join("build.pkr.hcl"), TEMPLATE).unwrap();
     let log = work.join("packer.log");
     std::fs::write(&log, "a line of the build log\n").unwrap();
@@ -238,12 +222,7 @@ fn sigint_interrupts_the_build_and_cleans_up() {
         return;
     }
     use std::io::BufRead as _;
-    let Dirs {
-        base: _base,
-        cloud,
-        state,
-        work,
-    } = dirs("cce-cli-ecs-int-");
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-int-");
     let tpl = "source \"huaweicloud-ecs\" \"node\" {\n  image_name = \"cce-cli-int\"\n  ssh_username = \"root\"\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.node\"]\n  provisioner \"shell\" {\n    inline = [\"sleep 120\"]\n  }\n}\n";
     std::fs::write(work.join("build.pkr.hcl"), tpl).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"))
@@ -333,12 +312,7 @@ fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
         return;
     }
     use std::sync::Arc;
-    let Dirs {
-        base,
-        cloud: cloud_dir,
-        state,
-        work,
-    } = dirs("cce-cli-ecs-real-");
+    let (base, cloud_dir, state, work) = dirs("cce-cli-ecs-real-");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -452,12 +426,7 @@ fn the_build_succeeds_on_the_scaled_realistic_profile() {
     if !sandboxes_ok() {
         return;
     }
-    let Dirs {
-        base: _base,
-        cloud,
-        state,
-        work,
-    } = dirs("cce-cli-ecs-real-");
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-real-");
     std::fs::write(
         work.join("build.pkr.hcl"),
         r#"

@@ -86,18 +86,12 @@ fn text_shows_values_sources_and_steps_in_order() {
 #[test]
 fn json_form() {
     let d = setup();
-    let o = run(
+    let v: serde_json::Value = serde_json::from_str(&inspect_ok(
         d.path(),
         &["inspect", "--json", "."],
         &[("PKR_VAR_secret_key", "TOPSECRET")],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    ))
+    .unwrap();
     assert_eq!(v["variables"][0]["value"], "ru-moscow-1");
     assert_eq!(v["variables"][0]["source"], "default");
     assert_eq!(v["variables"][1]["value"], "<sensitive>");
@@ -149,14 +143,12 @@ fn json_carries_the_typed_plan_when_the_template_is_valid() {
         valid.replace("  image_name        = \"cce-node\"\n", ""),
     )
     .unwrap();
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&inspect_ok(
+        d.path(),
+        &["inspect", "--json", "turbo-node.pkr.hcl"],
+        &env,
+    ))
+    .unwrap();
     assert!(v.get("plan").is_none(), "{v}");
     assert_eq!(v["builds"][0]["provisioners"][0]["type"], "file");
 }
