@@ -100,23 +100,18 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     let name = |k: ResourceKind| ledger::resource_name(&id, &k);
     let tags = ledger::build_tags(&id);
     let w = Waits::default();
+    // Every resource's intent is journaled under the build's name for its kind.
+    let intent =
+        |kind: ResourceKind, tags: Tags| ledger.intent(kind.clone(), &name(kind), tags).unwrap();
 
-    let kp = ledger
-        .intent(
-            ResourceKind::Keypair,
-            &name(ResourceKind::Keypair),
-            Tags::new(),
-        )
-        .unwrap();
+    let kp = intent(ResourceKind::Keypair, Tags::new());
     cloud
         .create_keypair(&name(ResourceKind::Keypair), None)
         .await
         .unwrap();
     ledger.created(kp, &name(ResourceKind::Keypair)).unwrap();
 
-    let i = ledger
-        .intent(ResourceKind::Vpc, &name(ResourceKind::Vpc), Tags::new())
-        .unwrap();
+    let i = intent(ResourceKind::Vpc, Tags::new());
     let vpc = VpcCreate {
         name: name(ResourceKind::Vpc),
         cidr: "10.20.0.0/16".into(),
@@ -125,13 +120,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     let vpc = cloud.create_vpc(&vpc, &w.network).await.unwrap().id;
     ledger.created(i, &vpc).unwrap();
 
-    ledger
-        .intent(
-            ResourceKind::Subnet,
-            &name(ResourceKind::Subnet),
-            Tags::new(),
-        )
-        .unwrap();
+    intent(ResourceKind::Subnet, Tags::new());
     let subnet = SubnetCreate {
         name: name(ResourceKind::Subnet),
         cidr: "10.20.1.0/24".into(),
@@ -141,9 +130,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     };
     let subnet = cloud.create_subnet(&subnet, &w.network).await.unwrap().id;
 
-    ledger
-        .intent(ResourceKind::Eip, &name(ResourceKind::Eip), Tags::new())
-        .unwrap();
+    intent(ResourceKind::Eip, Tags::new());
     let eip = cloud
         .create_eip(&EipCreate::new(&name(ResourceKind::Eip), 5), &w.eip)
         .await
@@ -156,13 +143,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
         ..Default::default()
     };
     let gold = cloud.list_images(&gold).await.unwrap()[0].id.clone();
-    let i = ledger
-        .intent(
-            ResourceKind::Server,
-            &name(ResourceKind::Server),
-            tags.clone(),
-        )
-        .unwrap();
+    let i = intent(ResourceKind::Server, tags.clone());
     let body = ServerCreate {
         name: name(ResourceKind::Server),
         image_ref: gold,
@@ -184,13 +165,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     ledger.created(i, &server).unwrap();
     cloud.stop_server(&server, &w.server).await.unwrap();
 
-    ledger
-        .intent(
-            ResourceKind::Image,
-            &name(ResourceKind::Image),
-            tags.clone(),
-        )
-        .unwrap();
+    intent(ResourceKind::Image, tags.clone());
     let req = ImageCreate {
         name: name(ResourceKind::Image),
         instance_id: server.clone(),
