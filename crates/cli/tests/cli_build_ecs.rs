@@ -3,23 +3,32 @@
 //! Packer, writes the manifest, puts the provisioner's file and the build log in the image and
 //! closes its journal. Needs root (under `CI=true` a missing prerequisite fails the test).
 
-use std::path::Path;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cce_engine::ledger::{FinishStatus, Journal};
+use common::{sandboxes_ok, searchable_dir};
 
-fn prerequisites() -> bool {
-    match cce_sandbox::host_supports_sandboxes() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and local-cloud sandboxes cannot run: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
+/// Where a test's build lives: a folder sandboxes can search, and in it the local cloud's
+/// state, the journals' `XDG_STATE_HOME` and the work folder (made).
+fn dirs(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let base = searchable_dir(prefix);
+    let work = base.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let (cloud, state) = (base.path().join("cloud"), base.path().join("xdg-state"));
+    (base, cloud, state, work)
+}
+
+/// The journal folders of the builds whose `XDG_STATE_HOME` is `state`.
+fn journal_dirs(state: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(state.join("cce-image-builder").join("builds"))
+        .expect("journals")
+        .flatten()
+        .map(|e| e.path())
+        .collect()
 }
 
 const TEMPLATE: &str = r#"
@@ -86,20 +95,31 @@ fn run(
     )
 }
 
+/// Runs `build ARGS` on `template` where the local cloud and the journals would go to a folder
+/// that must stay uncreated, and asserts the exit code: stdout and stderr of a run refused
+/// before anything started.
+fn refused(template: &str, args: &[&str], code: i32) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("build.pkr.hcl"), template).unwrap();
+    let none = dir.path().join("never-created");
+    let (got, stdout, stderr) = run(
+        dir.path(),
+        args,
+        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(got, Some(code), "{stdout}{stderr}");
+    assert!(!none.exists(), "nothing was started");
+    (stdout, stderr)
+}
+
 #[test]
 fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
-    if !prerequisites() {
+    if !sandboxes_ok() {
         return;
     }
     // Sandboxes run as other users: the cloud's state must be under a searchable directory.
-    let base = tempfile::Builder::new()
-        .prefix("cce-cli-ecs-")
-        .tempdir_in("/var/tmp")
-        .expect("temp dir");
-    let cloud = base.path().join("cloud");
-    let state = base.path().join("xdg-state");
-    let work = base.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-");
     std::fs::write(work.join("build.pkr.hcl"), TEMPLATE).unwrap();
     let log = work.join("packer.log");
     std::fs::write(&log, "a line of the build log\n").unwrap();
@@ -175,42 +195,34 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     assert_eq!(marker.trim(), "from-the-provisioner");
     let packed = std::fs::read_to_string(layer.join("var/log/cce-image-builder/build.log"))
         .expect("the build log is in the image");
-    assert!(packed.contains("ui:"), "the packed log is not the build's debug log: {packed}");
+    assert!(
+        packed.contains("ui:"),
+        "the packed log is not the build's debug log: {packed}"
+    );
 
     // One journal per build, finished, with nothing left to clean up.
-    let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds)
-        .expect("journals")
-        .flatten()
-        .collect();
+    let dirs = journal_dirs(&state);
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     for d in &dirs {
-        let journal = Journal::read(&d.path().join("journal.jsonl")).expect("journal reads");
+        let journal = Journal::read(&d.join("journal.jsonl")).expect("journal reads");
         assert_eq!(journal.finished(), Some(FinishStatus::Succeeded));
         assert!(
             journal.outstanding().is_empty(),
             "{:?}",
             journal.outstanding()
         );
-        let build_id = d.file_name().to_string_lossy().into_owned();
+        let build_id = d.file_name().unwrap().to_string_lossy().into_owned();
         assert!(stdout.contains(&format!("Build id {build_id}")), "{all}");
     }
 }
 
 #[test]
 fn sigint_interrupts_the_build_and_cleans_up() {
-    if !prerequisites() {
+    if !sandboxes_ok() {
         return;
     }
     use std::io::BufRead as _;
-    let base = tempfile::Builder::new()
-        .prefix("cce-cli-ecs-int-")
-        .tempdir_in("/var/tmp")
-        .expect("temp dir");
-    let cloud = base.path().join("cloud");
-    let state = base.path().join("xdg-state");
-    let work = base.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-int-");
     let tpl = "source \"huaweicloud-ecs\" \"node\" {\n  image_name = \"cce-cli-int\"\n  ssh_username = \"root\"\n}\nbuild {\n  sources = [\"source.huaweicloud-ecs.node\"]\n  provisioner \"shell\" {\n    inline = [\"sleep 120\"]\n  }\n}\n";
     std::fs::write(work.join("build.pkr.hcl"), tpl).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"))
@@ -262,13 +274,9 @@ fn sigint_interrupts_the_build_and_cleans_up() {
     assert!(sent, "the server was never created: {out}\n{err}");
     assert_eq!(status.code(), Some(130), "{out}\n{err}");
     assert!(out.contains("Deleted server"), "{out}\n{err}");
-    let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds)
-        .expect("journals")
-        .flatten()
-        .collect();
+    let dirs = journal_dirs(&state);
     assert_eq!(dirs.len(), 1);
-    let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
+    let journal = Journal::read(&dirs[0].join("journal.jsonl")).expect("journal reads");
     assert_eq!(journal.finished(), Some(FinishStatus::Interrupted));
     assert!(
         journal.outstanding().is_empty(),
@@ -279,20 +287,11 @@ fn sigint_interrupts_the_build_and_cleans_up() {
 
 #[test]
 fn unsupported_fields_are_refused_before_anything_starts() {
-    let dir = tempfile::tempdir().unwrap();
     let tpl = TEMPLATE.replace(
         "ssh_username = \"root\"",
         "ssh_username = \"root\"\n  kms_key_id = \"k\"\n  ssh_ip_version = \"6\"",
     );
-    std::fs::write(dir.path().join("build.pkr.hcl"), tpl).unwrap();
-    let none = dir.path().join("never-created");
-    let (code, stdout, stderr) = run(
-        dir.path(),
-        &["build", "."],
-        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let (stdout, stderr) = refused(&tpl, &["build", "."], 1);
     assert!(
         stderr.contains("source huaweicloud-ecs.node: kms_key_id is not supported yet"),
         "{stderr}"
@@ -302,7 +301,6 @@ fn unsupported_fields_are_refused_before_anything_starts() {
         "{stderr}"
     );
     assert!(!stdout.contains("embedded local cloud"), "{stdout}");
-    assert!(!none.exists(), "nothing was started");
 }
 
 /// With credentials the build talks to "the real cloud": here a local cloud standing in for it
@@ -310,18 +308,11 @@ fn unsupported_fields_are_refused_before_anything_starts() {
 /// resolved through IAM by name, journal of a real target) runs end to end.
 #[test]
 fn with_credentials_the_build_uses_the_endpoints_it_is_given() {
-    if !prerequisites() {
+    if !sandboxes_ok() {
         return;
     }
     use std::sync::Arc;
-    let base = tempfile::Builder::new()
-        .prefix("cce-cli-ecs-real-")
-        .tempdir_in("/var/tmp")
-        .expect("temp dir");
-    let cloud_dir = base.path().join("cloud");
-    let state = base.path().join("xdg-state");
-    let work = base.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    let (base, cloud_dir, state, work) = dirs("cce-cli-ecs-real-");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -403,12 +394,8 @@ build {{
         stdout.contains("--> huaweicloud-ecs.node: An image was created: "),
         "{all}"
     );
-    let builds = state.join("cce-image-builder").join("builds");
-    let dirs: Vec<_> = std::fs::read_dir(&builds)
-        .expect("journals")
-        .flatten()
-        .collect();
-    let journal = Journal::read(&dirs[0].path().join("journal.jsonl")).expect("journal reads");
+    let dirs = journal_dirs(&state);
+    let journal = Journal::read(&dirs[0].join("journal.jsonl")).expect("journal reads");
     let header = journal.header().expect("a header");
     assert_eq!(header.cloud.kind, cce_engine::ledger::CloudKind::Real);
     assert_eq!(
@@ -424,21 +411,11 @@ build {{
 
 #[test]
 fn debug_needs_a_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("build.pkr.hcl"), TEMPLATE).unwrap();
-    let none = dir.path().join("never-created");
-    let (code, stdout, stderr) = run(
-        dir.path(),
-        &["build", "-debug", "."],
-        &[("CCE_LOCALCLOUD_STATE", &none), ("XDG_STATE_HOME", &none)],
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    let (_, stderr) = refused(TEMPLATE, &["build", "-debug", "."], 2);
     assert!(
         stderr.contains("-debug pauses for Enter after each step and needs a terminal"),
         "{stderr}"
     );
-    assert!(!none.exists(), "nothing was started");
 }
 
 /// The same build on the realistic profile scaled down (a server in 1.2-1.8 s, an image in
@@ -446,19 +423,10 @@ fn debug_needs_a_terminal() {
 /// build still ends with the image and leaves nothing else.
 #[test]
 fn the_build_succeeds_on_the_scaled_realistic_profile() {
-    if !prerequisites() {
+    if !sandboxes_ok() {
         return;
     }
-    let base = tempfile::Builder::new()
-        .prefix("cce-cli-ecs-real-")
-        .tempdir_in("/var/tmp")
-        .expect("temp dir");
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cloud = base.path().join("localcloud");
-    let state = base.path().join("xdg-state");
-    let work = base.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-real-");
     std::fs::write(
         work.join("build.pkr.hcl"),
         r#"
@@ -500,12 +468,32 @@ build {
         .find(|e| e["type"] == "artifact")
         .unwrap_or_else(|| panic!("no artifact event: {all}"));
     let image_id = artifact["id"].as_str().unwrap();
-    assert!(cloud.join("layers").join(image_id).join("root/marker").exists(), "{all}");
+    assert!(
+        cloud
+            .join("layers")
+            .join(image_id)
+            .join("root/marker")
+            .exists(),
+        "{all}"
+    );
     // The profile's waits really happened: a server build, its stop and the image job take
     // at least 1.2 + 0.2 + 2.4 s at this scale.
-    assert!(started.elapsed() >= Duration::from_millis(3800), "{:?}", started.elapsed());
-    let finished = events.iter().find(|e| e["type"] == "build_finished").unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(3800),
+        "{:?}",
+        started.elapsed()
+    );
+    let finished = events
+        .iter()
+        .find(|e| e["type"] == "build_finished")
+        .unwrap();
     assert_eq!(finished["status"], "succeeded", "{all}");
-    let deleted = events.iter().filter(|e| e["type"] == "resource_deleted").count();
-    assert!(deleted >= 5, "server, keypair, EIP, VPC and subnet are deleted: {all}");
+    let deleted = events
+        .iter()
+        .filter(|e| e["type"] == "resource_deleted")
+        .count();
+    assert!(
+        deleted >= 5,
+        "server, keypair, EIP, VPC and subnet are deleted: {all}"
+    );
 }

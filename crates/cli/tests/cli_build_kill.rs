@@ -5,16 +5,14 @@
 //! EIP, VPC, subnet or image that was not there before. Needs root (sandbox servers); under
 //! `CI=true` a missing prerequisite fails the test.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cce_cloud::Client;
-use cce_cloud::models::{ImageQuery, ServerQuery};
-use cce_localcloud::{Config, LocalCloud};
+use common::{LocalWorld, sandboxes_ok};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
 
 const TEMPLATE: &str = r#"
 source "huaweicloud-ecs" "kill" {
@@ -33,119 +31,18 @@ build {
 }
 "#;
 
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    match cce_sandbox::host_supports_sandboxes() {
-        Ok(()) => true,
-        Err(e) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {e}"),
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
+/// The build under test, started with `--json` in a fresh world.
+fn start_build(world: &LocalWorld) -> Child {
+    world
+        .command(&["build", "--json", "t.pkr.hcl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
-/// A fresh world: a local cloud state (searchable by the sandboxes' users) and a journal root.
-struct World {
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> World {
-        let dir = tempfile::Builder::new()
-            .prefix("cce-kill-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        std::fs::write(dir.path().join("kill.pkr.hcl"), TEMPLATE).unwrap();
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        World { dir }
-    }
-
-    fn state(&self) -> std::path::PathBuf {
-        self.dir.path().join("localcloud")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("CCE_LOCALCLOUD_STATE", self.state())
-            .env("XDG_STATE_HOME", self.dir.path().join("xdg"))
-            .env_remove("HW_ACCESS_KEY")
-            .env_remove("HW_SECRET_KEY")
-            .env_remove("PACKER_LOG")
-            .env_remove("CCE_ENDPOINTS_FILE");
-        c
-    }
-
-    fn build(&self) -> Child {
-        self.command(&["build", "--json", "kill.pkr.hcl"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Everything the local cloud holds that a build could have made, as sorted names.
-    fn inventory(&self) -> Vec<String> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let handle = LocalCloud::start(Config::new(self.state())).await.unwrap();
-            let mut config = cce_cloud::ClientConfig::new(
-                {
-                    let mut e = cce_cloud::Endpoints::cloud_ru(&handle.region);
-                    for (svc, lsvc) in [
-                        (cce_cloud::Service::Iam, cce_localcloud::Service::Iam),
-                        (cce_cloud::Service::Ecs, cce_localcloud::Service::Ecs),
-                        (cce_cloud::Service::Ims, cce_localcloud::Service::Ims),
-                        (cce_cloud::Service::Vpc, cce_localcloud::Service::Vpc),
-                    ] {
-                        e = e.with_url(svc, handle.endpoint(lsvc)).unwrap();
-                    }
-                    e
-                },
-                cce_cloud::signer::Credentials {
-                    access_key: handle.access_key.clone(),
-                    secret_key: handle.secret_key.clone(),
-                    security_token: None,
-                },
-            );
-            config.project_id = Some(handle.project_id.clone());
-            let client = Client::new(config).unwrap();
-            let mut out = Vec::new();
-            for s in client
-                .list_servers(&ServerQuery::default())
-                .await
-                .unwrap()
-                .servers
-            {
-                out.push(format!("server {} {}", s.name, s.status));
-            }
-            for k in client.list_keypairs().await.unwrap() {
-                out.push(format!("keypair {}", k.name));
-            }
-            for e in client.list_eips().await.unwrap() {
-                out.push(format!("eip {}", e.id));
-            }
-            for v in client.list_vpcs().await.unwrap() {
-                out.push(format!("vpc {}", v.id));
-            }
-            for s in client.list_subnets(None).await.unwrap() {
-                out.push(format!("subnet {}", s.id));
-            }
-            let q = ImageQuery {
-                image_type: Some("private".into()),
-                ..Default::default()
-            };
-            for i in client.list_images(&q).await.unwrap() {
-                out.push(format!("image {} {}", i.id, i.status));
-            }
-            handle.shutdown().await;
-            out.sort();
-            out
-        })
-    }
+fn new_world() -> LocalWorld {
+    LocalWorld::new("cce-kill-", TEMPLATE)
 }
 
 /// What a build said on stdout: its id, the steps it started, the images it delivered and
@@ -176,12 +73,21 @@ impl Seen {
 }
 
 /// Reads events until `stop` says so.
-fn read_events(lines: &mut impl Iterator<Item = std::io::Result<String>>, seen: &mut Seen, mut stop: impl FnMut(&Value) -> bool) {
+fn read_events(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    seen: &mut Seen,
+    mut stop: impl FnMut(&Value) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(600);
     for line in lines {
         let line = line.unwrap();
-        assert!(Instant::now() < deadline, "the build ran for more than 10 minutes");
-        let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+        assert!(
+            Instant::now() < deadline,
+            "the build ran for more than 10 minutes"
+        );
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         seen.take(&event);
         if stop(&event) {
             break;
@@ -217,7 +123,7 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
 }
 
 /// `cleanup <id>`, or `cleanup --all` as a user would after a SIGKILL (the id scrolled away).
-fn cleanup(world: &World, what: &str) {
+fn cleanup(world: &LocalWorld, what: &str) {
     let out = world.command(&["cleanup", what]).output().unwrap();
     assert!(
         out.status.success(),
@@ -228,19 +134,33 @@ fn cleanup(world: &World, what: &str) {
 }
 
 /// The steps of a whole build, from a run that is left to finish.
-fn steps_of_a_build(world: &World) -> Vec<String> {
-    let mut child = world.build();
+fn steps_of_a_build(world: &LocalWorld) -> Vec<String> {
+    let mut child = start_build(world);
     let mut seen = Seen::default();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     read_events(&mut lines, &mut seen, |_| false);
     let code = wait_exit(&mut child);
-    assert_eq!(code, Some(0), "the reference build failed: {:?}\n{}", seen.errors, stderr_of(&mut child));
+    assert_eq!(
+        code,
+        Some(0),
+        "the reference build failed: {:?}\n{}",
+        seen.errors,
+        stderr_of(&mut child)
+    );
     // The build's steps in order; messages said inside a step (the zone it picked, the build
     // id) are reported as starts without an end and differ between builds.
-    let mut steps: Vec<String> = seen.steps.iter().filter(|s| seen.finished_steps.contains(s)).cloned().collect();
+    let mut steps: Vec<String> = seen
+        .steps
+        .iter()
+        .filter(|s| seen.finished_steps.contains(s))
+        .cloned()
+        .collect();
     steps.dedup();
     assert!(steps.len() >= 5, "too few steps: {:?}", seen.steps);
-    eprintln!("stopping a build at each of {} steps: {steps:?}", steps.len());
+    eprintln!(
+        "stopping a build at each of {} steps: {steps:?}",
+        steps.len()
+    );
     steps
 }
 
@@ -248,16 +168,16 @@ fn steps_of_a_build(world: &World) -> Vec<String> {
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
-    if !prerequisites() {
+    if !sandboxes_ok() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let reference = World::new();
+    let reference = new_world();
     let steps = steps_of_a_build(&reference);
     for step in &steps {
-        let world = World::new();
+        let world = new_world();
         let fresh = world.inventory();
-        let mut child = world.build();
+        let mut child = start_build(&world);
         let mut seen = Seen::default();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut reached = false;
@@ -265,8 +185,15 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
             reached = e["type"] == "step_started" && e["step"] == step.as_str();
             reached
         });
-        assert!(!seen.build_id.is_empty(), "no build_started event before step {step}");
-        assert!(reached, "the build never reached step {step:?}: {:?}", seen.errors);
+        assert!(
+            !seen.build_id.is_empty(),
+            "no build_started event before step {step}"
+        );
+        assert!(
+            reached,
+            "the build never reached step {step:?}: {:?}",
+            seen.errors
+        );
         signal(&child, sig);
         // What the build says after the signal (nothing after SIGKILL).
         read_events(&mut lines, &mut seen, |_| false);
@@ -274,20 +201,40 @@ fn interrupt_at_every_step(sig: nix::sys::signal::Signal) {
         let stderr = stderr_of(&mut child);
         match sig {
             nix::sys::signal::Signal::SIGINT => {
-                assert!(code == Some(130) || code == Some(0), "SIGINT at {step}: exit {code:?}\n{:?}\n{stderr}", seen.errors);
+                assert!(
+                    code == Some(130) || code == Some(0),
+                    "SIGINT at {step}: exit {code:?}\n{:?}\n{stderr}",
+                    seen.errors
+                );
             }
-            _ => assert_eq!(code, None, "SIGKILL at {step}: the build still exited by itself"),
+            _ => assert_eq!(
+                code, None,
+                "SIGKILL at {step}: the build still exited by itself"
+            ),
         }
-        let what = if sig == nix::sys::signal::Signal::SIGKILL { "--all" } else { seen.build_id.as_str() };
+        let what = if sig == nix::sys::signal::Signal::SIGKILL {
+            "--all"
+        } else {
+            seen.build_id.as_str()
+        };
         cleanup(&world, what);
         let after = world.inventory();
         let left: Vec<&String> = after
             .iter()
             .filter(|r| !fresh.contains(r))
             // An image the build delivered (it finished before the signal) is its result.
-            .filter(|r| !seen.artifacts.iter().any(|id| r.starts_with(&format!("image {id} "))))
+            .filter(|r| {
+                !seen
+                    .artifacts
+                    .iter()
+                    .any(|id| r.starts_with(&format!("image {id} ")))
+            })
             .collect();
-        assert!(left.is_empty(), "{sig:?} at step {step:?} left: {left:?}\n{:?}\n{stderr}", seen.errors);
+        assert!(
+            left.is_empty(),
+            "{sig:?} at step {step:?} left: {left:?}\n{:?}\n{stderr}",
+            seen.errors
+        );
     }
 }
 

@@ -2,274 +2,17 @@
 //! loopback: shell scripts, exit codes, retries, timeouts, environment, file transfers,
 //! shell-local, the manifest, only/except, overrides and redaction of sensitive values.
 
-use std::io::Read;
-use std::net::TcpListener;
+mod common;
+
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// False (after saying why) when sshd or root is missing; a failure under `CI=true`.
-fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    if !Path::new(SSHD).exists() {
-        missing.push("sshd (/usr/sbin/sshd)");
-    }
-    if std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
-        != 0
-    {
-        missing.push("root (sshd must let the test log in as root)");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("missing prerequisites: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true makes this a failure)");
-    }
-    eprintln!("skipping: {msg}");
-    false
-}
-
-/// A real sshd on loopback with its own host key and a client key file; killed on drop.
-struct TestSshd {
-    dir: tempfile::TempDir,
-    addr: String,
-    port: u16,
-    child: Child,
-}
-
-impl TestSshd {
-    fn start() -> Option<Self> {
-        Self::start_with("127.0.0.1", "", None)
-    }
-
-    /// sshd on `addr` with `extra` lines first in its config (sshd keeps the first value of a
-    /// keyword). With `root_password`, sshd runs in its own mount namespace where
-    /// `/etc/shadow` is a copy giving root that password: the machine's accounts stay as
-    /// they are, and the password exists only for this sshd.
-    fn start_with(addr: &str, extra: &str, root_password: Option<&str>) -> Option<Self> {
-        if !prerequisites() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        for key in ["host_key", "client_key"] {
-            let st = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.path().join(key))
-                .status()
-                .unwrap();
-            assert!(st.success(), "ssh-keygen failed");
-        }
-        std::fs::copy(
-            dir.path().join("client_key.pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind((addr, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.path().display();
-        let config = format!(
-            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 50\n\
-             AllowTcpForwarding yes\n"
-        );
-        let config_path = dir.path().join("sshd_config");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-        let mut cmd = match root_password {
-            None => {
-                let mut c = Command::new(SSHD);
-                c.args(["-D", "-e", "-f"]).arg(&config_path);
-                c
-            }
-            Some(password) => {
-                let hash = Command::new("openssl")
-                    .args(["passwd", "-6", password])
-                    .output()
-                    .expect("openssl runs");
-                assert!(hash.status.success(), "openssl passwd failed");
-                let hash = text(&hash.stdout).trim().to_string();
-                let shadow: String = std::fs::read_to_string("/etc/shadow")
-                    .unwrap()
-                    .lines()
-                    .map(|l| match l.strip_prefix("root:") {
-                        Some(rest) => {
-                            let rest = rest.split_once(':').map_or("", |(_, r)| r);
-                            format!("root:{hash}:{rest}\n")
-                        }
-                        None => format!("{l}\n"),
-                    })
-                    .collect();
-                let shadow_path = dir.path().join("shadow");
-                std::fs::write(&shadow_path, shadow).unwrap();
-                // unshare and sh both exec, so the child is sshd itself.
-                let mut c = Command::new("unshare");
-                c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-                    .arg("mount --bind \"$1\" /etc/shadow && exec \"$0\" -D -e -f \"$2\"")
-                    .arg(SSHD)
-                    .arg(&shadow_path)
-                    .arg(&config_path);
-                c
-            }
-        };
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let sshd = TestSshd {
-            dir,
-            addr: addr.to_string(),
-            port,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect((addr, port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 4];
-                if s.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start in 10s: {}",
-                sshd.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sshd)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
-    }
-
-    /// The log once `ready` holds for it (sessions log a moment after the client is gone),
-    /// or as it is after 5s.
-    fn wait_log(&self, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if ready(&log) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn key_file(&self) -> PathBuf {
-        self.dir.path().join("client_key")
-    }
-
-    /// A `source "null" "NAME"` block reaching this sshd as root with its key.
-    fn source(&self, name: &str) -> String {
-        self.source_with(
-            name,
-            &format!("ssh_private_key_file = \"{}\"", self.key_file().display()),
-        )
-    }
-
-    /// A `source "null" "NAME"` block reaching this sshd as root, authenticated by `auth`
-    /// (lines of the block).
-    fn source_with(&self, name: &str, auth: &str) -> String {
-        format!(
-            "source \"null\" \"{name}\" {{\n  ssh_host = \"{}\"\n  ssh_port = {}\n  ssh_username = \"root\"\n  {auth}\n  ssh_timeout = \"20s\"\n}}\n",
-            self.addr, self.port,
-        )
-    }
-}
-
-/// The processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // Fields after the parenthesised command name: state, ppid, ...
-                    let rest = stat.rsplit_once(") ")?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(pid)
-        })
-        .collect()
-}
-
-impl Drop for TestSshd {
-    fn drop(&mut self) {
-        // sshd and every session below it: each connection's sshd calls setsid, so the tree
-        // is walked rather than one process group killed.
-        let mut pids = vec![self.child.id()];
-        let mut i = 0;
-        while i < pids.len() {
-            pids.extend(children_of(pids[i]));
-            i += 1;
-        }
-        for pid in pids {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn build(dir: &Path, args: &[&str]) -> Output {
-    build_env(dir, args, &[])
-}
-
-fn build_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    cmd.current_dir(dir)
-        .arg("build")
-        .args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn both(o: &Output) -> String {
-    format!("{}{}", text(&o.stdout), text(&o.stderr))
-}
-
-/// A work directory with `t.pkr.hcl` holding `template`.
-fn project(template: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("t.pkr.hcl"), template).unwrap();
-    d
-}
-
-fn p(d: &tempfile::TempDir, name: &str) -> PathBuf {
-    d.path().join(name)
-}
+use common::{
+    TestSshd, both, build, build_code, build_env, built, p, packer_build, packer_ok, project, read,
+    ssh_keygen, text,
+};
 
 #[test]
 fn shell_scripts_run_with_packer_environment_and_build_values() {
@@ -285,26 +28,12 @@ fn shell_scripts_run_with_packer_environment_and_build_values() {
   provisioner \"shell\" {{\n    inline = [\"echo ${{build.Host}}:${{build.Port}}:${{build.User}}:${{build.PackerRunUUID}} > {o}/build.txt\"]\n    skip_clean = true\n    remote_path = \"{o}/kept.sh\"\n  }}\n}}\n",
         sshd.source("a")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    let all = both(&r);
-    assert_eq!(r.status.code(), Some(0), "{all}");
+    let (_d, r, _all) = built(&tpl, &["."], 0);
+    assert_eq!(read(out.path().join("inline.txt")), "hello\n");
+    assert_eq!(read(out.path().join("env.txt")), "a null it's bar\n");
+    assert_eq!(read(out.path().join("exec.txt")), "custom\n");
     assert_eq!(
-        std::fs::read_to_string(out.path().join("inline.txt")).unwrap(),
-        "hello\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("env.txt")).unwrap(),
-        "a null it's bar\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("exec.txt")).unwrap(),
-        "custom\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("path.txt"))
-            .unwrap()
-            .trim(),
+        read(out.path().join("path.txt")).trim(),
         format!("{o}/named.sh")
     );
     // The script is removed unless skip_clean.
@@ -316,7 +45,7 @@ fn shell_scripts_run_with_packer_environment_and_build_values() {
         out.path().join("kept.sh").exists(),
         "skip_clean removed the script"
     );
-    let b = std::fs::read_to_string(out.path().join("build.txt")).unwrap();
+    let b = read(out.path().join("build.txt"));
     let parts: Vec<&str> = b.trim().split(':').collect();
     assert_eq!(&parts[..3], &["127.0.0.1", &sshd.port.to_string(), "root"]);
     assert_eq!(parts[3].len(), 36, "run uuid: {b}");
@@ -348,10 +77,7 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
         "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"exit 3\"]\n  }}\n  provisioner \"shell\" {{\n    inline = [\"touch {o}/after\"]\n  }}\n  error-cleanup-provisioner \"shell-local\" {{\n    inline = [\"touch {o}/cleaned\"]\n  }}\n}}\n",
         sshd.source("a")
     );
-    let d = project(&failing);
-    let r = build(d.path(), &["."]);
-    let all = both(&r);
-    assert_eq!(r.status.code(), Some(1), "{all}");
+    let (d, _r, all) = built(&failing, &["."], 1);
     assert!(
         all.contains("Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"),
         "{all}"
@@ -368,8 +94,7 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
 
     // -on-error=abort skips the cleanup provisioner.
     std::fs::remove_file(out.path().join("cleaned")).unwrap();
-    let r = build(d.path(), &["-on-error=abort", "."]);
-    assert_eq!(r.status.code(), Some(1), "{}", both(&r));
+    build_code(d.path(), &["-on-error=abort", "."], 1);
     assert!(
         !out.path().join("cleaned").exists(),
         "abort ran the cleanup provisioner"
@@ -379,9 +104,7 @@ fn exit_codes_fail_unless_allowed_and_cleanup_provisioner_runs() {
         "inline = [\"exit 3\"]",
         "inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]",
     );
-    let d = project(&allowed);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let (_d, _r, _all) = built(&allowed, &["."], 0);
     assert!(out.path().join("after").exists());
 }
 
@@ -397,29 +120,17 @@ fn max_retries_runs_a_failing_provisioner_again() {
         "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo run >> {o}/runs\", \"test $(wc -l < {o}/runs) -ge 3\"]\n    max_retries = 2\n  }}\n}}\n",
         sshd.source("a")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("runs"))
-            .unwrap()
-            .lines()
-            .count(),
-        3
-    );
+    let (_d, _r, _all) = built(&tpl, &["."], 0);
+    assert_eq!(read(out.path().join("runs")).lines().count(), 3);
 
     // One retry is not enough: the build fails after two runs.
     std::fs::remove_file(out.path().join("runs")).unwrap();
-    let d = project(&tpl.replace("max_retries = 2", "max_retries = 1"));
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(1), "{}", both(&r));
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("runs"))
-            .unwrap()
-            .lines()
-            .count(),
-        2
+    let (_d, _r, _all) = built(
+        &tpl.replace("max_retries = 2", "max_retries = 1"),
+        &["."],
+        1,
     );
+    assert_eq!(read(out.path().join("runs")).lines().count(), 2);
 }
 
 #[test]
@@ -453,7 +164,7 @@ fn a_timeout_fires_and_kills_the_command() {
         all.contains("==> null.a: Cancelling provisioner after a timeout...\n"),
         "{all}"
     );
-    let pid = std::fs::read_to_string(out.path().join("pid")).unwrap();
+    let pid = read(out.path().join("pid"));
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         !Path::new(&format!("/proc/{}", pid.trim())).exists(),
@@ -486,8 +197,7 @@ fn file_uploads_a_tree_and_downloads_a_file() {
         sshd.source("a")
     );
     std::fs::write(p(&d, "t.pkr.hcl"), tpl).unwrap();
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    build_code(d.path(), &["."], 0);
     let read = |rel: &str| {
         std::fs::read_to_string(remote.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     };
@@ -501,10 +211,7 @@ fn file_uploads_a_tree_and_downloads_a_file() {
     assert_eq!(read("contents/sub/b.txt"), "B");
     assert_eq!(read("single.txt"), "S");
     assert_eq!(read("content.txt"), "from content");
-    assert_eq!(
-        std::fs::read_to_string(p(&d, "got/made.txt")).unwrap(),
-        "remote-made\n"
-    );
+    assert_eq!(common::read(p(&d, "got/made.txt")), "remote-made\n");
 }
 
 #[test]
@@ -522,9 +229,7 @@ fn only_except_and_override_select_per_source() {
         sshd.source("a"),
         sshd.source("b")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let (d, _r, _all) = built(&tpl, &["."], 0);
     let mut made: Vec<String> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -536,8 +241,7 @@ fn only_except_and_override_select_per_source() {
     for f in &made {
         std::fs::remove_file(out.path().join(f)).unwrap();
     }
-    let r = build(d.path(), &["-only=null.b", "."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    build_code(d.path(), &["-only=null.b", "."], 0);
     let made: Vec<String> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -593,10 +297,7 @@ fn shell_local_and_manifest_without_a_connection() {
     let r = build(d.path(), &["."]);
     let stdout = text(&r.stdout);
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    assert_eq!(
-        std::fs::read_to_string(p(&d, "local.txt")).unwrap(),
-        "local null y\n"
-    );
+    assert_eq!(read(p(&d, "local.txt")), "local null y\n");
     assert!(p(&d, "post.txt").exists());
     assert!(
         stdout.contains(
@@ -609,8 +310,7 @@ fn shell_local_and_manifest_without_a_connection() {
         "{stdout}"
     );
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&read(p(&d, "out/manifest.json"))).unwrap();
     let b = &manifest["builds"][0];
     assert_eq!(b["name"], "local");
     assert_eq!(b["builder_type"], "null");
@@ -620,11 +320,9 @@ fn shell_local_and_manifest_without_a_connection() {
     assert_eq!(b["custom_data"]["uuid"], manifest["last_run_uuid"]);
 
     // A second run appends.
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    build_code(d.path(), &["."], 0);
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p(&d, "out/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&read(p(&d, "out/manifest.json"))).unwrap();
     assert_eq!(manifest["builds"].as_array().unwrap().len(), 2);
     assert_ne!(
         manifest["builds"][0]["packer_run_uuid"],
@@ -663,11 +361,20 @@ fn dry_run_of_a_huaweicloud_source_shows_the_plan_and_calls_nothing() {
     assert!(!all.contains("panicked"), "{all}");
     let out = text(&r.stdout);
     assert!(out.contains("huaweicloud-ecs.ecs: would run"), "{out}");
-    assert!(out.contains("s6.large.2"), "the flavor is not in the plan: {out}");
-    assert!(out.contains("/cloudservers"), "the server create call is not listed: {out}");
+    assert!(
+        out.contains("s6.large.2"),
+        "the flavor is not in the plan: {out}"
+    );
+    assert!(
+        out.contains("/cloudservers"),
+        "the server create call is not listed: {out}"
+    );
     assert!(!out.contains("dry-run-secret"), "{out}");
     // Nothing was journaled: a dry run creates no build.
-    assert!(!d.path().join("state/cce-image-builder/builds").exists(), "{all}");
+    assert!(
+        !d.path().join("state/cce-image-builder/builds").exists(),
+        "{all}"
+    );
 }
 
 #[test]
@@ -686,9 +393,7 @@ fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
   provisioner \"shell\" {{\n    inline = [\"touch {o}/after\"]\n  }}\n}}\n",
         sshd.source("a")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let (_d, r, _all) = built(&tpl, &["."], 0);
     assert!(
         out.path().join("after").exists(),
         "no provisioner ran after the disconnect"
@@ -702,8 +407,7 @@ fn expect_disconnect_accepts_a_dropped_connection_and_reconnects() {
     // Without expect_disconnect the same cut fails the build.
     let d = project(&tpl.replace("expect_disconnect = true", "expect_disconnect = false"));
     std::fs::remove_file(out.path().join("after")).unwrap();
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(1), "{}", both(&r));
+    build_code(d.path(), &["."], 1);
     assert!(!out.path().join("after").exists());
 }
 
@@ -721,13 +425,7 @@ fn provisioning_lines(stdout: &str) -> Vec<String> {
 
 #[test]
 fn provisioning_lines_match_packer() {
-    if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "packer is missing (CI=true makes this a failure)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !packer_ok() {
         return;
     }
     let d = project(
@@ -749,15 +447,8 @@ fn provisioning_lines_match_packer() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let packer = Command::new("/usr/bin/packer")
-        .current_dir(d.path())
-        .args(["build", "-color=false", "."])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
-    let ours = build(d.path(), &["."]);
-    assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
+    let packer = packer_build(d.path(), &["."], 0);
+    let ours = build_code(d.path(), &["."], 0);
     let lines = provisioning_lines(&text(&ours.stdout));
     assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
     assert!(
@@ -765,8 +456,7 @@ fn provisioning_lines_match_packer() {
         "{lines:?}"
     );
     // Both appended to the same manifest, in the same shape.
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p(&d, "m.json")).unwrap()).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&read(p(&d, "m.json"))).unwrap();
     let builds = m["builds"].as_array().unwrap();
     assert_eq!(builds.len(), 2);
     let keys = |b: &serde_json::Value| b.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
@@ -810,10 +500,8 @@ fn use_env_var_file_sources_the_variables_from_a_removed_file() {
   provisioner \"shell\" {{\n    use_env_var_file = true\n    environment_vars = [\"FOO=two\"]\n    remote_folder = \"{o}/two\"\n    skip_clean = true\n    execute_command = \"cp {{{{.EnvVarFile}}}} {o}/copy.sh; chmod +x {{{{.Path}}}}; . {{{{.EnvVarFile}}}} && {{{{.Path}}}}\"\n    inline = [\"echo $FOO > {o}/two.txt\"]\n  }}\n}}\n",
         sshd.source("a")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
-    let read = |n: &str| std::fs::read_to_string(out.path().join(n)).unwrap();
+    let (_d, _r, _all) = built(&tpl, &["."], 0);
+    let read = |n: &str| read(out.path().join(n));
     assert_eq!(read("vars.txt"), "it's|b r|null\n");
     // While the script ran, the variable file sat next to it; afterwards both are gone.
     let listing = read("listing.txt");
@@ -863,9 +551,7 @@ fn overrides_change_any_field_per_source() {
         sshd.source("a"),
         sshd.source("b")
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let (_d, r, _all) = built(&tpl, &["."], 0);
     let read = |n: &str| std::fs::read_to_string(out.path().join(n)).unwrap_or_default();
     assert_eq!(read("v-a"), "plain\n");
     assert_eq!(read("v-b"), "over\n");
@@ -890,10 +576,7 @@ fn overrides_change_any_field_per_source() {
 
     // An override that leaves the block invalid is refused when the provisioner runs.
     let bad = tpl.replace("skip_clean = true", "script = \"x.sh\"");
-    let d = project(&bad);
-    let r = build(d.path(), &["-only=null.b", "."]);
-    let all = both(&r);
-    assert_eq!(r.status.code(), Some(1), "{all}");
+    let (_d, _r, all) = built(&bad, &["-only=null.b", "."], 1);
     assert!(
         all.contains("after the override both \"inline\" and a script file are set"),
         "{all}"
@@ -948,10 +631,7 @@ fn start_retry_timeout_waits_for_the_remote_folder() {
     maker.join().unwrap();
     assert_eq!(r.status.code(), Some(0), "{}", both(&r));
     assert!(started.elapsed() >= Duration::from_secs(3));
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("ran")).unwrap(),
-        "ran\n"
-    );
+    assert_eq!(read(out.path().join("ran")), "ran\n");
 }
 
 #[test]
@@ -979,32 +659,21 @@ fn password_authentication_logs_in_and_is_redacted() {
     let r = build(d.path(), &["."]);
     let all = both(&r);
     assert_eq!(r.status.code(), Some(0), "{all}\n{}", sshd.log());
-    assert_eq!(
-        std::fs::read_to_string(out.path().join("who")).unwrap(),
-        "root\n"
-    );
+    assert_eq!(read(out.path().join("who")), "root\n");
     let log = sshd.wait_log(|l| l.contains("Accepted password for root"));
     assert!(log.contains("Accepted password for root"), "{log}");
     assert!(all.contains("pw "), "{all}");
     assert!(!all.contains(password), "the password leaked: {all}");
 
     // A wrong password is rejected, and the build says so.
-    let d = project(&tpl("wrong-password-value"));
-    let r = build(d.path(), &["."]);
-    let all = both(&r);
-    assert_eq!(r.status.code(), Some(1), "{all}");
+    let (_d, _r, all) = built(&tpl("wrong-password-value"), &["."], 1);
     assert!(all.contains("authentication as root was rejected"), "{all}");
 
     // With a key file the server does not know and the password, Packer offers the key, then
     // the password; build.SSHPrivateKey is still the key file's text.
     let keys = tempfile::tempdir().unwrap();
     let stranger = keys.path().join("stranger");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&stranger)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    ssh_keygen(&stranger);
     let tpl = format!(
         "{}build {{\n  sources = [\"source.null.a\"]\n  provisioner \"shell\" {{\n    inline = [\"echo '${{build.SSHPrivateKey}}' | head -1 > {o}/key-head\"]\n  }}\n}}\n",
         sshd.source_with(
@@ -1016,14 +685,12 @@ fn password_authentication_logs_in_and_is_redacted() {
         )
     );
     let accepted_before = sshd.log().matches("Accepted password for root").count();
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    assert_eq!(r.status.code(), Some(0), "{}", both(&r));
+    let (_d, _r, _all) = built(&tpl, &["."], 0);
     let log =
         sshd.wait_log(|log| log.matches("Accepted password for root").count() > accepted_before);
     assert!(log.contains("Failed publickey for root"), "{log}");
     assert_eq!(
-        std::fs::read_to_string(out.path().join("key-head")).unwrap(),
+        read(out.path().join("key-head")),
         "-----BEGIN OPENSSH PRIVATE KEY-----\n"
     );
 }
@@ -1080,8 +747,8 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
         ("inherited", String::new(), "Accepted publickey for root"),
     ];
     // The bastion also knows the target's key, for the inherited case.
-    let target_public = std::fs::read_to_string(target.dir.path().join("client_key.pub")).unwrap();
-    let mut known = std::fs::read_to_string(bastion.dir.path().join("authorized_keys")).unwrap();
+    let target_public = read(target.dir.path().join("client_key.pub"));
+    let mut known = read(bastion.dir.path().join("authorized_keys"));
     known.push_str(&target_public);
     std::fs::write(bastion.dir.path().join("authorized_keys"), known).unwrap();
     for (name, auth, accepted) in cases {
@@ -1096,7 +763,7 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
             "the bastion password leaked: {all}"
         );
         // The target saw the session, and the bastion opened the forward to it.
-        let seen = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let seen = read(out.path().join(name));
         assert!(
             seen.ends_with(&format!(" 127.0.0.2 {}\n", target.port)),
             "{name}: {seen}"
@@ -1125,10 +792,7 @@ fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
             )
         )
     );
-    let d = project(&tpl);
-    let r = build(d.path(), &["."]);
-    let all = both(&r);
-    assert_eq!(r.status.code(), Some(1), "{all}");
+    let (_d, _r, all) = built(&tpl, &["."], 1);
     assert!(
         all.contains("ssh_bastion_password or ssh_bastion_private_key_file must be specified"),
         "{all}"
@@ -1241,28 +905,15 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
 
 #[test]
 fn failure_lines_match_packer() {
-    if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "packer is missing (CI=true makes this a failure)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !packer_ok() {
         return;
     }
     let d = project(
         "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n\
   provisioner \"shell-local\" {\n    inline = [\"echo before\", \"exit 3\"]\n    valid_exit_codes = [0, 2]\n  }\n}\n",
     );
-    let packer = Command::new("/usr/bin/packer")
-        .current_dir(d.path())
-        .args(["build", "-color=false", "."])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
-    let ours = build(d.path(), &["."]);
-    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    let packer = packer_build(d.path(), &["."], 1);
+    let ours = build_code(d.path(), &["."], 1);
     assert_eq!(
         provisioning_lines(&text(&ours.stdout)),
         provisioning_lines(&text(&packer.stdout))
@@ -1284,13 +935,7 @@ fn failure_lines_match_packer() {
 
 #[test]
 fn ssh_provisioning_lines_match_packer() {
-    if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "packer is missing (CI=true makes this a failure)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !packer_ok() {
         return;
     }
     let Some(sshd) = TestSshd::start() else {
@@ -1310,35 +955,19 @@ fn ssh_provisioning_lines_match_packer() {
   provisioner \"shell\" {{\n    inline = [\"exit 3\"]\n    valid_exit_codes = [0, 3]\n  }}\n}}\n",
         sshd.source("a")
     ));
-    let packer = Command::new("/usr/bin/packer")
-        .current_dir(d.path())
-        .args(["build", "-color=false", "."])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(packer.status.code(), Some(0), "{}", both(&packer));
+    let packer = packer_build(d.path(), &["."], 0);
     std::fs::remove_file(p(&d, "back.txt")).unwrap();
-    let ours = build(d.path(), &["."]);
-    assert_eq!(ours.status.code(), Some(0), "{}", both(&ours));
+    let ours = build_code(d.path(), &["."], 0);
     assert_eq!(
         provisioning_lines(&text(&ours.stdout)),
         provisioning_lines(&text(&packer.stdout))
     );
-    assert_eq!(
-        std::fs::read_to_string(p(&d, "back.txt")).unwrap(),
-        std::fs::read_to_string(p(&d, "t.pkr.hcl")).unwrap()
-    );
+    assert_eq!(read(p(&d, "back.txt")), read(p(&d, "t.pkr.hcl")));
 }
 
 #[test]
 fn retry_lines_match_packer() {
-    if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "packer is missing (CI=true makes this a failure)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !packer_ok() {
         return;
     }
     let Some(sshd) = TestSshd::start() else {
@@ -1350,15 +979,8 @@ fn retry_lines_match_packer() {
   provisioner \"shell\" {{\n    inline = [\"echo try\", \"exit 2\"]\n    max_retries = 2\n    pause_before = \"1s\"\n  }}\n}}\n",
         sshd.source("a")
     ));
-    let packer = Command::new("/usr/bin/packer")
-        .current_dir(d.path())
-        .args(["build", "-color=false", "."])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(packer.status.code(), Some(1), "{}", both(&packer));
-    let ours = build(d.path(), &["."]);
-    assert_eq!(ours.status.code(), Some(1), "{}", both(&ours));
+    let packer = packer_build(d.path(), &["."], 1);
+    let ours = build_code(d.path(), &["."], 1);
     let lines = provisioning_lines(&text(&ours.stdout));
     assert_eq!(lines, provisioning_lines(&text(&packer.stdout)));
     assert_eq!(
@@ -1386,10 +1008,7 @@ fn tree_listing(root: &Path) -> Vec<String> {
                 out.push(format!("{rel}/"));
                 stack.push(path);
             } else {
-                out.push(format!(
-                    "{rel} {}",
-                    std::fs::read_to_string(&path).unwrap().trim()
-                ));
+                out.push(format!("{rel} {}", read(&path).trim()));
             }
         }
     }
@@ -1399,13 +1018,7 @@ fn tree_listing(root: &Path) -> Vec<String> {
 
 #[test]
 fn file_uploads_land_where_packer_puts_them() {
-    if !Path::new("/usr/bin/packer").exists() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "packer is missing (CI=true makes this a failure)"
-        );
-        eprintln!("skipping: packer is not installed");
+    if !packer_ok() {
         return;
     }
     let Some(sshd) = TestSshd::start() else {
@@ -1443,13 +1056,7 @@ fn file_uploads_land_where_packer_puts_them() {
         let theirs = roots.path().join("packer");
         let ours = roots.path().join("ours");
         let var = |root: &Path| format!("root={}", root.display());
-        let packer = Command::new("/usr/bin/packer")
-            .current_dir(d.path())
-            .args(["build", "-color=false", "-var", &var(&theirs), "."])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(packer.status.code(), Some(0), "{method}: {}", both(&packer));
+        packer_build(d.path(), &["-var", &var(&theirs), "."], 0);
         let r = build(d.path(), &["-var", &var(&ours), "."]);
         assert_eq!(r.status.code(), Some(0), "{method}: {}", both(&r));
         assert_eq!(tree_listing(&ours), tree_listing(&theirs), "{method}");
@@ -1477,7 +1084,10 @@ fn sigint_stops_a_null_build_at_once() {
     loop {
         let mut line = String::new();
         let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-        assert!(n > 0, "the build ended before its provisioner started: {seen}");
+        assert!(
+            n > 0,
+            "the build ended before its provisioner started: {seen}"
+        );
         seen.push_str(&line);
         if line.contains("started") {
             break;
@@ -1491,10 +1101,17 @@ fn sigint_stops_a_null_build_at_once() {
     .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{seen}");
-    assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        t0.elapsed()
+    );
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     assert!(rest.contains("build was interrupted"), "{rest}");
     std::thread::sleep(std::time::Duration::from_secs(1));
-    assert!(!d.path().join("finished").exists(), "the provisioner went on after the interrupt");
+    assert!(
+        !d.path().join("finished").exists(),
+        "the provisioner went on after the interrupt"
+    );
 }

@@ -4,126 +4,86 @@
 //! `cleanup`, "c" cleans up. Builds on the embedded local cloud: root needed (under `CI=true` a
 //! missing prerequisite fails the test).
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
+use common::{BIN, LocalWorld, both, require, sandboxes_ok};
 
+/// Sandboxes, and `script` to run the build on a terminal.
 fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("script").arg("--version").output().is_err() => {
-            Some("`script` (util-linux) is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if ci => panic!("CI=true and a prerequisite is missing: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
+    if !sandboxes_ok() {
+        return false;
     }
+    let script = Command::new("script").arg("--version").output().is_ok();
+    require(if script {
+        &[]
+    } else {
+        &["`script` (util-linux)"]
+    })
 }
 
-struct World {
-    dir: tempfile::TempDir,
+/// Runs `build ARGS` on a pseudo-terminal in `w`, typing `input`; returns (exit code, screen).
+fn build_on_terminal(w: &LocalWorld, args: &str, input: &str) -> (Option<i32>, String) {
+    let line = format!("{BIN} build {args} t.pkr.hcl");
+    let mut child = w
+        .program("script")
+        .env("TERM", "dumb")
+        .args(["-qefc", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        // Closing stdin would end the session before the build reads: `script` keeps the
+        // terminal open until the command exits.
+        std::mem::forget(stdin);
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), both(&out))
 }
 
-impl World {
-    fn new(template: &str) -> World {
-        let dir = tempfile::Builder::new().prefix("cce-tty-").tempdir_in("/var/tmp").unwrap();
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(dir.path().join("t.pkr.hcl"), template).unwrap();
-        World { dir }
-    }
-
-    fn xdg(&self) -> PathBuf {
-        self.dir.path().join("xdg")
-    }
-
-    fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new(program);
-        c.current_dir(self.dir.path())
-            .env("CCE_LOCALCLOUD_STATE", self.dir.path().join("localcloud"))
-            .env("XDG_STATE_HOME", self.xdg())
-            .env("TERM", "dumb")
-            .env_remove("HW_ACCESS_KEY")
-            .env_remove("HW_SECRET_KEY")
-            .env_remove("PACKER_LOG");
-        c
-    }
-
-    /// Runs `build ARGS` on a pseudo-terminal, typing `input`; returns (exit code, screen).
-    fn build_on_terminal(&self, args: &str, input: &str) -> (Option<i32>, String) {
-        let line = format!("{BIN} build {args} t.pkr.hcl");
-        let mut child = self
-            .cmd("script")
-            .args(["-qefc", &line, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            let mut stdin = child.stdin.take().unwrap();
-            stdin.write_all(input.as_bytes()).unwrap();
-            // Closing stdin would end the session before the build reads: `script` keeps the
-            // terminal open until the command exits.
-            std::mem::forget(stdin);
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        )
-    }
-
-    fn journals(&self) -> Vec<PathBuf> {
-        let dir = self.xdg().join("cce-image-builder/builds");
-        std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
-    }
+/// The id of the world's one build.
+fn build_id(w: &LocalWorld) -> String {
+    let journals = w.journals();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+    journals[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
-const GOOD: &str = r#"
-source "huaweicloud-ecs" "t" {
+/// A build on the local cloud whose provisioner runs `command`.
+fn template(command: &str) -> String {
+    format!(
+        r#"
+source "huaweicloud-ecs" "t" {{
   ssh_username = "root"
   image_name   = "cce-ib-tty"
   associate_public_ip_address = false
-}
-build {
+}}
+build {{
   sources = ["source.huaweicloud-ecs.t"]
-  provisioner "shell" {
-    inline = ["true"]
-  }
+  provisioner "shell" {{
+    inline = ["{command}"]
+  }}
+}}
+"#
+    )
 }
-"#;
-
-const FAILING: &str = r#"
-source "huaweicloud-ecs" "t" {
-  ssh_username = "root"
-  image_name   = "cce-ib-tty"
-  associate_public_ip_address = false
-}
-build {
-  sources = ["source.huaweicloud-ecs.t"]
-  provisioner "shell" {
-    inline = ["exit 7"]
-  }
-}
-"#;
 
 #[test]
 fn debug_pauses_after_each_step_until_enter() {
     if !prerequisites() {
         return;
     }
-    let w = World::new(GOOD);
-    let (code, screen) = w.build_on_terminal("-debug", &"\n".repeat(40));
+    let w = LocalWorld::new("cce-tty-", &template("true"));
+    let (code, screen) = build_on_terminal(&w, "-debug", &"\n".repeat(40));
     assert_eq!(code, Some(0), "{screen}");
     let pauses = screen.matches("Press enter to continue").count();
     assert!(pauses >= 5, "{pauses} pauses:\n{screen}");
@@ -135,21 +95,28 @@ fn ask_abort_leaves_the_journal_and_cleanup_removes_the_rest() {
     if !prerequisites() {
         return;
     }
-    let w = World::new(FAILING);
-    let (code, screen) = w.build_on_terminal("-on-error=ask", "r\na\n");
+    let w = LocalWorld::new("cce-tty-", &template("exit 7"));
+    let (code, screen) = build_on_terminal(&w, "-on-error=ask", "r\na\n");
     assert_eq!(code, Some(1), "{screen}");
-    assert!(screen.contains("[c] Clean up and exit, [a] abort without cleanup"), "{screen}");
-    assert!(screen.contains("retry is not offered"), "the answer r is explained: {screen}");
-    let journals = w.journals();
-    assert_eq!(journals.len(), 1, "{screen}");
-    let id = journals[0].file_name().unwrap().to_string_lossy().into_owned();
-    let journal = std::fs::read_to_string(journals[0].join("journal.jsonl")).unwrap();
+    assert!(
+        screen.contains("[c] Clean up and exit, [a] abort without cleanup"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("retry is not offered"),
+        "the answer r is explained: {screen}"
+    );
+    let id = build_id(&w);
+    let journal = common::read(w.journals()[0].join("journal.jsonl"));
     // The server was created and is still open in the journal.
     assert!(journal.contains("\"kind\":\"server\""), "{journal}");
-    let out = w.cmd(BIN).args(["cleanup", &id]).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = w.command(&["cleanup", &id]).output().unwrap();
+    let text = both(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("deleted"), "cleanup removed what abort left: {text}");
+    assert!(
+        text.contains("deleted"),
+        "cleanup removed what abort left: {text}"
+    );
 }
 
 #[test]
@@ -157,15 +124,17 @@ fn ask_cleanup_removes_everything() {
     if !prerequisites() {
         return;
     }
-    let w = World::new(FAILING);
-    let (code, screen) = w.build_on_terminal("-on-error=ask", "c\n");
+    let w = LocalWorld::new("cce-tty-", &template("exit 7"));
+    let (code, screen) = build_on_terminal(&w, "-on-error=ask", "c\n");
     assert_eq!(code, Some(1), "{screen}");
     assert!(screen.contains("[c] Clean up and exit"), "{screen}");
-    let id = w.journals()[0].file_name().unwrap().to_string_lossy().into_owned();
+    let id = build_id(&w);
     // Nothing is left for cleanup: the journal is closed.
-    let out = w.cmd(BIN).args(["cleanup", &id, "--dry-run"]).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = w.command(&["cleanup", &id, "--dry-run"]).output().unwrap();
+    let text = both(&out);
     assert!(out.status.success(), "{text}");
-    assert!(!text.contains("would delete") && !text.contains("deleted server"), "{text}");
+    assert!(
+        !text.contains("would delete") && !text.contains("deleted server"),
+        "{text}"
+    );
 }
-

@@ -3,8 +3,9 @@
 //! embedded local cloud from its state, or reaching a running one as the "real" cloud through
 //! `CCE_ENDPOINTS_FILE`) and removes them; checked by listing afterwards.
 
+mod common;
+
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -17,6 +18,7 @@ use cce_engine::ledger::{
     self, BuildHeader, CloudKind, CloudTarget, FinishStatus, Journal, Ledger, ResourceKind, Tags,
 };
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle};
+use common::{local_client, sandboxes_ok, searchable_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
 
@@ -36,6 +38,15 @@ async fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
         .await
         .expect("the binary finishes within 5 minutes")
         .expect("the binary runs")
+}
+
+/// Runs the binary like [`cli`] and asserts its exit code (showing what it printed when it
+/// differs): its stdout and stderr.
+async fn cli_code(args: &[&str], env: &[(&str, &str)], code: i32) -> (String, String) {
+    let o = cli(args, env).await;
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(code), "{out}\n{err}");
+    (out, err)
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -59,9 +70,15 @@ fn header(kind: CloudKind, state: Option<&Path>) -> BuildHeader {
     }
 }
 
-fn client(handle: &LocalCloudHandle) -> Client {
-    let file = EndpointsFile::parse(&handle.ready_line(), "ready line").unwrap();
-    Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap()).unwrap()
+/// A key pair made through `ledger`'s journal, named like the build's: its name.
+async fn journaled_keypair(c: &Client, ledger: &Ledger) -> String {
+    let name = ledger::resource_name(ledger.build_id(), &ResourceKind::Keypair);
+    let i = ledger
+        .intent(ResourceKind::Keypair, &name, Tags::new())
+        .unwrap();
+    Cloud::create_keypair(c, &name, None).await.unwrap();
+    ledger.created(i, &name).unwrap();
+    name
 }
 
 /// What a build made, by id.
@@ -83,23 +100,18 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     let name = |k: ResourceKind| ledger::resource_name(&id, &k);
     let tags = ledger::build_tags(&id);
     let w = Waits::default();
+    // Every resource's intent is journaled under the build's name for its kind.
+    let intent =
+        |kind: ResourceKind, tags: Tags| ledger.intent(kind.clone(), &name(kind), tags).unwrap();
 
-    let kp = ledger
-        .intent(
-            ResourceKind::Keypair,
-            &name(ResourceKind::Keypair),
-            Tags::new(),
-        )
-        .unwrap();
+    let kp = intent(ResourceKind::Keypair, Tags::new());
     cloud
         .create_keypair(&name(ResourceKind::Keypair), None)
         .await
         .unwrap();
     ledger.created(kp, &name(ResourceKind::Keypair)).unwrap();
 
-    let i = ledger
-        .intent(ResourceKind::Vpc, &name(ResourceKind::Vpc), Tags::new())
-        .unwrap();
+    let i = intent(ResourceKind::Vpc, Tags::new());
     let vpc = VpcCreate {
         name: name(ResourceKind::Vpc),
         cidr: "10.20.0.0/16".into(),
@@ -108,13 +120,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     let vpc = cloud.create_vpc(&vpc, &w.network).await.unwrap().id;
     ledger.created(i, &vpc).unwrap();
 
-    ledger
-        .intent(
-            ResourceKind::Subnet,
-            &name(ResourceKind::Subnet),
-            Tags::new(),
-        )
-        .unwrap();
+    intent(ResourceKind::Subnet, Tags::new());
     let subnet = SubnetCreate {
         name: name(ResourceKind::Subnet),
         cidr: "10.20.1.0/24".into(),
@@ -124,9 +130,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     };
     let subnet = cloud.create_subnet(&subnet, &w.network).await.unwrap().id;
 
-    ledger
-        .intent(ResourceKind::Eip, &name(ResourceKind::Eip), Tags::new())
-        .unwrap();
+    intent(ResourceKind::Eip, Tags::new());
     let eip = cloud
         .create_eip(&EipCreate::new(&name(ResourceKind::Eip), 5), &w.eip)
         .await
@@ -139,13 +143,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
         ..Default::default()
     };
     let gold = cloud.list_images(&gold).await.unwrap()[0].id.clone();
-    let i = ledger
-        .intent(
-            ResourceKind::Server,
-            &name(ResourceKind::Server),
-            tags.clone(),
-        )
-        .unwrap();
+    let i = intent(ResourceKind::Server, tags.clone());
     let body = ServerCreate {
         name: name(ResourceKind::Server),
         image_ref: gold,
@@ -167,13 +165,7 @@ async fn crashed_build(cloud: &dyn Cloud, ledger: &Ledger) -> Made {
     ledger.created(i, &server).unwrap();
     cloud.stop_server(&server, &w.server).await.unwrap();
 
-    ledger
-        .intent(
-            ResourceKind::Image,
-            &name(ResourceKind::Image),
-            tags.clone(),
-        )
-        .unwrap();
+    intent(ResourceKind::Image, tags.clone());
     let req = ImageCreate {
         name: name(ResourceKind::Image),
         instance_id: server.clone(),
@@ -217,61 +209,33 @@ async fn assert_gone(c: &Client, made: &Made, image_kept: bool) {
         .collect();
     assert!(!keypairs.contains(&made.keypair), "key pair left");
     assert!(!keypairs.contains(&made.stray), "stray key pair left");
-    assert!(
-        c.list_eips()
-            .await
-            .unwrap()
-            .iter()
-            .all(|e| e.id != made.eip),
-        "eip left"
-    );
-    assert!(
+    let mut network: Vec<String> = c
+        .list_eips()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    network.extend(
         c.list_subnets(None)
             .await
             .unwrap()
-            .iter()
-            .all(|s| s.id != made.subnet),
-        "subnet left"
+            .into_iter()
+            .map(|s| s.id),
     );
-    assert!(
-        c.list_vpcs()
-            .await
-            .unwrap()
-            .iter()
-            .all(|v| v.id != made.vpc),
-        "vpc left"
-    );
+    network.extend(c.list_vpcs().await.unwrap().into_iter().map(|v| v.id));
+    for (what, id) in [
+        ("eip", &made.eip),
+        ("subnet", &made.subnet),
+        ("vpc", &made.vpc),
+    ] {
+        assert!(!network.contains(id), "{what} left");
+    }
     assert_eq!(
         cloud.show_image(&made.image).await.unwrap().is_some(),
         image_kept,
         "image"
     );
-}
-
-/// A directory others can search (sandbox users must reach the local cloud's disks).
-fn searchable_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("cce-cleanup-test-")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
-/// False (after saying why) when sandboxes cannot run here; a failure under `CI=true`.
-fn sandboxes_supported() -> bool {
-    match cce_sandbox::host_supports_sandboxes() {
-        Ok(()) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "the embedded local cloud needs sandboxes, which this host cannot run: {e} (CI=true makes this a failure)"
-            )
-        }
-        Err(e) => {
-            eprintln!("skipping: the embedded local cloud needs sandboxes: {e}");
-            false
-        }
-    }
 }
 
 fn journal(state_home: &Path, id: &str) -> Journal {
@@ -281,15 +245,15 @@ fn journal(state_home: &Path, id: &str) -> Journal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_restarts_the_local_cloud_from_its_state_and_removes_everything() {
-    if !sandboxes_supported() {
+    if !sandboxes_ok() {
         return;
     }
-    let dir = searchable_dir();
+    let dir = searchable_dir("cce-cleanup-test-");
     let state = dir.path().join("localcloud");
     let home = dir.path().join("xdg");
     let root = home.join("cce-image-builder");
     let handle = LocalCloud::start(Config::new(&state)).await.unwrap();
-    let c = client(&handle);
+    let c = local_client(&handle);
     let id = ledger::new_build_id();
     let ledger = Ledger::create(&root, &id, header(CloudKind::Local, Some(&state))).unwrap();
     let made = crashed_build(&c, &ledger).await;
@@ -300,9 +264,7 @@ async fn cleanup_restarts_the_local_cloud_from_its_state_and_removes_everything(
     let env = [("XDG_STATE_HOME", home.to_str().unwrap())];
     // A dry run names what would go and changes nothing.
     let before = journal(&home, &id);
-    let o = cli(&["cleanup", &id, "--dry-run"], &env).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id, "--dry-run"], &env, 0).await;
     let server = ledger::resource_name(&id, &ResourceKind::Server);
     assert!(
         out.contains(&format!(
@@ -318,9 +280,7 @@ async fn cleanup_restarts_the_local_cloud_from_its_state_and_removes_everything(
     assert!(out.contains("dry run: 7 resource(s)"), "{out}");
     assert_eq!(journal(&home, &id), before, "a dry run writes nothing");
 
-    let o = cli(&["cleanup", &id], &env).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id], &env, 0).await;
     for what in [
         format!(
             "deleted server {} (id {})",
@@ -346,13 +306,11 @@ async fn cleanup_restarts_the_local_cloud_from_its_state_and_removes_everything(
 
     // Checked against the cloud itself, started again from the same state.
     let handle = LocalCloud::start(Config::new(&state)).await.unwrap();
-    assert_gone(&client(&handle), &made, false).await;
+    assert_gone(&local_client(&handle), &made, false).await;
     handle.shutdown().await;
 
     // A second run finds nothing left.
-    let o = cli(&["cleanup", &id, "--json"], &env).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id, "--json"], &env, 0).await;
     let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -388,6 +346,26 @@ async fn real_stand_in() -> RealStandIn {
 }
 
 impl RealStandIn {
+    /// A client of this cloud, and a build that made one resource of each kind and crashed:
+    /// its journal (still open), id and what it made.
+    async fn crashed_build(&self) -> (Client, Ledger, String, Made) {
+        let c = local_client(&self.handle);
+        let ledger = self.ledger();
+        let id = ledger.build_id().to_owned();
+        let made = crashed_build(&c, &ledger).await;
+        (c, ledger, id, made)
+    }
+
+    /// The journal of a new build on this cloud.
+    fn ledger(&self) -> Ledger {
+        Ledger::create(
+            &self.root,
+            &ledger::new_build_id(),
+            header(CloudKind::Real, None),
+        )
+        .unwrap()
+    }
+
     fn env(&self) -> Vec<(&str, &str)> {
         vec![
             ("XDG_STATE_HOME", self.home.to_str().unwrap()),
@@ -399,25 +377,15 @@ impl RealStandIn {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_builds() {
     let s = real_stand_in().await;
-    let c = client(&s.handle);
-    let first = Ledger::create(
-        &s.root,
-        &ledger::new_build_id(),
-        header(CloudKind::Real, None),
-    )
-    .unwrap();
+    let c = local_client(&s.handle);
+    let first = s.ledger();
     let first_id = first.build_id().to_owned();
     let made_first = crashed_build(&c, &first).await;
     drop(first);
     // A build that failed and was left with resources, and one that finished clean.
     let second_id = ledger::new_build_id();
     let second = Ledger::create(&s.root, &second_id, header(CloudKind::Real, None)).unwrap();
-    let kp = ledger::resource_name(&second_id, &ResourceKind::Keypair);
-    let i = second
-        .intent(ResourceKind::Keypair, &kp, Tags::new())
-        .unwrap();
-    Cloud::create_keypair(&c, &kp, None).await.unwrap();
-    second.created(i, &kp).unwrap();
+    let kp = journaled_keypair(&c, &second).await;
     second.finished(FinishStatus::Failed, vec![]).unwrap();
     drop(second);
     let done_id = ledger::new_build_id();
@@ -427,16 +395,9 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
     // A running build: its ledger is held open by this process.
     let running_id = ledger::new_build_id();
     let running = Ledger::create(&s.root, &running_id, header(CloudKind::Real, None)).unwrap();
-    let rkp = ledger::resource_name(&running_id, &ResourceKind::Keypair);
-    let i = running
-        .intent(ResourceKind::Keypair, &rkp, Tags::new())
-        .unwrap();
-    Cloud::create_keypair(&c, &rkp, None).await.unwrap();
-    running.created(i, &rkp).unwrap();
+    let rkp = journaled_keypair(&c, &running).await;
 
-    let o = cli(&["builds"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["builds"], &s.env(), 0).await;
     let status_of = |id: &str| {
         out.lines()
             .find(|l| l.starts_with(id))
@@ -484,9 +445,7 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
     );
 
     // The running build is refused by name.
-    let o = cli(&["cleanup", &running_id], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let (_, err) = cli_code(&["cleanup", &running_id], &s.env(), 1).await;
     assert!(
         err.contains(&format!(
             "build {running_id} is still running (pid {}); stop it first",
@@ -495,9 +454,7 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
         "{err}"
     );
 
-    let o = cli(&["cleanup", "--all"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", "--all"], &s.env(), 0).await;
     assert!(
         out.contains(&format!("{first_id}: clean")) && out.contains(&format!("{second_id}: clean")),
         "{out}"
@@ -523,9 +480,7 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
 
     // Nothing left to do now that the running build is the only one with resources... and it
     // stopped: --all takes it too.
-    let o = cli(&["cleanup", "--all", "--json"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", "--all", "--json"], &s.env(), 0).await;
     assert!(out.contains(&format!(r#"{{"build":"{running_id}","action":"deleted","kind":"keypair","name":"{rkp}","id":"{rkp}","source":"journal"}}"#)), "{out}");
     s.handle.shutdown().await;
 }
@@ -533,19 +488,9 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_images_keeps_the_unfinished_image_and_says_so() {
     let s = real_stand_in().await;
-    let c = client(&s.handle);
-    let ledger = Ledger::create(
-        &s.root,
-        &ledger::new_build_id(),
-        header(CloudKind::Real, None),
-    )
-    .unwrap();
-    let id = ledger.build_id().to_owned();
-    let made = crashed_build(&c, &ledger).await;
+    let (c, ledger, id, made) = s.crashed_build().await;
     drop(ledger);
-    let o = cli(&["cleanup", &id, "--keep-images"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id, "--keep-images"], &s.env(), 0).await;
     assert!(
         out.contains(&format!(
             "kept image {} (id {}): kept by --keep-images",
@@ -565,30 +510,18 @@ async fn keep_images_keeps_the_unfinished_image_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_succeeded_builds_image_stays_even_if_never_marked_kept() {
     let s = real_stand_in().await;
-    let c = client(&s.handle);
-    let ledger = Ledger::create(
-        &s.root,
-        &ledger::new_build_id(),
-        header(CloudKind::Real, None),
-    )
-    .unwrap();
-    let id = ledger.build_id().to_owned();
-    let made = crashed_build(&c, &ledger).await;
+    let (c, ledger, id, made) = s.crashed_build().await;
     ledger
         .finished(FinishStatus::Succeeded, vec![made.image.clone()])
         .unwrap();
     drop(ledger);
-    let o = cli(&["cleanup", &id, "--dry-run"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id, "--dry-run"], &s.env(), 0).await;
     assert!(
         out.contains("would keep image")
             && out.contains("the build succeeded; the image is its result"),
         "{out}"
     );
-    let o = cli(&["cleanup", &id], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id], &s.env(), 0).await;
     assert!(
         out.contains(&format!(
             "kept image {}",
@@ -607,9 +540,7 @@ async fn cleanup_explains_what_is_missing() {
     let root = home.join("cce-image-builder");
     let env = [("XDG_STATE_HOME", home.to_str().unwrap())];
 
-    let o = cli(&["cleanup", "20260101T000000Z-nosuch"], &env).await;
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = cli_code(&["cleanup", "20260101T000000Z-nosuch"], &env, 1).await;
     assert!(
         err.contains("no build 20260101T000000Z-nosuch under") && err.contains("builds` lists"),
         "{err}"
@@ -637,9 +568,7 @@ async fn cleanup_explains_what_is_missing() {
     )
     .unwrap();
     drop(l);
-    let o = cli(&["cleanup", &id], &env).await;
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = cli_code(&["cleanup", &id], &env, 1).await;
     assert!(err.contains("set HW_ACCESS_KEY and HW_SECRET_KEY"), "{err}");
 
     // A local-cloud build whose state is gone.
@@ -647,9 +576,7 @@ async fn cleanup_explains_what_is_missing() {
     let gone = dir.path().join("no-such-state");
     let l = Ledger::create(&root, &id, header(CloudKind::Local, Some(&gone))).unwrap();
     drop(l);
-    let o = cli(&["cleanup", &id], &env).await;
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = cli_code(&["cleanup", &id], &env, 1).await;
     assert!(
         err.contains("is gone, and with it the build's resources"),
         "{err}"
@@ -667,9 +594,7 @@ async fn cleanup_explains_what_is_missing() {
     drop(Ledger::create(&root, &crashed, header(CloudKind::Local, Some(&state))).unwrap());
     let busy = ledger::new_build_id();
     let live = Ledger::create(&root, &busy, header(CloudKind::Local, Some(&state))).unwrap();
-    let o = cli(&["cleanup", &crashed], &env).await;
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = cli_code(&["cleanup", &crashed], &env, 1).await;
     assert!(
         err.contains(&format!("build {busy} is running on the same local cloud")),
         "{err}"
@@ -688,9 +613,7 @@ async fn cleanup_explains_what_is_missing() {
         },
     )
     .unwrap();
-    let o = cli(&["cleanup", &id], &env).await;
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1));
+    let (_, err) = cli_code(&["cleanup", &id], &env, 1).await;
     assert!(
         err.contains(&format!(
             "build {id} is being cleaned up by another process (its build, pid {dead_pid}, is gone)"
@@ -710,21 +633,14 @@ async fn cleanup_explains_what_is_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resource_that_cannot_be_removed_fails_the_run_with_what_to_do() {
     let s = real_stand_in().await;
-    let ledger = Ledger::create(
-        &s.root,
-        &ledger::new_build_id(),
-        header(CloudKind::Real, None),
-    )
-    .unwrap();
+    let ledger = s.ledger();
     let id = ledger.build_id().to_owned();
     let i = ledger
         .intent(ResourceKind::Volume, "cce-ib-x-vol", Tags::new())
         .unwrap();
     ledger.created(i, "vol-1").unwrap();
     drop(ledger);
-    let o = cli(&["cleanup", &id], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", &id], &s.env(), 1).await;
     assert!(
         out.contains("failed volume cce-ib-x-vol (id vol-1)") && out.contains("remove it by hand"),
         "{out}"
@@ -836,7 +752,7 @@ async fn a_build_killed_with_sigkill_is_cleaned_up() {
         text(&o)
     );
     assert!(
-        Cloud::show_server(&client(&s.handle), &made.server)
+        Cloud::show_server(&local_client(&s.handle), &made.server)
             .await
             .unwrap()
             .is_some()
@@ -852,10 +768,8 @@ async fn a_build_killed_with_sigkill_is_cleaned_up() {
         (Some("crashed"), Some(6))
     );
 
-    let o = cli(&["cleanup", "--all"], &s.env()).await;
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (out, _) = cli_code(&["cleanup", "--all"], &s.env(), 0).await;
     assert!(out.contains(&format!("{id}: clean")), "{out}");
-    assert_gone(&client(&s.handle), &made, false).await;
+    assert_gone(&local_client(&s.handle), &made, false).await;
     s.handle.shutdown().await;
 }

@@ -1,16 +1,8 @@
 //! `inspect` through the real binary: values with where they came from, masking, builds in order.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    c.env_clear().current_dir(dir).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the binary runs")
-}
+use common::{run_clean as run, text};
 
 const TPL: &str = r#"variable "region" {
   default = "ru-moscow-1"
@@ -47,15 +39,38 @@ fn setup() -> tempfile::TempDir {
     d
 }
 
+/// `ARGS` in `dir` with `env`: it succeeds; its stdout.
+fn inspect_ok(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let o = run(dir, args, env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// `inspect --json turbo-node.pkr.hcl` in `dir` with `env`: it succeeds and shows neither key.
+fn inspect_json(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, serde_json::Value) {
+    let out = inspect_ok(dir, &["inspect", "--json", "turbo-node.pkr.hcl"], env);
+    assert!(
+        !out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"),
+        "{out}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    (out, v)
+}
+
 #[test]
 fn text_shows_values_sources_and_steps_in_order() {
     let d = setup();
-    let o = run(d.path(), &["inspect", "-var", "region=kz-1", "."], &[("PKR_VAR_secret_key", "TOPSECRET")]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = inspect_ok(
+        d.path(),
+        &["inspect", "-var", "region=kz-1", "."],
+        &[("PKR_VAR_secret_key", "TOPSECRET")],
+    );
     assert!(out.starts_with("Packer Inspect: HCL2 mode\n"), "{out}");
     assert!(out.contains("var.region: \"kz-1\" [-var]"), "{out}");
-    assert!(out.contains("var.secret_key: \"<sensitive>\" [environment PKR_VAR_secret_key]"), "{out}");
+    assert!(
+        out.contains("var.secret_key: \"<sensitive>\" [environment PKR_VAR_secret_key]"),
+        "{out}"
+    );
     assert!(!out.contains("TOPSECRET"), "{out}");
     assert!(out.contains("local.image: \"cce-kz-1\""), "{out}");
     // A local built from a secret is masked too.
@@ -71,9 +86,12 @@ fn text_shows_values_sources_and_steps_in_order() {
 #[test]
 fn json_form() {
     let d = setup();
-    let o = run(d.path(), &["inspect", "--json", "."], &[("PKR_VAR_secret_key", "TOPSECRET")]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&inspect_ok(
+        d.path(),
+        &["inspect", "--json", "."],
+        &[("PKR_VAR_secret_key", "TOPSECRET")],
+    ))
+    .unwrap();
     assert_eq!(v["variables"][0]["value"], "ru-moscow-1");
     assert_eq!(v["variables"][0]["source"], "default");
     assert_eq!(v["variables"][1]["value"], "<sensitive>");
@@ -92,29 +110,45 @@ fn json_carries_the_typed_plan_when_the_template_is_valid() {
         "ssh_username      = \"root\"\n  image_name        = \"cce-node\"\n  source_image      = \"img-1\"",
     );
     std::fs::write(d.path().join("turbo-node.pkr.hcl"), &valid).unwrap();
-    let env = [("REGION_NAME", "ru-moscow-1"), ("IAM_ACCESS_KEY", "AKEXAMPLE"), ("IAM_SECRET_KEY", "SKEXAMPLE")];
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(!out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let env = [
+        ("REGION_NAME", "ru-moscow-1"),
+        ("IAM_ACCESS_KEY", "AKEXAMPLE"),
+        ("IAM_SECRET_KEY", "SKEXAMPLE"),
+    ];
+    let (out, v) = inspect_json(d.path(), &env);
     let plan = &v["plan"];
-    assert_eq!(plan["packer"]["required_plugins"][0]["version"], "= 0.4.0", "{out}");
+    assert_eq!(
+        plan["packer"]["required_plugins"][0]["version"], "= 0.4.0",
+        "{out}"
+    );
     let ecs = &plan["builds"][0]["sources"][0]["config"]["huaweicloud-ecs"];
     assert_eq!(ecs["access_key"], "<sensitive>", "{out}");
     assert_eq!(ecs["secret_key"], "<sensitive>", "{out}");
     assert_eq!(ecs["region"], "ru-moscow-1", "{out}");
     assert_eq!(ecs["flavor"], "s7n.large.2", "{out}");
     let provisioners = &plan["builds"][0]["provisioners"];
-    assert_eq!(provisioners[1]["kind"]["scripts"]["known"][1], "user-scripts/step2.sh", "{out}");
+    assert_eq!(
+        provisioners[1]["kind"]["scripts"]["known"][1], "user-scripts/step2.sh",
+        "{out}"
+    );
     // A secret inside a provisioner's command is masked as well.
-    assert_eq!(provisioners[2]["kind"]["inline"]["known"][0], "<sensitive>", "{out}");
+    assert_eq!(
+        provisioners[2]["kind"]["inline"]["known"][0], "<sensitive>",
+        "{out}"
+    );
 
     // A template with errors still inspects, without a plan.
-    std::fs::write(d.path().join("turbo-node.pkr.hcl"), valid.replace("  image_name        = \"cce-node\"\n", "")).unwrap();
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    std::fs::write(
+        d.path().join("turbo-node.pkr.hcl"),
+        valid.replace("  image_name        = \"cce-node\"\n", ""),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&inspect_ok(
+        d.path(),
+        &["inspect", "--json", "turbo-node.pkr.hcl"],
+        &env,
+    ))
+    .unwrap();
     assert!(v.get("plan").is_none(), "{v}");
     assert_eq!(v["builds"][0]["provisioners"][0]["type"], "file");
 }
@@ -122,10 +156,11 @@ fn json_carries_the_typed_plan_when_the_template_is_valid() {
 #[test]
 fn unset_variables_show_as_unknown_like_packer() {
     let d = setup();
-    let o = run(d.path(), &["inspect", "."], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("var.secret_key: \"<sensitive>\" [unset]"), "{out}");
+    let out = inspect_ok(d.path(), &["inspect", "."], &[]);
+    assert!(
+        out.contains("var.secret_key: \"<sensitive>\" [unset]"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -133,7 +168,9 @@ fn load_errors_exit_1() {
     let d = setup();
     let o = run(d.path(), &["inspect", "-var", "nope=1", "."], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("undeclared variable \"nope\" given with -var"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("undeclared variable \"nope\" given with -var")
+    );
 }
 
 /// The shape of the kit's turbo-node.pkr.hcl: credentials and ids come from the environment
@@ -204,21 +241,35 @@ fn turbo_node_values_come_from_the_environment() {
         ("IAM_SECRET_KEY", "SKEXAMPLE"),
         ("PKR_VAR_ecs_az", "ru-moscow-1b"),
     ];
-    let o = run(d.path(), &["inspect", "--json", "turbo-node.pkr.hcl"], &env);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(!out.contains("AKEXAMPLE") && !out.contains("SKEXAMPLE"), "{out}");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let by_name = |n: &str| v["variables"].as_array().unwrap().iter().find(|x| x["name"] == n).unwrap().clone();
+    let (_, v) = inspect_json(d.path(), &env);
+    let by_name = |n: &str| {
+        v["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(by_name("region")["value"], "ru-moscow-1");
     assert_eq!(by_name("access_key")["value"], "<sensitive>");
     assert_eq!(by_name("ecs_az")["value"], "ru-moscow-1b");
     assert_eq!(by_name("ecs_az")["source"], "environment PKR_VAR_ecs_az");
     assert_eq!(by_name("ecs_flavor")["source"], "default");
-    let provs: Vec<&str> = v["builds"][0]["provisioners"].as_array().unwrap().iter().map(|p| p["type"].as_str().unwrap()).collect();
+    let provs: Vec<&str> = v["builds"][0]["provisioners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
     assert_eq!(provs, ["file", "shell", "shell"]);
 
     let o = run(d.path(), &["init", "turbo-node.pkr.hcl"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("satisfies \"= 0.4.0\""));
 }

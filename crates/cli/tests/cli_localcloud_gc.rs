@@ -6,6 +6,8 @@
 //! starts again with its data disk's content. Needs root, sshd-capable sandboxes and `losetup`;
 //! under `CI=true` a missing prerequisite fails the test.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,23 +17,21 @@ use std::time::{Duration, Instant};
 use cce_cloud::models::{ImageQuery, NicSpec, RootVolume, ServerCreate};
 use cce_cloud::{Client, ClientConfig, Cloud, EndpointsFile, Findable, WaitPolicy};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
+use common::BIN;
 
+/// Sandboxes, the OpenSSH client and `losetup`.
 fn prerequisites() -> bool {
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => Some("the OpenSSH client `ssh` is not installed".to_string()),
-        Ok(()) if Command::new("losetup").arg("--version").output().is_err() => Some("`losetup` is not installed".to_string()),
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("CI=true and local-cloud sandboxes cannot run: {m}"),
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
+    if !common::sandboxes_ok() {
+        return false;
     }
+    let mut missing = Vec::new();
+    if Command::new("ssh").arg("-V").output().is_err() {
+        missing.push("the OpenSSH client `ssh`");
+    }
+    if Command::new("losetup").arg("--version").output().is_err() {
+        missing.push("`losetup`");
+    }
+    common::require(&missing)
 }
 
 /// A `localcloud serve` child; dropped (a failed test), it is stopped with SIGTERM, then killed.

@@ -1,27 +1,15 @@
 //! `preflight` and `base-images` through the real binary against a local cloud reached with
-//! `CCE_ENDPOINTS_FILE`: exit codes, the report's lines and fields, JSON output, the local-cloud
-//! skip, and the error naming missing credentials.
+//! `CCE_ENDPOINTS_FILE`: exit codes, the report's lines and fields, JSON output, the error
+//! naming missing credentials; and a source without keys checked on the embedded local cloud
+//! (sandboxes, so root), which the checks leave as they found it.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
 
 use cce_cloud::models::ImageQuery;
-use cce_cloud::{Client, ClientConfig, EndpointsFile};
 use cce_localcloud::{Config, LocalCloud, LocalCloudHandle};
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    c.env_clear().current_dir(dir).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{run_clean as run, text};
 
 const TEMPLATE: &str = r#"variable "image" { type = string }
 variable "vpc" { type = string }
@@ -73,10 +61,7 @@ impl Cloud {
         let endpoints = dir.path().join("endpoints.json");
         std::fs::write(&endpoints, handle.ready_line()).unwrap();
         std::fs::write(dir.path().join("t.pkr.hcl"), TEMPLATE).unwrap();
-        let file = EndpointsFile::parse(&handle.ready_line(), "ready line").unwrap();
-        let client =
-            Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).unwrap())
-                .unwrap();
+        let client = common::local_client(&handle);
         let (vars, plain_image) = rt.block_on(async {
             let subnet = client.list_subnets(None).await.unwrap().remove(0);
             let sg = client
@@ -210,7 +195,7 @@ fn preflight_passes_a_good_source_and_fails_naming_the_field() {
 }
 
 #[test]
-fn preflight_reports_bad_credentials_and_skips_the_embedded_cloud() {
+fn preflight_reports_bad_credentials() {
     let cloud = Cloud::start();
     // Keys the cloud does not know: one failed credentials check.
     let mut file: serde_json::Value =
@@ -264,14 +249,8 @@ fn preflight_reports_bad_credentials_and_skips_the_embedded_cloud() {
         "{out}"
     );
 
-    // No keys and no endpoints file: the embedded local cloud, which needs no pre-flight.
-    let o = cloud.preflight(&[], &[]);
-    let out = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
-    assert!(
-        out.contains("==> huaweicloud-ecs.node: skipped: access_key and secret_key are empty"),
-        "{out}"
-    );
+    // No keys and no endpoints file checks the embedded local cloud: see
+    // `a_source_without_keys_is_checked_on_the_embedded_local_cloud`.
 
     // An invalid template stops before any check.
     let o = run(cloud.dir.path(), &["preflight", "t.pkr.hcl"], &cloud.env());
@@ -375,4 +354,98 @@ fn preflight_plan_shows_what_a_build_would_create() {
     let o = cloud.preflight(&["--json"], &cloud.env());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["sources"][0].get("plan").is_none());
+}
+
+/// Two sources without keys: one the local cloud fills in, one naming a flavor and an image
+/// it does not have.
+const LOCAL_TEMPLATE: &str = r#"
+source "huaweicloud-ecs" "node" {
+  image_name   = "cce-preflight-local"
+  ssh_username = "root"
+}
+source "huaweicloud-ecs" "bad" {
+  image_name        = "cce-preflight-bad"
+  flavor            = "no.such.flavor"
+  source_image_name = "No Such Image"
+  ssh_username      = "root"
+}
+build {
+  sources = ["source.huaweicloud-ecs.node", "source.huaweicloud-ecs.bad"]
+}
+"#;
+
+#[test]
+fn a_source_without_keys_is_checked_on_the_embedded_local_cloud() {
+    if !common::sandboxes_ok() {
+        return;
+    }
+    let dir = common::searchable_dir("cce-preflight-local-");
+    std::fs::write(dir.path().join("t.pkr.hcl"), LOCAL_TEMPLATE).unwrap();
+    let state = dir.path().join("localcloud");
+    let xdg = dir.path().join("xdg");
+    let path = std::env::var("PATH").unwrap_or_default();
+    let env = [
+        ("CCE_LOCALCLOUD_STATE", state.to_str().unwrap()),
+        ("XDG_STATE_HOME", xdg.to_str().unwrap()),
+        ("PATH", path.as_str()),
+    ];
+    let before = common::inventory(&state);
+    assert!(
+        before.iter().any(|l| l.starts_with("vpc ")),
+        "the local cloud starts with its default network: {before:?}"
+    );
+
+    let o = run(dir.path(), &["preflight", "."], &env);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", text(&o.stderr));
+    assert!(
+        out.starts_with("==> Checking the embedded local cloud (no credentials set)"),
+        "the local cloud is named first:\n{out}"
+    );
+    let (node, bad) = out
+        .split_once("==> huaweicloud-ecs.bad: pre-flight checks\n")
+        .unwrap_or_else(|| panic!("no report of the bad source:\n{out}"));
+    assert!(
+        node.contains("==> huaweicloud-ecs.node: pre-flight checks\n[ok] credentials"),
+        "{out}"
+    );
+    assert!(!node.contains("[FAIL]"), "{out}");
+    assert!(
+        node.contains("[ok] flavor: not set: the local cloud's flavor ")
+            && node.contains("[ok] source image: not set: the local cloud's base image ")
+            && node.contains("(Debian 12 (local sandbox rootfs)) will be used"),
+        "{out}"
+    );
+    assert!(
+        bad.contains("[FAIL] flavor: no.such.flavor is not sold in the region\n       change flavor: use a flavor sold there: ")
+            && bad.contains("s7n.large.2"),
+        "{out}"
+    );
+    assert!(
+        bad.contains("[FAIL] source image: no image is named \"No Such Image\"\n       change source_image_name: "),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Pre-flight failed: 14 ok, 0 warning(s), 2 failed.\n"),
+        "{out}"
+    );
+    // The checks created nothing: no key pair, network, EIP, server or image.
+    assert_eq!(common::inventory(&state), before);
+
+    // JSON keeps stdout to the document and says where each source was checked.
+    let o = run(
+        dir.path(),
+        &["preflight", "--json", "-only", "huaweicloud-ecs.node", "."],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["sources"][0]["target"], "local-cloud", "{v:#}");
+    assert!(
+        text(&o.stderr).starts_with("==> Checking the embedded local cloud"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(common::inventory(&state), before);
 }

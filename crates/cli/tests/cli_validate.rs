@@ -1,20 +1,8 @@
 //! `validate` through the real binary: exit codes, Packer-like output and positioned errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cce-image-builder"));
-    c.env_clear().current_dir(dir).args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{run_clean as run, text};
 
 fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -29,7 +17,11 @@ const VARS_ONLY: &str = "variable \"region\" {\n  type = string\n}\nvariable \"s
 #[test]
 fn a_valid_template_without_blocks_is_valid() {
     let d = dir(&[("t.pkr.hcl", VARS_ONLY)]);
-    let o = run(d.path(), &["validate", "-var", "region=ru-moscow-1", "."], &[]);
+    let o = run(
+        d.path(),
+        &["validate", "-var", "region=ru-moscow-1", "."],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "The configuration is valid.\n");
     // The same value from the environment.
@@ -40,20 +32,30 @@ fn a_valid_template_without_blocks_is_valid() {
 #[test]
 fn errors_are_rendered_with_positions_and_exit_1() {
     let d = dir(&[("t.pkr.hcl", VARS_ONLY)]);
-    let o = run(d.path(), &["validate", "-var", "size=big", "t.pkr.hcl"], &[]);
+    let o = run(
+        d.path(),
+        &["validate", "-var", "size=big", "t.pkr.hcl"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     // Both problems of the run, not only the first.
     assert!(err.contains("error: unset variable \"region\""), "{err}");
     assert!(err.contains("--> t.pkr.hcl:1:1"), "{err}");
     assert!(err.contains("PKR_VAR_region"), "{err}");
-    assert!(err.contains("invalid value for variable \"size\" given with -var: a number is required"), "{err}");
+    assert!(
+        err.contains("invalid value for variable \"size\" given with -var: a number is required"),
+        "{err}"
+    );
     assert!(text(&o.stdout).is_empty());
 }
 
 #[test]
 fn undefined_reference_points_at_its_column() {
-    let d = dir(&[("t.pkr.hcl", "variable \"region\" { default = \"r\" }\nlocals {\n  name = \"cce-${var.regoin}\"\n}\n")]);
+    let d = dir(&[(
+        "t.pkr.hcl",
+        "variable \"region\" { default = \"r\" }\nlocals {\n  name = \"cce-${var.regoin}\"\n}\n",
+    )]);
     let o = run(d.path(), &["validate", "."], &[]);
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
@@ -63,14 +65,24 @@ fn undefined_reference_points_at_its_column() {
 
 #[test]
 fn syntax_only_checks_syntax_and_nothing_else() {
-    let d = dir(&[("t.pkr.hcl", "source \"null\" \"a\" {\n  x = var.undeclared\n}\n")]);
+    let d = dir(&[(
+        "t.pkr.hcl",
+        "source \"null\" \"a\" {\n  x = var.undeclared\n}\n",
+    )]);
     let o = run(d.path(), &["validate", "-syntax-only", "."], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert_eq!(text(&o.stdout), "Syntax-only check passed. Everything looks okay.\n");
+    assert_eq!(
+        text(&o.stdout),
+        "Syntax-only check passed. Everything looks okay.\n"
+    );
     let d = dir(&[("t.pkr.hcl", "source \"null\" \"a\" {\n  x = [1 2]\n}\n")]);
     let o = run(d.path(), &["validate", "-syntax-only", "."], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains(" --> t.pkr.hcl:2:10"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains(" --> t.pkr.hcl:2:10"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
@@ -82,29 +94,59 @@ fn bad_usage_exits_2() {
     let o = run(d.path(), &["validate"], &[]);
     assert_eq!(o.status.code(), Some(2));
     // As in Packer, -only and -except exclude each other.
-    let o = run(d.path(), &["validate", "-only", "a.b", "-except", "c.d", "."], &[]);
+    let o = run(
+        d.path(),
+        &["validate", "-only", "a.b", "-except", "c.d", "."],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("only one of -only or -except"));
 }
 
 #[test]
 fn undeclared_var_file_values_warn_unless_silenced() {
-    let d = dir(&[("t.pkr.hcl", VARS_ONLY), ("v.pkrvars.hcl", "region = \"r\"\nregio = \"x\"\n")]);
-    let o = run(d.path(), &["validate", "-var-file", "v.pkrvars.hcl", "."], &[]);
+    let d = dir(&[
+        ("t.pkr.hcl", VARS_ONLY),
+        ("v.pkrvars.hcl", "region = \"r\"\nregio = \"x\"\n"),
+    ]);
+    let o = run(
+        d.path(),
+        &["validate", "-var-file", "v.pkrvars.hcl", "."],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("warning: undeclared variable \"regio\" in a var file"), "{}", text(&o.stderr));
-    let o = run(d.path(), &["validate", "-no-warn-undeclared-var", "-var-file=v.pkrvars.hcl", "."], &[]);
+    assert!(
+        text(&o.stderr).contains("warning: undeclared variable \"regio\" in a var file"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(
+        d.path(),
+        &[
+            "validate",
+            "-no-warn-undeclared-var",
+            "-var-file=v.pkrvars.hcl",
+            ".",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stderr).is_empty(), "{}", text(&o.stderr));
 }
 
 #[test]
 fn sensitive_literal_warns() {
-    let d = dir(&[("t.pkr.hcl", "variable \"sk\" {\n  sensitive = true\n  default = \"plain-secret\"\n}\n")]);
+    let d = dir(&[(
+        "t.pkr.hcl",
+        "variable \"sk\" {\n  sensitive = true\n  default = \"plain-secret\"\n}\n",
+    )]);
     let o = run(d.path(), &["validate", "."], &[]);
     assert_eq!(o.status.code(), Some(0));
     let err = text(&o.stderr);
-    assert!(err.contains("warning: sensitive variable \"sk\" is given a literal value in a file"), "{err}");
+    assert!(
+        err.contains("warning: sensitive variable \"sk\" is given a literal value in a file"),
+        "{err}"
+    );
     assert!(err.contains("t.pkr.hcl:3:13"), "{err}");
 }
 
@@ -126,11 +168,18 @@ fn a_source_without_keys_says_it_builds_on_the_local_cloud() {
     let out = text(&o.stdout);
     assert!(out.contains("huaweicloud-ecs.builder: access_key and secret_key are empty: this source builds on the embedded local cloud"), "{out}");
     // The same template with one key only names the other.
-    let tpl = tpl.replace("image_name", "access_key = \"AKEXAMPLE00000001\"\n  image_name");
+    let tpl = tpl.replace(
+        "image_name",
+        "access_key = \"AKEXAMPLE00000001\"\n  image_name",
+    );
     let d = dir(&[("t.pkr.hcl", &tpl)]);
     let o = run(d.path(), &["validate", "."], &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("secret_key"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("secret_key"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

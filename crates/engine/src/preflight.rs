@@ -358,6 +358,13 @@ fn list_or_none(items: &[&str]) -> String {
 
 async fn check_network(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &HuaweiEcsConfig) {
     let Some(vpc_id) = &cfg.vpc_id else {
+        if cfg.local_cloud {
+            report.checks.push(Check::ok(
+                "network",
+                "vpc_id is not set: a temporary VPC on a random 127.x.0.0/16 loopback range will be created and deleted",
+            ));
+            return;
+        }
         report.checks.push(Check::ok(
             "network",
             format!("vpc_id is not set: a temporary VPC {TEMP_VPC_CIDR} with subnet {TEMP_SUBNET_CIDR} will be created and deleted"),
@@ -825,6 +832,10 @@ pub const CCE_BASE_IMAGE_QUOTE: &str = "the CCE guide says: \"Если нужн�
 
 async fn check_image(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &HuaweiEcsConfig) {
     let Some(source) = &cfg.source_image else {
+        if cfg.local_cloud {
+            check_local_base_image(report, cloud).await;
+            return;
+        }
         report.checks.push(Check::fail(
             "source image",
             "none of source_image, source_image_name, source_image_filter is set",
@@ -921,6 +932,10 @@ async fn check_flavor(
     az_ok: bool,
 ) {
     let Some(flavor) = &cfg.flavor else {
+        if cfg.local_cloud {
+            check_local_flavor(report, cloud, cfg, az_ok).await;
+            return;
+        }
         report.checks.push(Check::fail(
             "flavor",
             "flavor is not set",
@@ -981,6 +996,75 @@ async fn check_flavor(
                 format!("use a flavor sold there: {shown}"),
             ));
         }
+    }
+}
+
+/// The local cloud builds from its Debian base image when no source image is set (as the
+/// build does): that image must be listed.
+async fn check_local_base_image(report: &mut PreflightReport, cloud: &dyn Cloud) {
+    let q = ImageQuery {
+        image_type: Some("gold".into()),
+        status: Some("active".into()),
+        ..Default::default()
+    };
+    match cloud.list_images(&q).await {
+        Ok(list) => match list
+            .iter()
+            .find(|i| i.name == "Debian 12 (local sandbox rootfs)")
+            .or_else(|| list.iter().find(|i| i.name.contains("Debian")))
+        {
+            Some(i) => report.checks.push(Check::ok(
+                "source image",
+                format!(
+                    "not set: the local cloud's base image {} ({}) will be used",
+                    i.id, i.name
+                ),
+            )),
+            None => report.checks.push(Check::fail(
+                "source image",
+                "not set, and the local cloud lists no Debian base image to use instead",
+                "source_image",
+                "set source_image to an image of the local cloud (`cce-image-builder localcloud` lists them), or start from a fresh CCE_LOCALCLOUD_STATE",
+            )),
+        },
+        Err(e) => report.checks.push(Check::fail(
+            "source image",
+            format!("cannot list the local cloud's public images: {e}"),
+            "source_image",
+            "set source_image, or check the local cloud's state folder",
+        )),
+    }
+}
+
+/// The local cloud builds on its first flavor when none is set (as the build does): one
+/// must be sold.
+async fn check_local_flavor(
+    report: &mut PreflightReport,
+    cloud: &dyn Cloud,
+    cfg: &HuaweiEcsConfig,
+    az_ok: bool,
+) {
+    let az = cfg.availability_zone.as_deref().filter(|_| az_ok);
+    let where_ = az.map_or_else(|| "the region".to_string(), |a| format!("zone {a}"));
+    match cloud.list_flavors(az).await {
+        Ok(flavors) => match flavors.first() {
+            Some(f) => report.checks.push(Check::ok(
+                "flavor",
+                format!("not set: the local cloud's flavor {} will be used", f.id),
+            )),
+            None => report.checks.push(Check::fail(
+                "flavor",
+                format!("not set, and the local cloud sells no flavor in {where_}"),
+                "flavor",
+                "set flavor, or leave availability_zone unset",
+            )),
+        },
+        Err(e) => report.checks.push(Check::fail(
+            "flavor",
+            format!("cannot list the flavors of {where_}: {e}"),
+            "flavor",
+            "set flavor, or check the local cloud's state folder",
+        )),
     }
 }
 
@@ -1062,6 +1146,14 @@ async fn check_eip(report: &mut PreflightReport, cloud: &dyn Cloud, cfg: &Huawei
                 "use \"5_bgp\" (or \"5_sbgp\")",
             ));
         }
+        return;
+    }
+    if cfg.local_cloud {
+        // The local cloud's servers are sandboxes on this host: their private IP is reachable.
+        report.checks.push(Check::ok(
+            name,
+            "no EIP: the local cloud's servers are reached at their private IP from this host",
+        ));
         return;
     }
     report.checks.push(Check::warn(

@@ -1,10 +1,11 @@
 //! The `build` subcommand: loads a template, selects builds with `-only`/`-except` and runs
 //! them, reporting like `packer build` (plain text, `-machine-readable` CSV or `--json` lines).
-//! `null` sources run one after the other; `huaweicloud-ecs` sources run concurrently (up to
-//! `-parallel-builds`) on the real cloud when the template has credentials, else on the embedded
-//! local cloud, each with its own journal so `cce-image-builder cleanup <id>` can finish what an
-//! interrupted or killed build left. Exit 0 when every build succeeded, 1 otherwise, 130/143
-//! after SIGINT/SIGTERM.
+//! Every build, `null` or `huaweicloud-ecs`, runs concurrently with the others (as Packer), at
+//! most `-parallel-builds` at once, starting in template order; the end summary lists them in
+//! template order. Cloud builds run on the real cloud when the template has credentials, else
+//! on the embedded local cloud, each with its own journal so `cce-image-builder cleanup <id>`
+//! can finish what an interrupted or killed build left. Exit 0 when every build succeeded, 1
+//! otherwise, 130/143 after SIGINT/SIGTERM.
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -20,7 +21,7 @@ use cce_engine::ecs_build::{
 use cce_engine::events::{Event, Reporter};
 use cce_engine::interrupt::{self, Interrupt};
 use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_id, state_root};
-use cce_engine::null_build::{NullBuild, OnError, display_name, new_run_uuid};
+use cce_engine::null_build::{NullBuild, NullBuildOutcome, OnError, display_name, new_run_uuid};
 use cce_engine::redact::Redactor;
 use cce_template::diag::Diagnostics;
 use cce_template::load::load;
@@ -32,9 +33,11 @@ use crate::exit;
 
 /// Flags of `build`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Exit codes: 0 every build succeeded, 1 a build failed or its cleanup left something \
+#[command(
+    after_help = "Exit codes: 0 every build succeeded, 1 a build failed or its cleanup left something \
 (named, with what to do), 2 bad usage, 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. \
-After a crash or a third Ctrl-C, `cce-image-builder cleanup --all` removes what was left.")]
+After a crash or a third Ctrl-C, `cce-image-builder cleanup --all` removes what was left."
+)]
 pub struct Args {
     #[command(flatten)]
     pub vars: VarArgs,
@@ -209,7 +212,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             move || ids.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         )?
     };
-    let mut failed = 0;
     let total: usize = plan.builds.iter().map(|b| b.sources.len()).sum();
     if total == 0 {
         eprintln!(
@@ -217,90 +219,44 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::FAILED);
     }
-    for build in &plan.builds {
-        for source in &build.sources {
-            if !matches!(source.config, SourceConfig::Null(_)) {
-                continue;
-            }
-            let job = NullBuild {
-                build,
-                source,
-                reporter: Arc::clone(&reporter),
-                redactor: redactor.clone(),
-                run_uuid: run_uuid.clone(),
-                cwd: opts.cwd.clone(),
-                on_error,
-            };
-            let name = display_name(build, source);
-            // Dropping the build's future at an interrupt closes its connection, which ends
-            // what the provisioner runs on the host.
-            let outcome = runtime.block_on(async {
-                tokio::select! {
-                    o = job.run() => Some(o),
-                    () = interrupt.cancelled() => None,
-                }
-            });
-            match outcome {
-                Some(o) if o.error.is_none() => {}
-                Some(_) => failed += 1,
-                None => {
-                    let _ = reporter.report(&Event::Error {
-                        build: Some(name),
-                        message: "build was interrupted".into(),
-                    });
-                    listener.abort();
-                    let _ = reporter.finish();
-                    return Ok(interrupt.signal().map_or(exit::FAILED, |s| s.exit_code()));
-                }
-            }
-        }
-    }
-    let ecs: Vec<(Build, BuildSource)> = plan
+    // Every selected build in template order: null and cloud builds share one limit.
+    let builds: Vec<(Build, BuildSource)> = plan
         .builds
         .iter()
-        .flat_map(|b| {
-            b.sources
-                .iter()
-                .filter(|s| matches!(s.config, SourceConfig::HuaweiEcs(_)))
-                .map(move |s| (b.clone(), s.clone()))
-        })
+        .flat_map(|b| b.sources.iter().map(move |s| (b.clone(), s.clone())))
         .collect();
-    if ecs.is_empty() {
-        listener.abort();
-        let _ = reporter.finish();
-        return Ok(if failed == 0 { exit::OK } else { exit::FAILED });
-    }
+    let ordered = Arc::new(TemplateOrder::new(
+        Arc::clone(&reporter),
+        builds.iter().map(|(b, s)| display_name(b, s)).collect(),
+    ));
     // The debug log (set up in `main` from the same variables), copied into the image.
     let log_file = match cce_engine::logsink::log_target_now(&env, &opts.cwd) {
         cce_engine::logsink::LogTarget::File(p) if !args.no_log_in_image && p.is_file() => Some(p),
         _ => None,
     };
     let ctx = EcsRun {
-        reporter: Arc::clone(&reporter),
+        reporter: Arc::clone(&ordered) as Arc<dyn Reporter>,
         redactor,
         run_uuid,
         cwd: opts.cwd.clone(),
         template: args.path.display().to_string(),
         env,
         on_failure,
+        on_error,
         parallel: args.parallel_builds,
         debug: args.debug,
         force: args.force,
         log_file,
         to_stdout: !args.json && !args.machine_readable,
     };
-    let code = runtime.block_on(run_ecs(ctx, ecs, interrupt, build_ids));
+    let code = runtime.block_on(run_builds(&ctx, &ordered, builds, interrupt, build_ids));
     listener.abort();
-    let code = code?;
+    ordered.flush();
     let _ = reporter.finish();
-    Ok(if failed == 0 {
-        code
-    } else {
-        code.max(exit::FAILED)
-    })
+    Ok(code)
 }
 
-/// What every ECS build of one `build` command shares.
+/// What every build of one `build` command shares.
 struct EcsRun {
     reporter: Arc<dyn Reporter>,
     redactor: Redactor,
@@ -309,6 +265,8 @@ struct EcsRun {
     template: String,
     env: HashMap<String, String>,
     on_failure: OnFailure,
+    /// What a failed null build does.
+    on_error: OnError,
     parallel: usize,
     debug: bool,
     force: bool,
@@ -338,38 +296,171 @@ struct Target {
     local: bool,
 }
 
-async fn run_ecs(
-    ctx: EcsRun,
+/// The embedded local cloud, started from the state folder and profile that `env` names.
+pub struct EmbeddedCloud {
+    pub handle: cce_localcloud::LocalCloudHandle,
+    pub cloud: Arc<dyn Cloud>,
+    pub state: PathBuf,
+}
+
+/// Starts the embedded local cloud the way a build does (`build` and `preflight` share it):
+/// the state folder from `CCE_LOCALCLOUD_STATE` or the default, the latency profile, sandbox
+/// servers, and a signed client reaching it.
+pub async fn start_embedded_cloud(env: &HashMap<String, String>) -> anyhow::Result<EmbeddedCloud> {
+    let get = |k: &str| env.get(k).cloned();
+    let state = crate::embedded::state_dir(&get)?;
+    let (profile, scale) = crate::embedded::profile(&get)?;
+    let handle = crate::embedded::start(&state, profile, scale).await?;
+    let client = Client::new(crate::embedded::client_config(&handle)?)
+        .context("cannot make a client for the embedded local cloud")?;
+    Ok(EmbeddedCloud {
+        handle,
+        cloud: Arc::new(client),
+        state,
+    })
+}
+
+/// How one build ended, as far as the exit code is concerned.
+enum Ended {
+    Null(NullBuildOutcome),
+    Ecs(EcsBuildOutcome),
+    /// A null build dropped at an interrupt.
+    Interrupted(String),
+}
+
+impl Ended {
+    fn failed(&self) -> bool {
+        match self {
+            Ended::Null(o) => o.error.is_some(),
+            Ended::Ecs(o) => o.error.is_some() || !o.cleanup_failures.is_empty(),
+            Ended::Interrupted(_) => true,
+        }
+    }
+}
+
+/// Runs every build, at most `-parallel-builds` at once, each starting in template order, and
+/// returns the exit code. A failed build does not stop the others (as Packer); an interrupt
+/// stops the null builds at once and lets the cloud builds clean up.
+async fn run_builds(
+    ctx: &EcsRun,
+    ordered: &Arc<TemplateOrder>,
     builds: Vec<(Build, BuildSource)>,
     interrupt: Interrupt,
     build_ids: Arc<Mutex<Vec<String>>>,
-) -> anyhow::Result<u8> {
-    let result = run_ecs_builds(&ctx, builds, interrupt.clone(), &build_ids).await;
-    let outcomes = match result {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return Ok(match interrupt.signal() {
-                Some(s) => s.exit_code(),
-                None => exit::FAILED,
-            });
-        }
+) -> u8 {
+    let limit = if ctx.parallel == 0 {
+        builds.len().max(1)
+    } else {
+        ctx.parallel
     };
-    if let Some(sig) = interrupt.signal() {
-        return Ok(sig.exit_code());
-    }
-    let bad = outcomes
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+    let ecs: Vec<(Build, BuildSource)> = builds
         .iter()
-        .any(|o| o.error.is_some() || !o.cleanup_failures.is_empty());
-    Ok(if bad { exit::FAILED } else { exit::OK })
+        .filter(|(_, s)| matches!(s.config, SourceConfig::HuaweiEcs(_)))
+        .cloned()
+        .collect();
+    // The cloud builds are prepared (local cloud started, journals created) when the first of
+    // them is reached, so null builds before it are already running meanwhile.
+    let mut ecs_jobs: Option<std::vec::IntoIter<OwnedEcsBuild>> = None;
+    let mut local: Option<cce_localcloud::LocalCloudHandle> = None;
+    let mut prepare_failed = false;
+    let mut set = tokio::task::JoinSet::new();
+    for (build, source) in builds {
+        let name = display_name(&build, &source);
+        match &source.config {
+            SourceConfig::Null(_) => {
+                let permit = tokio::select! {
+                    p = Arc::clone(&permits).acquire_owned() => p,
+                    () = interrupt.cancelled() => {
+                        ordered.ended(&name);
+                        continue;
+                    }
+                };
+                let job = OwnedNullBuild {
+                    build,
+                    source,
+                    reporter: Arc::clone(&ctx.reporter),
+                    redactor: ctx.redactor.clone(),
+                    run_uuid: ctx.run_uuid.clone(),
+                    cwd: ctx.cwd.clone(),
+                    on_error: ctx.on_error,
+                };
+                let interrupt = interrupt.clone();
+                set.spawn(async move {
+                    let _slot = permit;
+                    // Dropping the build's future at an interrupt closes its connection,
+                    // which ends what the provisioner runs on the host.
+                    tokio::select! {
+                        o = job.run() => Ended::Null(o),
+                        () = interrupt.cancelled() => Ended::Interrupted(name),
+                    }
+                });
+            }
+            SourceConfig::HuaweiEcs(_) => {
+                if ecs_jobs.is_none() && !prepare_failed {
+                    match prepare_ecs(ctx, &ecs, &interrupt, &build_ids).await {
+                        Ok((jobs, handle)) => {
+                            ecs_jobs = Some(jobs.into_iter());
+                            local = handle;
+                        }
+                        Err(e) => {
+                            eprintln!("error: {e:#}");
+                            prepare_failed = true;
+                        }
+                    }
+                }
+                let Some(job) = ecs_jobs.as_mut().and_then(Iterator::next) else {
+                    ordered.ended(&name);
+                    continue;
+                };
+                // Taken here, not in the task, so builds start in template order. A cloud
+                // build still starts after an interrupt: it sees it at once, ends and closes
+                // its journal (the running builds end too, so a slot frees).
+                let permit = Arc::clone(&permits).acquire_owned().await;
+                set.spawn(async move {
+                    // The semaphore is never closed, so acquiring only waited for a free slot.
+                    let _slot = permit;
+                    Ended::Ecs(job.run().await)
+                });
+            }
+        }
+    }
+    let mut failed = prepare_failed;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ended::Interrupted(name)) => {
+                let _ = ctx.reporter.report(&Event::Error {
+                    build: Some(name.clone()),
+                    message: "build was interrupted".into(),
+                });
+                ordered.ended(&name);
+                failed = true;
+            }
+            Ok(ended) => failed |= ended.failed(),
+            Err(e) => {
+                eprintln!("error: a build task ended abnormally: {e}");
+                failed = true;
+            }
+        }
+    }
+    if let Some(handle) = local {
+        handle.shutdown().await;
+    }
+    match interrupt.signal() {
+        Some(sig) => sig.exit_code(),
+        None if failed => exit::FAILED,
+        None => exit::OK,
+    }
 }
 
-async fn run_ecs_builds(
+/// Starts what the cloud builds need and creates their journals: one job per build, in order,
+/// and the embedded local cloud's handle when one was started.
+async fn prepare_ecs(
     ctx: &EcsRun,
-    builds: Vec<(Build, BuildSource)>,
-    interrupt: Interrupt,
+    builds: &[(Build, BuildSource)],
+    interrupt: &Interrupt,
     build_ids: &Arc<Mutex<Vec<String>>>,
-) -> anyhow::Result<Vec<EcsBuildOutcome>> {
+) -> anyhow::Result<(Vec<OwnedEcsBuild>, Option<cce_localcloud::LocalCloudHandle>)> {
     let cfg_of = |s: &BuildSource| match &s.config {
         SourceConfig::HuaweiEcs(c) => Some(c.clone()),
         _ => None,
@@ -380,25 +471,19 @@ async fn run_ecs_builds(
     let mut local = None;
     if needs_local {
         ctx.note(LOCAL_CLOUD_NOTE);
-        let get = |k: &str| ctx.env.get(k).cloned();
-        let state = crate::embedded::state_dir(&get)?;
-        let (profile, scale) = crate::embedded::profile(&get)?;
-        let handle = crate::embedded::start(&state, profile, scale).await?;
-        let client = Client::new(crate::embedded::client_config(&handle)?)
-            .context("cannot make a client for the embedded local cloud")?;
-        local = Some((handle, Arc::new(client) as Arc<dyn Cloud>, state));
+        local = Some(start_embedded_cloud(&ctx.env).await?);
     }
     let mut targets = Vec::new();
-    for (_, source) in &builds {
+    for (_, source) in builds {
         let Some(cfg) = cfg_of(source) else { continue };
         let target = match &local {
-            Some((handle, cloud, state)) if cfg.local_cloud => Target {
-                cloud: Arc::clone(cloud),
+            Some(embedded) if cfg.local_cloud => Target {
+                cloud: Arc::clone(&embedded.cloud),
                 header: CloudTarget {
                     kind: CloudKind::Local,
-                    region: handle.region.clone(),
+                    region: embedded.handle.region.clone(),
                     endpoints_file: None,
-                    local_state_dir: Some(state.clone()),
+                    local_state_dir: Some(embedded.state.clone()),
                 },
                 local: true,
             },
@@ -409,15 +494,9 @@ async fn run_ecs_builds(
         targets.push(target);
     }
 
-    let limit = if ctx.parallel == 0 {
-        builds.len().max(1)
-    } else {
-        ctx.parallel
-    };
-    let permits = Arc::new(tokio::sync::Semaphore::new(limit));
     let root = state_root(&ctx.env);
-    let mut set = tokio::task::JoinSet::new();
-    for (i, ((build, source), target)) in builds.into_iter().zip(targets).enumerate() {
+    let mut jobs = Vec::new();
+    for ((build, source), target) in builds.iter().cloned().zip(targets) {
         let build_id = new_build_id();
         let header = BuildHeader {
             build_id: build_id.clone(),
@@ -440,7 +519,7 @@ async fn run_ecs_builds(
             build: name,
             step: format!("Build id {build_id} (journal {})", ledger.path().display()),
         });
-        let job = OwnedEcsBuild {
+        jobs.push(OwnedEcsBuild {
             build,
             source,
             cloud: target.cloud,
@@ -459,26 +538,134 @@ async fn run_ecs_builds(
                     .debug
                     .then(|| Arc::new(pause_after_step) as ecs_build::PauseFn),
             },
-        };
-        let permits = Arc::clone(&permits);
-        set.spawn(async move {
-            // The semaphore is never closed, so acquiring only waits for a free slot.
-            let _slot = permits.acquire_owned().await;
-            (i, job.run().await)
         });
     }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok(o) => outcomes.push(o),
-            Err(e) => anyhow::bail!("a build task ended abnormally: {e}"),
+    Ok((jobs, local.map(|l| l.handle)))
+}
+
+/// A [`NullBuild`] that owns its build and source, so it can run on its own task.
+struct OwnedNullBuild {
+    build: Build,
+    source: BuildSource,
+    reporter: Arc<dyn Reporter>,
+    redactor: Redactor,
+    run_uuid: String,
+    cwd: PathBuf,
+    on_error: OnError,
+}
+
+impl OwnedNullBuild {
+    async fn run(self) -> NullBuildOutcome {
+        NullBuild {
+            build: &self.build,
+            source: &self.source,
+            reporter: self.reporter,
+            redactor: self.redactor,
+            run_uuid: self.run_uuid,
+            cwd: self.cwd,
+            on_error: self.on_error,
+        }
+        .run()
+        .await
+    }
+}
+
+/// Passes events on, but holds back each build's artifact and end until every build before
+/// it in the template has ended, so the end summary lists the builds in template order
+/// whichever finished first. Everything else (steps, output) passes at once.
+struct TemplateOrder {
+    inner: Arc<dyn Reporter>,
+    state: Mutex<OrderState>,
+}
+
+struct OrderState {
+    /// Display names in template order, and whether each has ended.
+    builds: Vec<(String, bool)>,
+    /// The first build that has not ended.
+    next: usize,
+    held: Vec<(usize, Event)>,
+}
+
+impl TemplateOrder {
+    fn new(inner: Arc<dyn Reporter>, names: Vec<String>) -> TemplateOrder {
+        TemplateOrder {
+            inner,
+            state: Mutex::new(OrderState {
+                builds: names.into_iter().map(|n| (n, false)).collect(),
+                next: 0,
+                held: Vec::new(),
+            }),
         }
     }
-    outcomes.sort_by_key(|(i, _)| *i);
-    if let Some((handle, _, _)) = local {
-        handle.shutdown().await;
+
+    /// The position of the first build of that name that has not ended.
+    fn position(st: &OrderState, name: &str) -> Option<usize> {
+        st.builds.iter().position(|(n, ended)| n == name && !ended)
     }
-    Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+
+    /// Marks a build that ended without reporting its end (interrupted, never started).
+    fn ended(&self, name: &str) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = Self::position(&st, name) {
+            st.builds[i].1 = true;
+        }
+        self.release(&mut st);
+    }
+
+    /// Passes on every held event whose earlier builds have all ended.
+    fn release(&self, st: &mut OrderState) {
+        while st.next < st.builds.len() && st.builds[st.next].1 {
+            st.next += 1;
+        }
+        let next = st.next;
+        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
+            .into_iter()
+            .partition(|(i, _)| *i <= next);
+        st.held = held;
+        for (_, event) in ready {
+            let _ = self.inner.report(&event);
+        }
+    }
+
+    /// Passes on whatever is still held, in template order (before the summary).
+    fn flush(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = std::mem::take(&mut st.held);
+        held.sort_by_key(|(i, _)| *i);
+        for (_, event) in held {
+            let _ = self.inner.report(&event);
+        }
+    }
+}
+
+impl Reporter for TemplateOrder {
+    fn report(&self, event: &Event) -> std::io::Result<()> {
+        let (name, is_end) = match event {
+            Event::Artifact { build, .. } => (build, false),
+            Event::BuildFinished { build, .. } => (build, true),
+            _ => return self.inner.report(event),
+        };
+        // The lock is held while passing on, so held events never overtake later ones.
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = Self::position(&st, name) else {
+            return self.inner.report(event);
+        };
+        if is_end {
+            st.builds[i].1 = true;
+        }
+        if i <= st.next {
+            let result = self.inner.report(event);
+            self.release(&mut st);
+            return result;
+        }
+        st.held.push((i, event.clone()));
+        Ok(())
+    }
+
+    fn finish(&self) -> std::io::Result<()> {
+        self.flush();
+        self.inner.finish()
+    }
 }
 
 /// An [`EcsBuild`] that owns its build and source, so it can run on its own task.

@@ -4,8 +4,9 @@
 //!
 //! Which cloud: `CCE_ENDPOINTS_FILE` when set (endpoints, keys and project from that file, for
 //! a local cloud started with `localcloud`); else the real cloud from the source's fields.
-//! A source without credentials builds on the embedded local cloud, which fills in what is left
-//! empty itself: it needs no pre-flight and is reported as skipped.
+//! A source without credentials builds on the embedded local cloud: it is started the way
+//! `build` starts it (same state folder, same function) and checked like the real cloud, so a
+//! flavor or image name that will not resolve shows before the build.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -58,11 +59,8 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct SourceReport {
     source: String,
-    /// `cloud`, `endpoints-file` or `skipped`.
+    /// `cloud`, `endpoints-file` or `local-cloud`.
     target: String,
-    /// Why the source was skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    skipped: Option<String>,
     #[serde(flatten)]
     report: PreflightReport,
     /// The dry-run plan, with `--plan`.
@@ -131,34 +129,64 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut reports = Vec::new();
-    for (reference, cfg) in &sources {
-        let (target, skipped) = match (&endpoints_file, cfg.local_cloud) {
-            (Some(_), _) => ("endpoints-file", None),
-            (None, true) => (
-                "skipped",
-                Some("access_key and secret_key are empty: this source builds on the embedded local cloud, which needs no pre-flight".to_string()),
-            ),
-            (None, false) => ("cloud", None),
-        };
-        let report = match &skipped {
-            Some(_) => PreflightReport::default(),
-            None => runtime.block_on(check_source(
-                cfg,
-                endpoints_file.as_ref(),
-                &env,
-                &check_opts,
-            )),
-        };
-        let plan = args.plan.then(|| dry_run::plan(cfg, None));
-        reports.push(SourceReport {
-            source: reference.clone(),
-            target: target.into(),
-            skipped,
-            report,
-            plan,
-        });
+    let needs_local = endpoints_file.is_none() && sources.iter().any(|(_, cfg)| cfg.local_cloud);
+    if needs_local {
+        let note = "==> Checking the embedded local cloud (no credentials set): the sources without keys build there";
+        // JSON keeps stdout to the one document.
+        if args.json {
+            eprintln!("{note}");
+        } else {
+            println!("{note}");
+        }
     }
+    let reports = runtime.block_on(async {
+        // Started once for every source that builds on it, and only when one does.
+        let mut local = None;
+        if needs_local {
+            let start = crate::commands::build::start_embedded_cloud(&env);
+            local = Some(match tokio::time::timeout(SOURCE_TIMEOUT, start).await {
+                Ok(started) => started,
+                Err(_) => Err(anyhow::anyhow!(
+                    "the embedded local cloud did not start within {}s",
+                    SOURCE_TIMEOUT.as_secs()
+                )),
+            });
+        }
+        let mut reports = Vec::new();
+        for (reference, cfg) in &sources {
+            let on_local = endpoints_file.is_none() && cfg.local_cloud;
+            let (target, report) = match &local {
+                Some(Ok(embedded)) if on_local => (
+                    "local-cloud",
+                    check_with_timeout(preflight::run_with(&*embedded.cloud, cfg, &check_opts))
+                        .await,
+                ),
+                Some(Err(e)) if on_local => (
+                    "local-cloud",
+                    PreflightReport::connect_failed(&format!("{e:#}")),
+                ),
+                _ => (
+                    if endpoints_file.is_some() {
+                        "endpoints-file"
+                    } else {
+                        "cloud"
+                    },
+                    check_source(cfg, endpoints_file.as_ref(), &env, &check_opts).await,
+                ),
+            };
+            let plan = args.plan.then(|| dry_run::plan(cfg, None));
+            reports.push(SourceReport {
+                source: reference.clone(),
+                target: target.into(),
+                report,
+                plan,
+            });
+        }
+        if let Some(Ok(embedded)) = local {
+            embedded.handle.shutdown().await;
+        }
+        reports
+    });
 
     let passed = reports.iter().all(|r| r.report.passed());
     if args.json {
@@ -188,10 +216,6 @@ fn render(reports: &[SourceReport]) -> String {
             out.push_str(&format!("==> {}: plan\n", r.source));
             out.push_str(&dry_run::render_text(plan));
             out.push('\n');
-        }
-        if let Some(why) = &r.skipped {
-            out.push_str(&format!("==> {}: skipped: {why}\n", r.source));
-            continue;
         }
         out.push_str(&format!("==> {}: pre-flight checks\n", r.source));
         out.push_str(&r.report.render_text());
@@ -237,7 +261,12 @@ async fn check_source(
             Err(e) => PreflightReport::connect_error(&e),
         }
     };
-    match tokio::time::timeout(SOURCE_TIMEOUT, work).await {
+    check_with_timeout(work).await
+}
+
+/// The report of `checks`, or a failed one when they take longer than [`SOURCE_TIMEOUT`].
+async fn check_with_timeout(checks: impl Future<Output = PreflightReport>) -> PreflightReport {
+    match tokio::time::timeout(SOURCE_TIMEOUT, checks).await {
         Ok(r) => r,
         Err(_) => PreflightReport::connect_failed(&format!(
             "the checks did not finish within {}s: the cloud is not answering",
