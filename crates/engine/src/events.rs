@@ -248,6 +248,15 @@ pub trait Reporter: Send + Sync {
     fn finish(&self) -> io::Result<()> {
         Ok(())
     }
+
+    /// Called once before the builds start, with their names in template order: a sink that
+    /// prints a summary at the end lists the builds in this order, whichever ended first.
+    fn plan(&self, _builds: &[String]) {}
+}
+
+/// Where `build` stands in `order`; builds not in it come last, in the order they ended.
+pub(crate) fn planned_position(order: &[String], build: &str) -> usize {
+    order.iter().position(|n| n == build).unwrap_or(usize::MAX)
 }
 
 /// Source of the current time, injectable for exact-output tests.
@@ -359,6 +368,8 @@ pub(crate) struct PackerUi {
     finished: Vec<FinishedBuild>,
     /// The longest build's time: what Packer's "Wait completed" reports.
     wait_ms: u64,
+    /// Build names in template order, for the summary (see [`Reporter::plan`]).
+    order: Vec<String>,
 }
 
 /// A build that ended, kept for the summary.
@@ -396,6 +407,10 @@ pub fn human_duration(ms: u64) -> String {
 }
 
 impl PackerUi {
+    pub(crate) fn plan(&mut self, builds: &[String]) {
+        self.order = builds.to_vec();
+    }
+
     pub(crate) fn lines(&mut self, event: &Event) -> Vec<UiLine> {
         let say = |text: String| UiLine::Say {
             text,
@@ -521,7 +536,8 @@ impl PackerUi {
         if self.finished.is_empty() {
             return Vec::new();
         }
-        let finished = std::mem::take(&mut self.finished);
+        let mut finished = std::mem::take(&mut self.finished);
+        finished.sort_by_key(|f| planned_position(&self.order, &f.build));
         let top_say = |text: String| UiLine::Say {
             text,
             build_scoped: false,
@@ -648,6 +664,10 @@ impl<W: Write + Send> Reporter for MachineReadableReporter<W> {
         let lines = ui.summary();
         self.write_lines(out, lines)
     }
+
+    fn plan(&self, builds: &[String]) {
+        lock(&self.state).1.plan(builds);
+    }
 }
 
 impl<W: Write + Send> MachineReadableReporter<W> {
@@ -737,6 +757,10 @@ impl<W: Write + Send> Reporter for PlainReporter<W> {
         let lines = ui.summary();
         self.write_lines(out, lines)
     }
+
+    fn plan(&self, builds: &[String]) {
+        lock(&self.state).1.plan(builds);
+    }
 }
 
 impl<W: Write + Send> PlainReporter<W> {
@@ -797,6 +821,10 @@ impl Reporter for TracingReporter {
         Self::log(lines);
         Ok(())
     }
+
+    fn plan(&self, builds: &[String]) {
+        lock(&self.ui).plan(builds);
+    }
 }
 
 impl TracingReporter {
@@ -823,6 +851,10 @@ impl<R: Reporter + ?Sized> Reporter for Arc<R> {
 
     fn finish(&self) -> io::Result<()> {
         (**self).finish()
+    }
+
+    fn plan(&self, builds: &[String]) {
+        (**self).plan(builds)
     }
 }
 
@@ -893,5 +925,11 @@ impl Reporter for FanoutReporter {
             }
         }
         first
+    }
+
+    fn plan(&self, builds: &[String]) {
+        for s in &self.sinks {
+            s.plan(builds);
+        }
     }
 }

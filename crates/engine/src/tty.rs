@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::events::{
     BuildStatus, Clock, Event, FanoutReporter, JsonLinesReporter, MachineReadableReporter,
     PackerUi, PlainReporter, Reporter, StepStatus, TracingReporter, UiLine, human_duration, lock,
-    rfc3339_seconds, system_clock,
+    planned_position, rfc3339_seconds, system_clock,
 };
 use crate::redact::Redactor;
 
@@ -108,6 +108,8 @@ struct State<W> {
     finished: Vec<FinishedBuild>,
     /// Artifact descriptions per build, printed at the end as Packer does.
     artifacts: Vec<(String, String)>,
+    /// Build names in template order, for the summary (see [`Reporter::plan`]).
+    order: Vec<String>,
     /// Permanent lines not yet written (they go above the block at the next redraw).
     pending: String,
     /// Character counts of the block's lines now on screen.
@@ -137,6 +139,7 @@ impl<W: Write + Send> TtyReporter<W> {
                 builds: Vec::new(),
                 finished: Vec::new(),
                 artifacts: Vec::new(),
+                order: Vec::new(),
                 pending: String::new(),
                 drawn: Vec::new(),
                 last_draw: None,
@@ -519,9 +522,14 @@ impl<W: Write + Send> TtyReporter<W> {
         }
         let total = st.first_start.map_or(0, |t| ms_between(t, now));
         let _ = writeln!(text, "\n==> Wait completed after {}", human_duration(total));
-        let failed: Vec<&FinishedBuild> = st
-            .finished
+        // Template order, whichever build ended first (stable: a build's artifacts keep theirs).
+        let mut finished: Vec<&FinishedBuild> = st.finished.iter().collect();
+        finished.sort_by_key(|b| planned_position(&st.order, &b.name));
+        let mut artifacts: Vec<&(String, String)> = st.artifacts.iter().collect();
+        artifacts.sort_by_key(|(build, _)| planned_position(&st.order, build));
+        let failed: Vec<&FinishedBuild> = finished
             .iter()
+            .copied()
             .filter(|b| b.status != BuildStatus::Succeeded)
             .collect();
         if !failed.is_empty() {
@@ -535,14 +543,14 @@ impl<W: Write + Send> TtyReporter<W> {
             text.push_str("\n==> Builds finished but no artifacts were created.\n");
         } else {
             text.push_str("\n==> Builds finished. The artifacts of successful builds are:\n");
-            for (build, description) in &st.artifacts {
+            for (build, description) in artifacts {
                 let _ = writeln!(text, "--> {build}: {description}");
             }
         }
-        if st.finished.iter().any(|b| !b.steps.is_empty()) {
+        if finished.iter().any(|b| !b.steps.is_empty()) {
             text.push_str("\n==> Step times:\n");
             let avail = width - 1;
-            for b in &st.finished {
+            for b in finished {
                 let status = match b.status {
                     BuildStatus::Succeeded => "succeeded",
                     BuildStatus::Failed => "failed",
@@ -587,6 +595,10 @@ impl<W: Write + Send> Reporter for TtyReporter<W> {
         }
         let force = self.apply(&mut st, &event, now);
         self.render(&mut st, now, force)
+    }
+
+    fn plan(&self, builds: &[String]) {
+        lock(&self.state).order = builds.to_vec();
     }
 
     fn finish(&self) -> io::Result<()> {

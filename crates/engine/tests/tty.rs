@@ -474,6 +474,20 @@ fn finished_builds_collapse_and_the_command_ends_with_packers_summary() {
 }
 
 #[test]
+fn the_summary_lists_builds_in_the_planned_order_whichever_ended_first() {
+    let (r, clock, _) = reporter(80);
+    // B comes first in the template but ends after A.
+    r.plan(&[B.to_string(), A.to_string()]);
+    run_two_builds(&r, &clock);
+    r.finish().unwrap();
+    let s = shown(&r);
+    let table_start = s.iter().position(|l| l == "==> Step times:").unwrap();
+    let table = &s[table_start + 1..];
+    assert!(table[0].starts_with(&format!("{B} (failed)")), "{table:#?}");
+    assert!(table[2].starts_with(&format!("{A} (succeeded)")), "{table:#?}");
+}
+
+#[test]
 fn no_artifacts_is_said_as_packer_says_it() {
     let (r, clock, _) = reporter(80);
     r.report(&started(A)).unwrap();

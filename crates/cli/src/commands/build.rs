@@ -225,17 +225,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .iter()
         .flat_map(|b| b.sources.iter().map(move |s| (b.clone(), s.clone())))
         .collect();
-    let ordered = Arc::new(TemplateOrder::new(
-        Arc::clone(&reporter),
-        builds.iter().map(|(b, s)| display_name(b, s)).collect(),
-    ));
+    // The end summary lists the builds in template order, whichever ends first.
+    reporter.plan(
+        &builds
+            .iter()
+            .map(|(b, s)| display_name(b, s))
+            .collect::<Vec<_>>(),
+    );
     // The debug log (set up in `main` from the same variables), copied into the image.
     let log_file = match cce_engine::logsink::log_target_now(&env, &opts.cwd) {
         cce_engine::logsink::LogTarget::File(p) if !args.no_log_in_image && p.is_file() => Some(p),
         _ => None,
     };
     let ctx = EcsRun {
-        reporter: Arc::clone(&ordered) as Arc<dyn Reporter>,
+        reporter: Arc::clone(&reporter),
         redactor,
         run_uuid,
         cwd: opts.cwd.clone(),
@@ -249,9 +252,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         log_file,
         to_stdout: !args.json && !args.machine_readable,
     };
-    let code = runtime.block_on(run_builds(&ctx, &ordered, builds, interrupt, build_ids));
+    let code = runtime.block_on(run_builds(&ctx, builds, interrupt, build_ids));
     listener.abort();
-    ordered.flush();
     let _ = reporter.finish();
     Ok(code)
 }
@@ -343,7 +345,6 @@ impl Ended {
 /// stops the null builds at once and lets the cloud builds clean up.
 async fn run_builds(
     ctx: &EcsRun,
-    ordered: &Arc<TemplateOrder>,
     builds: Vec<(Build, BuildSource)>,
     interrupt: Interrupt,
     build_ids: Arc<Mutex<Vec<String>>>,
@@ -371,10 +372,7 @@ async fn run_builds(
             SourceConfig::Null(_) => {
                 let permit = tokio::select! {
                     p = Arc::clone(&permits).acquire_owned() => p,
-                    () = interrupt.cancelled() => {
-                        ordered.ended(&name);
-                        continue;
-                    }
+                    () = interrupt.cancelled() => continue,
                 };
                 let job = OwnedNullBuild {
                     build,
@@ -410,7 +408,6 @@ async fn run_builds(
                     }
                 }
                 let Some(job) = ecs_jobs.as_mut().and_then(Iterator::next) else {
-                    ordered.ended(&name);
                     continue;
                 };
                 // Taken here, not in the task, so builds start in template order. A cloud
@@ -433,7 +430,6 @@ async fn run_builds(
                     build: Some(name.clone()),
                     message: "build was interrupted".into(),
                 });
-                ordered.ended(&name);
                 failed = true;
             }
             Ok(ended) => failed |= ended.failed(),
@@ -567,104 +563,6 @@ impl OwnedNullBuild {
         }
         .run()
         .await
-    }
-}
-
-/// Passes events on, but holds back each build's artifact and end until every build before
-/// it in the template has ended, so the end summary lists the builds in template order
-/// whichever finished first. Everything else (steps, output) passes at once.
-struct TemplateOrder {
-    inner: Arc<dyn Reporter>,
-    state: Mutex<OrderState>,
-}
-
-struct OrderState {
-    /// Display names in template order, and whether each has ended.
-    builds: Vec<(String, bool)>,
-    /// The first build that has not ended.
-    next: usize,
-    held: Vec<(usize, Event)>,
-}
-
-impl TemplateOrder {
-    fn new(inner: Arc<dyn Reporter>, names: Vec<String>) -> TemplateOrder {
-        TemplateOrder {
-            inner,
-            state: Mutex::new(OrderState {
-                builds: names.into_iter().map(|n| (n, false)).collect(),
-                next: 0,
-                held: Vec::new(),
-            }),
-        }
-    }
-
-    /// The position of the first build of that name that has not ended.
-    fn position(st: &OrderState, name: &str) -> Option<usize> {
-        st.builds.iter().position(|(n, ended)| n == name && !ended)
-    }
-
-    /// Marks a build that ended without reporting its end (interrupted, never started).
-    fn ended(&self, name: &str) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = Self::position(&st, name) {
-            st.builds[i].1 = true;
-        }
-        self.release(&mut st);
-    }
-
-    /// Passes on every held event whose earlier builds have all ended.
-    fn release(&self, st: &mut OrderState) {
-        while st.next < st.builds.len() && st.builds[st.next].1 {
-            st.next += 1;
-        }
-        let next = st.next;
-        let (ready, held): (Vec<_>, Vec<_>) = std::mem::take(&mut st.held)
-            .into_iter()
-            .partition(|(i, _)| *i <= next);
-        st.held = held;
-        for (_, event) in ready {
-            let _ = self.inner.report(&event);
-        }
-    }
-
-    /// Passes on whatever is still held, in template order (before the summary).
-    fn flush(&self) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut held = std::mem::take(&mut st.held);
-        held.sort_by_key(|(i, _)| *i);
-        for (_, event) in held {
-            let _ = self.inner.report(&event);
-        }
-    }
-}
-
-impl Reporter for TemplateOrder {
-    fn report(&self, event: &Event) -> std::io::Result<()> {
-        let (name, is_end) = match event {
-            Event::Artifact { build, .. } => (build, false),
-            Event::BuildFinished { build, .. } => (build, true),
-            _ => return self.inner.report(event),
-        };
-        // The lock is held while passing on, so held events never overtake later ones.
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(i) = Self::position(&st, name) else {
-            return self.inner.report(event);
-        };
-        if is_end {
-            st.builds[i].1 = true;
-        }
-        if i <= st.next {
-            let result = self.inner.report(event);
-            self.release(&mut st);
-            return result;
-        }
-        st.held.push((i, event.clone()));
-        Ok(())
-    }
-
-    fn finish(&self) -> std::io::Result<()> {
-        self.flush();
-        self.inner.finish()
     }
 }
 
