@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,8 +21,6 @@ use cce_engine::redact::Redactor;
 use cce_localcloud::{
     Config, FaultKind, FaultRule, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig,
 };
-use cce_template::load::{LoadOptions, load};
-use cce_template::schema::BuildPlan;
 use serde_json::Value;
 
 struct Env {
@@ -89,21 +86,6 @@ async fn start_cloud_tweaked(sandboxes: bool, tweak: impl FnOnce(&mut Config)) -
         client,
         log,
     }
-}
-
-fn plan(dir: &Path, template: &str) -> BuildPlan {
-    let path = dir.join("build.pkr.hcl");
-    std::fs::write(&path, template).expect("template written");
-    let opts = LoadOptions {
-        path: path.clone(),
-        cwd: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let loaded = load(&opts)
-        .unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
-    let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, &BTreeMap::new());
-    assert!(!diags.has_errors(), "{}", diags.render(&loaded.sources));
-    plan.expect("a plan")
 }
 
 fn template(image_name: &str, provisioner: &str) -> String {
@@ -217,7 +199,7 @@ async fn run_build_opts(
     on_error: OnFailure,
 ) -> Run {
     let work = work.to_path_buf();
-    let plan = plan(&work, template_text);
+    let plan = common::plan(&work, template_text);
     let build = &plan.builds[0];
     let source = &build.sources[0];
     let build_id = new_build_id();

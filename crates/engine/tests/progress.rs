@@ -3,12 +3,12 @@
 //! 100 over a job of seconds (the realistic profile, scaled), and a terminal view fed those
 //! events draws their bars. Needs root (under `CI=true` a missing prerequisite fails the test).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use cce_cloud::{Client, ClientConfig, Cloud, EndpointsFile, Waits};
+use cce_cloud::{Cloud, Waits};
 use cce_engine::ecs_build::{EcsBuild, EcsOptions, OnFailure};
 use cce_engine::events::{Clock, Event, RecordingReporter, Reporter};
 use cce_engine::interrupt;
@@ -16,41 +16,12 @@ use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_
 use cce_engine::redact::Redactor;
 use cce_engine::tty::TtyReporter;
 use cce_localcloud::{Config, LocalCloud, Profile, SandboxBackend, SandboxConfig};
-use cce_template::load::{LoadOptions, load};
-use cce_template::schema::BuildPlan;
 
 /// The realistic profile at 1/50: server build 1.2-1.8 s, image job 2.4-3.6 s, so the image
 /// wait (polling at most every half second) sees the job several times.
 const SCALE: f64 = 0.02;
 /// The file the provisioner uploads: a few MiB of varied bytes.
 const PAYLOAD_BYTES: usize = 6 * 1024 * 1024 + 123;
-
-fn prerequisites() -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    match cce_sandbox::host_supports_sandboxes() {
-        Ok(()) => true,
-        Err(e) if ci => panic!("CI=true and local-cloud sandboxes cannot run: {e}"),
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            false
-        }
-    }
-}
-
-fn plan(dir: &Path, template: &str) -> BuildPlan {
-    let path = dir.join("build.pkr.hcl");
-    std::fs::write(&path, template).expect("template written");
-    let opts = LoadOptions {
-        path: path.clone(),
-        cwd: dir.to_path_buf(),
-        ..Default::default()
-    };
-    let loaded = load(&opts)
-        .unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
-    let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, &BTreeMap::new());
-    assert!(!diags.has_errors(), "{}", diags.render(&loaded.sources));
-    plan.expect("a plan")
-}
 
 fn template(image_name: &str) -> String {
     format!(
@@ -116,7 +87,7 @@ fn plain(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_reports_upload_and_image_progress() {
-    if !prerequisites() {
+    if !common::sandbox_prerequisites() {
         return;
     }
     // State under /var/tmp, which sandboxes (other users) can search.
@@ -141,10 +112,7 @@ async fn a_build_reports_upload_and_image_progress() {
     let handle = LocalCloud::start_with_backend(config, Arc::new(backend))
         .await
         .expect("local cloud starts");
-    let file = EndpointsFile::parse(&handle.ready_line(), "ready line").expect("ready line");
-    let client =
-        Client::new(ClientConfig::from_endpoints_file(&file, &HashMap::new()).expect("config"))
-            .expect("client");
+    let client = common::client(&handle);
 
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
@@ -156,7 +124,7 @@ async fn a_build_reports_upload_and_image_progress() {
         "cce-progress-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let plan = plan(&work, &template(&image_name));
+    let plan = common::plan(&work, &template(&image_name));
     let build = &plan.builds[0];
     let build_id = new_build_id();
     let header = BuildHeader {

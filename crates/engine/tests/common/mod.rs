@@ -15,9 +15,27 @@ use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget};
 use cce_engine::provision::BuildContext;
 use cce_engine::redact::Redactor;
 use cce_localcloud::LocalCloudHandle;
+use cce_template::load::{LoadOptions, load};
+use cce_template::schema::BuildPlan;
 use cce_template::schema::fields::Deferrable;
 use cce_template::schema::provisioners::ShellLocal;
 use cce_template::schema::{Provisioner, ProvisionerKind};
+
+/// The build plan of `template`, written as `build.pkr.hcl` into `dir` and loaded from there.
+pub fn plan(dir: &Path, template: &str) -> BuildPlan {
+    let path = dir.join("build.pkr.hcl");
+    std::fs::write(&path, template).expect("template written");
+    let opts = LoadOptions {
+        path: path.clone(),
+        cwd: dir.to_path_buf(),
+        ..Default::default()
+    };
+    let loaded = load(&opts)
+        .unwrap_or_else(|e| panic!("template loads: {}", e.diagnostics.render(&e.sources)));
+    let (plan, diags) = cce_template::schema::plan_with_env(&loaded.blocks, &BTreeMap::new());
+    assert!(!diags.has_errors(), "{}", diags.render(&loaded.sources));
+    plan.expect("a plan")
+}
 
 /// The client configuration of the local cloud's ready line.
 pub fn client_config(h: &LocalCloudHandle) -> ClientConfig {
