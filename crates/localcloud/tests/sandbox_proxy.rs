@@ -389,3 +389,45 @@ async fn with_the_proxy_off_servers_have_no_way_out() {
     .await;
     h.shutdown().await;
 }
+
+/// The `cce-image-builder` binary beside this test's, once `cargo build --workspace` made it.
+fn binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("cce-image-builder");
+    bin.exists().then_some(bin)
+}
+
+#[test]
+fn serve_refuses_bad_package_proxy_settings_naming_them() {
+    let Some(bin) = binary() else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true and cce-image-builder is not built (run `cargo build --workspace`)"
+        );
+        eprintln!("skipping: cce-image-builder is not built (run `cargo build --workspace`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(&bin)
+            .args(["localcloud", "serve", "--servers", "record", "--state"])
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CCE_LOCALCLOUD_PACKAGE_PROXY")
+            .env_remove("CCE_LOCALCLOUD_PACKAGE_HOSTS")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} {env:?} must be refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = serve(&["--package-hosts", "mirror.example,bad host"], &[]);
+    assert!(e.contains("--package-hosts mirror.example,bad host: `bad host`"), "{e}");
+    let e = serve(&[], &[("CCE_LOCALCLOUD_PACKAGE_PROXY", "sometimes")]);
+    assert!(e.contains("CCE_LOCALCLOUD_PACKAGE_PROXY=sometimes: use `on` or `off`"), "{e}");
+    let e = serve(&[], &[("CCE_LOCALCLOUD_PACKAGE_HOSTS", "[::1")]);
+    assert!(e.contains("CCE_LOCALCLOUD_PACKAGE_HOSTS=[::1: `[::1`"), "{e}");
+    let e = serve(&["--package-hosts", "a.example", "--no-package-proxy"], &[]);
+    assert!(e.contains("cannot be used with"), "{e}");
+}
