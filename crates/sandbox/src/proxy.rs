@@ -18,6 +18,9 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+/// How long a relayed exchange may carry nothing either way before it is cut (a silent
+/// upstream must not hold a connection, and with it the server's namespace, forever).
+pub const RELAY_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// The port the proxy listens on inside each server (`127.0.0.1:3128`).
 pub const SANDBOX_PROXY_PORT: u16 = 3128;
 /// Largest request head (request line and headers) accepted.
@@ -573,8 +576,60 @@ pub async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     if !rest.is_empty() && upstream.write_all(&rest).await.is_err() {
         return;
     }
-    // Bodies stream both ways until either side is done.
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    // Bodies stream both ways until both sides are done or the exchange falls silent.
+    relay(client, upstream, RELAY_IDLE_TIMEOUT).await;
+}
+
+/// Copies both ways between `a` and `b` until both have ended (an end is passed on as a
+/// half-close) or nothing has moved either way for `idle`.
+pub async fn relay<A, B>(a: A, b: B, idle: Duration)
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = tokio::time::Instant::now();
+    // Milliseconds since `start` of the last byte moved either way.
+    let last = std::sync::atomic::AtomicU64::new(0);
+    let (ar, aw) = tokio::io::split(a);
+    let (br, bw) = tokio::io::split(b);
+    tokio::join!(
+        pump(ar, bw, &last, start, idle),
+        pump(br, aw, &last, start, idle)
+    );
+}
+
+async fn pump<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    mut from: R,
+    mut to: W,
+    last: &std::sync::atomic::AtomicU64,
+    start: tokio::time::Instant,
+    idle: Duration,
+) {
+    use std::sync::atomic::Ordering;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match tokio::time::timeout(idle, from.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(Ok(n)) => {
+                last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => {
+                let since = start
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                if since >= idle {
+                    let _ = to.shutdown().await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// The files that point a server at its proxy, as (path inside the server, content): apt's
@@ -780,6 +835,32 @@ mod tests {
             let e = parse_request(head).unwrap_err();
             assert!(e.contains(want), "{}: {e}", String::from_utf8_lossy(head));
         }
+    }
+
+    #[tokio::test]
+    async fn a_silent_relay_is_cut_and_a_busy_one_is_not() {
+        let idle = Duration::from_millis(300);
+        let (client, mut client_peer) = tokio::io::duplex(1024);
+        let (upstream, mut upstream_peer) = tokio::io::duplex(1024);
+        let relayed = tokio::spawn(relay(client, upstream, idle));
+        // Data one way keeps the exchange alive past several idle periods.
+        for _ in 0..6 {
+            upstream_peer.write_all(b"chunk").await.unwrap();
+            let mut got = [0u8; 5];
+            client_peer.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"chunk");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!relayed.is_finished(), "a busy exchange is not cut");
+        // Then silence: the relay ends, and both peers see the end.
+        tokio::time::timeout(Duration::from_secs(3), relayed)
+            .await
+            .expect("a silent relay ends")
+            .unwrap();
+        let mut rest = Vec::new();
+        client_peer.read_to_end(&mut rest).await.unwrap();
+        upstream_peer.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
     }
 
     #[test]
