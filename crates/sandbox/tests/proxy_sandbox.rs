@@ -240,3 +240,215 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
         .await
         .unwrap();
 }
+
+/// An origin on a host loopback address serving the files of `dir`; 404 for anything else.
+async fn file_origin(ip: [u8; 4], dir: PathBuf) -> SocketAddr {
+    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let path = head
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string();
+                let file = (!path.contains(".."))
+                    .then(|| std::fs::read(dir.join(&path)).ok())
+                    .flatten();
+                let (status, body) = match file {
+                    Some(b) => ("200 OK", b),
+                    None => ("404 Not Found", b"no such file\n".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+            });
+        }
+    });
+    addr
+}
+
+fn sha256(file: &Path) -> String {
+    let out = Command::new("sha256sum").arg(file).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A flat apt repository with one package, `cce-hello`, holding `/usr/share/cce-hello/hello.txt`.
+fn fake_repository(dir: &Path) -> PathBuf {
+    let pkg = dir.join("pkg");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(pkg.join("usr/share/cce-hello")).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: cce-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@example.invalid>\nDescription: a package of the test mirror\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("usr/share/cce-hello/hello.txt"),
+        format!("{HELLO}\n"),
+    )
+    .unwrap();
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let deb = repo.join("cce-hello_1.0_all.deb");
+    let out = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&pkg)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let packages = format!(
+        "Package: cce-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@example.invalid>\nFilename: ./cce-hello_1.0_all.deb\nSize: {}\nSHA256: {}\nDescription: a package of the test mirror\n",
+        std::fs::metadata(&deb).unwrap().len(),
+        sha256(&deb)
+    );
+    std::fs::write(repo.join("Packages"), &packages).unwrap();
+    let release = format!(
+        "Origin: cce-test\nLabel: cce-test\nSuite: stable\nCodename: stable\nDate: Thu, 01 Jan 2026 00:00:00 UTC\nSHA256:\n {} {} Packages\n",
+        sha256(&repo.join("Packages")),
+        packages.len()
+    );
+    std::fs::write(repo.join("Release"), release).unwrap();
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apt_installs_a_package_from_a_listed_repository() {
+    if !prerequisites() {
+        return;
+    }
+    if Command::new("dpkg-deb").arg("--version").output().is_err() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true and dpkg-deb is missing"
+        );
+        eprintln!("skipping: dpkg-deb is missing");
+        return;
+    }
+    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let (key, public) = keypair(tmp.path());
+    let mirror = file_origin([127, 0, 0, 81], fake_repository(tmp.path())).await;
+    let proxy = PackageProxy::new(
+        AllowList::parse(&mirror.to_string()).unwrap(),
+        tokio::runtime::Handle::current(),
+    );
+    let dir = tmp.path().join("server");
+    let console = dir.join("console.log");
+    let sb = tokio::task::spawn_blocking({
+        let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
+        std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
+        move || {
+            let mut sb = Sandbox::new(spec);
+            sb.set_package_proxy(Some(proxy));
+            sb.start().expect("boot");
+            sb
+        }
+    })
+    .await
+    .unwrap();
+    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22)
+        .await
+        .unwrap();
+    let ssh = Ssh {
+        key,
+        addr: fwd.local_addr(),
+        console,
+    };
+    let installed = tokio::task::spawn_blocking(move || {
+        ssh.wait_up(Duration::from_secs(30));
+        // Only the test repository: the image's own sources name a host not on this list.
+        ssh.ok(&format!("echo 'deb [trusted=yes] http://{mirror}/ ./' > /root/cce-test.list"));
+        let apt = "apt-get -q -o Dir::Etc::SourceList=/root/cce-test.list -o Dir::Etc::SourceParts=/nonexistent";
+        ssh.ok(&format!("env -u http_proxy -u https_proxy {apt} update"));
+        // dpkg renames each new folder into place: this needs the overlay's user xattrs.
+        ssh.ok(&format!("DEBIAN_FRONTEND=noninteractive {apt} install -y cce-hello"));
+        let installed = ssh.ok("cat /usr/share/cce-hello/hello.txt");
+        sb.stop(Duration::from_secs(30)).expect("stop");
+        (installed, sb)
+    })
+    .await
+    .unwrap();
+    let (installed, sb) = installed;
+    assert_eq!(installed, HELLO);
+    assert!(
+        sb.disk().join("usr/share/cce-hello/hello.txt").is_file(),
+        "the package is on the server's disk"
+    );
+    drop(fwd);
+    tokio::task::spawn_blocking(move || sb.delete().expect("delete"))
+        .await
+        .unwrap();
+}
+
+/// Needs the internet: `apt-get update` and a download from this machine's real Debian mirror,
+/// with the default allow-list. Run by hand: `cargo test -p cce-sandbox --test proxy_sandbox --
+/// --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the internet"]
+async fn apt_updates_from_the_real_debian_mirror() {
+    if !prerequisites() {
+        return;
+    }
+    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let (key, public) = keypair(tmp.path());
+    let proxy = PackageProxy::new(AllowList::host_mirrors(), tokio::runtime::Handle::current());
+    let dir = tmp.path().join("server");
+    let console = dir.join("console.log");
+    let sb = tokio::task::spawn_blocking({
+        let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);
+        move || {
+            let mut sb = Sandbox::new(spec);
+            sb.set_package_proxy(Some(proxy));
+            sb.start().expect("boot");
+            sb
+        }
+    })
+    .await
+    .unwrap();
+    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
+    let ssh = Ssh { key, addr: fwd.local_addr(), console };
+    tokio::task::spawn_blocking(move || {
+        ssh.wait_up(Duration::from_secs(30));
+        ssh.ok("apt-get -q update");
+        ssh.ok("cd /root && apt-get -q download hello && ls /root/hello_*.deb");
+    })
+    .await
+    .unwrap();
+    drop(fwd);
+    tokio::task::spawn_blocking(move || sb.delete().expect("delete")).await.unwrap();
+}
