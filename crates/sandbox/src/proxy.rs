@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 /// How long a relayed exchange may carry nothing either way before it is cut (a silent
 /// upstream must not hold a connection, and with it the server's namespace, forever).
 pub const RELAY_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Most connections one listener (one server) carries at once; more are answered 503.
+pub const MAX_CONNECTIONS: usize = 128;
 /// The port the proxy listens on inside each server (`127.0.0.1:3128`).
 pub const SANDBOX_PROXY_PORT: u16 = 3128;
 /// Largest request head (request line and headers) accepted.
@@ -406,13 +408,26 @@ impl PackageProxy {
     fn accept_loop(&self, listener: TcpListener, label: String) -> std::io::Result<ProxyListener> {
         let addr = listener.local_addr()?;
         let allow = self.allow.clone();
+        // One server cannot use up the descriptors of the process that also serves the API.
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let task = self.runtime.spawn(async move {
             loop {
                 match listener.accept().await {
-                    Ok((client, _)) => {
+                    Ok((mut client, _)) => {
                         let allow = allow.clone();
                         let label = label.clone();
-                        tokio::spawn(async move { serve_connection(client, &allow, &label).await });
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            tracing::warn!(server = %label, "package proxy refused a connection: too many at once");
+                            tokio::spawn(async move {
+                                let message = format!("the package proxy carries at most {MAX_CONNECTIONS} connections of a server at once");
+                                answer(&mut client, 503, "Service Unavailable", &message).await;
+                            });
+                            continue;
+                        };
+                        tokio::spawn(async move {
+                            serve_connection(client, &allow, &label).await;
+                            drop(slot);
+                        });
                     }
                     // Out of descriptors, most likely: wait rather than spin.
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,

@@ -159,4 +159,38 @@ async fn the_proxy_admits_only_listed_hosts() {
     }
     let r = exchange(p, &big).await;
     assert!(r.starts_with("HTTP/1.1 431"), "{r}");
+
+    // Connections beyond the limit are answered 503 at once; a freed slot admits again.
+    let mut held = Vec::new();
+    for _ in 0..cce_sandbox::proxy::MAX_CONNECTIONS {
+        held.push(TcpStream::connect(p).await.unwrap());
+    }
+    // The listener accepts in order: once the last held one is served, all are.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = exchange(
+        p,
+        format!("GET http://{allowed}/ HTTP/1.1\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(
+        r.starts_with("HTTP/1.1 503") && r.contains("at most 128 connections"),
+        "{r}"
+    );
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = exchange(
+            p,
+            format!("GET http://{allowed}/ HTTP/1.1\r\n\r\n").as_bytes(),
+        )
+        .await;
+        if r.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots were not freed: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
