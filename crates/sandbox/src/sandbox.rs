@@ -105,6 +105,9 @@ struct Shared {
     disks: Vec<crate::disks::Attached>,
     /// The package proxy its servers may use; `None`: no way out at all.
     package_proxy: Option<crate::PackageProxy>,
+    /// The proxy of the layer made at the last start: reboots from inside keep it, so the
+    /// listener always matches the settings the server sees.
+    started_proxy: Option<crate::PackageProxy>,
     /// The proxy's listener inside the current boot's network namespace.
     proxy_listener: Option<crate::ProxyListener>,
 }
@@ -157,6 +160,7 @@ impl Sandbox {
             boots: 0,
             disks: Vec::new(),
             package_proxy: None,
+            started_proxy: None,
             proxy_listener: None,
         };
         Self { inner: Arc::new(Inner { spec, shared: Mutex::new(shared), changed: Condvar::new() }), supervisor: None }
@@ -189,7 +193,7 @@ impl Sandbox {
         self.inner.lock().disks.clone()
     }
 
-    /// Gives the server a way out to the package mirror: from its next boot on, a listener on
+    /// Gives the server a way out to the package mirror: from its next start on, a listener on
     /// `127.0.0.1:3128` inside it relays to `proxy`, and apt, SSH sessions and systemd services
     /// are pointed at it by files in a layer outside the server's disk. `None` takes it away.
     pub fn set_package_proxy(&self, proxy: Option<crate::PackageProxy>) {
@@ -429,7 +433,10 @@ impl Inner {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(SandboxError::io(id, "remove the old package-proxy layer", e)),
         }
-        if self.lock().package_proxy.is_none() {
+        let proxy = self.lock().package_proxy.clone();
+        let wanted = proxy.is_some();
+        self.lock().started_proxy = proxy;
+        if !wanted {
             return Ok(());
         }
         for (path, content) in crate::proxy::settings_files(crate::SANDBOX_PROXY_PORT) {
@@ -455,7 +462,7 @@ impl Inner {
 
     /// Binds the package proxy's listener inside this boot's network namespace.
     fn start_proxy_listener(&self, netns: &str) {
-        let Some(proxy) = self.lock().package_proxy.clone() else { return };
+        let Some(proxy) = self.lock().started_proxy.clone() else { return };
         match proxy.listen_in_netns(netns, crate::SANDBOX_PROXY_PORT) {
             Ok(listener) => self.lock().proxy_listener = Some(listener),
             Err(e) => tracing::warn!(sandbox = %self.spec.id, error = %e, "no package proxy inside the server: cannot listen in its namespace"),
