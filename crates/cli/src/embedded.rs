@@ -62,7 +62,8 @@ pub async fn start(state: &Path, profile: Profile, scale: f64) -> anyhow::Result
     let mut config = Config::new(state.to_path_buf());
     config.profile = profile;
     config.scale = scale;
-    let sandboxes = SandboxConfig::new(&config.state_dir, |k| std::env::var(k).ok());
+    // A bad package proxy setting is refused rather than silently replaced by the default.
+    let sandboxes = SandboxConfig::from_env(&config.state_dir, |k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
     let backend = SandboxBackend::new(sandboxes, tokio::runtime::Handle::current());
     LocalCloud::start_with_backend(config, Arc::new(backend))
         .await

@@ -160,6 +160,40 @@ impl Config {
     }
 }
 
+/// The environment variable that turns the sandboxes' package proxy `on` (the default) or `off`.
+pub const PACKAGE_PROXY_VAR: &str = "CCE_LOCALCLOUD_PACKAGE_PROXY";
+/// The environment variable that replaces the package proxy's allow-list (`host1,host2:8080`).
+pub const PACKAGE_HOSTS_VAR: &str = "CCE_LOCALCLOUD_PACKAGE_HOSTS";
+
+/// The package proxy of sandbox servers as the environment sets it: `None` when
+/// `CCE_LOCALCLOUD_PACKAGE_PROXY=off`, else the hosts of `CCE_LOCALCLOUD_PACKAGE_HOSTS`, else the
+/// hosts of this machine's Debian mirrors. A bad value is an error naming the variable.
+pub fn package_proxy_from_env(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<cce_sandbox::AllowList>, String> {
+    let on = match env(PACKAGE_PROXY_VAR).map(|v| v.trim().to_ascii_lowercase()) {
+        None => true,
+        Some(v) => match v.as_str() {
+            "" | "on" | "1" | "true" | "yes" => true,
+            "off" | "0" | "false" | "no" => false,
+            _ => {
+                return Err(format!(
+                    "{PACKAGE_PROXY_VAR}={v}: use `on` or `off`"
+                ));
+            }
+        },
+    };
+    if !on {
+        return Ok(None);
+    }
+    match env(PACKAGE_HOSTS_VAR) {
+        Some(list) => cce_sandbox::AllowList::parse(&list)
+            .map(Some)
+            .map_err(|e| format!("{PACKAGE_HOSTS_VAR}={list}: {e}")),
+        None => Ok(Some(cce_sandbox::AllowList::host_mirrors())),
+    }
+}
+
 /// The default state directory: `$XDG_STATE_HOME/cce-image-builder/localcloud`, else
 /// `$HOME/.local/state/cce-image-builder/localcloud`. `env` is the environment to read (injected
 /// so tests need not touch the process's). `None` when neither variable is set.
@@ -208,6 +242,30 @@ mod tests {
             ))
         );
         assert_eq!(default_state_dir(|_| None), None);
+    }
+
+    #[test]
+    fn package_proxy_settings_come_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let default = package_proxy_from_env(env(&[])).unwrap().expect("on by default");
+        assert_eq!(default, cce_sandbox::AllowList::host_mirrors());
+        assert_eq!(
+            package_proxy_from_env(env(&[(PACKAGE_PROXY_VAR, "OFF"), (PACKAGE_HOSTS_VAR, "a.example")])).unwrap(),
+            None
+        );
+        let hosts = package_proxy_from_env(env(&[(PACKAGE_PROXY_VAR, "on"), (PACKAGE_HOSTS_VAR, "A.example,b.example:8080")]))
+            .unwrap()
+            .expect("on");
+        assert!(hosts.admits("a.example", 80) && hosts.admits("b.example", 8080));
+        assert!(!hosts.admits("deb.debian.org", 80), "the list replaces the mirrors");
+        let e = package_proxy_from_env(env(&[(PACKAGE_PROXY_VAR, "maybe")])).unwrap_err();
+        assert!(e.starts_with("CCE_LOCALCLOUD_PACKAGE_PROXY=maybe") && e.contains("`on` or `off`"), "{e}");
+        let e = package_proxy_from_env(env(&[(PACKAGE_HOSTS_VAR, "ok.example,bad host")])).unwrap_err();
+        assert!(e.starts_with("CCE_LOCALCLOUD_PACKAGE_HOSTS=ok.example,bad host: `bad host`"), "{e}");
+        let e = package_proxy_from_env(env(&[(PACKAGE_HOSTS_VAR, "")])).unwrap_err();
+        assert!(e.contains("empty"), "{e}");
     }
 
     #[test]

@@ -87,12 +87,29 @@ pub struct SandboxConfig {
     /// `/run/cce-image-builder/address-blocks`), so that two local clouds never hand out the
     /// same server or EIP addresses.
     pub address_registry: PathBuf,
+    /// The hosts servers may reach through their package proxy (`127.0.0.1:3128` inside each
+    /// server); `None`: no proxy, no way out at all.
+    pub package_proxy: Option<cce_sandbox::AllowList>,
 }
 
 impl SandboxConfig {
-    /// Defaults for `state_dir`, reading `CCE_ROOTFS_CACHE` from `env`.
+    /// As [`SandboxConfig::new`], but a bad value of `CCE_LOCALCLOUD_PACKAGE_PROXY` or
+    /// `CCE_LOCALCLOUD_PACKAGE_HOSTS` is an error naming the variable.
+    pub fn from_env(state_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Result<SandboxConfig, String> {
+        let package_proxy = crate::config::package_proxy_from_env(&env)?;
+        Ok(SandboxConfig { package_proxy, ..SandboxConfig::new(state_dir, env) })
+    }
+
+    /// Defaults for `state_dir`, reading `CCE_ROOTFS_CACHE`, `CCE_ADDRESS_REGISTRY` and the
+    /// package proxy's variables from `env`. A bad package proxy value is warned about and the
+    /// default (this machine's Debian mirrors) used; [`SandboxConfig::from_env`] refuses it.
     pub fn new(state_dir: &Path, env: impl Fn(&str) -> Option<String>) -> SandboxConfig {
+        let package_proxy = crate::config::package_proxy_from_env(&env).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "using the default package allow-list");
+            Some(cce_sandbox::AllowList::host_mirrors())
+        });
         SandboxConfig {
+            package_proxy,
             state_dir: state_dir.to_path_buf(),
             rootfs_cache: env("CCE_ROOTFS_CACHE")
                 .map_or_else(|| PathBuf::from("/var/cache/cce-image-builder"), PathBuf::from),
@@ -117,6 +134,8 @@ pub struct SandboxBackend {
     /// This cloud's loopback address block (its index), held until shutdown.
     address_block: Option<u8>,
     address_claim: Arc<Mutex<Option<cce_sandbox::address_block::AddressBlock>>>,
+    /// The package proxy every server gets, built from `config.package_proxy`.
+    package_proxy: Option<cce_sandbox::PackageProxy>,
 }
 
 impl std::fmt::Debug for SandboxBackend {
@@ -150,9 +169,14 @@ impl SandboxBackend {
                 tracing::warn!(server = %id, "reclaimed a server sandbox a killed local cloud left");
             }
         }
+        let package_proxy = config
+            .package_proxy
+            .clone()
+            .map(|allow| cce_sandbox::PackageProxy::new(allow, runtime.clone()));
         SandboxBackend {
             config,
             runtime,
+            package_proxy,
             servers: Arc::default(),
             captures: Arc::default(),
             ssh_ingress: Arc::default(),
@@ -229,6 +253,7 @@ impl SandboxBackend {
         };
         let runtime = self.runtime.clone();
         let gate = ssh_gate(&self.ssh_ingress, &entry.record.id);
+        let package_proxy = self.package_proxy.clone();
         std::thread::Builder::new()
             .name(format!("boot-{}", entry.record.id))
             .spawn(move || {
@@ -256,7 +281,10 @@ impl SandboxBackend {
                         slot.forwarders.insert(record.private_ip.clone(), fw);
                     }
                     match slot.sandbox.as_mut() {
-                        Some(sb) => sb.start().map_err(|e| e.to_string()),
+                        Some(sb) => {
+                            sb.set_package_proxy(package_proxy);
+                            sb.start().map_err(|e| e.to_string())
+                        }
                         None => Err("the sandbox was not made".into()),
                     }
                 })();
@@ -279,6 +307,7 @@ impl SandboxBackend {
             ssh_ingress: self.ssh_ingress.clone(),
             address_block: self.address_block,
             address_claim: self.address_claim.clone(),
+            package_proxy: self.package_proxy.clone(),
         }
     }
 }

@@ -13,7 +13,7 @@ FS=$SB/sysctl
 
 mount --make-rprivate /
 ip link set lo up
-mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$SB/upper,workdir=$SB/work" "$M"
+mount -t overlay overlay -o "userxattr,lowerdir=$LOWER,upperdir=$SB/upper,workdir=$SB/work" "$M"
 mount -t proc -o nosuid,nodev,noexec proc "$M/proc"
 cat /proc/sys/kernel/random/uuid > "$SB/boot_id"
 

@@ -10,11 +10,13 @@ pub mod disks;
 mod error;
 mod forward;
 pub mod image;
+pub mod proxy;
 mod rootfs;
 mod sandbox;
 
 pub use disks::DataDisk;
 pub use error::SandboxError;
 pub use forward::{Forwarder, Gate};
+pub use proxy::{AllowList, PackageProxy, ProxyListener, SANDBOX_PROXY_PORT};
 pub use rootfs::{debian_mirror, ensure_debian_rootfs, shift_owners, ID_COUNT, ID_SHIFT};
 pub use sandbox::{gc, gc_matching, host_supports_sandboxes, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};

@@ -63,6 +63,8 @@ fi
 use crate::rootfs::{ID_COUNT, ID_SHIFT};
 const NETNS_PREFIX: &str = "cce-sb-";
 const CGROUP_GROUP: &str = "cce-sandboxes";
+/// The folder (in the server's folder, beside its disk) of the layer holding the proxy settings.
+const PROXY_LAYER: &str = "package-proxy-layer";
 
 /// What a sandbox is made of.
 #[derive(Clone, Debug)]
@@ -101,6 +103,13 @@ struct Shared {
     boots: u32,
     /// Loop devices of the data disks, attached from start until the sandbox stops.
     disks: Vec<crate::disks::Attached>,
+    /// The package proxy its servers may use; `None`: no way out at all.
+    package_proxy: Option<crate::PackageProxy>,
+    /// The proxy of the layer made at the last start: reboots from inside keep it, so the
+    /// listener always matches the settings the server sees.
+    started_proxy: Option<crate::PackageProxy>,
+    /// The proxy's listener inside the current boot's network namespace.
+    proxy_listener: Option<crate::ProxyListener>,
 }
 
 struct Inner {
@@ -144,7 +153,16 @@ fn cgroup_root() -> Option<PathBuf> {
 
 impl Sandbox {
     pub fn new(spec: SandboxSpec) -> Self {
-        let shared = Shared { state: SandboxState::Stopped, pid1: None, stop_requested: false, boots: 0, disks: Vec::new() };
+        let shared = Shared {
+            state: SandboxState::Stopped,
+            pid1: None,
+            stop_requested: false,
+            boots: 0,
+            disks: Vec::new(),
+            package_proxy: None,
+            started_proxy: None,
+            proxy_listener: None,
+        };
         Self { inner: Arc::new(Inner { spec, shared: Mutex::new(shared), changed: Condvar::new() }), supervisor: None }
     }
 
@@ -173,6 +191,18 @@ impl Sandbox {
     /// The loop devices of its data disks while it runs (none while stopped).
     pub fn data_disks(&self) -> Vec<crate::disks::Attached> {
         self.inner.lock().disks.clone()
+    }
+
+    /// Gives the server a way out to the package mirror: from its next start on, a listener on
+    /// `127.0.0.1:3128` inside it relays to `proxy`, and apt, SSH sessions and systemd services
+    /// are pointed at it by files in a layer outside the server's disk. `None` takes it away.
+    pub fn set_package_proxy(&self, proxy: Option<crate::PackageProxy>) {
+        self.inner.lock().package_proxy = proxy;
+    }
+
+    /// Where the package proxy listens inside the running sandbox, if it has one.
+    pub fn package_proxy_address(&self) -> Option<SocketAddr> {
+        self.inner.lock().proxy_listener.as_ref().map(crate::ProxyListener::local_addr)
     }
 
     /// Host PID of the sandbox's init, while it runs.
@@ -384,11 +414,59 @@ impl Inner {
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
         }
         fs::write(dir.join("init.sh"), INIT_SCRIPT).map_err(|e| SandboxError::io(id, "write init.sh", e))?;
+        self.prepare_proxy_layer()?;
         // Last, so that an error above leaves nothing attached.
         self.detach_disks();
         let attached = crate::disks::attach_all(id, dir, &self.spec.data_disks)?;
         self.lock().disks = attached;
         Ok(())
+    }
+
+    /// Writes (or, without a proxy, removes) the layer that points the server at its package
+    /// proxy. It sits above the image's layers and below the server's disk, outside both, so
+    /// a captured image or an export never carries it.
+    fn prepare_proxy_layer(&self) -> Result<(), SandboxError> {
+        let id = &self.spec.id;
+        let layer = self.spec.dir.join(PROXY_LAYER);
+        match fs::remove_dir_all(&layer) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SandboxError::io(id, "remove the old package-proxy layer", e)),
+        }
+        let proxy = self.lock().package_proxy.clone();
+        let wanted = proxy.is_some();
+        self.lock().started_proxy = proxy;
+        if !wanted {
+            return Ok(());
+        }
+        for (path, content) in crate::proxy::settings_files(crate::SANDBOX_PROXY_PORT) {
+            let file = layer.join(path);
+            if let Some(parent) = file.parent() {
+                fs::create_dir_all(parent).map_err(|e| SandboxError::io(id, format!("create {}", parent.display()), e))?;
+            }
+            fs::write(&file, content).map_err(|e| SandboxError::io(id, format!("write {}", file.display()), e))?;
+        }
+        for dir in std::iter::once(layer.clone()).chain(walk_dirs(&layer)) {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| SandboxError::io(id, "chmod the package-proxy layer", e))?;
+        }
+        crate::rootfs::shift_owners(&layer).map_err(|e| SandboxError::io(id, "chown the package-proxy layer", e))
+    }
+
+    /// The overlay's lower layers, topmost first: the package-proxy layer if there is one, then
+    /// the image's.
+    fn lower_layers(&self) -> String {
+        let proxy = self.spec.dir.join(PROXY_LAYER);
+        let proxy = proxy.is_dir().then_some(proxy);
+        proxy.iter().chain(self.spec.layers.iter()).map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+    }
+
+    /// Binds the package proxy's listener inside this boot's network namespace.
+    fn start_proxy_listener(&self, netns: &str) {
+        let Some(proxy) = self.lock().started_proxy.clone() else { return };
+        match proxy.listen_in_netns(netns, crate::SANDBOX_PROXY_PORT) {
+            Ok(listener) => self.lock().proxy_listener = Some(listener),
+            Err(e) => tracing::warn!(sandbox = %self.spec.id, error = %e, "no package proxy inside the server: cannot listen in its namespace"),
+        }
     }
 
     /// Detaches the data disks' loop devices (their files stay); a no-op when none is attached.
@@ -477,7 +555,7 @@ impl Inner {
         }
         let map_users = format!("--map-users={ID_SHIFT},0,{ID_COUNT}");
         let map_groups = format!("--map-groups={ID_SHIFT},0,{ID_COUNT}");
-        let lower = self.spec.layers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":");
+        let lower = self.lower_layers();
         let backlog = fs::read_to_string("/proc/sys/net/core/netdev_max_backlog").unwrap_or_else(|_| "1000".into());
         let log = fs::OpenOptions::new()
             .create(true)
@@ -520,6 +598,8 @@ impl Inner {
                     let _ = child.wait();
                     return Err(e);
                 }
+                // Before systemd gets far: the user data may install packages.
+                self.start_proxy_listener(&ns);
                 let mut s = self.lock();
                 s.pid1 = Some(pid);
                 s.boots += 1;
@@ -554,6 +634,8 @@ impl Inner {
 
     /// Removes what a boot created on the host: the network namespace and the cgroup.
     fn teardown(&self) {
+        // The listener holds the namespace: it goes first.
+        self.lock().proxy_listener = None;
         let _ = run(&self.spec.id, Command::new("ip").args(["netns", "del", &self.netns()]));
         if let Some(cg) = self.cgroup() {
             remove_cgroup(&cg);
@@ -594,6 +676,23 @@ fn check_traversable(id: &str, dir: &Path) -> Result<(), SandboxError> {
         }
     }
     Ok(())
+}
+
+/// Every folder under `root` (not `root` itself).
+fn walk_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    found.push(e.path());
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    found
 }
 
 fn remove_cgroup(cg: &Path) {

@@ -115,6 +115,15 @@ struct ServeArgs {
     /// sandboxes, else record].
     #[arg(long, value_enum)]
     servers: Option<Servers>,
+    /// Hosts the sandbox servers' package proxy (127.0.0.1:3128 inside each server) may reach,
+    /// comma-separated: `host`, `host:port`, `[v6]:port`; a host without a port allows 80 and
+    /// 443 [default: $CCE_LOCALCLOUD_PACKAGE_HOSTS, else this machine's Debian mirrors].
+    #[arg(long, value_name = "HOSTS", conflicts_with = "no_package_proxy")]
+    package_hosts: Option<String>,
+    /// Give sandbox servers no package proxy, so no way out at all (as
+    /// CCE_LOCALCLOUD_PACKAGE_PROXY=off).
+    #[arg(long)]
+    no_package_proxy: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -164,6 +173,13 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
     if !(a.scale.is_finite() && a.scale >= 0.0) {
         anyhow::bail!("--scale must be a non-negative number, got {}", a.scale);
     }
+    let package_proxy = if a.no_package_proxy {
+        None
+    } else if let Some(hosts) = &a.package_hosts {
+        Some(cce_sandbox::AllowList::parse(hosts).map_err(|e| anyhow::anyhow!("--package-hosts {hosts}: {e}"))?)
+    } else {
+        cce_localcloud::config::package_proxy_from_env(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?
+    };
     let state = state_dir(a.state)?;
     let mut config = Config::new(state.clone());
     config.listen = a.listen;
@@ -218,7 +234,8 @@ fn serve(a: ServeArgs) -> anyhow::Result<u8> {
         let handle = match servers {
             Servers::Record => LocalCloud::start(config).await?,
             Servers::Sandbox => {
-                let sandboxes = SandboxConfig::new(&config.state_dir, |k| std::env::var(k).ok());
+                let mut sandboxes = SandboxConfig::new(&config.state_dir, |k| std::env::var(k).ok());
+                sandboxes.package_proxy = package_proxy;
                 let backend = SandboxBackend::new(sandboxes, tokio::runtime::Handle::current());
                 LocalCloud::start_with_backend(config, std::sync::Arc::new(backend)).await?
             }

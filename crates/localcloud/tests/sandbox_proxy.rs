@@ -1,0 +1,433 @@
+//! The package proxy of local-cloud servers through the API: a server whose allow-list names a
+//! test origin on a host loopback address fetches from it in its user data (a systemd service)
+//! and over SSH, is refused another host with 403 and cannot reach the origin directly; the
+//! image captured from it holds what it fetched but none of the proxy settings. A local cloud
+//! with the proxy off gives its servers no listener. Needs root (under `CI=true` a missing
+//! prerequisite fails the test).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cce_localcloud::{
+    Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
+};
+use common::Client;
+use common::sandbox::{fixed_ip, ssh, ssh_ok, wait_status};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const E: Service = Service::Ecs;
+const M: Service = Service::Ims;
+const V: Service = Service::Vpc;
+const HELLO: &str = "hello from the package mirror";
+
+fn prerequisites() -> bool {
+    let missing = match cce_sandbox::host_supports_sandboxes() {
+        Err(e) => Some(e.to_string()),
+        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
+            Some("the OpenSSH client `ssh` is not installed".into())
+        }
+        Ok(()) => None,
+    };
+    match missing {
+        None => true,
+        Some(m) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and local-cloud sandboxes cannot run: {m}")
+        }
+        Some(m) => {
+            eprintln!("skipping: {m}");
+            false
+        }
+    }
+}
+
+/// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
+async fn origin(ip: [u8; 4]) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).to_string();
+                let (status, body) = match head.split(' ').nth(1) {
+                    Some("/pool/hello.txt") => ("200 OK", format!("{HELLO}\n")),
+                    _ => ("404 Not Found", "no such file\n".to_string()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+fn base64(data: &str) -> String {
+    let mut child = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64 runs");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(data.as_bytes())
+            .unwrap();
+    }
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+}
+
+async fn wait_job(
+    c: &Client,
+    h: &LocalCloudHandle,
+    service: Service,
+    job: &str,
+    timeout: Duration,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = c
+            .call(
+                h,
+                service,
+                "GET",
+                &format!("/v1/{{pid}}/jobs/{job}"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let st = a.body["status"].as_str().unwrap_or("").to_string();
+        if st == "SUCCESS" || st == "FAIL" {
+            return a.body;
+        }
+        assert!(Instant::now() < deadline, "job {job} still {st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A local cloud on `dir` with sandbox servers whose package proxy admits `allow` (`None`: off).
+async fn cloud(dir: &std::path::Path, allow: Option<&str>) -> (LocalCloudHandle, Client) {
+    let mut sandboxes = SandboxConfig::new(dir, |k| std::env::var(k).ok());
+    sandboxes.package_proxy = allow.map(|a| cce_sandbox::AllowList::parse(a).unwrap());
+    let backend = SandboxBackend::new(sandboxes, tokio::runtime::Handle::current());
+    let h = LocalCloud::start_with_backend(Config::new(dir), Arc::new(backend))
+        .await
+        .expect("local cloud starts");
+    let c = Client::new(&h);
+    (h, c)
+}
+
+/// A keypair (its private key written under `dir`) and a server from the public image.
+async fn server(
+    c: &Client,
+    h: &LocalCloudHandle,
+    dir: &std::path::Path,
+    user_data: Option<String>,
+) -> (String, std::path::PathBuf, String) {
+    let kp = c
+        .call(
+            h,
+            E,
+            "POST",
+            "/v2.1/{pid}/os-keypairs",
+            &[],
+            Some(&json!({"keypair": {"name": "kp-proxy"}})),
+        )
+        .await;
+    assert_eq!(kp.status, 200, "{}", kp.body);
+    let key = dir.join("id_kp");
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key)
+            .unwrap();
+        f.write_all(
+            kp.body["keypair"]["private_key"]
+                .as_str()
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
+    }
+    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
+    let subnet = &subnets.body["subnets"][0];
+    let gold = c
+        .call(
+            h,
+            M,
+            "GET",
+            "/v2/cloudimages",
+            &[
+                ("__imagetype", "gold"),
+                ("name", "Debian 12 (local sandbox rootfs)"),
+            ],
+            None,
+        )
+        .await;
+    let mut body = json!({"server": {
+        "name": "proxy-server", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
+        "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-proxy",
+        "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
+        "extendparam": {"chargingMode": 0},
+    }});
+    if let Some(u) = user_data {
+        body["server"]["user_data"] = json!(base64(&u));
+    }
+    let a = c
+        .call(h, E, "POST", "/v1/{pid}/cloudservers", &[], Some(&body))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let id = a.body["serverIds"][0].as_str().unwrap().to_string();
+    let server = wait_status(c, h, &id, "ACTIVE", Duration::from_secs(180)).await;
+    (id, key, fixed_ip(&server))
+}
+
+fn settings_paths() -> Vec<&'static str> {
+    cce_sandbox::proxy::settings_files(cce_sandbox::SANDBOX_PROXY_PORT)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let allowed = origin([127, 0, 0, 79]).await;
+    let unlisted = origin([127, 0, 0, 80]).await;
+    let (h, c) = cloud(dir.path(), Some(&allowed.to_string())).await;
+    let url = format!("http://{allowed}/pool/hello.txt");
+    // The user data is a systemd service: it finds the proxy in its environment.
+    let user_data = format!(
+        "#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/3128\nprintf 'GET {url} HTTP/1.1\\r\\n\\r\\n' >&3\ncat <&3 > /root/user-data-fetch\necho \"$http_proxy\" > /root/user-data-proxy\n"
+    );
+    let (id, key, ip) = server(&c, &h, dir.path(), Some(user_data)).await;
+
+    let out = tokio::task::spawn_blocking({
+        let (key, ip, url) = (key.clone(), ip.clone(), url.clone());
+        move || {
+            let proxy = ssh_ok(&key, &ip, "cat /root/user-data-proxy");
+            let fetched = ssh_ok(&key, &ip, "cat /root/user-data-fetch");
+            ssh_ok(&key, &ip, &format!("/usr/lib/apt/apt-helper download-file {url} /root/hello.txt"));
+            let apt = ssh_ok(&key, &ip, "cat /root/hello.txt");
+            let refused = ssh_ok(
+                &key,
+                &ip,
+                &format!("exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'GET http://{unlisted}/pool/hello.txt HTTP/1.1\\r\\n\\r\\n' >&3 && timeout 10 cat <&3"),
+            );
+            let direct = ssh(&key, &ip, &format!("timeout 5 bash -c 'exec 3<>/dev/tcp/{}/{}'", allowed.ip(), allowed.port())).0;
+            (proxy, fetched, apt, refused, direct)
+        }
+    })
+    .await
+    .unwrap();
+    let (proxy, fetched, apt, refused, direct) = out;
+    assert_eq!(
+        proxy, "http://127.0.0.1:3128",
+        "the user data's environment"
+    );
+    assert!(
+        fetched.starts_with("HTTP/1.1 200 OK") && fetched.ends_with(HELLO),
+        "{fetched}"
+    );
+    assert_eq!(apt, HELLO);
+    assert!(
+        refused.starts_with("HTTP/1.1 403 Forbidden")
+            && refused.contains(&format!("{unlisted} is not on")),
+        "{refused}"
+    );
+    assert_ne!(direct, 0, "a direct connection to the host must fail");
+
+    // Stop and capture: the image has what was fetched, none of the proxy settings.
+    let stop = c
+        .call(
+            &h,
+            E,
+            "POST",
+            "/v1/{pid}/cloudservers/action",
+            &[],
+            Some(&json!({"os-stop": {"type": "SOFT", "servers": [{"id": id}]}})),
+        )
+        .await;
+    assert_eq!(stop.status, 200, "{}", stop.body);
+    wait_status(&c, &h, &id, "SHUTOFF", Duration::from_secs(60)).await;
+    let img = c
+        .call(
+            &h,
+            M,
+            "POST",
+            "/v2/cloudimages/action",
+            &[],
+            Some(&json!({"name": "after-proxy", "instance_id": id})),
+        )
+        .await;
+    assert_eq!(img.status, 200, "{}", img.body);
+    let done = wait_job(
+        &c,
+        &h,
+        M,
+        img.body["job_id"].as_str().unwrap(),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let layer = dir
+        .path()
+        .join("layers")
+        .join(done["entities"]["image_id"].as_str().unwrap());
+    assert!(
+        layer.join("root/hello.txt").is_file(),
+        "the captured image holds the fetched file"
+    );
+    for path in settings_paths() {
+        assert!(
+            !layer.join(path).exists(),
+            "{path} is in the captured image"
+        );
+    }
+    let d = c
+        .call(
+            &h,
+            E,
+            "POST",
+            "/v1/{pid}/cloudservers/delete",
+            &[],
+            Some(&json!({"servers": [{"id": id}]})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    wait_job(
+        &c,
+        &h,
+        E,
+        d.body["job_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_proxy_off_servers_have_no_way_out() {
+    if !prerequisites() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )
+    .unwrap();
+    let (h, c) = cloud(dir.path(), None).await;
+    let (id, key, ip) = server(&c, &h, dir.path(), None).await;
+    let (listener, apt_conf, env) = tokio::task::spawn_blocking(move || {
+        (
+            ssh(&key, &ip, "exec 3<>/dev/tcp/127.0.0.1/3128").0,
+            ssh(&key, &ip, "test -e /etc/apt/apt.conf.d/99cce-package-proxy").0,
+            ssh_ok(&key, &ip, "echo \"[$http_proxy]\""),
+        )
+    })
+    .await
+    .unwrap();
+    assert_ne!(listener, 0, "nothing listens on 3128 inside");
+    assert_ne!(apt_conf, 0, "no apt proxy setting");
+    assert_eq!(env, "[]");
+    let d = c
+        .call(
+            &h,
+            E,
+            "POST",
+            "/v1/{pid}/cloudservers/delete",
+            &[],
+            Some(&json!({"servers": [{"id": id}]})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    wait_job(
+        &c,
+        &h,
+        E,
+        d.body["job_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
+    h.shutdown().await;
+}
+
+/// The `cce-image-builder` binary beside this test's, once `cargo build --workspace` made it.
+fn binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("cce-image-builder");
+    bin.exists().then_some(bin)
+}
+
+#[test]
+fn serve_refuses_bad_package_proxy_settings_naming_them() {
+    let Some(bin) = binary() else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true and cce-image-builder is not built (run `cargo build --workspace`)"
+        );
+        eprintln!("skipping: cce-image-builder is not built (run `cargo build --workspace`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(&bin)
+            .args(["localcloud", "serve", "--servers", "record", "--state"])
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CCE_LOCALCLOUD_PACKAGE_PROXY")
+            .env_remove("CCE_LOCALCLOUD_PACKAGE_HOSTS")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} {env:?} must be refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = serve(&["--package-hosts", "mirror.example,bad host"], &[]);
+    assert!(e.contains("--package-hosts mirror.example,bad host: `bad host`"), "{e}");
+    let e = serve(&[], &[("CCE_LOCALCLOUD_PACKAGE_PROXY", "sometimes")]);
+    assert!(e.contains("CCE_LOCALCLOUD_PACKAGE_PROXY=sometimes: use `on` or `off`"), "{e}");
+    let e = serve(&[], &[("CCE_LOCALCLOUD_PACKAGE_HOSTS", "[::1")]);
+    assert!(e.contains("CCE_LOCALCLOUD_PACKAGE_HOSTS=[::1: `[::1`"), "{e}");
+    let e = serve(&["--package-hosts", "a.example", "--no-package-proxy"], &[]);
+    assert!(e.contains("cannot be used with"), "{e}");
+}
