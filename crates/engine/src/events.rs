@@ -378,6 +378,9 @@ struct FinishedBuild {
     artifacts: Vec<PendingArtifact>,
     /// Why it failed; `None` when it succeeded.
     why: Option<String>,
+    status: BuildStatus,
+    elapsed_ms: u64,
+    steps: Vec<StepTiming>,
 }
 
 /// Go's `durafmt` style used by Packer: `1 minute 2 seconds 30 milliseconds`.
@@ -501,6 +504,7 @@ impl PackerUi {
                 status,
                 elapsed_ms,
                 error: why,
+                steps,
                 ..
             } => {
                 let dur = human_duration(*elapsed_ms);
@@ -511,6 +515,9 @@ impl PackerUi {
                         build: build.clone(),
                         artifacts,
                         why: None,
+                        status: *status,
+                        elapsed_ms: *elapsed_ms,
+                        steps: steps.clone(),
                     });
                     vec![say(format!("Build '{build}' finished after {dur}."))]
                 } else {
@@ -522,11 +529,47 @@ impl PackerUi {
                         build: build.clone(),
                         artifacts: Vec::new(),
                         why: Some(why.clone()),
+                        status: *status,
+                        elapsed_ms: *elapsed_ms,
+                        steps: steps.clone(),
                     });
                     vec![error(format!("Build '{build}' errored after {dur}: {why}"))]
                 }
             }
         }
+    }
+
+    /// [`summary`](Self::summary), then the time of each build and of each of its steps, in
+    /// template order: what a log read after the fact needs to see where the minutes went.
+    pub(crate) fn summary_with_step_times(&mut self) -> Vec<UiLine> {
+        let mut timed: Vec<(String, BuildStatus, u64, Vec<StepTiming>)> = self
+            .finished
+            .iter()
+            .filter(|f| !f.steps.is_empty())
+            .map(|f| (f.build.clone(), f.status, f.elapsed_ms, f.steps.clone()))
+            .collect();
+        timed.sort_by_key(|(build, ..)| planned_position(&self.order, build));
+        let mut out = self.summary();
+        if timed.is_empty() {
+            return out;
+        }
+        let say = |text: String| UiLine::Say {
+            text,
+            build_scoped: false,
+        };
+        out.push(say("\n==> Step times:".into()));
+        for (build, status, elapsed_ms, steps) in timed {
+            let status = match status {
+                BuildStatus::Succeeded => "succeeded",
+                BuildStatus::Failed => "failed",
+                BuildStatus::Interrupted => "interrupted",
+            };
+            out.push(say(format!("{build} ({status}): {}", human_duration(elapsed_ms))));
+            for step in steps {
+                out.push(say(format!("  {}: {}", step.step, human_duration(step.ms))));
+            }
+        }
+        out
     }
 
     /// What Packer prints once after every build ended: the wait, the errors of the failed
@@ -754,7 +797,7 @@ impl<W: Write + Send> Reporter for PlainReporter<W> {
     fn finish(&self) -> io::Result<()> {
         let mut state = lock(&self.state);
         let (out, ui) = &mut *state;
-        let lines = ui.summary();
+        let lines = ui.summary_with_step_times();
         self.write_lines(out, lines)
     }
 

@@ -247,6 +247,10 @@ Build '{B}' finished after 1 minute 1 second 4 milliseconds.
 
 ==> Builds finished. The artifacts of successful builds are:
 --> {B}: An image was created: img-1
+
+==> Step times:
+{B} (succeeded): 1 minute 1 second 4 milliseconds
+  keypair: 420 milliseconds
 "
         )
     );
