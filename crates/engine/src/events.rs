@@ -564,7 +564,10 @@ impl PackerUi {
                 BuildStatus::Failed => "failed",
                 BuildStatus::Interrupted => "interrupted",
             };
-            out.push(say(format!("{build} ({status}): {}", human_duration(elapsed_ms))));
+            out.push(say(format!(
+                "{build} ({status}): {}",
+                human_duration(elapsed_ms)
+            )));
             for step in steps {
                 out.push(say(format!("  {}: {}", step.step, human_duration(step.ms))));
             }

@@ -484,7 +484,10 @@ fn the_summary_lists_builds_in_the_planned_order_whichever_ended_first() {
     let table_start = s.iter().position(|l| l == "==> Step times:").unwrap();
     let table = &s[table_start + 1..];
     assert!(table[0].starts_with(&format!("{B} (failed)")), "{table:#?}");
-    assert!(table[2].starts_with(&format!("{A} (succeeded)")), "{table:#?}");
+    assert!(
+        table[2].starts_with(&format!("{A} (succeeded)")),
+        "{table:#?}"
+    );
 }
 
 #[test]
