@@ -407,19 +407,19 @@ async fn cleanup_all_reaches_the_real_cloud_and_skips_running_and_finished_build
     };
     assert_eq!(
         status_of(&first_id)[2..],
-        ["crashed", "turbo-node.pkr.hcl", "6"]
+        ["crashed", "turbo-node.pkr.hcl", "6", "-"]
     );
     assert_eq!(
         status_of(&second_id)[2..],
-        ["failed", "turbo-node.pkr.hcl", "1"]
+        ["failed", "turbo-node.pkr.hcl", "1", "-"]
     );
     assert_eq!(
         status_of(&done_id)[2..],
-        ["succeeded", "turbo-node.pkr.hcl", "0"]
+        ["succeeded", "turbo-node.pkr.hcl", "0", "-"]
     );
     assert_eq!(
         status_of(&running_id)[2..],
-        ["running", "turbo-node.pkr.hcl", "1"]
+        ["running", "turbo-node.pkr.hcl", "1", "-"]
     );
     assert!(out.starts_with("ID"), "{out}");
     assert!(
@@ -515,6 +515,18 @@ async fn a_succeeded_builds_image_stays_even_if_never_marked_kept() {
         .finished(FinishStatus::Succeeded, vec![made.image.clone()])
         .unwrap();
     drop(ledger);
+    // `builds` names the image the build delivered, in text and JSON.
+    let (out, _) = cli_code(&["builds"], &s.env(), 0).await;
+    let row = out.lines().find(|l| l.starts_with(&id)).unwrap_or_default();
+    assert!(row.contains("succeeded") && row.ends_with(&made.image), "{out}");
+    let o = cli(&["builds", "--json"], &s.env()).await;
+    let rows: Vec<serde_json::Value> = text(&o)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = rows.iter().find(|r| r["id"] == id.as_str()).unwrap();
+    assert_eq!(row["artifacts"], serde_json::json!([made.image]), "{rows:?}");
     let (out, _) = cli_code(&["cleanup", &id, "--dry-run"], &s.env(), 0).await;
     assert!(
         out.contains("would keep image")

@@ -440,6 +440,18 @@ impl Journal {
         })
     }
 
+    /// The ids of what the build delivered (its images), as its end recorded them.
+    pub fn artifact_ids(&self) -> &[String] {
+        self.entries
+            .iter()
+            .rev()
+            .find_map(|e| match &e.record {
+                Record::BuildFinished { artifact_ids, .. } => Some(artifact_ids.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    }
+
     fn next_seq(&self) -> u64 {
         self.entries
             .iter()
@@ -833,6 +845,9 @@ pub struct BuildSummary {
     pub outstanding: usize,
     /// Unreadable lines in the journal (0 normally).
     pub corrupt_lines: usize,
+    /// What the build delivered (image ids), once it ended.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 /// Whether a process with this pid exists on this machine.
@@ -906,6 +921,7 @@ pub fn list_builds_with(
             pid,
             outstanding: journal.outstanding().len(),
             corrupt_lines: journal.corrupt.len(),
+            artifacts: journal.artifact_ids().to_vec(),
         });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));

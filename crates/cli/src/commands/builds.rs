@@ -1,7 +1,7 @@
 //! The `builds` subcommand: the builds this machine has journaled, oldest first (newest last),
 //! with their status (running, succeeded, failed, interrupted, or crashed when no process holds
-//! an unfinished journal) and how many resources each still holds, so the user knows what
-//! `cleanup` has to do.
+//! an unfinished journal), how many resources each still holds, so the user knows what
+//! `cleanup` has to do, and the images a finished build delivered.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -61,7 +61,7 @@ pub fn run_with(
 
 /// The builds as an aligned text table.
 fn table(builds: &[BuildSummary]) -> String {
-    let rows: Vec<[String; 5]> = builds
+    let rows: Vec<[String; 6]> = builds
         .iter()
         .map(|b| {
             let mut status = b.status.to_string();
@@ -74,10 +74,22 @@ fn table(builds: &[BuildSummary]) -> String {
                 status,
                 b.template.clone().unwrap_or_else(|| "-".into()),
                 b.outstanding.to_string(),
+                if b.artifacts.is_empty() {
+                    "-".into()
+                } else {
+                    b.artifacts.join(",")
+                },
             ]
         })
         .collect();
-    let head = ["ID", "STARTED", "STATUS", "TEMPLATE", "OUTSTANDING"];
+    let head = [
+        "ID",
+        "STARTED",
+        "STATUS",
+        "TEMPLATE",
+        "OUTSTANDING",
+        "IMAGES",
+    ];
     let mut widths = head.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
