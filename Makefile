@@ -8,8 +8,8 @@ TEMPLATE ?= templates/turbo-node.pkr.hcl
 
 # The main job: build a node image from $(TEMPLATE). With the seven variables of the user's
 # document set it targets Cloud.ru Advanced; with none set, the embedded local cloud.
-image: release
-	@./dev/image.sh "$(BIN)" "$(TEMPLATE)"
+image:
+	@CARGO="$(CARGO)" ./dev/image.sh "$(BIN)" "$(TEMPLATE)"
 
 # Everything the tests need, installed idempotently at pinned versions, then every test.
 test: deps

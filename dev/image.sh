@@ -6,8 +6,17 @@
 # - None set: builds on the embedded local cloud (root: its servers are sandboxes), then writes
 #   the image as a qcow2 disk under output/ and checks it with `qemu-img check`.
 # - Some set: names the missing ones and stops.
+# The first line says which cloud; then the binary is built (unless BUILD_BINARY=0) and run with
+# its output straight on the terminal, so a terminal gets the live view with progress bars.
 set -euo pipefail
 BIN=$1 TEMPLATE=$2
+BUILD_BINARY=${BUILD_BINARY:-1}
+
+build_binary() {
+  if [ "$BUILD_BINARY" != 0 ]; then
+    "${CARGO:-cargo}" build --release -p cce-image-builder
+  fi
+}
 OUTPUT_DIR=${OUTPUT_DIR:-output}
 VARS=(REGION_NAME IAM_ACCESS_KEY IAM_SECRET_KEY ECS_VPC_ID ECS_NETWORK_ID ECS_SECGRP_ID CCE_SOURCE_IMAGE_ID)
 set_vars=() unset_vars=()
@@ -23,6 +32,7 @@ export CHECKPOINT_DISABLE=${CHECKPOINT_DISABLE:-1}
 
 if [ ${#set_vars[@]} -eq 7 ]; then
   echo "make image: building on the real cloud in region $REGION_NAME"
+  build_binary
   exec "$BIN" build "$TEMPLATE"
 fi
 
@@ -34,20 +44,31 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 "$(dirname "$0")/deps.sh" --local-cloud
+build_binary
 mkdir -p "$OUTPUT_DIR"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-# The build's own output stays on the terminal; a copy is kept to read the image id from.
+# The build's journal names the image it delivered: the builds listed after it that were not
+# listed before are this one.
+before=$("$BIN" builds --json | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 set +e
-"$BIN" build "$TEMPLATE" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+"$BIN" build "$TEMPLATE"
+status=$?
 set -e
 if [ "$status" != 0 ]; then
   exit "$status"
 fi
-image_id=$(sed -n 's/.*An image was created: \([0-9a-zA-Z-]*\).*/\1/p' "$log" | tail -n 1)
+image_id=
+while IFS= read -r line; do
+  id=$(printf '%s\n' "$line" | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+  if printf '%s\n' "$before" | grep -qxF -- "$id"; then
+    continue
+  fi
+  found=$(printf '%s\n' "$line" | sed -n 's/.*"status":"succeeded".*"artifacts":\["\([^"]*\)".*/\1/p')
+  if [ -n "$found" ]; then
+    image_id=$found
+  fi
+done < <("$BIN" builds --json)
 if [ -z "$image_id" ]; then
-  echo "make image: the build succeeded but printed no image id; nothing to export" >&2
+  echo "make image: the build succeeded but its journal names no image; nothing to export" >&2
   exit 1
 fi
 disk="$OUTPUT_DIR/$image_id.qcow2"
