@@ -56,20 +56,32 @@ impl WaitPolicy {
 pub type PercentObserver = Arc<dyn Fn(u32) + Send + Sync>;
 
 /// A job's `entities.process_percent` as a whole percent, clamped to 0-100. IMS documents no
-/// scale and both are seen: a value above 1 is read as a percent (`37`, `"37%"`), one up to 1
-/// as a fraction (`0.37`). So a percent-scale job at exactly 1% shows as 100% for a poll;
-/// callers that draw a bar keep the highest value seen, and the job's end says 100 anyway.
+/// scale and both are seen: `"37%"` and a value above 1 are percents, a value below 1 a
+/// fraction (`0.37`). Exactly 1 is ambiguous: 100 once the job succeeded, else read as 1%, so
+/// a percent-scale job does not show as done at its start (a fraction-scale job at its very
+/// end stays where it was: callers that draw a bar keep the highest value seen).
 pub fn job_percent(job: &Job) -> Option<u32> {
     let raw = job.entities.get("process_percent")?;
-    let value = match raw {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse::<f64>().ok()?,
+    let (value, percent_sign) = match raw {
+        Value::Number(n) => (n.as_f64()?, false),
+        Value::String(s) => {
+            let s = s.trim();
+            (s.trim_end_matches('%').trim().parse::<f64>().ok()?, s.ends_with('%'))
+        }
         _ => return None,
     };
     if !value.is_finite() {
         return None;
     }
-    let percent = if value > 1.0 { value } else { value * 100.0 };
+    let percent = if percent_sign || value > 1.0 {
+        value
+    } else if value < 1.0 {
+        value * 100.0
+    } else if job.status.eq_ignore_ascii_case("SUCCESS") {
+        100.0
+    } else {
+        1.0
+    };
     // Clamped first, so the cast cannot overflow; floor, so 100 only when the job says done.
     Some(percent.clamp(0.0, 100.0).floor() as u32)
 }
@@ -340,7 +352,11 @@ mod tests {
         let p = |v: serde_json::Value| job_percent(&job(serde_json::json!({"status": "RUNNING", "entities": {"process_percent": v}})));
         assert_eq!(p(serde_json::json!(0.0)), Some(0));
         assert_eq!(p(serde_json::json!(0.376)), Some(37));
-        assert_eq!(p(serde_json::json!(1.0)), Some(100));
+        // Exactly 1 while running is 1% (a percent-scale job's start), 100 once done.
+        assert_eq!(p(serde_json::json!(1.0)), Some(1));
+        assert_eq!(job_percent(&job(serde_json::json!({"status": "SUCCESS", "entities": {"process_percent": 1.0}}))), Some(100));
+        assert_eq!(p(serde_json::json!("1%")), Some(1));
+        assert_eq!(p(serde_json::json!("0.5%")), Some(0));
         assert_eq!(p(serde_json::json!(37)), Some(37));
         assert_eq!(p(serde_json::json!(99.9)), Some(99));
         assert_eq!(p(serde_json::json!(100)), Some(100));
