@@ -245,33 +245,25 @@ struct Walker<'a> {
 impl ResourceRemover for Walker<'_> {
     type Error = String;
 
-    fn find_by_name(
+    async fn find_by_name(
         &self,
         kind: &ResourceKind,
         name: &str,
         tags: &Tags,
-    ) -> impl Future<Output = Result<Option<String>, String>> + Send {
-        async move {
-            self.inner
-                .find_by_name(kind, name, tags)
-                .await
-                .map_err(|e| e.to_string())
-        }
+    ) -> Result<Option<String>, String> {
+        self.inner
+            .find_by_name(kind, name, tags)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    fn delete(
-        &self,
-        kind: &ResourceKind,
-        id: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send {
-        async move {
-            if let (ResourceKind::Image, Some(why)) = (kind, self.keep_images) {
-                return Err(format!(
-                    "image {id} is not deleted ({why}), but it could not be recorded as kept"
-                ));
-            }
-            self.inner.delete(kind, id).await.map_err(|e| e.to_string())
+    async fn delete(&self, kind: &ResourceKind, id: &str) -> Result<(), String> {
+        if let (ResourceKind::Image, Some(why)) = (kind, self.keep_images) {
+            return Err(format!(
+                "image {id} is not deleted ({why}), but it could not be recorded as kept"
+            ));
         }
+        self.inner.delete(kind, id).await.map_err(|e| e.to_string())
     }
 }
 
