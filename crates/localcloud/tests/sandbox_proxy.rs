@@ -16,33 +16,18 @@ use cce_localcloud::{
     Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
 };
 use common::Client;
-use common::sandbox::{fixed_ip, ssh, ssh_ok, wait_status};
+use common::sandbox::{
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, server_body, ssh, ssh_ok, wait_status,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
-const V: Service = Service::Vpc;
 const HELLO: &str = "hello from the package mirror";
 
 fn prerequisites() -> bool {
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and local-cloud sandboxes cannot run: {m}")
-        }
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
+    common::sandbox::prerequisites(&[SSH_CLIENT])
 }
 
 /// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
@@ -149,56 +134,14 @@ async fn server(
     dir: &std::path::Path,
     user_data: Option<String>,
 ) -> (String, std::path::PathBuf, String) {
-    let kp = c
-        .call(
-            h,
-            E,
-            "POST",
-            "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-proxy"}})),
-        )
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .unwrap();
-        f.write_all(
-            kp.body["keypair"]["private_key"]
-                .as_str()
-                .unwrap()
-                .as_bytes(),
-        )
-        .unwrap();
-    }
-    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
-    let gold = c
-        .call(
-            h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[
-                ("__imagetype", "gold"),
-                ("name", "Debian 12 (local sandbox rootfs)"),
-            ],
-            None,
-        )
-        .await;
-    let mut body = json!({"server": {
-        "name": "proxy-server", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-        "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-proxy",
-        "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-        "extendparam": {"chargingMode": 0},
-    }});
+    let key = keypair_file(c, h, "kp-proxy", dir).await;
+    let (subnet, image) = default_network(c, h).await;
+    let mut body = server_body(
+        &subnet,
+        &image,
+        "proxy-server",
+        json!({"key_name": "kp-proxy"}),
+    );
     if let Some(u) = user_data {
         body["server"]["user_data"] = json!(base64(&u));
     }
@@ -209,6 +152,29 @@ async fn server(
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(c, h, &id, "ACTIVE", Duration::from_secs(180)).await;
     (id, key, fixed_ip(&server))
+}
+
+/// Deletes server `id` and waits for its job.
+async fn delete_server(c: &Client, h: &LocalCloudHandle, id: &str) {
+    let d = c
+        .call(
+            h,
+            E,
+            "POST",
+            "/v1/{pid}/cloudservers/delete",
+            &[],
+            Some(&json!({"servers": [{"id": id}]})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    wait_job(
+        c,
+        h,
+        E,
+        d.body["job_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
 }
 
 fn settings_paths() -> Vec<&'static str> {
@@ -321,25 +287,7 @@ async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
             "{path} is in the captured image"
         );
     }
-    let d = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}]})),
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.body);
-    wait_job(
-        &c,
-        &h,
-        E,
-        d.body["job_id"].as_str().unwrap(),
-        Duration::from_secs(60),
-    )
-    .await;
+    delete_server(&c, &h, &id).await;
     h.shutdown().await;
 }
 
@@ -368,43 +316,13 @@ async fn with_the_proxy_off_servers_have_no_way_out() {
     assert_ne!(listener, 0, "nothing listens on 3128 inside");
     assert_ne!(apt_conf, 0, "no apt proxy setting");
     assert_eq!(env, "[]");
-    let d = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}]})),
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.body);
-    wait_job(
-        &c,
-        &h,
-        E,
-        d.body["job_id"].as_str().unwrap(),
-        Duration::from_secs(60),
-    )
-    .await;
+    delete_server(&c, &h, &id).await;
     h.shutdown().await;
-}
-
-/// The `cce-image-builder` binary beside this test's, once `cargo build --workspace` made it.
-fn binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("cce-image-builder");
-    bin.exists().then_some(bin)
 }
 
 #[test]
 fn serve_refuses_bad_package_proxy_settings_naming_them() {
-    let Some(bin) = binary() else {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "CI=true and cce-image-builder is not built (run `cargo build --workspace`)"
-        );
-        eprintln!("skipping: cce-image-builder is not built (run `cargo build --workspace`)");
+    let Some(bin) = common::serve::require_binary() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
