@@ -6,8 +6,9 @@
 //! prerequisite fails the test).
 
 mod common;
+#[path = "../../sandbox/tests/common/origin.rs"]
+mod origin;
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,55 +17,17 @@ use cce_localcloud::{
     Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
 };
 use common::Client;
+use origin::{HELLO, hello_origin};
 use common::sandbox::{
     SSH_CLIENT, default_network, fixed_ip, keypair_file, server_body, ssh, ssh_ok, wait_status,
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
-const HELLO: &str = "hello from the package mirror";
 
 fn prerequisites() -> bool {
     common::sandbox::prerequisites(&[SSH_CLIENT])
-}
-
-/// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
-async fn origin(ip: [u8; 4]) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let (status, body) = match head.split(' ').nth(1) {
-                    Some("/pool/hello.txt") => ("200 OK", format!("{HELLO}\n")),
-                    _ => ("404 Not Found", "no such file\n".to_string()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    addr
 }
 
 fn base64(data: &str) -> String {
@@ -195,8 +158,8 @@ async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
         std::os::unix::fs::PermissionsExt::from_mode(0o711),
     )
     .unwrap();
-    let allowed = origin([127, 0, 0, 79]).await;
-    let unlisted = origin([127, 0, 0, 80]).await;
+    let allowed = hello_origin([127, 0, 0, 79]).await;
+    let unlisted = hello_origin([127, 0, 0, 80]).await;
     let (h, c) = cloud(dir.path(), Some(&allowed.to_string())).await;
     let url = format!("http://{allowed}/pool/hello.txt");
     // The user data is a systemd service: it finds the proxy in its environment.

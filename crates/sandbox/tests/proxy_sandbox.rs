@@ -15,46 +15,8 @@ use std::time::{Duration, Instant};
 
 use cce_sandbox::image::{self, ExportFormat};
 use cce_sandbox::{AllowList, Forwarder, PackageProxy, Sandbox, SandboxSpec};
+use common::origin::{HELLO, hello_origin, http_origin};
 use common::{Ssh, keypair, prerequisites, rootfs};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-
-const HELLO: &str = "hello from the package mirror";
-
-/// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
-async fn origin(ip: [u8; 4]) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let (status, body) = match head.split(' ').nth(1) {
-                    Some("/pool/hello.txt") => ("200 OK", format!("{HELLO}\n")),
-                    _ => ("404 Not Found", "no such file\n".to_string()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    addr
-}
 
 fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
     SandboxSpec {
@@ -111,8 +73,8 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
     )
     .unwrap();
     let (key, public) = keypair(tmp.path());
-    let allowed = origin([127, 0, 0, 77]).await;
-    let unlisted = origin([127, 0, 0, 78]).await;
+    let allowed = hello_origin([127, 0, 0, 77]).await;
+    let unlisted = hello_origin([127, 0, 0, 78]).await;
     let proxy = PackageProxy::new(
         AllowList::parse(&allowed.to_string()).unwrap(),
         tokio::runtime::Handle::current(),
@@ -243,47 +205,22 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
 
 /// An origin on a host loopback address serving the files of `dir`; 404 for anything else.
 async fn file_origin(ip: [u8; 4], dir: PathBuf) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            let dir = dir.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let path = head
-                    .split(' ')
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_string();
-                let file = (!path.contains(".."))
-                    .then(|| std::fs::read(dir.join(&path)).ok())
-                    .flatten();
-                let (status, body) = match file {
-                    Some(b) => ("200 OK", b),
-                    None => ("404 Not Found", b"no such file\n".to_vec()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(&body).await;
-            });
+    http_origin(ip, move |head| {
+        let path = head
+            .split(' ')
+            .nth(1)
+            .unwrap_or("/")
+            .trim_start_matches('/')
+            .to_string();
+        let file = (!path.contains(".."))
+            .then(|| std::fs::read(dir.join(&path)).ok())
+            .flatten();
+        match file {
+            Some(b) => ("200 OK", b),
+            None => ("404 Not Found", b"no such file\n".to_vec()),
         }
-    });
-    addr
+    })
+    .await
 }
 
 fn sha256(file: &Path) -> String {

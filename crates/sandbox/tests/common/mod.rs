@@ -2,6 +2,8 @@
 //! base rootfs, a key pair, and the real OpenSSH client pointed at a forwarder.
 #![allow(dead_code)]
 
+pub mod origin;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
