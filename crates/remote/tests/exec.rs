@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cce_remote::{Auth, Communicator, Error, ExecOptions, ExitStatus, SshCommunicator};
-use common::{TestSshd, collector, process_running};
+use common::{TestSshd, collector, exec_stdout, process_running};
 
 #[tokio::test]
 async fn script_writes_files_and_reports_exit_codes() {
@@ -157,20 +157,9 @@ async fn reboot_with_expect_disconnect_then_reconnect() {
         waited >= Duration::from_millis(500),
         "reconnected before the host came back: {waited:?}"
     );
-    let (stdout, out) = collector();
-    let status = comm
-        .exec(
-            "echo back",
-            &[],
-            ExecOptions {
-                stdout,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (status, out) = exec_stdout(&comm, "echo back").await;
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(&*out.lock().unwrap(), b"back\n");
+    assert_eq!(out, b"back\n");
     assert_eq!(comm.host_key_fingerprint().await, before);
 }
 
@@ -284,20 +273,9 @@ async fn pty_commands_run_on_a_terminal_and_still_time_out() {
     let mut cfg = sshd.config();
     cfg.pty = true;
     let comm: Box<dyn Communicator> = Box::new(SshCommunicator::connect(cfg).await.unwrap());
-    let (stdout, out) = collector();
-    let status = comm
-        .exec(
-            "tty",
-            &[],
-            ExecOptions {
-                stdout,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (status, out) = exec_stdout(&*comm, "tty").await;
     assert_eq!(status, ExitStatus::Code(0));
-    let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.starts_with("/dev/pts/"), "tty printed {text:?}");
     let err = comm
         .exec(
