@@ -11,12 +11,12 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cce_sandbox::image::{self, ExportFormat};
-use cce_sandbox::{AllowList, Forwarder, PackageProxy, Sandbox, SandboxSpec};
+use cce_sandbox::{AllowList, PackageProxy, SandboxSpec};
 use common::origin::{HELLO, hello_origin, http_origin};
-use common::{Ssh, keypair, prerequisites, rootfs};
+use common::{Ssh, boot, keypair, prerequisites, rootfs, wait_second_boot};
 
 fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
     SandboxSpec {
@@ -43,15 +43,6 @@ fn settings_paths() -> Vec<&'static str> {
         .into_iter()
         .map(|(p, _)| p)
         .collect()
-}
-
-fn wait_second_boot(sb: &Sandbox, ssh: &Ssh) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sb.boots() < 2 {
-        assert!(Instant::now() < deadline, "no second boot after reboot");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    ssh.wait_up(Duration::from_secs(60));
 }
 
 fn tar_listing(tar: &Path) -> String {
@@ -82,30 +73,12 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
 
     let id = format!("px{}", std::process::id());
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&id, dir.clone(), base.clone(), &public);
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
+    let spec = spec(&id, dir.clone(), base.clone(), &public);
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     assert_eq!(
         sb.package_proxy_address(),
         Some("127.0.0.1:3128".parse().unwrap())
     );
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22)
-        .await
-        .unwrap();
-    let ssh = Ssh {
-        key: key.clone(),
-        addr: fwd.local_addr(),
-        console,
-    };
 
     let (ssh, sb) = tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
@@ -303,27 +276,9 @@ async fn apt_installs_a_package_from_a_listed_repository() {
         tokio::runtime::Handle::current(),
     );
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
-        std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22)
-        .await
-        .unwrap();
-    let ssh = Ssh {
-        key,
-        addr: fwd.local_addr(),
-        console,
-    };
+    let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
+    std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     let installed = tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
         // Only the test repository: the image's own sources name a host not on this list.
@@ -365,20 +320,8 @@ async fn apt_updates_from_the_real_debian_mirror() {
     let (key, public) = keypair(tmp.path());
     let proxy = PackageProxy::new(AllowList::host_mirrors(), tokio::runtime::Handle::current());
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key, addr: fwd.local_addr(), console };
+    let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
         ssh.ok("apt-get -q update");

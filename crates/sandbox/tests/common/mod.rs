@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use cce_sandbox::{Forwarder, PackageProxy, Sandbox, SandboxSpec};
+
 pub fn prerequisites() -> bool {
     match cce_sandbox::host_supports_sandboxes() {
         Ok(()) => true,
@@ -30,6 +32,36 @@ pub fn keypair(dir: &Path) -> (PathBuf, String) {
     assert!(st.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     (key, public)
+}
+
+/// Starts the sandbox `spec` describes (behind `proxy`, if given) and forwards a host port to
+/// its sshd; gives the sandbox, the forwarder (which must outlive the SSH use) and an `Ssh` to
+/// it with the sandbox's console log.
+pub async fn boot(spec: SandboxSpec, key: &Path, proxy: Option<PackageProxy>) -> (Sandbox, Forwarder, Ssh) {
+    let console = spec.dir.join("console.log");
+    let sb = tokio::task::spawn_blocking(move || {
+        let mut sb = Sandbox::new(spec);
+        if proxy.is_some() {
+            sb.set_package_proxy(proxy);
+        }
+        sb.start().expect("boot");
+        sb
+    })
+    .await
+    .unwrap();
+    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
+    let ssh = Ssh { key: key.to_path_buf(), addr: fwd.local_addr(), console };
+    (sb, fwd, ssh)
+}
+
+/// Waits (30 s) for the second boot of `sb` after a reboot from inside, then for its sshd.
+pub fn wait_second_boot(sb: &Sandbox, ssh: &Ssh) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sb.boots() < 2 {
+        assert!(Instant::now() < deadline, "no second boot after reboot");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ssh.wait_up(Duration::from_secs(60));
 }
 
 pub struct Ssh {
