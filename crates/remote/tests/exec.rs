@@ -169,14 +169,7 @@ async fn rejected_key_stops_after_handshake_attempts() {
         return;
     };
     let mut cfg = sshd.config();
-    let other =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    cfg.auth = Auth::private_key(
-        other
-            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
-            .unwrap()
-            .to_string(),
-    );
+    cfg.auth = unknown_key();
     cfg.handshake_attempts = 2;
     let started = Instant::now();
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
@@ -188,6 +181,24 @@ async fn rejected_key_stops_after_handshake_attempts() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// A fresh private key no server knows.
+fn unknown_key() -> Auth {
+    let key =
+        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
+    Auth::private_key(
+        key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// A config for root on 127.0.0.1:`port` with a key no server knows.
+fn loopback_config(port: u16) -> cce_remote::SshConfig {
+    let mut cfg = cce_remote::SshConfig::new("127.0.0.1", "root", unknown_key());
+    cfg.port = port;
+    cfg
+}
+
 #[tokio::test]
 async fn connect_timeout_fires_when_nothing_listens() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,18 +206,7 @@ async fn connect_timeout_fires_when_nothing_listens() {
         .local_addr()
         .unwrap()
         .port();
-    let key =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    let mut cfg = cce_remote::SshConfig::new(
-        "127.0.0.1",
-        "root",
-        Auth::private_key(
-            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
-                .unwrap()
-                .to_string(),
-        ),
-    );
-    cfg.port = port;
+    let mut cfg = loopback_config(port);
     cfg.timeout = Duration::from_secs(2);
     let started = Instant::now();
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
@@ -238,18 +238,7 @@ async fn silent_server_counts_as_failed_handshakes() {
             held.push(s);
         }
     });
-    let key =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    let mut cfg = cce_remote::SshConfig::new(
-        "127.0.0.1",
-        "root",
-        Auth::private_key(
-            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
-                .unwrap()
-                .to_string(),
-        ),
-    );
-    cfg.port = port;
+    let mut cfg = loopback_config(port);
     cfg.timeout = Duration::from_secs(60);
     cfg.attempt_timeout = Duration::from_secs(1);
     cfg.handshake_attempts = 2;
