@@ -11,7 +11,7 @@ mod origin;
 
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cce_localcloud::{
     Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
@@ -19,9 +19,10 @@ use cce_localcloud::{
 use common::Client;
 use origin::{HELLO, hello_origin};
 use common::sandbox::{
-    SSH_CLIENT, default_network, fixed_ip, keypair_file, server_body, ssh, ssh_ok, wait_status,
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, server_body, ssh, ssh_ok, wait_job,
+    wait_status,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
@@ -47,35 +48,6 @@ fn base64(data: &str) -> String {
             .unwrap();
     }
     String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
-}
-
-async fn wait_job(
-    c: &Client,
-    h: &LocalCloudHandle,
-    service: Service,
-    job: &str,
-    timeout: Duration,
-) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let a = c
-            .call(
-                h,
-                service,
-                "GET",
-                &format!("/v1/{{pid}}/jobs/{job}"),
-                &[],
-                None,
-            )
-            .await;
-        assert_eq!(a.status, 200, "{}", a.body);
-        let st = a.body["status"].as_str().unwrap_or("").to_string();
-        if st == "SUCCESS" || st == "FAIL" {
-            return a.body;
-        }
-        assert!(Instant::now() < deadline, "job {job} still {st}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A local cloud on `dir` with sandbox servers whose package proxy admits `allow` (`None`: off).

@@ -227,3 +227,24 @@ pub async fn wait_status(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Waits for job `job` of `service` to end (SUCCESS or FAIL) and gives its body.
+pub async fn wait_job(
+    c: &Client,
+    h: &LocalCloudHandle,
+    service: Service,
+    job: &str,
+    timeout: Duration,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = c.get(h, service, &format!("/v1/{{pid}}/jobs/{job}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let st = a.body["status"].as_str().unwrap_or("").to_string();
+        if st == "SUCCESS" || st == "FAIL" {
+            return a.body;
+        }
+        assert!(Instant::now() < deadline, "job {job} still {st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
