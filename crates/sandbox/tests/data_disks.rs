@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{boot, keypair, prerequisites, rootfs, wait_second_boot};
+use common::{Setup, boot, prerequisites, setup, wait_second_boot};
 
 use cce_sandbox::disks::{attached_loop_devices, image_path};
 use cce_sandbox::{DataDisk, SandboxSpec, SandboxState};
@@ -48,11 +48,8 @@ async fn data_disks_are_block_devices_that_keep_their_data_and_never_reach_the_h
     if !prerequisites() {
         return;
     }
-    let rootfs = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let Setup { base: rootfs, tmp, key, public } = setup().await;
     let tmp_path = std::fs::canonicalize(tmp.path()).unwrap();
-    let (key, public) = keypair(tmp.path());
     let dir = tmp_path.join("server");
     let id = format!("d{}", std::process::id());
     let spec = SandboxSpec {

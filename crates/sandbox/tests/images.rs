@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cce_sandbox::image::{self, ExportFormat};
 use cce_sandbox::SandboxSpec;
-use common::{boot, keypair, prerequisites, rootfs};
+use common::{Setup, boot, prerequisites, setup};
 
 fn spec(id: &str, dir: PathBuf, layers: Vec<PathBuf>, public: &str) -> SandboxSpec {
     SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, data_disks: Vec::new(), boot_timeout: Duration::from_secs(60) }
@@ -41,10 +41,7 @@ async fn capture_boot_export_and_import_an_image() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let pid = std::process::id();
 
     // Provision a server, stop it, capture its disk as a layer.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use cce_sandbox::image::{self, ExportFormat};
 use cce_sandbox::{AllowList, PackageProxy, SandboxSpec};
 use common::origin::{HELLO, hello_origin, http_origin};
-use common::{Ssh, boot, keypair, prerequisites, rootfs, wait_second_boot};
+use common::{Setup, Ssh, boot, prerequisites, setup, wait_second_boot};
 
 fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
     SandboxSpec {
@@ -56,14 +56,7 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let allowed = hello_origin([127, 0, 0, 77]).await;
     let unlisted = hello_origin([127, 0, 0, 78]).await;
     let proxy = PackageProxy::new(
@@ -262,14 +255,7 @@ async fn apt_installs_a_package_from_a_listed_repository() {
         eprintln!("skipping: dpkg-deb is missing");
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let mirror = file_origin([127, 0, 0, 81], fake_repository(tmp.path())).await;
     let proxy = PackageProxy::new(
         AllowList::parse(&mirror.to_string()).unwrap(),
@@ -314,10 +300,7 @@ async fn apt_updates_from_the_real_debian_mirror() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let proxy = PackageProxy::new(AllowList::host_mirrors(), tokio::runtime::Handle::current());
     let dir = tmp.path().join("server");
     let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{boot, keypair, prerequisites, rootfs, wait_second_boot};
+use common::{Setup, boot, prerequisites, setup, wait_second_boot};
 
 use cce_sandbox::{SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
 
@@ -34,11 +34,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     if !prerequisites() {
         return;
     }
-    let rootfs = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    // The sandbox's root is not root on the host: it must be able to walk down to its folder.
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base: rootfs, tmp, key, public } = setup().await;
     let host_marker = PathBuf::from(format!("/var/tmp/cce-host-marker-{}", std::process::id()));
     std::fs::write(&host_marker, "host").unwrap();
     let host_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

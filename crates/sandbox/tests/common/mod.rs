@@ -26,6 +26,27 @@ pub fn rootfs() -> PathBuf {
     cce_sandbox::ensure_debian_rootfs(&cache, &cce_sandbox::debian_mirror()).expect("base rootfs")
 }
 
+/// What a test booting servers starts from.
+pub struct Setup {
+    /// The cached base rootfs.
+    pub base: PathBuf,
+    /// A scratch folder (0711: the sandbox's root is not root on the host and must be able to
+    /// walk down to its folder).
+    pub tmp: tempfile::TempDir,
+    /// A key pair in `tmp`: the private key's path and the public key.
+    pub key: PathBuf,
+    pub public: String,
+}
+
+pub async fn setup() -> Setup {
+    use std::os::unix::fs::PermissionsExt as _;
+    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let (key, public) = keypair(tmp.path());
+    Setup { base, tmp, key, public }
+}
+
 pub fn keypair(dir: &Path) -> (PathBuf, String) {
     let key = dir.join("id_ed25519");
     let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
