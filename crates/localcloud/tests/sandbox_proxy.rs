@@ -19,8 +19,8 @@ use cce_localcloud::{
 use common::Client;
 use origin::{HELLO, hello_origin};
 use common::sandbox::{
-    SSH_CLIENT, default_network, fixed_ip, keypair_file, server_body, ssh, ssh_ok, wait_job,
-    wait_status,
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, scratch_dir, server_body, ssh, ssh_ok,
+    wait_job, wait_status,
 };
 use serde_json::json;
 
@@ -124,12 +124,7 @@ async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
     if !prerequisites() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
+    let dir = scratch_dir();
     let allowed = hello_origin([127, 0, 0, 79]).await;
     let unlisted = hello_origin([127, 0, 0, 80]).await;
     let (h, c) = cloud(dir.path(), Some(&allowed.to_string())).await;
@@ -231,12 +226,7 @@ async fn with_the_proxy_off_servers_have_no_way_out() {
     if !prerequisites() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
+    let dir = scratch_dir();
     let (h, c) = cloud(dir.path(), None).await;
     let (id, key, ip) = server(&c, &h, dir.path(), None).await;
     let (listener, apt_conf, env) = tokio::task::spawn_blocking(move || {

@@ -56,6 +56,15 @@ pub fn prerequisites(tools: &[Tool]) -> bool {
     }
 }
 
+/// A scratch folder for a local cloud with sandbox servers: 0711, as a sandbox's root is not
+/// root on the host and must be able to walk down to its folder.
+pub fn scratch_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    dir
+}
+
 /// A local cloud on `dir` whose servers are sandboxes.
 pub async fn start_sandboxed(dir: &Path) -> LocalCloudHandle {
     let backend = SandboxBackend::new(
