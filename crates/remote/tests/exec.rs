@@ -73,14 +73,7 @@ async fn timeout_kills_the_remote_process_group() {
     let cmd = "sleep 6131 & sleep 6132; echo never";
     let started = Instant::now();
     let err = comm
-        .exec(
-            cmd,
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(1)),
-                ..Default::default()
-            },
-        )
+        .exec(cmd, &[], timing_out_after(Duration::from_secs(1)))
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
@@ -108,14 +101,7 @@ async fn lost_connection_without_expect_disconnect_is_a_clear_error() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         sshd.kill_all();
     };
-    let run = comm.exec(
-        "sleep 6141",
-        &[],
-        ExecOptions {
-            timeout: Some(Duration::from_secs(20)),
-            ..Default::default()
-        },
-    );
+    let run = comm.exec("sleep 6141", &[], timing_out_after(Duration::from_secs(20)));
     let (result, ()) = tokio::join!(run, killer);
     let err = result.unwrap_err();
     assert!(matches!(err, Error::Disconnected { .. }), "{err}");
@@ -179,6 +165,14 @@ async fn rejected_key_stops_after_handshake_attempts() {
     );
     assert!(err.to_string().contains("rejected"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Options that give up on a command after `timeout`.
+fn timing_out_after(timeout: Duration) -> ExecOptions {
+    ExecOptions {
+        timeout: Some(timeout),
+        ..Default::default()
+    }
 }
 
 /// A fresh private key no server knows.
@@ -267,14 +261,7 @@ async fn pty_commands_run_on_a_terminal_and_still_time_out() {
     let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.starts_with("/dev/pts/"), "tty printed {text:?}");
     let err = comm
-        .exec(
-            "sleep 6161",
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(1)),
-                ..Default::default()
-            },
-        )
+        .exec("sleep 6161", &[], timing_out_after(Duration::from_secs(1)))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::CommandTimeout { .. }), "{err}");
