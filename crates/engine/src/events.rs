@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -661,27 +662,31 @@ impl PackerUi {
     }
 }
 
-/// Packer's `-machine-readable` output: `timestamp,target,type,data…` with `,` written as
-/// `%!(PACKER_COMMA)` and line breaks as literal `\n`/`\r`.
-pub struct MachineReadableReporter<W: Write + Send> {
+/// A reporter writing Packer's UI lines in one of its text formats; `F` (`MachineReadable` or
+/// `Plain`) names the format. One lock holds the writer and the UI model so lines of concurrent
+/// builds never interleave.
+pub struct UiReporter<W: Write + Send, F> {
     state: Mutex<(W, PackerUi)>,
     redactor: Redactor,
     clock: Clock,
+    format: UiFormat,
+    kind: PhantomData<fn() -> F>,
 }
 
-/// Packer's escaping of one machine-readable field.
-pub fn escape_machine_field(s: &str) -> String {
-    s.replace(',', "%!(PACKER_COMMA)")
-        .replace('\r', "\\r")
-        .replace('\n', "\\n")
+/// What the machine-readable and plain reporters do differently.
+enum UiFormat {
+    MachineReadable,
+    Plain { timestamps: bool },
 }
 
-impl<W: Write + Send> MachineReadableReporter<W> {
-    pub fn new(out: W, redactor: Redactor) -> Self {
+impl<W: Write + Send, F> UiReporter<W, F> {
+    fn with_format(out: W, redactor: Redactor, format: UiFormat) -> Self {
         Self {
             state: Mutex::new((out, PackerUi::default())),
             redactor,
             clock: system_clock(),
+            format,
+            kind: PhantomData,
         }
     }
 
@@ -693,31 +698,20 @@ impl<W: Write + Send> MachineReadableReporter<W> {
     pub fn into_inner(self) -> W {
         self.state.into_inner().unwrap_or_else(|e| e.into_inner()).0
     }
-}
 
-impl<W: Write + Send> Reporter for MachineReadableReporter<W> {
-    fn report(&self, event: &Event) -> io::Result<()> {
-        let event = event.redacted(&self.redactor);
-        let mut state = lock(&self.state);
-        let (out, ui) = &mut *state;
-        let lines = ui.lines(&event);
-        self.write_lines(out, lines)
-    }
-
-    fn finish(&self) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let (out, ui) = &mut *state;
-        let lines = ui.summary();
-        self.write_lines(out, lines)
-    }
-
-    fn plan(&self, builds: &[String]) {
-        lock(&self.state).1.plan(builds);
-    }
-}
-
-impl<W: Write + Send> MachineReadableReporter<W> {
     fn write_lines(&self, out: &mut W, lines: Vec<UiLine>) -> io::Result<()> {
+        let text = match self.format {
+            UiFormat::MachineReadable => self.machine_readable(lines),
+            UiFormat::Plain { timestamps } => self.plain(lines, timestamps),
+        };
+        if text.is_empty() {
+            return Ok(());
+        }
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    fn machine_readable(&self, lines: Vec<UiLine>) -> String {
         let ts = (self.clock)().unix_timestamp();
         let mut text = String::new();
         for line in lines {
@@ -744,77 +738,14 @@ impl<W: Write + Send> MachineReadableReporter<W> {
             );
             text.push_str(&self.redactor.redact(&row));
         }
-        if text.is_empty() {
-            return Ok(());
-        }
-        out.write_all(text.as_bytes())?;
-        out.flush()
-    }
-}
-
-/// Packer's human output, optionally prefixed with an RFC 3339 timestamp (`-timestamp-ui`).
-/// Like `packer build`, error lines go to the same stream as the others (its UI's error writer
-/// is stdout), so their order is kept.
-pub struct PlainReporter<W: Write + Send> {
-    state: Mutex<(W, PackerUi)>,
-    redactor: Redactor,
-    clock: Clock,
-    timestamps: bool,
-}
-
-impl<W: Write + Send> PlainReporter<W> {
-    pub fn new(out: W, redactor: Redactor) -> Self {
-        Self {
-            state: Mutex::new((out, PackerUi::default())),
-            redactor,
-            clock: system_clock(),
-            timestamps: false,
-        }
+        text
     }
 
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Prefix build lines with `<RFC 3339 time>: ` as `packer build -timestamp-ui` does.
-    pub fn with_timestamps(mut self, on: bool) -> Self {
-        self.timestamps = on;
-        self
-    }
-
-    pub fn into_inner(self) -> W {
-        self.state.into_inner().unwrap_or_else(|e| e.into_inner()).0
-    }
-}
-
-impl<W: Write + Send> Reporter for PlainReporter<W> {
-    fn report(&self, event: &Event) -> io::Result<()> {
-        let event = event.redacted(&self.redactor);
-        let mut state = lock(&self.state);
-        let (out, ui) = &mut *state;
-        let lines = ui.lines(&event);
-        self.write_lines(out, lines)
-    }
-
-    fn finish(&self) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let (out, ui) = &mut *state;
-        let lines = ui.summary_with_step_times();
-        self.write_lines(out, lines)
-    }
-
-    fn plan(&self, builds: &[String]) {
-        lock(&self.state).1.plan(builds);
-    }
-}
-
-impl<W: Write + Send> PlainReporter<W> {
-    fn write_lines(&self, out: &mut W, lines: Vec<UiLine>) -> io::Result<()> {
+    fn plain(&self, lines: Vec<UiLine>, timestamps: bool) -> String {
         if lines.is_empty() {
-            return Ok(());
+            return String::new();
         }
-        let stamp = self.timestamps.then(|| rfc3339_seconds((self.clock)()));
+        let stamp = timestamps.then(|| rfc3339_seconds((self.clock)()));
         let mut text = String::new();
         for line in lines {
             let (line, scoped) = match line {
@@ -828,8 +759,71 @@ impl<W: Write + Send> PlainReporter<W> {
                 _ => text.push_str(&format!("{line}\n")),
             }
         }
-        out.write_all(self.redactor.redact(&text).as_bytes())?;
-        out.flush()
+        self.redactor.redact(&text).into_owned()
+    }
+}
+
+impl<W: Write + Send, F> Reporter for UiReporter<W, F> {
+    fn report(&self, event: &Event) -> io::Result<()> {
+        let event = event.redacted(&self.redactor);
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let lines = ui.lines(&event);
+        self.write_lines(out, lines)
+    }
+
+    fn finish(&self) -> io::Result<()> {
+        let mut state = lock(&self.state);
+        let (out, ui) = &mut *state;
+        let lines = match self.format {
+            UiFormat::MachineReadable => ui.summary(),
+            UiFormat::Plain { .. } => ui.summary_with_step_times(),
+        };
+        self.write_lines(out, lines)
+    }
+
+    fn plan(&self, builds: &[String]) {
+        lock(&self.state).1.plan(builds);
+    }
+}
+
+/// Packer's escaping of one machine-readable field.
+pub fn escape_machine_field(s: &str) -> String {
+    s.replace(',', "%!(PACKER_COMMA)")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
+}
+
+/// Names Packer's `-machine-readable` format: `timestamp,target,type,data…` with `,` written
+/// as `%!(PACKER_COMMA)` and line breaks as literal `\n`/`\r`.
+pub struct MachineReadable;
+
+/// Packer's `-machine-readable` output.
+pub type MachineReadableReporter<W> = UiReporter<W, MachineReadable>;
+
+impl<W: Write + Send> UiReporter<W, MachineReadable> {
+    pub fn new(out: W, redactor: Redactor) -> Self {
+        Self::with_format(out, redactor, UiFormat::MachineReadable)
+    }
+}
+
+/// Names Packer's human format.
+pub struct Plain;
+
+/// Packer's human output, optionally prefixed with an RFC 3339 timestamp (`-timestamp-ui`).
+/// Like `packer build`, error lines go to the same stream as the others (its UI's error writer
+/// is stdout), so their order is kept.
+pub type PlainReporter<W> = UiReporter<W, Plain>;
+
+impl<W: Write + Send> UiReporter<W, Plain> {
+    pub fn new(out: W, redactor: Redactor) -> Self {
+        Self::with_format(out, redactor, UiFormat::Plain { timestamps: false })
+    }
+
+    /// Prefix build lines with `<RFC 3339 time>: ` as `packer build -timestamp-ui` does.
+    pub fn with_timestamps(mut self, on: bool) -> Self {
+        self.format = UiFormat::Plain { timestamps: on };
+        self
     }
 }
 

@@ -908,18 +908,19 @@ async fn run_scripts(
     Ok(())
 }
 
+/// Runs a short command of the provisioners' own (no environment, default options) that must
+/// be done within a minute.
+async fn housekeeping(comm: &dyn Communicator, command: &str) -> cce_remote::Result<ExitStatus> {
+    let options = ExecOptions {
+        timeout: Some(Duration::from_secs(60)),
+        ..Default::default()
+    };
+    comm.exec(command, &[], options).await
+}
+
 /// Removes a temporary file the provisioner uploaded.
 async fn remove_remote(comm: &dyn Communicator, path: &str, what: &str) -> Result<()> {
-    let rm = format!("rm -f {}", shell_quote(path));
-    let st = comm
-        .exec(
-            &rm,
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(60)),
-                ..Default::default()
-            },
-        )
+    let st = housekeeping(comm, &format!("rm -f {}", shell_quote(path)))
         .await
         .map_err(|e| {
             ProvisionError::new(format!("error removing temporary {what} at {path}: {e}"))
@@ -1054,16 +1055,7 @@ async fn run_file(f: &FileProvisioner, ctx: &BuildContext, comm: &dyn Communicat
 
 /// Whether `path` is a directory on the machine.
 async fn remote_is_dir(comm: &dyn Communicator, path: &str) -> Result<bool> {
-    let test = format!("test -d {}", shell_quote(path));
-    let status = comm
-        .exec(
-            &test,
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(60)),
-                ..Default::default()
-            },
-        )
+    let status = housekeeping(comm, &format!("test -d {}", shell_quote(path)))
         .await
         .map_err(|e| {
             ProvisionError::new(format!("cannot check whether {path} is a directory: {e}"))

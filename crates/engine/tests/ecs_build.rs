@@ -379,6 +379,15 @@ async fn leftovers(c: &Client, build_id: &str) -> Vec<String> {
     left
 }
 
+/// The id of the local cloud's public Debian image, the one sandbox servers boot from.
+async fn gold_image(c: &Client) -> String {
+    let q = cce_cloud::models::ImageQuery {
+        name: Some("Debian 12 (local sandbox rootfs)".into()),
+        ..Default::default()
+    };
+    c.list_images(&q).await.unwrap()[0].id.clone()
+}
+
 async fn images_named(c: &Client, name: &str) -> Vec<String> {
     let q = cce_cloud::models::ImageQuery {
         name: Some(name.into()),
@@ -730,16 +739,7 @@ build {{
         run.events
     );
 
-    let gold = env
-        .client
-        .list_images(&cce_cloud::models::ImageQuery {
-            name: Some("Debian 12 (local sandbox rootfs)".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let gold = gold_image(&env.client).await;
     let groups = env.client.list_security_groups().await.unwrap();
     let default_sg = groups
         .iter()
@@ -844,16 +844,7 @@ async fn existing_network_eip_and_image_are_used_and_kept() {
         .create_eip(&cce_cloud::models::EipCreate::new("fixed-eip", 2))
         .await
         .expect("an EIP");
-    let gold = env
-        .client
-        .list_images(&cce_cloud::models::ImageQuery {
-            name: Some("Debian 12 (local sandbox rootfs)".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let gold = gold_image(&env.client).await;
     let image_name = format!("cce-ecs-existing-{}", rand_suffix());
     // An existing keypair with its private key in a file: used, never created or deleted.
     let kp_name = format!("existing-kp-{}", rand_suffix());

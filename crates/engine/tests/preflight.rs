@@ -584,19 +584,23 @@ async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
             .unwrap()
             .clone()
     };
+    // The security-group check, which must be a warning naming `security_groups`.
+    let sg_warning = |r: &PreflightReport| {
+        let check = sg_check(r);
+        assert_eq!(
+            (check.status, check.field.as_deref()),
+            (Status::Warn, Some("security_groups")),
+            "{}",
+            r.render_text()
+        );
+        check
+    };
 
     // A narrower address range: a warning without the host's address, a verdict with it.
     c.create_security_group_rule(&rule(Some("198.51.100.0/24"), None))
         .await
         .unwrap();
-    let r = preflight::run(&c, &cfg).await;
-    let check = sg_check(&r);
-    assert_eq!(
-        (check.status, check.field.as_deref()),
-        (Status::Warn, Some("security_groups")),
-        "{}",
-        r.render_text()
-    );
+    let check = sg_warning(&preflight::run(&c, &cfg).await);
     assert!(
         check
             .detail
@@ -627,14 +631,7 @@ async fn ssh_rules_for_a_narrower_range_or_a_group_are_told_apart() {
     c.create_security_group_rule(&rule(None, Some(&f.sg_ssh)))
         .await
         .unwrap();
-    let r = preflight::run(&c, &cfg).await;
-    let check = sg_check(&r);
-    assert_eq!(
-        (check.status, check.field.as_deref()),
-        (Status::Warn, Some("security_groups")),
-        "{}",
-        r.render_text()
-    );
+    let check = sg_warning(&preflight::run(&c, &cfg).await);
     assert!(
         check.detail.contains(&format!(
             "only from members of security group {}, and from 198.51.100.0/24",

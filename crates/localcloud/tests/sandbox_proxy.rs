@@ -6,80 +6,29 @@
 //! prerequisite fails the test).
 
 mod common;
+#[path = "../../sandbox/tests/common/origin.rs"]
+mod origin;
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cce_localcloud::{
     Config, LocalCloud, LocalCloudHandle, SandboxBackend, SandboxConfig, Service,
 };
 use common::Client;
-use common::sandbox::{fixed_ip, ssh, ssh_ok, wait_status};
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use origin::{HELLO, hello_origin};
+use common::sandbox::{
+    SSH_CLIENT, default_network, fixed_ip, keypair_file, scratch_dir, server_body, ssh, ssh_ok,
+    wait_job, wait_status,
+};
+use serde_json::json;
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
-const V: Service = Service::Vpc;
-const HELLO: &str = "hello from the package mirror";
 
 fn prerequisites() -> bool {
-    let missing = match cce_sandbox::host_supports_sandboxes() {
-        Err(e) => Some(e.to_string()),
-        Ok(()) if Command::new("ssh").arg("-V").output().is_err() => {
-            Some("the OpenSSH client `ssh` is not installed".into())
-        }
-        Ok(()) => None,
-    };
-    match missing {
-        None => true,
-        Some(m) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true and local-cloud sandboxes cannot run: {m}")
-        }
-        Some(m) => {
-            eprintln!("skipping: {m}");
-            false
-        }
-    }
-}
-
-/// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
-async fn origin(ip: [u8; 4]) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((ip, 0)))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let (status, body) = match head.split(' ').nth(1) {
-                    Some("/pool/hello.txt") => ("200 OK", format!("{HELLO}\n")),
-                    _ => ("404 Not Found", "no such file\n".to_string()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    addr
+    common::sandbox::prerequisites(&[SSH_CLIENT])
 }
 
 fn base64(data: &str) -> String {
@@ -101,35 +50,6 @@ fn base64(data: &str) -> String {
     String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
 }
 
-async fn wait_job(
-    c: &Client,
-    h: &LocalCloudHandle,
-    service: Service,
-    job: &str,
-    timeout: Duration,
-) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let a = c
-            .call(
-                h,
-                service,
-                "GET",
-                &format!("/v1/{{pid}}/jobs/{job}"),
-                &[],
-                None,
-            )
-            .await;
-        assert_eq!(a.status, 200, "{}", a.body);
-        let st = a.body["status"].as_str().unwrap_or("").to_string();
-        if st == "SUCCESS" || st == "FAIL" {
-            return a.body;
-        }
-        assert!(Instant::now() < deadline, "job {job} still {st}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// A local cloud on `dir` with sandbox servers whose package proxy admits `allow` (`None`: off).
 async fn cloud(dir: &std::path::Path, allow: Option<&str>) -> (LocalCloudHandle, Client) {
     let mut sandboxes = SandboxConfig::new(dir, |k| std::env::var(k).ok());
@@ -149,56 +69,14 @@ async fn server(
     dir: &std::path::Path,
     user_data: Option<String>,
 ) -> (String, std::path::PathBuf, String) {
-    let kp = c
-        .call(
-            h,
-            E,
-            "POST",
-            "/v2.1/{pid}/os-keypairs",
-            &[],
-            Some(&json!({"keypair": {"name": "kp-proxy"}})),
-        )
-        .await;
-    assert_eq!(kp.status, 200, "{}", kp.body);
-    let key = dir.join("id_kp");
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&key)
-            .unwrap();
-        f.write_all(
-            kp.body["keypair"]["private_key"]
-                .as_str()
-                .unwrap()
-                .as_bytes(),
-        )
-        .unwrap();
-    }
-    let subnets = c.call(h, V, "GET", "/v1/{pid}/subnets", &[], None).await;
-    let subnet = &subnets.body["subnets"][0];
-    let gold = c
-        .call(
-            h,
-            M,
-            "GET",
-            "/v2/cloudimages",
-            &[
-                ("__imagetype", "gold"),
-                ("name", "Debian 12 (local sandbox rootfs)"),
-            ],
-            None,
-        )
-        .await;
-    let mut body = json!({"server": {
-        "name": "proxy-server", "imageRef": gold.body["images"][0]["id"], "flavorRef": "s7n.large.2",
-        "vpcid": subnet["vpc_id"], "nics": [{"subnet_id": subnet["id"]}], "key_name": "kp-proxy",
-        "availability_zone": "ru-moscow-1a", "root_volume": {"volumetype": "SSD", "size": 40},
-        "extendparam": {"chargingMode": 0},
-    }});
+    let key = keypair_file(c, h, "kp-proxy", dir).await;
+    let (subnet, image) = default_network(c, h).await;
+    let mut body = server_body(
+        &subnet,
+        &image,
+        "proxy-server",
+        json!({"key_name": "kp-proxy"}),
+    );
     if let Some(u) = user_data {
         body["server"]["user_data"] = json!(base64(&u));
     }
@@ -209,6 +87,29 @@ async fn server(
     let id = a.body["serverIds"][0].as_str().unwrap().to_string();
     let server = wait_status(c, h, &id, "ACTIVE", Duration::from_secs(180)).await;
     (id, key, fixed_ip(&server))
+}
+
+/// Deletes server `id` and waits for its job.
+async fn delete_server(c: &Client, h: &LocalCloudHandle, id: &str) {
+    let d = c
+        .call(
+            h,
+            E,
+            "POST",
+            "/v1/{pid}/cloudservers/delete",
+            &[],
+            Some(&json!({"servers": [{"id": id}]})),
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    wait_job(
+        c,
+        h,
+        E,
+        d.body["job_id"].as_str().unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
 }
 
 fn settings_paths() -> Vec<&'static str> {
@@ -223,14 +124,9 @@ async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
     if !prerequisites() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
-    let allowed = origin([127, 0, 0, 79]).await;
-    let unlisted = origin([127, 0, 0, 80]).await;
+    let dir = scratch_dir();
+    let allowed = hello_origin([127, 0, 0, 79]).await;
+    let unlisted = hello_origin([127, 0, 0, 80]).await;
     let (h, c) = cloud(dir.path(), Some(&allowed.to_string())).await;
     let url = format!("http://{allowed}/pool/hello.txt");
     // The user data is a systemd service: it finds the proxy in its environment.
@@ -321,25 +217,7 @@ async fn servers_install_through_the_package_proxy_and_images_do_not_keep_it() {
             "{path} is in the captured image"
         );
     }
-    let d = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}]})),
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.body);
-    wait_job(
-        &c,
-        &h,
-        E,
-        d.body["job_id"].as_str().unwrap(),
-        Duration::from_secs(60),
-    )
-    .await;
+    delete_server(&c, &h, &id).await;
     h.shutdown().await;
 }
 
@@ -348,12 +226,7 @@ async fn with_the_proxy_off_servers_have_no_way_out() {
     if !prerequisites() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
+    let dir = scratch_dir();
     let (h, c) = cloud(dir.path(), None).await;
     let (id, key, ip) = server(&c, &h, dir.path(), None).await;
     let (listener, apt_conf, env) = tokio::task::spawn_blocking(move || {
@@ -368,43 +241,13 @@ async fn with_the_proxy_off_servers_have_no_way_out() {
     assert_ne!(listener, 0, "nothing listens on 3128 inside");
     assert_ne!(apt_conf, 0, "no apt proxy setting");
     assert_eq!(env, "[]");
-    let d = c
-        .call(
-            &h,
-            E,
-            "POST",
-            "/v1/{pid}/cloudservers/delete",
-            &[],
-            Some(&json!({"servers": [{"id": id}]})),
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.body);
-    wait_job(
-        &c,
-        &h,
-        E,
-        d.body["job_id"].as_str().unwrap(),
-        Duration::from_secs(60),
-    )
-    .await;
+    delete_server(&c, &h, &id).await;
     h.shutdown().await;
-}
-
-/// The `cce-image-builder` binary beside this test's, once `cargo build --workspace` made it.
-fn binary() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("cce-image-builder");
-    bin.exists().then_some(bin)
 }
 
 #[test]
 fn serve_refuses_bad_package_proxy_settings_naming_them() {
-    let Some(bin) = binary() else {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "CI=true and cce-image-builder is not built (run `cargo build --workspace`)"
-        );
-        eprintln!("skipping: cce-image-builder is not built (run `cargo build --workspace`)");
+    let Some(bin) = common::serve::require_binary() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

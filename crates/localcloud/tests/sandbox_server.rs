@@ -10,13 +10,13 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cce_localcloud::{LocalCloudHandle, Service};
+use cce_localcloud::Service;
 use common::Client;
 use common::sandbox::{
     SSH_CLIENT, default_network, fixed_ip, keypair_file, leftovers, prerequisites, server_body, ssh, ssh_ok, start_sandboxed,
-    wait_status,
+    wait_job, wait_status,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 const E: Service = Service::Ecs;
 const M: Service = Service::Ims;
@@ -31,20 +31,6 @@ fn wait_ssh(key: &Path, addr: &str, timeout: Duration) {
         }
         assert!(Instant::now() < deadline, "ssh to {addr} did not answer within {timeout:?}: {out}");
         std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-async fn wait_job(c: &Client, h: &LocalCloudHandle, service: Service, job: &str, timeout: Duration) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let a = c.get(h, service, &format!("/v1/{{pid}}/jobs/{job}")).await;
-        assert_eq!(a.status, 200, "{}", a.body);
-        let st = a.body["status"].as_str().unwrap_or("").to_string();
-        if st == "SUCCESS" || st == "FAIL" {
-            return a.body;
-        }
-        assert!(Instant::now() < deadline, "job {job} still {st}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -3,8 +3,8 @@
 
 mod common;
 
-use cce_remote::{Auth, Bastion, Communicator, ExecOptions, ExitStatus, SshCommunicator};
-use common::{TestSshd, collector};
+use cce_remote::{Auth, Bastion, ExitStatus, SshCommunicator};
+use common::{TestSshd, exec_stdout};
 
 #[tokio::test]
 async fn command_runs_on_the_target_through_the_bastion() {
@@ -22,20 +22,9 @@ async fn command_runs_on_the_target_through_the_bastion() {
         auth: Auth::private_key(bastion.client_key.clone()),
     });
     let comm = SshCommunicator::connect(cfg).await.unwrap();
-    let (stdout, out) = collector();
-    let status = comm
-        .exec(
-            "echo via-bastion",
-            &[],
-            ExecOptions {
-                stdout,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (status, out) = exec_stdout(&comm, "echo via-bastion").await;
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(&*out.lock().unwrap(), b"via-bastion\n");
+    assert_eq!(out, b"via-bastion\n");
     comm.close().await;
 
     // The bastion opened the forward to the target, and the target saw a login.

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cce_remote::{Auth, Communicator, Error, ExecOptions, ExitStatus, SshCommunicator};
-use common::{TestSshd, collector, process_running};
+use common::{TestSshd, collector, exec_stdout, process_running};
 
 #[tokio::test]
 async fn script_writes_files_and_reports_exit_codes() {
@@ -73,14 +73,7 @@ async fn timeout_kills_the_remote_process_group() {
     let cmd = "sleep 6131 & sleep 6132; echo never";
     let started = Instant::now();
     let err = comm
-        .exec(
-            cmd,
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(1)),
-                ..Default::default()
-            },
-        )
+        .exec(cmd, &[], timing_out_after(Duration::from_secs(1)))
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
@@ -108,14 +101,7 @@ async fn lost_connection_without_expect_disconnect_is_a_clear_error() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         sshd.kill_all();
     };
-    let run = comm.exec(
-        "sleep 6141",
-        &[],
-        ExecOptions {
-            timeout: Some(Duration::from_secs(20)),
-            ..Default::default()
-        },
-    );
+    let run = comm.exec("sleep 6141", &[], timing_out_after(Duration::from_secs(20)));
     let (result, ()) = tokio::join!(run, killer);
     let err = result.unwrap_err();
     assert!(matches!(err, Error::Disconnected { .. }), "{err}");
@@ -157,20 +143,9 @@ async fn reboot_with_expect_disconnect_then_reconnect() {
         waited >= Duration::from_millis(500),
         "reconnected before the host came back: {waited:?}"
     );
-    let (stdout, out) = collector();
-    let status = comm
-        .exec(
-            "echo back",
-            &[],
-            ExecOptions {
-                stdout,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (status, out) = exec_stdout(&comm, "echo back").await;
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(&*out.lock().unwrap(), b"back\n");
+    assert_eq!(out, b"back\n");
     assert_eq!(comm.host_key_fingerprint().await, before);
 }
 
@@ -180,14 +155,7 @@ async fn rejected_key_stops_after_handshake_attempts() {
         return;
     };
     let mut cfg = sshd.config();
-    let other =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    cfg.auth = Auth::private_key(
-        other
-            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
-            .unwrap()
-            .to_string(),
-    );
+    cfg.auth = unknown_key();
     cfg.handshake_attempts = 2;
     let started = Instant::now();
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
@@ -199,6 +167,32 @@ async fn rejected_key_stops_after_handshake_attempts() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// Options that give up on a command after `timeout`.
+fn timing_out_after(timeout: Duration) -> ExecOptions {
+    ExecOptions {
+        timeout: Some(timeout),
+        ..Default::default()
+    }
+}
+
+/// A fresh private key no server knows.
+fn unknown_key() -> Auth {
+    let key =
+        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
+    Auth::private_key(
+        key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// A config for root on 127.0.0.1:`port` with a key no server knows.
+fn loopback_config(port: u16) -> cce_remote::SshConfig {
+    let mut cfg = cce_remote::SshConfig::new("127.0.0.1", "root", unknown_key());
+    cfg.port = port;
+    cfg
+}
+
 #[tokio::test]
 async fn connect_timeout_fires_when_nothing_listens() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -206,18 +200,7 @@ async fn connect_timeout_fires_when_nothing_listens() {
         .local_addr()
         .unwrap()
         .port();
-    let key =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    let mut cfg = cce_remote::SshConfig::new(
-        "127.0.0.1",
-        "root",
-        Auth::private_key(
-            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
-                .unwrap()
-                .to_string(),
-        ),
-    );
-    cfg.port = port;
+    let mut cfg = loopback_config(port);
     cfg.timeout = Duration::from_secs(2);
     let started = Instant::now();
     let err = SshCommunicator::connect(cfg).await.err().unwrap();
@@ -249,18 +232,7 @@ async fn silent_server_counts_as_failed_handshakes() {
             held.push(s);
         }
     });
-    let key =
-        russh::keys::PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519).unwrap();
-    let mut cfg = cce_remote::SshConfig::new(
-        "127.0.0.1",
-        "root",
-        Auth::private_key(
-            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
-                .unwrap()
-                .to_string(),
-        ),
-    );
-    cfg.port = port;
+    let mut cfg = loopback_config(port);
     cfg.timeout = Duration::from_secs(60);
     cfg.attempt_timeout = Duration::from_secs(1);
     cfg.handshake_attempts = 2;
@@ -284,30 +256,12 @@ async fn pty_commands_run_on_a_terminal_and_still_time_out() {
     let mut cfg = sshd.config();
     cfg.pty = true;
     let comm: Box<dyn Communicator> = Box::new(SshCommunicator::connect(cfg).await.unwrap());
-    let (stdout, out) = collector();
-    let status = comm
-        .exec(
-            "tty",
-            &[],
-            ExecOptions {
-                stdout,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let (status, out) = exec_stdout(&*comm, "tty").await;
     assert_eq!(status, ExitStatus::Code(0));
-    let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let text = String::from_utf8_lossy(&out).into_owned();
     assert!(text.starts_with("/dev/pts/"), "tty printed {text:?}");
     let err = comm
-        .exec(
-            "sleep 6161",
-            &[],
-            ExecOptions {
-                timeout: Some(Duration::from_secs(1)),
-                ..Default::default()
-            },
-        )
+        .exec("sleep 6161", &[], timing_out_after(Duration::from_secs(1)))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::CommandTimeout { .. }), "{err}");

@@ -7,12 +7,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{keypair, prerequisites, rootfs, Ssh};
+use common::{Setup, boot, prerequisites, setup, wait_second_boot};
 
 use cce_sandbox::disks::{attached_loop_devices, image_path};
-use cce_sandbox::{DataDisk, Forwarder, Sandbox, SandboxSpec, SandboxState};
+use cce_sandbox::{DataDisk, SandboxSpec, SandboxState};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -48,11 +48,8 @@ async fn data_disks_are_block_devices_that_keep_their_data_and_never_reach_the_h
     if !prerequisites() {
         return;
     }
-    let rootfs = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+    let Setup { base: rootfs, tmp, key, public } = setup().await;
     let tmp_path = std::fs::canonicalize(tmp.path()).unwrap();
-    let (key, public) = keypair(tmp.path());
     let dir = tmp_path.join("server");
     let id = format!("d{}", std::process::id());
     let spec = SandboxSpec {
@@ -66,15 +63,7 @@ async fn data_disks_are_block_devices_that_keep_their_data_and_never_reach_the_h
         boot_timeout: Duration::from_secs(60),
     };
     let blocks_before = host_block_devices();
-    let mut sb = Sandbox::new(spec);
-    let sb = tokio::task::spawn_blocking(move || {
-        sb.start().expect("boot");
-        sb
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key, addr: fwd.local_addr(), console: dir.join("console.log") };
+    let (sb, fwd, ssh) = boot(spec, &key, None).await;
 
     let attached = sb.data_disks();
     assert_eq!(attached.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["vdb", "vdc"]);
@@ -122,12 +111,7 @@ async fn data_disks_are_block_devices_that_keep_their_data_and_never_reach_the_h
     // Reboot from inside: the disks stay attached and keep their data.
     let (ssh, mut sb) = tokio::task::spawn_blocking(move || {
         let _ = ssh.run("systemctl reboot");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while sb.boots() < 2 {
-            assert!(Instant::now() < deadline, "no second boot after reboot");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ssh.wait_up(Duration::from_secs(60));
+        wait_second_boot(&sb, &ssh);
         assert_eq!(ssh.ok("blkid -s LABEL -o value /dev/vdb"), "cce-data");
         (ssh, sb)
     })

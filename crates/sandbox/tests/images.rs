@@ -9,25 +9,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use cce_sandbox::image::{self, ExportFormat};
-use cce_sandbox::{Forwarder, Sandbox, SandboxSpec};
-use common::{keypair, prerequisites, rootfs, Ssh};
+use cce_sandbox::SandboxSpec;
+use common::{Setup, boot, prerequisites, setup};
 
 fn spec(id: &str, dir: PathBuf, layers: Vec<PathBuf>, public: &str) -> SandboxSpec {
     SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, data_disks: Vec::new(), boot_timeout: Duration::from_secs(60) }
-}
-
-async fn boot(spec: SandboxSpec, key: &Path) -> (Sandbox, Forwarder, Ssh) {
-    let console = spec.dir.join("console.log");
-    let sb = tokio::task::spawn_blocking(move || {
-        let mut sb = Sandbox::new(spec);
-        sb.start().expect("boot");
-        sb
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key: key.to_path_buf(), addr: fwd.local_addr(), console };
-    (sb, fwd, ssh)
 }
 
 fn qemu(args: &[&str]) -> String {
@@ -55,14 +41,11 @@ async fn capture_boot_export_and_import_an_image() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let pid = std::process::id();
 
     // Provision a server, stop it, capture its disk as a layer.
-    let (a, fwd_a, ssh_a) = boot(spec(&format!("ia{pid}"), tmp.path().join("a"), vec![base.clone()], &public), &key).await;
+    let (a, fwd_a, ssh_a) = boot(spec(&format!("ia{pid}"), tmp.path().join("a"), vec![base.clone()], &public), &key, None).await;
     let a = tokio::task::spawn_blocking(move || {
         ssh_a.ok("echo provisioned > /etc/cce-provisioned && rm /etc/motd && mkdir -p /opt/kit && echo x > /opt/kit/f");
         a.stop(Duration::from_secs(30)).expect("stop");
@@ -77,7 +60,7 @@ async fn capture_boot_export_and_import_an_image() {
 
     // A new server boots from the captured image.
     let layers = vec![layer.clone(), base.clone()];
-    let (b, fwd_b, ssh_b) = boot(spec(&format!("ib{pid}"), tmp.path().join("b"), layers.clone(), &public), &key).await;
+    let (b, fwd_b, ssh_b) = boot(spec(&format!("ib{pid}"), tmp.path().join("b"), layers.clone(), &public), &key, None).await;
     tokio::task::spawn_blocking(move || {
         assert_eq!(ssh_b.ok("cat /etc/cce-provisioned"), "provisioned");
         assert_ne!(ssh_b.run("test -e /etc/motd").0, 0, "a file deleted before capture came back");
@@ -128,7 +111,7 @@ async fn capture_boot_export_and_import_an_image() {
     // The qcow2 imported as a new base image boots.
     let imported = tmp.path().join("layers/imported");
     image::import(&out.join("img.qcow2"), &imported, &work).expect("import");
-    let (c, fwd_c, ssh_c) = boot(spec(&format!("ic{pid}"), tmp.path().join("c"), vec![imported], &public), &key).await;
+    let (c, fwd_c, ssh_c) = boot(spec(&format!("ic{pid}"), tmp.path().join("c"), vec![imported], &public), &key, None).await;
     tokio::task::spawn_blocking(move || {
         assert_eq!(ssh_c.ok("cat /etc/cce-provisioned /opt/kit/f"), "provisioned\nx");
         c.delete().expect("delete c");

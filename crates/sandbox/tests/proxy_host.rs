@@ -2,48 +2,28 @@
 //! (forwarded GET with its body streamed, and a CONNECT tunnel), a host not on the list gets 403
 //! naming it, an unreachable one 502, malformed and oversized heads 400 and 431.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use cce_sandbox::{AllowList, PackageProxy};
+use common::origin::http_origin;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// An origin server on `ip`: answers every request with what it received as its body, after
 /// `len` bytes of filler when the path is `/big/<len>`.
 async fn origin(ip: [u8; 4]) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let path = head.split(' ').nth(1).unwrap_or("").to_string();
-                let body = match path.strip_prefix("/big/") {
-                    Some(n) => vec![b'x'; n.parse().unwrap()],
-                    None => head.into_bytes(),
-                };
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(reply.as_bytes()).await;
-                let _ = s.write_all(&body).await;
-            });
-        }
-    });
-    addr
+    http_origin(ip, |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.strip_prefix("/big/") {
+            Some(n) => vec![b'x'; n.parse().unwrap()],
+            None => head.as_bytes().to_vec(),
+        };
+        ("200 OK", body)
+    })
+    .await
 }
 
 async fn exchange(proxy: SocketAddr, request: &[u8]) -> String {

@@ -11,50 +11,12 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cce_sandbox::image::{self, ExportFormat};
-use cce_sandbox::{AllowList, Forwarder, PackageProxy, Sandbox, SandboxSpec};
-use common::{Ssh, keypair, prerequisites, rootfs};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-
-const HELLO: &str = "hello from the package mirror";
-
-/// An origin on a host loopback address serving `/pool/hello.txt`; 404 for anything else.
-async fn origin(ip: [u8; 4]) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let (status, body) = match head.split(' ').nth(1) {
-                    Some("/pool/hello.txt") => ("200 OK", format!("{HELLO}\n")),
-                    _ => ("404 Not Found", "no such file\n".to_string()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    addr
-}
+use cce_sandbox::{AllowList, PackageProxy, SandboxSpec};
+use common::origin::{HELLO, hello_origin, http_origin};
+use common::{Setup, Ssh, boot, prerequisites, setup, wait_second_boot};
 
 fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
     SandboxSpec {
@@ -83,15 +45,6 @@ fn settings_paths() -> Vec<&'static str> {
         .collect()
 }
 
-fn wait_second_boot(sb: &Sandbox, ssh: &Ssh) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sb.boots() < 2 {
-        assert!(Instant::now() < deadline, "no second boot after reboot");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    ssh.wait_up(Duration::from_secs(60));
-}
-
 fn tar_listing(tar: &Path) -> String {
     let out = Command::new("tar").arg("-tf").arg(tar).output().unwrap();
     assert!(out.status.success());
@@ -103,16 +56,9 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
-    let (key, public) = keypair(tmp.path());
-    let allowed = origin([127, 0, 0, 77]).await;
-    let unlisted = origin([127, 0, 0, 78]).await;
+    let Setup { base, tmp, key, public } = setup().await;
+    let allowed = hello_origin([127, 0, 0, 77]).await;
+    let unlisted = hello_origin([127, 0, 0, 78]).await;
     let proxy = PackageProxy::new(
         AllowList::parse(&allowed.to_string()).unwrap(),
         tokio::runtime::Handle::current(),
@@ -120,30 +66,12 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
 
     let id = format!("px{}", std::process::id());
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&id, dir.clone(), base.clone(), &public);
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
+    let spec = spec(&id, dir.clone(), base.clone(), &public);
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     assert_eq!(
         sb.package_proxy_address(),
         Some("127.0.0.1:3128".parse().unwrap())
     );
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22)
-        .await
-        .unwrap();
-    let ssh = Ssh {
-        key: key.clone(),
-        addr: fwd.local_addr(),
-        console,
-    };
 
     let (ssh, sb) = tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
@@ -243,47 +171,22 @@ async fn servers_reach_listed_hosts_through_the_package_proxy_only() {
 
 /// An origin on a host loopback address serving the files of `dir`; 404 for anything else.
 async fn file_origin(ip: [u8; 4], dir: PathBuf) -> SocketAddr {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                continue;
-            };
-            let dir = dir.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_string();
-                let path = head
-                    .split(' ')
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_string();
-                let file = (!path.contains(".."))
-                    .then(|| std::fs::read(dir.join(&path)).ok())
-                    .flatten();
-                let (status, body) = match file {
-                    Some(b) => ("200 OK", b),
-                    None => ("404 Not Found", b"no such file\n".to_vec()),
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes()).await;
-                let _ = s.write_all(&body).await;
-            });
+    http_origin(ip, move |head| {
+        let path = head
+            .split(' ')
+            .nth(1)
+            .unwrap_or("/")
+            .trim_start_matches('/')
+            .to_string();
+        let file = (!path.contains(".."))
+            .then(|| std::fs::read(dir.join(&path)).ok())
+            .flatten();
+        match file {
+            Some(b) => ("200 OK", b),
+            None => ("404 Not Found", b"no such file\n".to_vec()),
         }
-    });
-    addr
+    })
+    .await
 }
 
 fn sha256(file: &Path) -> String {
@@ -352,41 +255,16 @@ async fn apt_installs_a_package_from_a_listed_repository() {
         eprintln!("skipping: dpkg-deb is missing");
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let mirror = file_origin([127, 0, 0, 81], fake_repository(tmp.path())).await;
     let proxy = PackageProxy::new(
         AllowList::parse(&mirror.to_string()).unwrap(),
         tokio::runtime::Handle::current(),
     );
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
-        std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22)
-        .await
-        .unwrap();
-    let ssh = Ssh {
-        key,
-        addr: fwd.local_addr(),
-        console,
-    };
+    let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
+    std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     let installed = tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
         // Only the test repository: the image's own sources name a host not on this list.
@@ -422,26 +300,11 @@ async fn apt_updates_from_the_real_debian_mirror() {
     if !prerequisites() {
         return;
     }
-    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base, tmp, key, public } = setup().await;
     let proxy = PackageProxy::new(AllowList::host_mirrors(), tokio::runtime::Handle::current());
     let dir = tmp.path().join("server");
-    let console = dir.join("console.log");
-    let sb = tokio::task::spawn_blocking({
-        let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);
-        move || {
-            let mut sb = Sandbox::new(spec);
-            sb.set_package_proxy(Some(proxy));
-            sb.start().expect("boot");
-            sb
-        }
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key, addr: fwd.local_addr(), console };
+    let spec = spec(&format!("pm{}", std::process::id()), dir, base, &public);
+    let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
         ssh.ok("apt-get -q update");

@@ -5,11 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{keypair, prerequisites, rootfs, Ssh};
+use common::{Setup, boot, prerequisites, setup, wait_second_boot};
 
-use cce_sandbox::{Forwarder, Sandbox, SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
+use cce_sandbox::{SandboxSpec, SandboxState, DOCUMENT_SYSCTLS};
 
 fn host_value(key: &str) -> String {
     std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/"))).map(|s| s.trim().to_string()).unwrap_or_default()
@@ -34,11 +34,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     if !prerequisites() {
         return;
     }
-    let rootfs = tokio::task::spawn_blocking(rootfs).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    // The sandbox's root is not root on the host: it must be able to walk down to its folder.
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
-    let (key, public) = keypair(tmp.path());
+    let Setup { base: rootfs, tmp, key, public } = setup().await;
     let host_marker = PathBuf::from(format!("/var/tmp/cce-host-marker-{}", std::process::id()));
     std::fs::write(&host_marker, "host").unwrap();
     let host_service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -54,15 +50,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
         data_disks: Vec::new(),
         boot_timeout: Duration::from_secs(60),
     };
-    let mut sb = Sandbox::new(spec);
-    let sb = tokio::task::spawn_blocking(move || {
-        sb.start().expect("boot");
-        sb
-    })
-    .await
-    .unwrap();
-    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
-    let ssh = Ssh { key, addr: fwd.local_addr(), console: tmp.path().join("server/console.log") };
+    let (sb, fwd, ssh) = boot(spec, &key, None).await;
 
     let host_before: Vec<(String, String)> = DOCUMENT_SYSCTLS
         .iter()
@@ -118,12 +106,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     // A reboot from inside: the supervisor boots it again; the disk is kept, kernel parameters reset.
     let (ssh, mut sb) = tokio::task::spawn_blocking(move || {
         let _ = ssh.run("systemctl reboot");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while sb.boots() < 2 {
-            assert!(Instant::now() < deadline, "no second boot after reboot");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ssh.wait_up(Duration::from_secs(60));
+        wait_second_boot(&sb, &ssh);
         assert_eq!(ssh.ok("cat /etc/cce-marker"), "kept");
         // User data runs once per instance, not on every boot.
         assert_eq!(ssh.ok("grep -c 'user data exited' /var/log/cce-user-data.log"), "1");

@@ -24,7 +24,6 @@ use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget, Ledger, new_build_
 use cce_engine::null_build::{NullBuild, NullBuildOutcome, OnError, display_name, new_run_uuid};
 use cce_engine::redact::Redactor;
 use cce_template::diag::Diagnostics;
-use cce_template::load::load;
 use cce_template::schema::huaweicloud::HuaweiEcsConfig;
 use cce_template::schema::{Build, BuildSource, SourceConfig};
 
@@ -128,19 +127,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::USAGE);
     }
-    let opts = match args.vars.load_options(args.path.clone()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let loaded = match load(&opts) {
+    let (opts, loaded) = match args.vars.load(args.path.clone()) {
         Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", e.diagnostics.render(&e.sources));
-            return Ok(exit::FAILED);
-        }
+        Err(code) => return Ok(code),
     };
     // The whole template is checked (a provisioner's `only` may name a source that -only
     // leaves out, as Packer allows); the selection applies to the checked plan.

@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cce_template::body::{AttrValue, Block};
-use cce_template::load::{LoadOptions, Loaded, ValueSource, load};
+use cce_template::load::{LoadOptions, Loaded, ValueSource};
 use serde_json::{Value as Json, json};
 
-use super::validate::VarArgs;
+use super::validate::{VarArgs, load_or_exit};
 use crate::exit;
 
 const MASK: &str = "<sensitive>";
@@ -29,20 +29,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let opts = match args.vars.load_options(args.path.clone()) {
+    let opts = match args.vars.options_or_exit(args.path.clone()) {
         // As packer inspect: a variable without a value is shown as unknown, not an error.
         Ok(o) => LoadOptions { allow_unset_variables: true, ..o },
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
+        Err(code) => return Ok(code),
     };
-    let loaded = match load(&opts) {
+    let loaded = match load_or_exit(&opts) {
         Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", e.diagnostics.render(&e.sources));
-            return Ok(exit::FAILED);
-        }
+        Err(code) => return Ok(code),
     };
     if args.json {
         let mut out = to_json(&loaded);

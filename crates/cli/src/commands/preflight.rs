@@ -19,7 +19,6 @@ use cce_cloud::{ClientConfig, Endpoints, EndpointsFile, TransportOptions};
 use cce_engine::dry_run::{self, DryRun};
 use cce_engine::preflight::{self, Options, PreflightReport, Status};
 use cce_template::diag::Diagnostics;
-use cce_template::load::load;
 use cce_template::schema::huaweicloud::HuaweiEcsConfig;
 use cce_template::schema::{SourceConfig, plan_with_env};
 use serde::Serialize;
@@ -73,19 +72,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: only one of -only or -except may be given");
         return Ok(exit::FAILED);
     }
-    let opts = match args.vars.load_options(args.path.clone()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
-    };
-    let loaded = match load(&opts) {
+    let (opts, loaded) = match args.vars.load(args.path.clone()) {
         Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", e.diagnostics.render(&e.sources));
-            return Ok(exit::FAILED);
-        }
+        Err(code) => return Ok(code),
     };
     let mut blocks = loaded.blocks.clone();
     filter_builds(&mut blocks, &args.only, &args.except);

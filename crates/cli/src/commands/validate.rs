@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use cce_template::body::{AttrValue, Block};
 use cce_template::diag::Diagnostics;
-use cce_template::load::{LoadOptions, load};
+use cce_template::load::{LoadOptions, Loaded, load};
 
 use crate::exit;
 
@@ -35,6 +35,30 @@ impl VarArgs {
         let cwd = std::env::current_dir().unwrap_or_default();
         Ok(LoadOptions { path, vars, var_files: self.var_files.clone(), env, cwd, ..Default::default() })
     }
+
+    /// [`Self::load_options`], or the usage exit code after printing why it failed.
+    pub fn options_or_exit(&self, path: PathBuf) -> Result<LoadOptions, u8> {
+        self.load_options(path).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::USAGE
+        })
+    }
+
+    /// Loads the template at `path` with these variables; on failure, prints why and gives the
+    /// exit code to return (usage for bad flags, failure for a bad template).
+    pub fn load(&self, path: PathBuf) -> Result<(LoadOptions, Loaded), u8> {
+        let opts = self.options_or_exit(path)?;
+        let loaded = load_or_exit(&opts)?;
+        Ok((opts, loaded))
+    }
+}
+
+/// Loads a template, or gives the failure exit code after printing its diagnostics.
+pub fn load_or_exit(opts: &LoadOptions) -> Result<Loaded, u8> {
+    load(opts).map_err(|e| {
+        eprint!("{}", e.diagnostics.render(&e.sources));
+        exit::FAILED
+    })
 }
 
 /// Flags of `validate`.
@@ -64,21 +88,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: only one of -only or -except may be given");
         return Ok(exit::FAILED);
     }
-    let mut opts = match args.vars.load_options(args.path.clone()) {
+    let mut opts = match args.vars.options_or_exit(args.path.clone()) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     opts.syntax_only = args.syntax_only;
     opts.no_warn_undeclared_var = args.no_warn_undeclared_var;
-    let loaded = match load(&opts) {
+    let loaded = match load_or_exit(&opts) {
         Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", e.diagnostics.render(&e.sources));
-            return Ok(exit::FAILED);
-        }
+        Err(code) => return Ok(code),
     };
     if args.syntax_only {
         println!("Syntax-only check passed. Everything looks okay.");

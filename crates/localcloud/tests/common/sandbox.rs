@@ -56,6 +56,15 @@ pub fn prerequisites(tools: &[Tool]) -> bool {
     }
 }
 
+/// A scratch folder for a local cloud with sandbox servers: 0711, as a sandbox's root is not
+/// root on the host and must be able to walk down to its folder.
+pub fn scratch_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    dir
+}
+
 /// A local cloud on `dir` whose servers are sandboxes.
 pub async fn start_sandboxed(dir: &Path) -> LocalCloudHandle {
     let backend = SandboxBackend::new(
@@ -224,6 +233,27 @@ pub async fn wait_status(
             Instant::now() < deadline,
             "server {id} still {st}, wanted {want}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits for job `job` of `service` to end (SUCCESS or FAIL) and gives its body.
+pub async fn wait_job(
+    c: &Client,
+    h: &LocalCloudHandle,
+    service: Service,
+    job: &str,
+    timeout: Duration,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let a = c.get(h, service, &format!("/v1/{{pid}}/jobs/{job}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let st = a.body["status"].as_str().unwrap_or("").to_string();
+        if st == "SUCCESS" || st == "FAIL" {
+            return a.body;
+        }
+        assert!(Instant::now() < deadline, "job {job} still {st}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -264,6 +264,22 @@ pub fn collector() -> (
     )
 }
 
+/// Runs `cmd` on `comm` with its stdout collected (no environment, other options at their
+/// defaults); gives the exit status and what it printed.
+pub async fn exec_stdout(
+    comm: &dyn cce_remote::Communicator,
+    cmd: &str,
+) -> (cce_remote::ExitStatus, Vec<u8>) {
+    let (stdout, out) = collector();
+    let options = cce_remote::ExecOptions {
+        stdout,
+        ..Default::default()
+    };
+    let status = comm.exec(cmd, &[], options).await.unwrap();
+    let printed = std::mem::take(&mut *out.lock().unwrap());
+    (status, printed)
+}
+
 /// One entry of a tree listing: kind, mode, size, mtime and content or link target.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Entry {

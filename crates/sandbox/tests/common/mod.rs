@@ -2,9 +2,13 @@
 //! base rootfs, a key pair, and the real OpenSSH client pointed at a forwarder.
 #![allow(dead_code)]
 
+pub mod origin;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use cce_sandbox::{Forwarder, PackageProxy, Sandbox, SandboxSpec};
 
 pub fn prerequisites() -> bool {
     match cce_sandbox::host_supports_sandboxes() {
@@ -22,12 +26,63 @@ pub fn rootfs() -> PathBuf {
     cce_sandbox::ensure_debian_rootfs(&cache, &cce_sandbox::debian_mirror()).expect("base rootfs")
 }
 
+/// What a test booting servers starts from.
+pub struct Setup {
+    /// The cached base rootfs.
+    pub base: PathBuf,
+    /// A scratch folder (0711: the sandbox's root is not root on the host and must be able to
+    /// walk down to its folder).
+    pub tmp: tempfile::TempDir,
+    /// A key pair in `tmp`: the private key's path and the public key.
+    pub key: PathBuf,
+    pub public: String,
+}
+
+pub async fn setup() -> Setup {
+    use std::os::unix::fs::PermissionsExt as _;
+    let base = tokio::task::spawn_blocking(rootfs).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let (key, public) = keypair(tmp.path());
+    Setup { base, tmp, key, public }
+}
+
 pub fn keypair(dir: &Path) -> (PathBuf, String) {
     let key = dir.join("id_ed25519");
     let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().unwrap();
     assert!(st.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     (key, public)
+}
+
+/// Starts the sandbox `spec` describes (behind `proxy`, if given) and forwards a host port to
+/// its sshd; gives the sandbox, the forwarder (which must outlive the SSH use) and an `Ssh` to
+/// it with the sandbox's console log.
+pub async fn boot(spec: SandboxSpec, key: &Path, proxy: Option<PackageProxy>) -> (Sandbox, Forwarder, Ssh) {
+    let console = spec.dir.join("console.log");
+    let sb = tokio::task::spawn_blocking(move || {
+        let mut sb = Sandbox::new(spec);
+        if proxy.is_some() {
+            sb.set_package_proxy(proxy);
+        }
+        sb.start().expect("boot");
+        sb
+    })
+    .await
+    .unwrap();
+    let fwd = Forwarder::start("127.0.0.1:0".parse().unwrap(), sb.netns(), 22).await.unwrap();
+    let ssh = Ssh { key: key.to_path_buf(), addr: fwd.local_addr(), console };
+    (sb, fwd, ssh)
+}
+
+/// Waits (30 s) for the second boot of `sb` after a reboot from inside, then for its sshd.
+pub fn wait_second_boot(sb: &Sandbox, ssh: &Ssh) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sb.boots() < 2 {
+        assert!(Instant::now() < deadline, "no second boot after reboot");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ssh.wait_up(Duration::from_secs(60));
 }
 
 pub struct Ssh {
