@@ -263,7 +263,6 @@ async fn apt_installs_a_package_from_a_listed_repository() {
     );
     let dir = tmp.path().join("server");
     let spec = spec(&format!("pa{}", std::process::id()), dir, base, &public);
-    std::fs::write("/tmp/probe-id", format!("pa{}", std::process::id())).unwrap();
     let (sb, fwd, ssh) = boot(spec, &key, Some(proxy)).await;
     let installed = tokio::task::spawn_blocking(move || {
         ssh.wait_up(Duration::from_secs(30));
