@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use cce_remote::{Auth, Communicator, ExecOptions, ExitStatus, SshCommunicator};
-use common::TestSshd;
+use common::{ClientConfig, TestSshd};
 
 #[test]
 fn agent_identity_logs_in() {

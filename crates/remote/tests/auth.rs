@@ -4,7 +4,7 @@
 mod common;
 
 use cce_remote::{Auth, Communicator, ExecOptions, ExitStatus, SshCommunicator};
-use common::TestSshd;
+use common::{ClientConfig, TestSshd};
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey};
 

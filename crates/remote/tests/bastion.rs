@@ -4,7 +4,7 @@
 mod common;
 
 use cce_remote::{Auth, Bastion, ExitStatus, SshCommunicator};
-use common::{TestSshd, exec_stdout};
+use common::{ClientConfig, TestSshd, exec_stdout};
 
 #[tokio::test]
 async fn command_runs_on_the_target_through_the_bastion() {

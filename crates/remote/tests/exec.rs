@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cce_remote::{Auth, Communicator, Error, ExecOptions, ExitStatus, SshCommunicator};
-use common::{TestSshd, collector, exec_stdout, process_running};
+use common::{ClientConfig, TestSshd, collector, exec_stdout, process_running};
 
 #[tokio::test]
 async fn script_writes_files_and_reports_exit_codes() {

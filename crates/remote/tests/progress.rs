@@ -9,7 +9,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use cce_remote::{Communicator, ProgressObserver, SshCommunicator, TransferMethod};
-use common::{TestSshd, assert_same_tree, assert_same_tree_but_link_times, make_tree};
+use common::{
+    ClientConfig, TestSshd, assert_same_tree, assert_same_tree_but_link_times, make_tree,
+};
 
 type Calls = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cce_remote::{Communicator, ExecOptions, ExitStatus, OutputSink, SshCommunicator};
-use common::TestSshd;
+use common::{ClientConfig, TestSshd};
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

@@ -7,7 +7,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use cce_remote::{Communicator, Error, SshCommunicator, TransferMethod};
-use common::{TestSshd, assert_same_tree, assert_same_tree_but_link_times, make_tree};
+use common::{
+    ClientConfig, TestSshd, assert_same_tree, assert_same_tree_but_link_times, make_tree,
+};
 
 fn sha256(path: &std::path::Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
