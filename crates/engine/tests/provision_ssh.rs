@@ -5,184 +5,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cce_engine::events::{Event, Reporter, Stream};
 use cce_engine::provision::{BuildContext, run_provisioners};
-use cce_remote::{Auth, SshCommunicator, SshConfig};
+use cce_remote::SshCommunicator;
 use cce_template::schema::ProvisionerKind;
 use cce_template::schema::fields::{Deferrable, GoDuration};
 use cce_template::schema::provisioners::ShellProvisioner;
-use common::{prov, shell_local};
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// False (after saying why) when sshd or root is missing; a failure under `CI=true`.
-fn prerequisites() -> bool {
-    let mut missing = Vec::new();
-    if !Path::new(SSHD).exists() {
-        missing.push("sshd (/usr/sbin/sshd)");
-    }
-    if std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
-        != 0
-    {
-        missing.push("root (sshd must let the test log in as root)");
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("missing prerequisites: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true makes this a failure)");
-    }
-    eprintln!("skipping: {msg}");
-    false
-}
-
-/// A real sshd on 127.0.0.1 with its own host key and client key; killed on drop.
-struct TestSshd {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl TestSshd {
-    fn start() -> Option<Self> {
-        if !prerequisites() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        for key in ["host_key", "client_key"] {
-            let st = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.path().join(key))
-                .status()
-                .unwrap();
-            assert!(st.success(), "ssh-keygen failed");
-        }
-        std::fs::copy(
-            dir.path().join("client_key.pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.path().display();
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nMaxSessions 50\nMaxStartups 50\n"
-        );
-        std::fs::write(dir.path().join("sshd_config"), config).unwrap();
-        let mut s = TestSshd {
-            dir,
-            port,
-            child: None,
-        };
-        s.launch();
-        Some(s)
-    }
-
-    fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("sshd.log"))
-            .unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(self.dir.path().join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 4];
-                if s.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "sshd did not start in 10s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Kills sshd with every session it runs, like a machine going down.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Each connection's sshd calls setsid, so the tree is walked, not the group.
-            let mut pids = vec![child.id() as i32];
-            let mut i = 0;
-            while i < pids.len() {
-                pids.extend(children_of(pids[i]));
-                i += 1;
-            }
-            for pid in pids {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
-            }
-            let _ = child.wait();
-        }
-    }
-
-    fn config(&self) -> SshConfig {
-        let key = std::fs::read_to_string(self.dir.path().join("client_key")).unwrap();
-        let mut c = SshConfig::new("127.0.0.1", "root", Auth::private_key(key));
-        c.port = self.port;
-        c.timeout = Duration::from_secs(20);
-        c.attempt_timeout = Duration::from_secs(5);
-        c.keepalive_interval = Duration::from_secs(1);
-        c
-    }
-}
-
-/// The processes whose parent is `pid`.
-fn children_of(pid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // Fields after the parenthesised command name: state, ppid, ...
-                    let rest = stat.rsplit_once(") ")?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
-                })
-                == Some(pid)
-        })
-        .collect()
-}
-
-impl Drop for TestSshd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+use cce_testkit::TestSshd;
+use common::{prov, shell_local, ssh_config};
 
 type LineHook = Box<dyn FnMut(&str) + Send>;
 
@@ -290,7 +124,7 @@ async fn pause_before_holds_the_next_provisioner_back() {
     let dir = tempfile::tempdir().unwrap();
     let rec = Arc::new(TimedReporter::default());
     let c = ctx(dir.path(), rec.clone(), sshd.port);
-    let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
+    let comm = SshCommunicator::connect(ssh_config(&sshd)).await.unwrap();
     let first = prov(ProvisionerKind::Shell(shell(&["echo first"])));
     let mut second = prov(ProvisionerKind::Shell(shell(&["echo second"])));
     second.pause_before = Some(GoDuration(Duration::from_secs(2)));
@@ -319,7 +153,7 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
     let rec = Arc::new(TimedReporter::default());
     let port = sshd.lock().unwrap().port;
     let c = ctx(dir.path(), rec.clone(), port);
-    let config = sshd.lock().unwrap().config();
+    let config = ssh_config(&sshd.lock().unwrap());
     let comm = SshCommunicator::connect(config).await.unwrap();
     let (down_tx, down_rx) = std::sync::mpsc::channel::<Instant>();
     {
@@ -331,7 +165,7 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
             if line == "down"
                 && let Some(tx) = down_tx.lock().unwrap().take()
             {
-                sshd.lock().unwrap().kill();
+                sshd.lock().unwrap().kill_all();
                 let _ = tx.send(Instant::now());
                 let sshd = Arc::clone(&sshd);
                 std::thread::spawn(move || {
@@ -361,9 +195,9 @@ async fn start_retry_timeout_outlasts_an_sshd_that_comes_back_late() {
     // With a budget shorter than the outage the upload gives up with the reason.
     let rec2 = Arc::new(TimedReporter::default());
     let c2 = ctx(dir.path(), rec2.clone(), port);
-    let config = sshd.lock().unwrap().config();
+    let config = ssh_config(&sshd.lock().unwrap());
     let comm = SshCommunicator::connect(config).await.unwrap();
-    sshd.lock().unwrap().kill();
+    sshd.lock().unwrap().kill_all();
     let mut short = shell(&["echo never"]);
     short.start_retry_timeout = GoDuration(Duration::from_secs(2));
     let started = Instant::now();
@@ -398,7 +232,7 @@ async fn pause_after_waits_once_after_every_script() {
     std::fs::write(dir.path().join("two.sh"), "echo two\n").unwrap();
     let rec = Arc::new(TimedReporter::default());
     let c = ctx(dir.path(), rec.clone(), sshd.port);
-    let comm = SshCommunicator::connect(sshd.config()).await.unwrap();
+    let comm = SshCommunicator::connect(ssh_config(&sshd)).await.unwrap();
     let mut s = shell(&[]);
     s.inline = None;
     s.scripts = Some(Deferrable::Known(vec!["one.sh".into(), "two.sh".into()]));

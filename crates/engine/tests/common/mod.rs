@@ -1,7 +1,7 @@
 //! Helpers of the engine tests: for those that drive an in-process local cloud, a signed client
 //! built from its ready line (as the command line builds one) and the check that this host can
 //! run sandbox servers; for the journal tests, a build header; for the provisioner tests, a
-//! provisioner block and a build context.
+//! provisioner block, a build context and the client config of the test sshd.
 
 #![allow(dead_code)]
 
@@ -15,11 +15,13 @@ use cce_engine::ledger::{BuildHeader, CloudKind, CloudTarget};
 use cce_engine::provision::BuildContext;
 use cce_engine::redact::Redactor;
 use cce_localcloud::LocalCloudHandle;
+use cce_remote::{Auth, SshConfig};
 use cce_template::load::{LoadOptions, load};
 use cce_template::schema::BuildPlan;
 use cce_template::schema::fields::Deferrable;
 use cce_template::schema::provisioners::ShellLocal;
 use cce_template::schema::{Provisioner, ProvisionerKind};
+use cce_testkit::TestSshd;
 
 /// The build plan of `template`, written as `build.pkr.hcl` into `dir` and loaded from there.
 pub fn plan(dir: &Path, template: &str) -> BuildPlan {
@@ -134,4 +136,18 @@ pub fn recorded_context(
         cwd: dir.to_path_buf(),
     };
     (c, rec)
+}
+
+/// A client config for root on `sshd` with its key and short timeouts suited to tests.
+pub fn ssh_config(sshd: &TestSshd) -> SshConfig {
+    let mut c = SshConfig::new(
+        sshd.addr.clone(),
+        "root",
+        Auth::private_key(sshd.client_key.clone()),
+    );
+    c.port = sshd.port;
+    c.timeout = std::time::Duration::from_secs(20);
+    c.attempt_timeout = std::time::Duration::from_secs(5);
+    c.keepalive_interval = std::time::Duration::from_secs(1);
+    c
 }
