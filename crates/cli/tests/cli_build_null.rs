@@ -10,8 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    TestSshd, both, build, build_code, build_env, built, p, packer_build, packer_ok, project, read,
-    ssh_keygen, text,
+    NullSource, TestSshd, both, build, build_code, build_env, built, p, packer_build, packer_ok,
+    project, read, ssh_keygen, text,
 };
 
 #[test]
@@ -637,7 +637,7 @@ fn start_retry_timeout_waits_for_the_remote_folder() {
 #[test]
 fn password_authentication_logs_in_and_is_redacted() {
     let password = "Pw-only-for-this-sshd-7431";
-    let Some(sshd) = TestSshd::start_with(
+    let Some(sshd) = TestSshd::start_with_root_password(
         "127.0.0.1",
         "PasswordAuthentication yes\nLogLevel VERBOSE",
         Some(password),
@@ -698,14 +698,14 @@ fn password_authentication_logs_in_and_is_redacted() {
 #[test]
 fn a_bastion_carries_the_connection_with_a_key_or_a_password() {
     let password = "Bastion-pw-for-this-test-5519";
-    let Some(bastion) = TestSshd::start_with(
+    let Some(bastion) = TestSshd::start_with_root_password(
         "127.0.0.1",
         "PasswordAuthentication yes\nLogLevel DEBUG1",
         Some(password),
     ) else {
         return;
     };
-    let Some(target) = TestSshd::start_with("127.0.0.2", "", None) else {
+    let Some(target) = TestSshd::start_with("127.0.0.2", "") else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -834,7 +834,7 @@ fn ssh_agent_auth_logs_in_with_the_agent_key() {
         .output()
         .unwrap();
     // A jump host on 127.0.0.2 whose key the agent holds as well.
-    let bastion = TestSshd::start_with("127.0.0.2", "LogLevel DEBUG1", None).unwrap();
+    let bastion = TestSshd::start_with("127.0.0.2", "LogLevel DEBUG1").unwrap();
     let added_bastion = Command::new("ssh-add")
         .arg(bastion.key_file())
         .env("SSH_AUTH_SOCK", &sock)

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{both, command, project, run, text};
+use common::{NullSource, both, command, project, run, text};
 
 /// Two null sources `a` and `b` in one build whose shell-local provisioner runs `script`
 /// (lines; `$OUT` is `out`, `$PACKER_BUILD_NAME` the source's build name).

@@ -3,12 +3,8 @@
 //! the embedded local cloud's state folder and inventory.
 #![allow(dead_code)]
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cce-image-builder");
@@ -73,25 +69,9 @@ pub fn p(d: &tempfile::TempDir, name: &str) -> PathBuf {
     d.path().join(name)
 }
 
-/// True when nothing in `missing` is missing; else says what is and returns false, or fails
-/// the test under `CI=true`.
-pub fn require(missing: &[&str]) -> bool {
-    if missing.is_empty() {
-        return true;
-    }
-    let msg = format!("missing prerequisites: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{msg} (CI=true makes this a failure)");
-    }
-    eprintln!("skipping: {msg}");
-    false
-}
-
-/// Whether this process runs as root (the owner of its own /proc entry).
-pub fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
+/// The prerequisite check and the test sshd, shared with the other crates' tests (not every test file uses each).
+#[allow(unused_imports)]
+pub use cce_testkit::{TestSshd, is_root, require, ssh_keygen};
 
 /// True when this host can run the local cloud's sandbox servers; else says why and returns
 /// false, or fails the test under `CI=true`.
@@ -172,221 +152,29 @@ pub fn inventory(state: &Path) -> Vec<String> {
     })
 }
 
-pub const SSHD: &str = "/usr/sbin/sshd";
-
-/// False (after saying why) when sshd or root is missing; a failure under `CI=true`.
-fn sshd_prerequisites() -> bool {
-    let mut missing = Vec::new();
-    if !Path::new(SSHD).exists() {
-        missing.push("sshd (/usr/sbin/sshd)");
-    }
-    if !is_root() {
-        missing.push("root (sshd must let the test log in as root)");
-    }
-    require(&missing)
-}
-
-/// A new ed25519 key pair without passphrase at `path` (and `path`.pub).
-pub fn ssh_keygen(path: &Path) {
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(st.success(), "ssh-keygen failed for {}", path.display());
-}
-
-/// A real sshd on loopback with its own host key and a client key file; killed on drop.
-pub struct TestSshd {
-    pub dir: tempfile::TempDir,
-    pub addr: String,
-    pub port: u16,
-    pub child: Child,
-}
-
-impl TestSshd {
-    pub fn start() -> Option<Self> {
-        Self::start_with("127.0.0.1", "", None)
-    }
-
-    /// sshd on `addr` with `extra` lines first in its config (sshd keeps the first value of a
-    /// keyword). With `root_password`, sshd runs in its own mount namespace where
-    /// `/etc/shadow` is a copy giving root that password: the machine's accounts stay as
-    /// they are, and the password exists only for this sshd.
-    pub fn start_with(addr: &str, extra: &str, root_password: Option<&str>) -> Option<Self> {
-        if !sshd_prerequisites() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        for key in ["host_key", "client_key"] {
-            ssh_keygen(&dir.path().join(key));
-        }
-        std::fs::copy(
-            dir.path().join("client_key.pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind((addr, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = dir.path().display();
-        let config = format!(
-            "{extra}\nPort {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PermitRootLogin yes\nStrictModes no\nUsePAM no\nPidFile {d}/sshd.pid\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 50\n\
-             AllowTcpForwarding yes\n"
-        );
-        let config_path = dir.path().join("sshd_config");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-        let mut cmd = match root_password {
-            None => {
-                let mut c = Command::new(SSHD);
-                c.args(["-D", "-e", "-f"]).arg(&config_path);
-                c
-            }
-            Some(password) => {
-                let hash = Command::new("openssl")
-                    .args(["passwd", "-6", password])
-                    .output()
-                    .expect("openssl runs");
-                assert!(hash.status.success(), "openssl passwd failed");
-                let hash = text(&hash.stdout).trim().to_string();
-                let shadow: String = std::fs::read_to_string("/etc/shadow")
-                    .unwrap()
-                    .lines()
-                    .map(|l| match l.strip_prefix("root:") {
-                        Some(rest) => {
-                            let rest = rest.split_once(':').map_or("", |(_, r)| r);
-                            format!("root:{hash}:{rest}\n")
-                        }
-                        None => format!("{l}\n"),
-                    })
-                    .collect();
-                let shadow_path = dir.path().join("shadow");
-                std::fs::write(&shadow_path, shadow).unwrap();
-                // unshare and sh both exec, so the child is sshd itself.
-                let mut c = Command::new("unshare");
-                c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-                    .arg("mount --bind \"$1\" /etc/shadow && exec \"$0\" -D -e -f \"$2\"")
-                    .arg(SSHD)
-                    .arg(&shadow_path)
-                    .arg(&config_path);
-                c
-            }
-        };
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let sshd = TestSshd {
-            dir,
-            addr: addr.to_string(),
-            port,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect((addr, port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 4];
-                if s.read_exact(&mut buf).is_ok() && &buf == b"SSH-" {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start in 10s: {}",
-                sshd.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sshd)
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
-    }
-
-    /// The log once `ready` holds for it (sessions log a moment after the client is gone),
-    /// or as it is after 5s.
-    pub fn wait_log(&self, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if ready(&log) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn key_file(&self) -> PathBuf {
-        self.dir.path().join("client_key")
-    }
-
+/// A `source "null"` block reaching a [`TestSshd`] as root.
+pub trait NullSource {
     /// A `source "null" "NAME"` block reaching this sshd as root with its key.
-    pub fn source(&self, name: &str) -> String {
+    fn source(&self, name: &str) -> String;
+
+    /// A `source "null" "NAME"` block reaching this sshd as root, authenticated by `auth`
+    /// (lines of the block).
+    fn source_with(&self, name: &str, auth: &str) -> String;
+}
+
+impl NullSource for TestSshd {
+    fn source(&self, name: &str) -> String {
         self.source_with(
             name,
             &format!("ssh_private_key_file = \"{}\"", self.key_file().display()),
         )
     }
 
-    /// A `source "null" "NAME"` block reaching this sshd as root, authenticated by `auth`
-    /// (lines of the block).
-    pub fn source_with(&self, name: &str, auth: &str) -> String {
+    fn source_with(&self, name: &str, auth: &str) -> String {
         format!(
             "source \"null\" \"{name}\" {{\n  ssh_host = \"{}\"\n  ssh_port = {}\n  ssh_username = \"root\"\n  {auth}\n  ssh_timeout = \"20s\"\n}}\n",
             self.addr, self.port,
         )
-    }
-}
-
-/// The processes whose parent is `pid`.
-pub fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // Fields after the parenthesised command name: state, ppid, ...
-                    let rest = stat.rsplit_once(") ")?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(pid)
-        })
-        .collect()
-}
-
-impl Drop for TestSshd {
-    fn drop(&mut self) {
-        // sshd and every session below it: each connection's sshd calls setsid, so the tree
-        // is walked rather than one process group killed.
-        let mut pids = vec![self.child.id()];
-        let mut i = 0;
-        while i < pids.len() {
-            pids.extend(children_of(pids[i]));
-            i += 1;
-        }
-        for pid in pids {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-        let _ = self.child.wait();
     }
 }
 
