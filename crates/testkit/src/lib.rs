@@ -16,11 +16,16 @@ pub const SSHD: &str = "/usr/sbin/sshd";
 /// True when nothing is `missing`; else says what is missing and returns false, or panics
 /// under `CI=true`, where a missing prerequisite is a failure rather than a skip.
 pub fn require(missing: &[&str]) -> bool {
+    require_under(std::env::var("CI").as_deref() == Ok("true"), missing)
+}
+
+/// [`require`] with `ci` standing for `CI=true`, so both outcomes can be tested in one process.
+fn require_under(ci: bool, missing: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
     let msg = format!("missing prerequisites: {}", missing.join(", "));
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if ci {
         panic!("{msg} (CI=true makes this a failure)");
     }
     eprintln!("skipping: {msg}");
@@ -305,4 +310,26 @@ fn shadow_with_root_password(dir: &Path, password: &str) -> PathBuf {
     let path = dir.join("shadow");
     std::fs::write(&path, shadow).expect("the shadow copy is written");
     path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::require_under;
+
+    #[test]
+    fn nothing_missing_runs_the_test() {
+        assert!(require_under(true, &[]));
+        assert!(require_under(false, &[]));
+    }
+
+    #[test]
+    fn a_missing_prerequisite_skips_outside_ci() {
+        assert!(!require_under(false, &["sshd"]));
+    }
+
+    #[test]
+    #[should_panic(expected = "missing prerequisites: sshd, root (CI=true makes this a failure)")]
+    fn a_missing_prerequisite_fails_under_ci() {
+        require_under(true, &["sshd", "root"]);
+    }
 }
