@@ -243,10 +243,16 @@ impl TestSshd {
     pub fn kill_all(&mut self) {
         let pids = self.tree();
         if let Some(mut child) = self.child.take() {
-            for pid in pids {
-                signal(pid, "-KILL");
+            for pid in &pids {
+                signal(*pid, "-KILL");
             }
             let _ = child.wait();
+            // SIGKILL is delivered before the process has finished exiting; callers check
+            // right after that nothing is left, so wait for each one to be gone or a zombie.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pids.iter().any(|pid| is_alive(*pid)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 
@@ -277,6 +283,17 @@ impl TestSshd {
 impl Drop for TestSshd {
     fn drop(&mut self) {
         self.kill_all();
+    }
+}
+
+/// Whether `pid` still runs: it exists and is not a zombie waiting to be reaped.
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold any byte.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
     }
 }
 
