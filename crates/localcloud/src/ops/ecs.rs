@@ -1173,6 +1173,45 @@ pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }]}))
 }
 
+/// The project's quotas and use. Only the number of servers is enforced (`--max-servers`); a
+/// limit that is not enforced is -1, as the API shows an unlimited one.
+pub fn limits(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let w = &*ctx.world;
+    let (cores, ram) = w
+        .servers
+        .values()
+        .filter_map(|s| flavor(&s.flavor_id))
+        .fold((0u64, 0u64), |(c, r), f| (c + u64::from(f.vcpus), r + u64::from(f.ram)));
+    Reply::ok(json!({"absolute": {
+        "maxImageMeta": 50, "maxPersonality": 5, "maxPersonalitySize": 10240,
+        "maxSecurityGroupRules": -1, "maxSecurityGroups": -1,
+        "maxServerGroupMembers": 16, "maxServerGroups": 10, "maxServerMeta": 10,
+        "maxTotalCores": -1, "maxTotalFloatingIps": 240,
+        "maxTotalInstances": ctx.config.max_servers, "maxTotalKeypairs": -1,
+        "maxTotalRAMSize": -1,
+        "totalCoresUsed": cores, "totalFloatingIpsUsed": w.eips.len(),
+        "totalInstancesUsed": w.servers.len(), "totalRAMUsed": ram,
+        "totalSecurityGroupsUsed": w.security_groups.len(), "totalServerGroupsUsed": 0,
+        "maxTotalSpotInstances": 0, "maxTotalSpotCores": 0, "maxTotalSpotRAMSize": 0,
+        "totalSpotInstancesUsed": 0, "totalSpotCoresUsed": 0, "totalSpotRAMUsed": 0,
+        "limit_by_flavor": [],
+    }}))
+}
+
+/// A Linux server logged into with a keypair has no password to give: the API answers an
+/// empty one, which is what a Windows-only step reads as "not set".
+pub fn server_password(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    if !ctx.world.servers.contains_key(&id) {
+        return Err(ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        ));
+    }
+    Reply::ok(json!({"password": ""}))
+}
+
 /// How the backend changes a finished sub-job: its server still held (booting, stopping) keeps
 /// it RUNNING; a server the backend failed within the job makes it FAIL with the reason.
 fn backend_hold(

@@ -46,3 +46,48 @@ pub fn list_auth_domains(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         "domains": [{"id": w.domain_id, "name": "localcloud", "enabled": true, "description": "", "links": {"self": format!("/v3/domains/{}", w.domain_id)}}],
     }))
 }
+
+pub fn show_project(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    if id != ctx.world.project_id {
+        return Err(ctx.err(
+            404,
+            format!(
+                "could not find project: {id}: the local cloud has one project, {}",
+                ctx.world.project_id
+            ),
+        ));
+    }
+    Reply::ok(json!({"project": project(ctx)}))
+}
+
+/// The one region: the project is named after it, as on the real cloud.
+fn region(ctx: &Ctx) -> Value {
+    let r = &ctx.config.region;
+    json!({
+        "id": r, "type": "public", "description": "", "parent_region_id": null,
+        "locales": {"en-us": r, "zh-cn": r},
+        "links": {"self": format!("/v3/regions/{r}")},
+    })
+}
+
+pub fn list_regions(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    Reply::ok(json!({
+        "links": {"self": "/v3/regions", "previous": null, "next": null},
+        "regions": [region(ctx)],
+    }))
+}
+
+pub fn show_region(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    if id != ctx.config.region {
+        return Err(ctx.err(
+            404,
+            format!(
+                "could not find region: {id}: the local cloud serves {}",
+                ctx.config.region
+            ),
+        ));
+    }
+    Reply::ok(json!({"region": region(ctx)}))
+}

@@ -722,7 +722,8 @@ static ADD_MEMBERS: Shape = Shape::Obj(&[
     ("organizations", Shape::Any),
 ]);
 
-pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+/// The `images` and `projects` of a batch member call, each image a private one of the cloud.
+fn batch_members(ctx: &Ctx) -> Result<(Vec<String>, Vec<String>), ApiError> {
     ctx.check(&ADD_MEMBERS)?;
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -749,6 +750,30 @@ pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             ));
         }
     }
+    Ok((images, projects))
+}
+
+/// Answers a batch member call with the IMS job that reports it.
+fn members_job(ctx: &mut Ctx, job_type: &str, images: Vec<String>) -> Result<Reply, ApiError> {
+    let now = ctx.now;
+    let run_at = now + ctx.latency.job_queue.as_millis() as u64;
+    let job = Job {
+        id: new_id(),
+        service: "ims".into(),
+        job_type: job_type.into(),
+        begin: now,
+        run_at,
+        done_at: run_at,
+        fail: None,
+        entities: JobEntities::Members { images },
+    };
+    let id = job.id.clone();
+    ctx.world.jobs.insert(id.clone(), job);
+    Reply::ok(json!({"job_id": id}))
+}
+
+pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (images, projects) = batch_members(ctx)?;
     let now = ctx.now;
     for i in &images {
         if let Some(img) = ctx.world.images.get_mut(i) {
@@ -764,20 +789,19 @@ pub fn add_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             }
         }
     }
-    let run_at = now + ctx.latency.job_queue.as_millis() as u64;
-    let job = Job {
-        id: new_id(),
-        service: "ims".into(),
-        job_type: "batchAddMembers".into(),
-        begin: now,
-        run_at,
-        done_at: run_at,
-        fail: None,
-        entities: JobEntities::Members { images },
-    };
-    let id = job.id.clone();
-    ctx.world.jobs.insert(id.clone(), job);
-    Reply::ok(json!({"job_id": id}))
+    members_job(ctx, "batchAddMembers", images)
+}
+
+/// `DELETE /v1/cloudimages/members`: the same body as adding; a project that is not a member
+/// of an image is left as it is.
+pub fn delete_members(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (images, projects) = batch_members(ctx)?;
+    for i in &images {
+        if let Some(img) = ctx.world.images.get_mut(i) {
+            img.members.retain(|m| !projects.contains(&m.project_id));
+        }
+    }
+    members_job(ctx, "batchDeleteMembers", images)
 }
 
 fn render_member(image_id: &str, m: &Member) -> Value {
@@ -824,6 +848,65 @@ pub fn glance_update_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     m.updated = now;
     let out = render_member(&id, m);
     Reply::ok(out)
+}
+
+static GLANCE_ADD_MEMBER: Shape = Shape::Obj(&[("member", Shape::Any)]);
+
+/// Glance `POST /v2/images/{id}/members` (what the plugin's v0.4.0 sends for `image_members`).
+pub fn glance_add_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&GLANCE_ADD_MEMBER)?;
+    let member = ctx.str_field(ctx.body, "", "member")?.to_string();
+    let now = ctx.now;
+    let img = private_image(ctx)?;
+    let id = img.id.clone();
+    if img.members.iter().any(|m| m.project_id == member) {
+        return Err(ctx.err(
+            409,
+            format!("project `{member}` is already a member of image `{id}`"),
+        ));
+    }
+    let m = Member {
+        project_id: member,
+        status: "pending".into(),
+        created: now,
+        updated: now,
+    };
+    let out = render_member(&id, &m);
+    img.members.push(m);
+    Reply::ok(out)
+}
+
+fn member_index(ctx: &mut Ctx) -> Result<(String, usize), ApiError> {
+    let member = ctx.param(1).to_string();
+    let img = private_image(ctx)?;
+    let id = img.id.clone();
+    match img.members.iter().position(|m| m.project_id == member) {
+        Some(i) => Ok((id, i)),
+        None => Err(ctx.err(
+            404,
+            format!("project `{member}` is not a member of image `{id}`"),
+        )),
+    }
+}
+
+pub fn glance_show_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (id, i) = member_index(ctx)?;
+    let img = private_image(ctx)?;
+    let out = render_member(&id, &img.members[i]);
+    Reply::ok(out)
+}
+
+pub fn glance_delete_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (_, i) = member_index(ctx)?;
+    private_image(ctx)?.members.remove(i);
+    Reply::empty(204)
+}
+
+/// Glance `PATCH /v2/images/{id}` (the plugin's `image_min_disk`): the changes `UpdateImage`
+/// allows, answered with the Glance view of the image.
+pub fn glance_update_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    update_image(ctx)?;
+    show_image(ctx)
 }
 
 #[cfg(test)]

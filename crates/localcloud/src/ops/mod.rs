@@ -335,6 +335,30 @@ static ROUTES: &[Entry] = &[
     e(
         I,
         "GET",
+        "/v3/projects/{}",
+        "KeystoneShowProject",
+        Style::Iam,
+        iam::show_project,
+    ),
+    e(
+        I,
+        "GET",
+        "/v3/regions",
+        "KeystoneListRegions",
+        Style::Iam,
+        iam::list_regions,
+    ),
+    e(
+        I,
+        "GET",
+        "/v3/regions/{}",
+        "KeystoneShowRegion",
+        Style::Iam,
+        iam::show_region,
+    ),
+    e(
+        I,
+        "GET",
         "/v3/auth/projects",
         "KeystoneListAuthProjects",
         Style::Iam,
@@ -411,6 +435,22 @@ static ROUTES: &[Entry] = &[
         "DeleteServers",
         Style::Ecs,
         ecs::delete_servers,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/limits",
+        "ShowServerLimits",
+        Style::Ecs,
+        ecs::limits,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/{}/os-server-password",
+        "ShowServerPassword",
+        Style::Ecs,
+        ecs::server_password,
     ),
     e(
         E,
@@ -582,6 +622,46 @@ static ROUTES: &[Entry] = &[
     ),
     e(
         M,
+        "DELETE",
+        "/v1/cloudimages/members",
+        "BatchDeleteMembers",
+        Style::Ims,
+        ims::delete_members,
+    ),
+    e(
+        M,
+        "POST",
+        "/v2/images/{}/members",
+        "GlanceAddImageMember",
+        Style::Glance,
+        ims::glance_add_member,
+    ),
+    e(
+        M,
+        "GET",
+        "/v2/images/{}/members/{}",
+        "GlanceShowImageMember",
+        Style::Glance,
+        ims::glance_show_member,
+    ),
+    e(
+        M,
+        "DELETE",
+        "/v2/images/{}/members/{}",
+        "GlanceDeleteImageMember",
+        Style::Glance,
+        ims::glance_delete_member,
+    ),
+    e(
+        M,
+        "PATCH",
+        "/v2/images/{}",
+        "GlanceUpdateImage",
+        Style::Glance,
+        ims::glance_update_image,
+    ),
+    e(
+        M,
         "GET",
         "/v1/{pid}/cloudimages/{}/members",
         "ListImageMembers",
@@ -683,6 +763,62 @@ static ROUTES: &[Entry] = &[
         "ListSecurityGroups",
         Style::Vpc,
         vpc::list_sgs,
+    ),
+    e(
+        V,
+        "POST",
+        "/v1/{pid}/security-groups",
+        "CreateSecurityGroup",
+        Style::Vpc,
+        vpc::create_sg,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v1/{pid}/security-groups/{}",
+        "DeleteSecurityGroup",
+        Style::Vpc,
+        vpc::delete_sg,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/security-groups",
+        "ListSecurityGroups",
+        Style::VpcV3,
+        vpc::list_sgs_v3,
+    ),
+    e(
+        V,
+        "POST",
+        "/v3/{pid}/vpc/security-groups",
+        "CreateSecurityGroup",
+        Style::VpcV3,
+        vpc::create_sg_v3,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v3/{pid}/vpc/security-groups/{}",
+        "DeleteSecurityGroup",
+        Style::VpcV3,
+        vpc::delete_sg,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/ports",
+        "ListPorts",
+        Style::Vpc,
+        vpc::list_ports,
+    ),
+    e(
+        V,
+        "GET",
+        "/v1/{pid}/ports/{}",
+        "ShowPort",
+        Style::Vpc,
+        vpc::show_port,
     ),
     e(
         V,
@@ -934,10 +1070,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_readme_names_every_operation() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("Operations (the SDK's names")
+            .expect("the README lists the operations");
+        let list = &readme[start..];
+        for entry in ROUTES.iter().filter(|e| e.style != Style::Admin) {
+            let op = if entry.op == "BatchServerAction" {
+                "BatchStopServers"
+            } else {
+                entry.op
+            };
+            assert!(list.contains(&format!("`{op}`")), "README lacks `{op}`");
+        }
+    }
+
+    #[test]
     fn routes_match_literals_before_params() {
         let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/detail").unwrap();
         assert_eq!(r.op, "ListServersDetails");
         assert_eq!(r.project.as_deref(), Some("p1"));
+        let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/limits").unwrap();
+        assert_eq!(r.op, "ShowServerLimits", "limits is not a server id");
         let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/abc").unwrap();
         assert_eq!(
             (r.op, r.params.as_slice()),

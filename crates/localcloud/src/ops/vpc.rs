@@ -386,6 +386,231 @@ pub fn show_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     }}))
 }
 
+static CREATE_SG_V1: Shape = Shape::Obj(&[(
+    "security_group",
+    fields! { "name", "vpc_id", "enterprise_project_id" },
+)]);
+
+static CREATE_SG_V3: Shape = Shape::Obj(&[
+    ("dry_run", Shape::Any),
+    (
+        "security_group",
+        fields! { "name", "description", "enterprise_project_id", "tags" },
+    ),
+]);
+
+fn valid_sg_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// A new group with the rules the cloud gives every new group: all egress, and ingress from
+/// members of the same group (which admits nobody from outside, so not SSH from this host).
+fn new_sg(ctx: &Ctx, name: &str, description: &str, vpc_id: &str) -> (SecurityGroup, Vec<SgRule>) {
+    let g = SecurityGroup {
+        id: new_id(),
+        name: name.to_string(),
+        description: description.to_string(),
+        vpc_id: vpc_id.to_string(),
+        created: ctx.now,
+        builtin: false,
+    };
+    let rules = [
+        ("egress", "IPv4"),
+        ("egress", "IPv6"),
+        ("ingress", "IPv4"),
+        ("ingress", "IPv6"),
+    ]
+    .into_iter()
+    .map(|(direction, ethertype)| SgRule {
+        id: new_id(),
+        security_group_id: g.id.clone(),
+        description: String::new(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        multiport: None,
+        remote_ip_prefix: None,
+        remote_group_id: (direction == "ingress").then(|| g.id.clone()),
+        action: "allow".into(),
+        priority: 1,
+        created: ctx.now,
+    })
+    .collect();
+    (g, rules)
+}
+
+fn sg_name(ctx: &Ctx, r: &Value) -> Result<String, ApiError> {
+    let name = ctx.str_field(r, "security_group.", "name")?;
+    if !valid_sg_name(name) {
+        return Err(ctx.err(
+            400,
+            format!(
+                "`security_group.name` `{name}` is invalid: 1-64 letters, digits, `_`, `-` or `.`"
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub fn create_sg(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_SG_V1)?;
+    let r = &ctx.body["security_group"];
+    let name = sg_name(ctx, r)?;
+    let vpc_id = match ctx.opt_str(r, "security_group.", "vpc_id")? {
+        Some(v) if !v.is_empty() => {
+            vpc_or_404(ctx, v)?;
+            v.to_string()
+        }
+        _ => String::new(),
+    };
+    let (g, rules) = new_sg(ctx, &name, "", &vpc_id);
+    for rule in rules {
+        ctx.world.rules.insert(rule.id.clone(), rule);
+    }
+    ctx.world.security_groups.insert(g.id.clone(), g.clone());
+    let pid = ctx.world.project_id.clone();
+    Reply::ok(json!({"security_group": render_sg_v1(ctx, &g, &pid)}))
+}
+
+fn render_sg_v3(ctx: &Ctx, g: &SecurityGroup, with_rules: bool) -> Value {
+    let pid = &ctx.world.project_id;
+    let mut v = json!({
+        "id": g.id, "name": g.name, "description": g.description, "project_id": pid,
+        "created_at": iso(g.created), "updated_at": iso(g.created), "enterprise_project_id": "0", "tags": [],
+    });
+    if with_rules {
+        v["security_group_rules"] = rules_of(ctx, &g.id)
+            .iter()
+            .map(|r| render_rule_v3(r, pid))
+            .collect();
+    }
+    v
+}
+
+pub fn create_sg_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_SG_V3)?;
+    let r = &ctx.body["security_group"];
+    let name = sg_name(ctx, r)?;
+    let description = ctx
+        .opt_str(r, "security_group.", "description")?
+        .unwrap_or("");
+    if description.chars().count() > 255 || description.contains(['<', '>']) {
+        return Err(ctx.err(
+            400,
+            "`security_group.description` must be at most 255 characters, without `<` or `>`",
+        ));
+    }
+    let (g, rules) = new_sg(ctx, &name, description, "");
+    if ctx.body.get("dry_run").and_then(Value::as_bool) == Some(true) {
+        return Reply::with(202, json!({"request_id": ctx.request_id}));
+    }
+    for rule in rules {
+        ctx.world.rules.insert(rule.id.clone(), rule);
+    }
+    ctx.world.security_groups.insert(g.id.clone(), g.clone());
+    let out = render_sg_v3(ctx, &g, true);
+    Reply::with(
+        201,
+        json!({"request_id": ctx.request_id, "security_group": out}),
+    )
+}
+
+pub fn list_sgs_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let wanted = |key: &str| -> Vec<&str> {
+        ctx.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let (ids, names) = (wanted("id"), wanted("name"));
+    let mut groups: Vec<&SecurityGroup> = ctx
+        .world
+        .security_groups
+        .values()
+        .filter(|g| ids.is_empty() || ids.contains(&g.id.as_str()))
+        .filter(|g| names.is_empty() || names.contains(&g.name.as_str()))
+        .filter(|g| ctx.q("description").is_none_or(|d| d == g.description))
+        .collect();
+    groups.sort_by_key(|g| (g.created, g.id.clone()));
+    if let Some(marker) = ctx.q("marker") {
+        match groups.iter().position(|g| g.id == marker) {
+            Some(pos) => {
+                groups.drain(..=pos);
+            }
+            None => {
+                return Err(ctx.err(
+                    400,
+                    format!("marker `{marker}` is not a security group id of this listing"),
+                ));
+            }
+        }
+    }
+    let limit = ctx.q_num("limit")?.unwrap_or(2000).clamp(1, 2000);
+    let more = groups.len() > limit;
+    groups.truncate(limit);
+    let mut page = json!({"current_count": groups.len()});
+    if let Some(first) = groups.first() {
+        page["previous_marker"] = json!(first.id);
+    }
+    if more {
+        page["next_marker"] = json!(groups.last().map(|g| g.id.clone()));
+    }
+    let list: Vec<Value> = groups.iter().map(|g| render_sg_v3(ctx, g, false)).collect();
+    Reply::ok(json!({"request_id": ctx.request_id, "security_groups": list, "page_info": page}))
+}
+
+/// Deletes a group and its rules; the built-in ones, a group a server uses and a group other
+/// groups' rules name stay, with a 409 saying which.
+pub fn delete_sg(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let g = sg_or_404(ctx, &id)?;
+    if g.builtin {
+        return Err(ctx.err(
+            409,
+            format!(
+                "security group `{}` is built into the local cloud and cannot be deleted",
+                g.name
+            ),
+        ));
+    }
+    if let Some(s) = ctx
+        .world
+        .servers
+        .values()
+        .find(|s| s.security_groups.contains(&id))
+    {
+        return Err(ctx.err(
+            409,
+            format!(
+                "security group `{id}` is in use by server `{}`: delete the server first",
+                s.id
+            ),
+        ));
+    }
+    if let Some(r) =
+        ctx.world.rules.values().find(|r| {
+            r.security_group_id != id && r.remote_group_id.as_deref() == Some(id.as_str())
+        })
+    {
+        return Err(ctx.err(
+            409,
+            format!(
+                "security group `{id}` is named by rule `{}` of group `{}`: delete that rule first",
+                r.id, r.security_group_id
+            ),
+        ));
+    }
+    ctx.world.security_groups.remove(&id);
+    ctx.world.rules.retain(|_, r| r.security_group_id != id);
+    Reply::empty(204)
+}
+
 fn filtered_rules(ctx: &Ctx) -> Vec<SgRule> {
     let rules = ctx
         .world
@@ -688,6 +913,95 @@ pub fn delete_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         return Err(ctx.err(404, format!("security group rule `{id}` does not exist")));
     }
     Reply::empty(204)
+}
+
+/// A server's one NIC as the VPC API's port.
+fn render_port(ctx: &Ctx, s: &crate::world::Server) -> Value {
+    let neutron_subnet = ctx
+        .world
+        .subnets
+        .get(&s.subnet_id)
+        .map(|n| n.neutron_subnet_id.clone())
+        .unwrap_or_default();
+    json!({
+        "id": s.port_id, "name": "", "network_id": s.subnet_id, "admin_state_up": true,
+        "mac_address": s.mac,
+        "fixed_ips": [{"subnet_id": neutron_subnet, "ip_address": s.private_ip}],
+        "device_id": s.id, "device_owner": format!("compute:{}", s.availability_zone),
+        "tenant_id": ctx.world.project_id,
+        "status": if s.status == "ACTIVE" { "ACTIVE" } else { "DOWN" },
+        "security_groups": s.security_groups, "allowed_address_pairs": [], "extra_dhcp_opts": [],
+        "binding:vnic_type": "normal", "dns_assignment": [], "dns_name": "",
+        "binding:vif_details": {}, "binding:profile": {}, "instance_id": s.id,
+        "instance_type": "ecs", "port_security_enabled": true, "zone_id": s.availability_zone,
+    })
+}
+
+/// `GET /v1/{project_id}/ports`: the servers' NICs, filtered as the API filters them.
+pub fn list_ports(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let ids: Vec<&str> = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let fixed: Vec<(&str, &str)> = ctx
+        .query
+        .iter()
+        .filter(|(k, _)| k == "fixed_ips")
+        .map(|(_, v)| v.split_once('=').unwrap_or(("ip_address", v.as_str())))
+        .collect();
+    let mut servers: Vec<&crate::world::Server> = ctx.world.servers.values().collect();
+    servers.sort_by_key(|s| (s.created, s.port_id.clone()));
+    let mut list: Vec<Value> = servers
+        .into_iter()
+        .filter(|s| ids.is_empty() || ids.contains(&s.port_id.as_str()))
+        .map(|s| render_port(ctx, s))
+        .filter(|p| {
+            [
+                "name",
+                "network_id",
+                "mac_address",
+                "device_id",
+                "device_owner",
+                "status",
+            ]
+            .iter()
+            .all(|k| ctx.q(k).is_none_or(|want| p[k] == want))
+        })
+        .filter(|p| {
+            fixed.iter().all(|(k, want)| {
+                p["fixed_ips"]
+                    .as_array()
+                    .is_some_and(|ips| ips.iter().any(|ip| ip[*k] == *want))
+            })
+        })
+        .collect();
+    if let Some(marker) = ctx.q("marker") {
+        match list.iter().position(|p| p["id"] == marker) {
+            Some(pos) => {
+                list.drain(..=pos);
+            }
+            None => {
+                return Err(ctx.err(
+                    400,
+                    format!("marker `{marker}` is not a port id of this listing"),
+                ));
+            }
+        }
+    }
+    if let Some(limit) = ctx.q_num("limit")? {
+        list.truncate(limit.max(1));
+    }
+    Reply::ok(json!({"ports": list}))
+}
+
+pub fn show_port(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    match ctx.world.servers.values().find(|s| s.port_id == id) {
+        Some(s) => Reply::ok(json!({"port": render_port(ctx, s)})),
+        None => Err(ctx.err(404, format!("port `{id}` does not exist"))),
+    }
 }
 
 fn eip_time(ms: u64) -> String {
