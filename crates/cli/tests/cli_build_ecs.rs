@@ -216,6 +216,98 @@ fn a_template_without_credentials_builds_an_image_on_the_local_cloud() {
     }
 }
 
+/// The network as a kit template writes it: each field from a variable bound to the
+/// document's environment variables, in lists, all unset.
+const KIT_STYLE: &str = r#"
+variable "ecs_vpc_id" {
+  type    = string
+  default = env("ECS_VPC_ID")
+}
+variable "ecs_network_id" {
+  type    = string
+  default = env("ECS_NETWORK_ID")
+}
+variable "ecs_secgrp_id" {
+  type    = string
+  default = env("ECS_SECGRP_ID")
+}
+variable "cce_source_image_id" {
+  type    = string
+  default = env("CCE_SOURCE_IMAGE_ID")
+}
+source "huaweicloud-ecs" "builder" {
+  region          = env_region
+  access_key      = ""
+  secret_key      = ""
+  source_image    = var.cce_source_image_id
+  vpc_id          = var.ecs_vpc_id
+  subnets         = [var.ecs_network_id]
+  security_groups = [var.ecs_secgrp_id]
+  image_name      = "cce-kit-style"
+  ssh_username    = "root"
+}
+build {
+  sources = ["source.huaweicloud-ecs.builder"]
+  provisioner "shell" {
+    inline = ["echo kit-style-ran"]
+  }
+}
+"#;
+
+#[test]
+fn unset_network_variables_in_lists_let_the_local_cloud_choose() {
+    if !sandboxes_ok() {
+        return;
+    }
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-kit-");
+    std::fs::write(
+        work.join("build.pkr.hcl"),
+        KIT_STYLE.replace("env_region", "\"\""),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(
+        &work,
+        &["build", "."],
+        &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state)],
+        Duration::from_secs(300),
+    );
+    let all = format!("{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(stdout.contains("    huaweicloud-ecs.builder: kit-style-ran"), "{all}");
+    assert!(
+        stdout.contains("--> huaweicloud-ecs.builder: An image was created: "),
+        "{all}"
+    );
+}
+
+#[test]
+fn unset_network_variables_in_lists_are_named_in_the_cloud() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = KIT_STYLE
+        .replace("env_region", "\"ru-moscow-1\"")
+        .replace("access_key      = \"\"", "access_key      = \"AK\"")
+        .replace("secret_key      = \"\"", "secret_key      = \"SK\"")
+        .replace("vpc_id          = var.ecs_vpc_id", "vpc_id          = \"v\"")
+        .replace("source_image    = var.cce_source_image_id", "source_image = \"i\"\n  flavor = \"s7n.large.2\"");
+    std::fs::write(dir.path().join("build.pkr.hcl"), template).unwrap();
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &["validate", "."],
+        &[],
+        Duration::from_secs(60),
+    );
+    let all = format!("{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        all.contains("an entry of \"subnets\" (or \"networks\") is empty")
+            && all.contains("ECS_NETWORK_ID")
+            && all.contains("an entry of \"security_groups\" is empty")
+            && all.contains("ECS_SECGRP_ID")
+            && all.contains("build.pkr.hcl:"),
+        "{all}"
+    );
+}
+
 #[test]
 fn sigint_interrupts_the_build_and_cleans_up() {
     if !sandboxes_ok() {

@@ -483,6 +483,13 @@ pub fn apply_env_defaults(cfg: &mut HuaweiEcsConfig, env: &BTreeMap<String, Stri
         cfg.project_name = Some(cfg.region.clone());
     }
     cfg.local_cloud = cfg.access_key.is_empty() && cfg.secret_key.is_empty();
+    if cfg.local_cloud {
+        // Templates write `subnets = [var.network_id]` with the variable defaulting to an unset
+        // environment variable; on the local cloud an empty entry means "let the cloud choose",
+        // as an empty `vpc_id` or `source_image` does. In the cloud it stays an error.
+        cfg.subnets.retain(|s| !s.is_empty());
+        cfg.security_groups.retain(|g| !matches!(g, SecurityGroupRef::Name(n) if n.is_empty()));
+    }
 }
 
 /// The rules that depend on the mode: none for the local cloud; with credentials, what the
@@ -516,6 +523,12 @@ pub fn check_mode(cfg: &HuaweiEcsConfig) -> Vec<Diagnostic> {
     if cfg.source_image.is_none() {
         out.push(at(Diagnostic::error("one of \"source_image\", \"source_image_name\" or \"source_image_filter\" must be set to build in the cloud")
             .help("for CCE, set source_image to the ID of the CCE node base image")));
+    }
+    if cfg.subnets.iter().any(String::is_empty) {
+        out.push(at(Diagnostic::error("an entry of \"subnets\" (or \"networks\") is empty").help("give the subnet ID (in the kit: set ECS_NETWORK_ID), or leave both vpc_id and subnets empty for a temporary VPC")));
+    }
+    if cfg.security_groups.iter().any(|g| matches!(g, SecurityGroupRef::Name(n) if n.is_empty())) {
+        out.push(at(Diagnostic::error("an entry of \"security_groups\" is empty").help("give the security group ID (in the kit: set ECS_SECGRP_ID), or leave the list empty for the default group")));
     }
     match (&cfg.vpc_id, cfg.subnets.is_empty()) {
         (None, false) => out.push(at(Diagnostic::error("\"subnets\" (or \"networks\") are set but \"vpc_id\" is not").help("set vpc_id to the VPC of these subnets"))),

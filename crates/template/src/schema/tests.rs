@@ -88,6 +88,21 @@ fn local_cloud_mode_fills_packer_and_plugin_defaults() {
 }
 
 #[test]
+fn empty_network_entries_let_the_local_cloud_choose() {
+    let plan = ok(&local("  vpc_id = \"\"\n  subnets = [\"\"]\n  security_groups = [\"\", \"web\"]"));
+    let c = ecs(&plan);
+    assert!(c.subnets.is_empty(), "{:?}", c.subnets);
+    assert_eq!(c.security_groups, vec![huaweicloud::SecurityGroupRef::Name("web".into())]);
+}
+
+#[test]
+fn empty_network_entries_are_errors_in_the_cloud() {
+    let d = errors(&cloud("  vpc_id = \"v\"\n  subnets = [\"\"]\n  security_groups = [\"\"]"));
+    assert!(d.iter().any(|e| e.contains("an entry of \"subnets\" (or \"networks\") is empty") && e.contains("ECS_NETWORK_ID")), "{d:?}");
+    assert!(d.iter().any(|e| e.contains("an entry of \"security_groups\" is empty") && e.contains("ECS_SECGRP_ID")), "{d:?}");
+}
+
+#[test]
 fn empty_keys_are_the_local_cloud_too() {
     let plan = ok(&local("  access_key = \"\"\n  secret_key = \"\""));
     assert!(ecs(&plan).local_cloud);
