@@ -22,6 +22,8 @@ APT_PINS=(
   "shellcheck=0.9.0-1"
   "uidmap=1:4.13+dfsg1-1+deb12u2"
   "openssl=3.0.19-1~deb12u2"
+  # sfdisk writes the GPT and MBR disks the import tests read.
+  "fdisk=2.38.1-5+deb12u3"
 )
 # What the embedded local cloud needs: sandboxes from debootstrap, id maps, disk images.
 LOCAL_CLOUD_PINS=(
