@@ -263,6 +263,12 @@ def phase_build(ready, out_path):
     check(len(page1.servers) == 1 and page1.count == 2, "limit 1")
     page2 = c["ecs"].list_servers_details(ecs.ListServersDetailsRequest(limit=1, marker=page1.servers[0].id))
     check(len(page2.servers) == 1 and page2.servers[0].id != page1.servers[0].id, "marker pages on")
+    expect_client_error(lambda: c["ecs"].list_servers_details(ecs.ListServersDetailsRequest(marker="no-such-server")),
+                        400, "Ecs.0005", "a marker that is no server of the listing")
+    ports_after = c["vpc"].list_ports(vpc2.ListPortsRequest(marker=c["vpc"].list_ports(vpc2.ListPortsRequest()).ports[0].id)).ports
+    check(len(ports_after) == 1, f"ports page on after the marker: {ports_after}")
+    expect_client_error(lambda: c["vpc"].list_ports(vpc2.ListPortsRequest(marker="no-such-port")),
+                        400, "VPC.0002", "a marker that is no port of the listing")
 
     # Stop, then the image.
     stop = c["ecs"].batch_stop_servers(ecs.BatchStopServersRequest(body=ecs.BatchStopServersRequestBody(

@@ -912,19 +912,7 @@ pub fn list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         list.retain(|s| want.iter().all(|t| s.tags.iter().any(|have| have == t)));
     }
     let count = list.len();
-    if let Some(marker) = ctx.q("marker") {
-        match list.iter().position(|s| s.id == marker) {
-            Some(pos) => {
-                list.drain(..=pos);
-            }
-            None => {
-                return Err(ctx.err(
-                    400,
-                    format!("marker `{marker}` is not a server id of this listing"),
-                ));
-            }
-        }
-    }
+    ctx.after_marker(&mut list, |s| s.id.as_str(), "a server")?;
     let limit = ctx.q_num("limit")?;
     if limit.is_some_and(|l| l > 1000) {
         return Err(ctx.err(400, "`limit` must be at most 1000"));

@@ -496,19 +496,7 @@ pub fn list_images(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         let ord = ord.then_with(|| a["id"].as_str().cmp(&b["id"].as_str()));
         if desc { ord.reverse() } else { ord }
     });
-    if let Some(marker) = ctx.q("marker") {
-        match list.iter().position(|i| i["id"] == marker) {
-            Some(pos) => {
-                list.drain(..=pos);
-            }
-            None => {
-                return Err(ctx.err(
-                    400,
-                    format!("marker `{marker}` is not an image id of this listing"),
-                ));
-            }
-        }
-    }
+    ctx.after_marker(&mut list, |i| i["id"].as_str().unwrap_or(""), "an image")?;
     let limit = ctx.q_num("limit")?.unwrap_or(500);
     if limit > 1000 {
         return Err(ctx.err(400, "`limit` must be at most 1000"));

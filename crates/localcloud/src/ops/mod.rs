@@ -177,6 +177,28 @@ impl Ctx<'_> {
             }),
         }
     }
+    /// Drops the items up to and including the one the `marker` query names, as the APIs page;
+    /// a marker naming none of them is a 400 that says it is not a `what` id of this listing.
+    pub fn after_marker<T>(
+        &self,
+        list: &mut Vec<T>,
+        id_of: impl Fn(&T) -> &str,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let Some(marker) = self.q("marker") else {
+            return Ok(());
+        };
+        match list.iter().position(|item| id_of(item) == marker) {
+            Some(pos) => {
+                list.drain(..=pos);
+                Ok(())
+            }
+            None => Err(self.err(
+                400,
+                format!("marker `{marker}` is not {what} id of this listing"),
+            )),
+        }
+    }
     /// Checks the body against `shape`: refuses unknown fields and non-objects where objects go.
     pub fn check(&self, shape: &Shape) -> Result<(), ApiError> {
         if self.body.is_null() {

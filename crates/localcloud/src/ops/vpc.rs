@@ -538,19 +538,7 @@ pub fn list_sgs_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         .filter(|g| ctx.q("description").is_none_or(|d| d == g.description))
         .collect();
     groups.sort_by_key(|g| (g.created, g.id.clone()));
-    if let Some(marker) = ctx.q("marker") {
-        match groups.iter().position(|g| g.id == marker) {
-            Some(pos) => {
-                groups.drain(..=pos);
-            }
-            None => {
-                return Err(ctx.err(
-                    400,
-                    format!("marker `{marker}` is not a security group id of this listing"),
-                ));
-            }
-        }
-    }
+    ctx.after_marker(&mut groups, |g| g.id.as_str(), "a security group")?;
     let limit = ctx.q_num("limit")?.unwrap_or(2000).clamp(1, 2000);
     let more = groups.len() > limit;
     groups.truncate(limit);
@@ -977,19 +965,7 @@ pub fn list_ports(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             })
         })
         .collect();
-    if let Some(marker) = ctx.q("marker") {
-        match list.iter().position(|p| p["id"] == marker) {
-            Some(pos) => {
-                list.drain(..=pos);
-            }
-            None => {
-                return Err(ctx.err(
-                    400,
-                    format!("marker `{marker}` is not a port id of this listing"),
-                ));
-            }
-        }
-    }
+    ctx.after_marker(&mut list, |p| p["id"].as_str().unwrap_or(""), "a port")?;
     if let Some(limit) = ctx.q_num("limit")? {
         list.truncate(limit.max(1));
     }
