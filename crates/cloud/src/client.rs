@@ -69,6 +69,33 @@ struct Shared {
     retry: Backoff,
     timer: Arc<dyn Timer>,
     create_lookup_attempts: u32,
+    writes: InFlight,
+}
+
+/// The calls that change the cloud (POST, PUT, PATCH) still on the wire. Such a call is sent from
+/// a task of its own, so a caller that stops waiting (an interrupted build) does not cut it off
+/// halfway; cleanup waits for these to land before it looks for what they made.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    landed: tokio::sync::Notify,
+}
+
+/// Counts one call in [`InFlight`] until dropped.
+struct InFlightGuard(Arc<Shared>);
+
+impl InFlightGuard {
+    fn new(shared: &Arc<Shared>) -> InFlightGuard {
+        shared.writes.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlightGuard(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.writes.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.writes.landed.notify_waiters();
+    }
 }
 
 /// The Huawei Cloud API client for one region. Cheap to clone; clones share the rate limiter.
@@ -140,6 +167,7 @@ impl Client {
             retry: config.retry,
             timer: config.timer,
             create_lookup_attempts: config.create_lookup_attempts,
+            writes: InFlight::default(),
         };
         Ok(Client { shared: Arc::new(shared), project_id: config.project_id.map(Arc::from) })
     }
@@ -172,10 +200,46 @@ impl Client {
         })
     }
 
+    /// Waits until no call that changes the cloud is on the wire (one that a stopped caller left
+    /// behind finishes in its own task), or `timeout` has passed; says whether they all landed.
+    pub async fn settle_writes(&self, timeout: std::time::Duration) -> bool {
+        let writes = &self.shared.writes;
+        let settled = async {
+            loop {
+                let landed = writes.landed.notified();
+                tokio::pin!(landed);
+                // Registered before the count is read, so a landing in between is not missed.
+                landed.as_mut().enable();
+                if writes.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return;
+                }
+                landed.await;
+            }
+        };
+        tokio::time::timeout(timeout, settled).await.is_ok()
+    }
+
     /// Sends one call, retrying when that is safe: idempotent calls on 429, 5xx and transport
     /// faults; any call on 429 (the gateway refused it unprocessed) and on connect failures
-    /// (it never left). Everything else is returned as is.
+    /// (it never left). Everything else is returned as is. A call that changes the cloud runs
+    /// to its end even if the caller stops waiting for it (see [`InFlight`]).
     pub(crate) async fn send(&self, call: &Call) -> Result<Response, CloudError> {
+        if call.idempotent() {
+            return self.send_retrying(call).await;
+        }
+        let guard = InFlightGuard::new(&self.shared);
+        let (client, call) = (self.clone(), call.clone());
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            client.send_retrying(&call).await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(CloudError::Config(format!("the request task ended without an answer: {e}"))),
+        }
+    }
+
+    async fn send_retrying(&self, call: &Call) -> Result<Response, CloudError> {
         let max = self.shared.retry.max_attempts.max(1);
         let mut attempt = 0;
         loop {

@@ -41,6 +41,10 @@ pub trait Cloud: Send + Sync {
     fn region(&self) -> &str;
     /// The project every call is scoped to.
     fn project_id(&self) -> Option<&str>;
+    /// Waits until every call that changes the cloud and was sent has its answer, even those
+    /// whose caller stopped waiting; `false` if `timeout` passed first. Cleanup calls it so that
+    /// a create cut short by an interrupt has landed before its resource is looked up.
+    fn settle_writes(&self, timeout: std::time::Duration) -> BoxFuture<'_, bool>;
 
     fn list_availability_zones(&self) -> BoxFuture<'_, CloudResult<Vec<AvailabilityZone>>>;
     fn list_images<'a>(&'a self, query: &'a ImageQuery) -> BoxFuture<'a, CloudResult<Vec<Image>>>;
@@ -178,6 +182,10 @@ impl Cloud for Client {
 
     fn project_id(&self) -> Option<&str> {
         Client::project_id(self)
+    }
+
+    fn settle_writes(&self, timeout: std::time::Duration) -> BoxFuture<'_, bool> {
+        Box::pin(Client::settle_writes(self, timeout))
     }
 
     fn list_availability_zones(&self) -> BoxFuture<'_, CloudResult<Vec<AvailabilityZone>>> {

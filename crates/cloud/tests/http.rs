@@ -386,3 +386,32 @@ async fn lists_follow_markers_and_survive_a_server_that_ignores_them() {
     assert_eq!(c.list_vpcs().await.unwrap().len(), 100);
     assert_eq!(ignoring.seen().len(), 2, "a page with nothing new ends the listing");
 }
+
+#[tokio::test]
+async fn a_create_whose_caller_stops_waiting_still_lands_and_settle_waits_for_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // The cloud takes a moment to answer a create, as it does under load; it only makes the
+    // VPC if the connection is still there when it is done (a closed one cancels the handler).
+    let made = Arc::new(AtomicBool::new(false));
+    let flag = made.clone();
+    let app = axum::Router::new().fallback(move || {
+        let flag = flag.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            flag.store(true, Ordering::SeqCst);
+            axum::Json(json!({"vpc": {"id": "vpc-1", "name": "vpc-cce-1", "cidr": "172.16.0.0/16", "status": "OK"}}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (c, _) = client(&url);
+    assert!(c.settle_writes(Duration::from_secs(1)).await, "nothing on the wire yet");
+    let vpc = VpcCreate { name: "vpc-cce-1".into(), cidr: "172.16.0.0/16".into(), ..Default::default() };
+    // An interrupt: the caller gives up while the create is on the wire.
+    let given_up = tokio::time::timeout(Duration::from_millis(50), c.create_vpc(&vpc)).await;
+    assert!(given_up.is_err(), "the create answered before the caller gave up");
+    assert!(!made.load(Ordering::SeqCst));
+    assert!(c.settle_writes(Duration::from_secs(10)).await, "the create did not land");
+    assert!(made.load(Ordering::SeqCst), "the create was cut off with its caller");
+}

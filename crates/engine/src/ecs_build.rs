@@ -44,6 +44,10 @@ pub use fields::unsupported;
 use fields::{TempKey, generate_key, image_field, sort_newest_first, user_data_b64};
 use remover::EcsRemover;
 
+/// How long cleanup waits for requests an interrupt left on the wire: longer than one request
+/// with its retries of a 429 can take.
+const SETTLE_WRITES: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Packer's builder id of the plugin's artifact.
 pub const ECS_BUILDER_ID: &str = "huawei.huaweicloud";
 /// Where the build log is put inside the image.
@@ -1383,6 +1387,11 @@ impl Runner<'_, '_> {
             return CleanupReport::default();
         }
         self.say("Cleaning up: removing the build's temporary resources...");
+        // A create the interrupt cut short is still on the wire: once it has its answer, the
+        // cloud has the resource (found by name) or never will (absent).
+        if !self.b.cloud.settle_writes(SETTLE_WRITES).await {
+            self.warn("requests sent before the interrupt are still unanswered; looking for what they made anyway");
+        }
         let report = Cleanup::run(&self.b.ledger, &remover).await;
         for (res, id) in &report.deleted {
             let _ = self.b.reporter.report(&Event::ResourceDeleted {
