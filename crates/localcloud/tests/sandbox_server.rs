@@ -76,6 +76,12 @@ async fn sandbox_servers_are_real_machines() {
     assert!(ip.starts_with("127.10."), "{ip}");
     // ACTIVE means sshd answers: no waiting here.
     assert_eq!(ssh_ok(&key, &ip, "hostname"), "sandbox-one");
+    // What provisioning scripts written for real nodes call besides the shell.
+    assert_eq!(ssh_ok(&key, &ip, "sudo -n id -u 2>&1"), "0", "sudo resolves the hostname quietly");
+    let resolved = ssh_ok(&key, &ip, "getent hosts sandbox-one");
+    assert!(resolved.contains(" sandbox-one"), "the hostname resolves: {resolved:?}");
+    assert!(ssh_ok(&key, &ip, "cat /etc/hosts").contains("127.0.0.1\tlocalhost"));
+    assert!(ssh_ok(&key, &ip, "curl --version").starts_with("curl "));
     assert_eq!(ssh_ok(&key, &ip, "cat /root/user-data-ran"), "from-user-data");
 
     let knob = "fs.inotify.max_user_watches";

@@ -10,8 +10,13 @@ use std::process::Command;
 
 use crate::SandboxError;
 
-/// Packages added to debootstrap's minbase.
-const PACKAGES: &str = "openssh-server,procps,iproute2,kmod,systemd,systemd-sysv,dbus,ca-certificates";
+/// Packages added to debootstrap's minbase: sshd, init, the tools provisioning scripts written
+/// for real nodes call (`sysctl`, `ip`, `modprobe`, `sudo`, `curl`), and the name service that
+/// resolves the server's own hostname, as a cloud server's `/etc/hosts` does.
+const PACKAGES: &str = "openssh-server,procps,iproute2,kmod,systemd,systemd-sysv,dbus,ca-certificates,sudo,curl,libnss-myhostname";
+/// The cache folder's name: a new one whenever `PACKAGES` or `customize` changes, so that a cache
+/// made before is not taken for this one. An older one stays for the servers still running on it.
+const ROOTFS_DIR: &str = "debian-12-rootfs-2";
 const SUITE: &str = "bookworm";
 const READY_MARKER: &str = ".cce-rootfs-ready";
 /// Set once every file's owner is shifted into the sandboxes' user-namespace range.
@@ -42,7 +47,7 @@ pub fn debian_mirror() -> String {
 
 /// Returns the cached Debian root filesystem under `cache`, building it first if needed.
 pub fn ensure_debian_rootfs(cache: &Path, mirror: &str) -> Result<PathBuf, SandboxError> {
-    let root = cache.join("debian-12-rootfs");
+    let root = cache.join(ROOTFS_DIR);
     if root.join(READY_MARKER).exists() && root.join(SHIFTED_MARKER).exists() {
         return Ok(root);
     }
@@ -59,7 +64,7 @@ pub fn ensure_debian_rootfs(cache: &Path, mirror: &str) -> Result<PathBuf, Sandb
         }
         return Ok(root);
     }
-    let tmp = cache.join(format!("debian-12-rootfs.tmp-{}", std::process::id()));
+    let tmp = cache.join(format!("{ROOTFS_DIR}.tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     let log = cache.join("debootstrap.log");
     let log_file = fs::File::create(&log).map_err(|e| SandboxError::Rootfs(format!("cannot create {}: {e}", log.display())))?;
@@ -98,6 +103,14 @@ fn customize(root: &Path) -> std::io::Result<()> {
     let mut f = fs::File::create(dropin.join("10-host-keys.conf"))?;
     // sshd -t fails without host keys, so the key generation must come first.
     f.write_all(b"[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n")?;
+    // debootstrap leaves none; Debian's installer writes this one (the server's own name comes
+    // from nss-myhostname, so nothing per server is written into the disk).
+    if !root.join("etc/hosts").exists() {
+        fs::write(
+            root.join("etc/hosts"),
+            "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n",
+        )?;
+    }
     fs::write(root.join("etc/machine-id"), b"")?;
     let _ = fs::remove_file(root.join("etc/hostname"));
     let _ = fs::remove_file(root.join("var/lib/dbus/machine-id"));
