@@ -360,6 +360,15 @@ pub const SG_DEFAULT: &str = "default";
 pub const SG_NO_SSH: &str = "sg-no-ssh";
 
 impl World {
+    /// The Neutron subnet id of a server's subnet, which the NIC and port views name (empty if
+    /// the subnet is gone).
+    pub fn neutron_subnet_of(&self, server: &Server) -> String {
+        self.subnets
+            .get(&server.subnet_id)
+            .map(|n| n.neutron_subnet_id.clone())
+            .unwrap_or_default()
+    }
+
     /// A new cloud: one project, a default VPC with one subnet, a security group admitting SSH
     /// and one that does not.
     pub fn fresh(now: u64) -> World {

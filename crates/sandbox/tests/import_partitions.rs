@@ -63,6 +63,13 @@ fn disk(dir: &Path, name: &str, size_mib: u64, script: &str, fill: &[(u32, &Path
     qcow2
 }
 
+/// Imports `qcow2` as the layer `layers/<name>` under `d`.
+fn import(d: &Path, name: &str, qcow2: &Path) -> Result<std::path::PathBuf, String> {
+    let layer = d.join("layers").join(name);
+    image::import(qcow2, &layer, &d.join("work")).map_err(|e| e.to_string())?;
+    Ok(layer)
+}
+
 fn read(layer: &Path, path: &str) -> String {
     std::fs::read_to_string(layer.join(path)).unwrap_or_else(|e| panic!("{path} in the imported layer: {e}"))
 }
@@ -93,8 +100,7 @@ fn gpt_disk_with_boot_partitions_imports_its_root() {
         kinds,
         vec![(1, PartitionKind::Other), (2, PartitionKind::Other), (3, PartitionKind::Filesystem), (4, PartitionKind::Filesystem)]
     );
-    let layer = d.join("layers/gpt");
-    image::import(&qcow2, &layer, &d.join("work")).expect("import");
+    let layer = import(d, "gpt", &qcow2).expect("import");
     assert_eq!(read(&layer, "opt/which"), "root\n");
     assert!(!layer.join("vmlinuz-6.1").exists(), "the /boot partition is not the root");
 }
@@ -115,8 +121,7 @@ fn mbr_disk_with_boot_first_and_root_logical_imports_its_root() {
         type=5\n\
         type=83\n";
     let qcow2 = disk(d, "mbr", 48, script, &[(1, &boot), (5, &root)]);
-    let layer = d.join("layers/mbr");
-    image::import(&qcow2, &layer, &d.join("work")).expect("import");
+    let layer = import(d, "mbr", &qcow2).expect("import");
     assert_eq!(read(&layer, "opt/which"), "root\n");
 }
 
@@ -132,7 +137,7 @@ fn a_disk_without_a_root_says_why() {
         size=8MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n\
         type=E6D6D379-F507-44C2-A23C-238F2A3DF928\n";
     let qcow2 = disk(d, "lvm", 24, script, &[]);
-    let e = image::import(&qcow2, &d.join("layers/lvm"), &d.join("work")).expect_err("no root").to_string();
+    let e = import(d, "lvm", &qcow2).expect_err("no root");
     assert!(e.contains("has no root filesystem"), "{e}");
     assert!(e.contains("partition 1 does not mount"), "{e}");
     assert!(e.contains("LVM, which is not supported") && e.contains("root tarball"), "{e}");
@@ -148,7 +153,6 @@ fn one_partition_without_os_release_is_still_taken() {
     let d = tmp.path();
     let only = ext4(d, "only", 16, &[("srv/data", "x\n")]);
     let qcow2 = disk(d, "one", 24, "label: dos\ntype=83\n", &[(1, &only)]);
-    let layer = d.join("layers/one");
-    image::import(&qcow2, &layer, &d.join("work")).expect("import");
+    let layer = import(d, "one", &qcow2).expect("import");
     assert_eq!(read(&layer, "srv/data"), "x\n");
 }

@@ -1145,12 +1145,7 @@ pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             format!("Instance[{id}] could not be found."),
         ));
     };
-    let neutron_subnet = ctx
-        .world
-        .subnets
-        .get(&s.subnet_id)
-        .map(|n| n.neutron_subnet_id.clone())
-        .unwrap_or_default();
+    let neutron_subnet = ctx.world.neutron_subnet_of(s);
     Reply::ok(json!({"interfaceAttachments": [{
         "port_state": "ACTIVE",
         "fixed_ips": [{"subnet_id": neutron_subnet, "ip_address": s.private_ip}],

@@ -905,12 +905,7 @@ pub fn delete_rule(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 
 /// A server's one NIC as the VPC API's port.
 fn render_port(ctx: &Ctx, s: &crate::world::Server) -> Value {
-    let neutron_subnet = ctx
-        .world
-        .subnets
-        .get(&s.subnet_id)
-        .map(|n| n.neutron_subnet_id.clone())
-        .unwrap_or_default();
+    let neutron_subnet = ctx.world.neutron_subnet_of(s);
     json!({
         "id": s.port_id, "name": "", "network_id": s.subnet_id, "admin_state_up": true,
         "mac_address": s.mac,
