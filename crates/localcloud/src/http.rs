@@ -149,11 +149,15 @@ fn record_request(
         "query": pairs.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
         "body": body,
     });
+    // One write per line: concurrent requests append to the same file, and `writeln!` of a
+    // `Value` would issue a write per token, interleaving lines.
+    let mut text = line.to_string();
+    text.push('\n');
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .and_then(|mut f| writeln!(f, "{line}"));
+        .and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
         tracing::warn!(file = %log.display(), error = %e, "cannot write the request log");
     }
@@ -363,6 +367,39 @@ pub(crate) async fn handle(
                 resp.headers_mut().remove("content-type");
             }
             resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests are served concurrently and all append to one log: every line must stay whole.
+    #[test]
+    fn concurrent_requests_log_whole_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("requests.jsonl");
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let body = json!({"n": i, "t": t, "pad": vec!["x".repeat(64); 40]});
+                        record_request(&log, Service::Ecs, "Op", "POST", "/p", &[], &body);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("writer thread");
+        }
+        let text = std::fs::read_to_string(&log).expect("log");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 400);
+        for line in lines {
+            let v: Value = serde_json::from_str(line).expect("a whole JSON line");
+            assert_eq!(v["op"], "Op");
         }
     }
 }
