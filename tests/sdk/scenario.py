@@ -24,6 +24,8 @@ from huaweicloudsdkecs.v2 import EcsClient
 from huaweicloudsdkecs.v2 import model as ecs
 from huaweicloudsdkeip.v2 import EipClient
 from huaweicloudsdkeip.v2 import model as eip
+from huaweicloudsdkeip.v3 import EipClient as EipV3Client
+from huaweicloudsdkeip.v3 import model as eip3
 from huaweicloudsdkiam.v3 import IamClient
 from huaweicloudsdkiam.v3 import model as iam
 from huaweicloudsdkims.v2 import ImsClient
@@ -64,6 +66,7 @@ def clients(ready, ak=None, sk=None):
         "vpc": build(VpcClient, basic, ep["vpc"]),
         "vpc3": build(VpcV3Client, basic, ep["vpc"]),
         "eip": build(EipClient, basic, ep["vpc"]),
+        "eip3": build(EipV3Client, basic, ep["vpc"]),
     }
 
 
@@ -83,7 +86,7 @@ def expect_client_error(fn, status, code, what):
         fn()
     except ClientRequestException as e:
         check(e.status_code == status, f"{what}: status {e.status_code}, want {status}")
-        check(e.error_code == code, f"{what}: error_code {e.error_code}, want {code}")
+        check(code is None or e.error_code == code, f"{what}: error_code {e.error_code}, want {code}")
         check(bool(e.request_id), f"{what}: the SDK read no request id")
         return e
     raise AssertionError(f"{what}: no error raised")
@@ -235,6 +238,60 @@ def phase_build(ready, out_path):
     check(s.security_groups[0].name == "default", "default security group named")
     shown = c["eip"].show_publicip(eip.ShowPublicipRequest(publicip_id=created.id)).publicip
     check(shown.status == "ACTIVE" and shown.port_id, "EIP ACTIVE once bound")
+    # The same EIP through EIP v3: bound to the server's port.
+    shown3 = c["eip3"].show_publicip(eip3.ShowPublicipRequest(publicip_id=created.id)).publicip
+    check(shown3.public_ip_address == created.public_ip_address and shown3.status == "ACTIVE", f"EIP v3 shown: {shown3}")
+    check(shown3.vnic.port_id == shown.port_id and shown3.vnic.instance_id == server_v1, f"EIP v3 vnic: {shown3.vnic}")
+    check(shown3.bandwidth.size == 5 and shown3.bandwidth.share_type == "PER", f"EIP v3 bandwidth: {shown3.bandwidth}")
+    listed3 = c["eip3"].list_publicips(eip3.ListPublicipsRequest(public_ip_address=[created.public_ip_address]))
+    check([x.id for x in listed3.publicips] == [created.id] and listed3.total_count == 1, f"EIP v3 by address: {listed3}")
+    expect_client_error(lambda: c["eip3"].show_publicip(eip3.ShowPublicipRequest(publicip_id="no-such-eip")),
+                        404, "EIP.7904", "EIP v3 of an unknown id")
+    # Server tags: those of the create call, then added, changed and removed.
+    c["ecs"].batch_create_server_tags(ecs.BatchCreateServerTagsRequest(server_id=server_v1,
+        body=ecs.BatchCreateServerTagsRequestBody(action="create", tags=[
+            ecs.BatchAddServerTag(key="team", value="infra"), ecs.BatchAddServerTag(key="stage", value="dev")])))
+    c["ecs"].batch_create_server_tags(ecs.BatchCreateServerTagsRequest(server_id=server_v1,
+        body=ecs.BatchCreateServerTagsRequestBody(action="create", tags=[ecs.BatchAddServerTag(key="stage", value="prod")])))
+    tags = c["ecs"].show_server_tags(ecs.ShowServerTagsRequest(server_id=server_v1)).tags
+    check(sorted((t.key, t.value) for t in tags) == [("stage", "prod"), ("team", "infra")], f"server tags: {tags}")
+    c["ecs"].batch_delete_server_tags(ecs.BatchDeleteServerTagsRequest(server_id=server_v1,
+        body=ecs.BatchDeleteServerTagsRequestBody(action="delete", tags=[ecs.ServerTag(key="team")])))
+    tags = c["ecs"].show_server_tags(ecs.ShowServerTagsRequest(server_id=server_v1)).tags
+    check([(t.key, t.value) for t in tags] == [("stage", "prod")], f"server tags after the delete: {tags}")
+    project_tags = c["ecs"].list_server_tags(ecs.ListServerTagsRequest()).tags
+    check([(t.key, t.values) for t in project_tags] == [("stage", ["prod"])], f"project tags: {project_tags}")
+    by_tag = c["ecs"].list_servers_details(ecs.ListServersDetailsRequest(tags="stage=prod"))
+    check([x.id for x in by_tag.servers] == [server_v1], "servers by tag")
+    expect_client_error(lambda: c["ecs"].show_server_tags(ecs.ShowServerTagsRequest(server_id="no-such-server")),
+                        404, "Ecs.0114", "tags of an unknown server")
+    # Rename and describe; the host name is the one the server booted with.
+    updated = c["ecs"].update_server(ecs.UpdateServerRequest(server_id=server_v11, body=ecs.UpdateServerRequestBody(
+        server=ecs.UpdateServerOption(name="packer-node-v11b", description="renamed by the SDK"))))
+    check(updated.server.name == "packer-node-v11b" and updated.server.description == "renamed by the SDK", f"updated: {updated.server}")
+    expect_client_error(lambda: c["ecs"].update_server(ecs.UpdateServerRequest(server_id=server_v11,
+        body=ecs.UpdateServerRequestBody(server=ecs.UpdateServerOption(name="bad name!")))), 400, "Ecs.0005", "an invalid name")
+    # Nova's view of the same servers.
+    nova = c["ecs"].nova_show_server(ecs.NovaShowServerRequest(server_id=server_v1)).server
+    check(nova.id == server_v1 and nova.status == "ACTIVE" and nova.key_name == "packer-kp-1", f"nova show: {nova}")
+    check(nova.security_groups[0].name == "default" and nova.links, f"nova fields: {nova}")
+    nova_names = sorted(x.name for x in c["ecs"].nova_list_servers(ecs.NovaListServersRequest()).servers)
+    check(nova_names == ["packer-node-v1", "packer-node-v11b"], f"nova list: {nova_names}")
+    nova_detail = c["ecs"].nova_list_servers_details(ecs.NovaListServersDetailsRequest(name="packer-node-v11b")).servers
+    check([x.id for x in nova_detail] == [server_v11], f"nova list detail by name: {nova_detail}")
+    expect_client_error(lambda: c["ecs"].nova_show_server(ecs.NovaShowServerRequest(server_id="no-such-server")),
+                        404, None, "nova show of an unknown server")
+    # VPC v3: a VPC of one's own, listed, paged and deleted.
+    mine = c["vpc3"].create_vpc(vpc3.CreateVpcRequest(body=vpc3.CreateVpcRequestBody(
+        vpc=vpc3.CreateVpcOption(name="sdk-vpc-v3", cidr="10.20.0.0/16"))))
+    v3_list = c["vpc3"].list_vpcs(vpc3.ListVpcsRequest(name=["sdk-vpc-v3"])).vpcs
+    check(len(v3_list) == 1 and v3_list[0].cidr == "10.20.0.0/16", f"v3 VPC by name: {v3_list}")
+    v3_page = c["vpc3"].list_vpcs(vpc3.ListVpcsRequest(limit=1))
+    check(len(v3_page.vpcs) == 1 and v3_page.page_info.next_marker == v3_page.vpcs[0].id, f"v3 VPC page: {v3_page.page_info}")
+    c["vpc3"].delete_vpc(vpc3.DeleteVpcRequest(vpc_id=v3_list[0].id))
+    check(c["vpc3"].list_vpcs(vpc3.ListVpcsRequest(name=["sdk-vpc-v3"])).vpcs == [], "v3 VPC deleted")
+    expect_client_error(lambda: c["vpc3"].create_vpc(vpc3.CreateVpcRequest(body=vpc3.CreateVpcRequestBody(
+        vpc=vpc3.CreateVpcOption(name="bad", cidr="10.0.0.0/30")))), 400, "VPC.0002", "a v3 VPC with a /30")
     # The server's NIC as a VPC port, found by server and by address.
     ports = c["vpc"].list_ports(vpc2.ListPortsRequest(device_id=server_v1)).ports
     check(len(ports) == 1 and ports[0].id == shown.port_id, f"the server's one port carries the EIP: {ports}")
@@ -288,6 +345,17 @@ def phase_build(ready, out_path):
     check([i.id for i in by_name] == [image_id], "image by name is the one just made")
     check(by_name[0].min_disk == 40 and by_name[0].os_type == "Linux", "image fields")
 
+    # The safe-mode create (IMS v2.1) makes the same kind of image; the OS list names its OS.
+    safe = c["ims"].create_image_in_safe_mode(ims.CreateImageInSafeModeRequest(body=ims.CreateImageRequestBody(
+        name="cce-node-custom-safe", instance_id=server_v1)))
+    safe_id = wait_job(c["ims"], ims.ShowJobRequest, safe.job_id).entities.image_id
+    safe_img = c["ims"].glance_show_image(ims.GlanceShowImageRequest(image_id=safe_id))
+    check(safe_img.status == "active" and safe_img.name == "cce-node-custom-safe", f"safe-mode image: {safe_img}")
+    c["ims"].glance_delete_image(ims.GlanceDeleteImageRequest(image_id=safe_id))
+    os_versions = c["ims"].list_os_versions(ims.ListOsVersionsRequest()).body
+    known = [v.os_version for p in os_versions for v in p.version_list]
+    check(by_id[0].os_version in known, f"the image's OS is in the OS list: {known}")
+
     # Sharing through Glance, one member at a time (the plugin's v0.4.0 `image_members`), and
     # removing through the batch call.
     other = "0123456789abcdef0123456789abcdef"
@@ -323,10 +391,15 @@ def phase_build(ready, out_path):
     fresh = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     c["ims"].list_images(ims.ListImagesRequest(x_sdk_date=fresh, limit=1))
 
-    # Delete both servers; the EIP goes with the first (delete_publicip).
+    # Delete both servers: the second through Nova, the first with its EIP (delete_publicip).
+    c["ecs"].nova_delete_server(ecs.NovaDeleteServerRequest(server_id=server_v11))
     d = c["ecs"].delete_servers(ecs.DeleteServersRequest(body=ecs.DeleteServersRequestBody(
-        servers=[ecs.ServerId(id=server_v1), ecs.ServerId(id=server_v11)], delete_publicip=True, delete_volume=True)))
+        servers=[ecs.ServerId(id=server_v1)], delete_publicip=True, delete_volume=True)))
     wait_job(c["ecs"], ecs.ShowJobRequest, d.job_id)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while c["ecs"].nova_list_servers(ecs.NovaListServersRequest()).servers:
+        check(time.monotonic() < deadline, "the server deleted through Nova is still listed")
+        time.sleep(0.05)
     e = expect_client_error(lambda: c["ecs"].show_server(ecs.ShowServerRequest(server_id=server_v1)), 404, "Ecs.0114", "deleted server")
     expect_client_error(lambda: c["eip"].show_publicip(eip.ShowPublicipRequest(publicip_id=created.id)), 404, "EIP.7904", "EIP released with the server")
     c["ecs"].nova_delete_keypair(ecs.NovaDeleteKeypairRequest(keypair_name="packer-kp-1"))

@@ -1,5 +1,5 @@
-//! ECS operations: availability zones, flavors, servers (create v1 and v1.1, show, list, stop,
-//! start, delete) with their jobs, and Nova keypairs.
+//! ECS operations: availability zones, flavors, servers (create v1 and v1.1, show, list, update,
+//! tags, stop, start, delete) with their jobs, Nova's view of servers, and Nova keypairs.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +10,7 @@ use crate::backend::ServerSpec;
 use crate::config::draw;
 use crate::faults::FaultKind;
 use crate::world::{
-    DataVolume, Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis,
-    new_id,
+    DataVolume, Eip, Job, JobEntities, Keypair, Server, SubJob, Transition, iso, iso_millis, new_id,
 };
 
 /// Availability zones of ru-moscow-1.
@@ -1164,7 +1163,9 @@ pub fn limits(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         .servers
         .values()
         .filter_map(|s| flavor(&s.flavor_id))
-        .fold((0u64, 0u64), |(c, r), f| (c + u64::from(f.vcpus), r + u64::from(f.ram)));
+        .fold((0u64, 0u64), |(c, r), f| {
+            (c + u64::from(f.vcpus), r + u64::from(f.ram))
+        });
     Reply::ok(json!({"absolute": {
         "maxImageMeta": 50, "maxPersonality": 5, "maxPersonalitySize": 10240,
         "maxSecurityGroupRules": -1, "maxSecurityGroups": -1,
@@ -1207,11 +1208,17 @@ fn backend_hold(
         return None;
     }
     let s = world.servers.get(&sub.server_id)?;
-    if s.transition.as_ref().is_some_and(|t| t.at <= now && !t.remove) {
+    if s.transition
+        .as_ref()
+        .is_some_and(|t| t.at <= now && !t.remove)
+    {
         return Some(("RUNNING", None));
     }
     if s.status == "ERROR" && s.updated <= j.done_at {
-        let reason = s.fault.clone().unwrap_or_else(|| "the server failed".into());
+        let reason = s
+            .fault
+            .clone()
+            .unwrap_or_else(|| "the server failed".into());
         return Some(("FAIL", Some(("Ecs.0010".to_string(), reason))));
     }
     None
@@ -1275,7 +1282,9 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
                 // The job waits for every server the backend still holds and fails with the
                 // first one the backend failed.
                 match (&held, status) {
-                    (Some(("RUNNING", _)), "SUCCESS" | "FAIL") if j.fail.is_none() => status = "RUNNING",
+                    (Some(("RUNNING", _)), "SUCCESS" | "FAIL") if j.fail.is_none() => {
+                        status = "RUNNING"
+                    }
                     (Some(("FAIL", f)), "SUCCESS") => {
                         status = "FAIL";
                         job_fail = f.clone();
@@ -1415,13 +1424,19 @@ fn parse_data_volumes(ctx: &Ctx, server: &Value) -> Result<Vec<(String, u32)>, A
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(list)) => list.clone(),
         Some(other) => {
-            return Err(ctx.err(400, format!("`server.data_volumes` must be a list, got {other}")));
+            return Err(ctx.err(
+                400,
+                format!("`server.data_volumes` must be a list, got {other}"),
+            ));
         }
     };
     if list.len() > MAX_DATA_VOLUMES {
         return Err(ctx.err(
             400,
-            format!("`server.data_volumes` has {} volumes; at most {MAX_DATA_VOLUMES} can be attached", list.len()),
+            format!(
+                "`server.data_volumes` has {} volumes; at most {MAX_DATA_VOLUMES} can be attached",
+                list.len()
+            ),
         ));
     }
     let mut out = Vec::new();
@@ -1434,15 +1449,22 @@ fn parse_data_volumes(ctx: &Ctx, server: &Value) -> Result<Vec<(String, u32)>, A
         let size = match v.get("size") {
             Some(n) => match n.as_u64() {
                 Some(n) if (10..=32768).contains(&n) => n as u32,
-                _ => return Err(ctx.err(400, format!("`{prefix}size` must be 10-32768 GB, got {n}"))),
+                _ => {
+                    return Err(ctx.err(400, format!("`{prefix}size` must be 10-32768 GB, got {n}")));
+                }
             },
             None => return Err(ctx.err(400, format!("`{prefix}size` is required (10-32768 GB)"))),
         };
         if v.get("data_image_id").is_some_and(|d| !d.is_null()) {
             return Err(ctx.err(400, format!("`{prefix}data_image_id`: data-disk images are not offered by the local cloud; attach an empty volume")));
         }
-        if v.get("multiattach").and_then(Value::as_bool) == Some(true) || v.get("shareable").and_then(Value::as_bool) == Some(true) {
-            return Err(ctx.err(400, format!("`{prefix}multiattach`: shared volumes are not offered by the local cloud")));
+        if v.get("multiattach").and_then(Value::as_bool) == Some(true)
+            || v.get("shareable").and_then(Value::as_bool) == Some(true)
+        {
+            return Err(ctx.err(
+                400,
+                format!("`{prefix}multiattach`: shared volumes are not offered by the local cloud"),
+            ));
         }
         out.push((volumetype, size));
     }
@@ -1456,7 +1478,9 @@ fn data_device(index: usize) -> String {
 
 /// `os-extended-volumes:volumes_attached`: the system disk, then the data volumes in order.
 fn volumes_attached(s: &Server) -> Vec<Value> {
-    let mut list = vec![json!({"id": s.volume_id, "delete_on_termination": "true", "bootIndex": "0", "device": "/dev/vda"})];
+    let mut list = vec![
+        json!({"id": s.volume_id, "delete_on_termination": "true", "bootIndex": "0", "device": "/dev/vda"}),
+    ];
     for (i, v) in s.data_volumes.iter().enumerate() {
         list.push(json!({"id": v.id, "delete_on_termination": "true", "bootIndex": "-1", "device": data_device(i)}));
     }
@@ -1485,6 +1509,320 @@ pub fn list_block_devices(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         "attachableQuantity": {"free_scsi": 0, "free_blk": (MAX_DATA_VOLUMES as u64 + 1).saturating_sub(used), "free_disk": (MAX_DATA_VOLUMES as u64 + 1).saturating_sub(used)},
         "volumeAttachments": attachments,
     }))
+}
+
+/// A server by its path id, or the ECS 404.
+fn server_of<'w>(ctx: &'w Ctx, id: &str) -> Result<&'w Server, ApiError> {
+    ctx.world.servers.get(id).ok_or_else(|| {
+        ctx.err_code(
+            404,
+            "Ecs.0114",
+            format!("Instance[{id}] could not be found."),
+        )
+    })
+}
+
+/// A server tag as stored (`key=value`) split back into its key and value.
+fn split_tag(tag: &str) -> (&str, &str) {
+    tag.split_once('=').unwrap_or((tag, ""))
+}
+
+/// The tags of one server as `{"key","value"}` pairs.
+pub fn show_server_tags(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let s = server_of(ctx, &id)?;
+    let tags: Vec<Value> = s
+        .tags
+        .iter()
+        .map(|t| {
+            let (k, v) = split_tag(t);
+            json!({"key": k, "value": v})
+        })
+        .collect();
+    Reply::ok(json!({"tags": tags}))
+}
+
+/// The project's server tags: each key once with every value it has.
+pub fn list_project_server_tags(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let mut keys: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in ctx.world.servers.values() {
+        for t in &s.tags {
+            let (k, v) = split_tag(t);
+            let values = keys.entry(k).or_default();
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+    }
+    let tags: Vec<Value> = keys
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_unstable();
+            json!({"key": k, "values": v})
+        })
+        .collect();
+    Reply::ok(json!({"tags": tags}))
+}
+
+static TAGS_ACTION: Shape = Shape::Obj(&[
+    ("action", Shape::Any),
+    (
+        "tags",
+        Shape::List(&Shape::Obj(&[("key", Shape::Any), ("value", Shape::Any)])),
+    ),
+]);
+
+/// Longest tag key and value the tag service takes.
+const TAG_KEY_MAX: usize = 128;
+const TAG_VALUE_MAX: usize = 255;
+
+/// `BatchCreateServerTags` (`action: create`, a key already there takes the new value) and
+/// `BatchDeleteServerTags` (`action: delete`, a tag goes when its key matches and its value
+/// matches or is not given; a tag that is not there is no error).
+pub fn server_tags_action(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&TAGS_ACTION)?;
+    let id = ctx.param(0).to_string();
+    server_of(ctx, &id)?;
+    let action = ctx.str_field(ctx.body, "", "action")?.to_string();
+    if action != "create" && action != "delete" {
+        return Err(ctx.err(
+            400,
+            format!("`action` must be create or delete, got `{action}`"),
+        ));
+    }
+    let Some(items) = ctx.body.get("tags").and_then(Value::as_array) else {
+        return Err(ctx.err(400, "`tags` is required"));
+    };
+    let mut pairs = Vec::new();
+    for (i, t) in items.iter().enumerate() {
+        let path = format!("tags[{i}].");
+        let key = ctx.str_field(t, &path, "key")?;
+        let value = ctx.opt_str(t, &path, "value")?;
+        if key.chars().count() > TAG_KEY_MAX || key.contains('=') {
+            return Err(ctx.err(
+                400,
+                format!("`{path}key` `{key}` is invalid: at most {TAG_KEY_MAX} characters, no `=`"),
+            ));
+        }
+        if action == "create" && value.is_none() {
+            return Err(ctx.err(400, format!("`{path}value` is required")));
+        }
+        if value.is_some_and(|v| v.chars().count() > TAG_VALUE_MAX) {
+            return Err(ctx.err(
+                400,
+                format!("`{path}value` is longer than {TAG_VALUE_MAX} characters"),
+            ));
+        }
+        pairs.push((key.to_string(), value.map(str::to_string)));
+    }
+    let now = ctx.now;
+    let Some(s) = ctx.world.servers.get_mut(&id) else {
+        // Checked above under the same lock.
+        return Err(ctx.err(404, format!("Instance[{id}] could not be found.")));
+    };
+    for (key, value) in pairs {
+        match (action.as_str(), value) {
+            ("create", Some(v)) => {
+                let tag = format!("{key}={v}");
+                match s.tags.iter_mut().find(|t| split_tag(t).0 == key) {
+                    Some(old) => *old = tag,
+                    None => s.tags.push(tag),
+                }
+            }
+            (_, value) => s.tags.retain(|t| {
+                let (k, v) = split_tag(t);
+                !(k == key
+                    && value
+                        .as_deref()
+                        .is_none_or(|want| want.is_empty() || want == v))
+            }),
+        }
+    }
+    s.updated = now;
+    Reply::empty(204)
+}
+
+static UPDATE_SERVER: Shape = Shape::Obj(&[(
+    "server",
+    Shape::Obj(&[
+        ("name", Shape::Any),
+        ("description", Shape::Any),
+        ("hostname", Shape::Any),
+        ("user_data", Shape::Any),
+        ("security_options", Shape::Any),
+    ]),
+)]);
+
+/// `UpdateServer`: the name and the description. The host name of a running sandbox is the
+/// name it booted with, so `hostname`, like `user_data` and `security_options`, is refused
+/// rather than recorded without effect.
+pub fn update_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&UPDATE_SERVER)?;
+    let id = ctx.param(0).to_string();
+    server_of(ctx, &id)?;
+    let Some(body) = ctx.body.get("server").filter(|v| v.is_object()) else {
+        return Err(ctx.err(400, "`server` is required"));
+    };
+    for field in ["hostname", "user_data", "security_options"] {
+        if body.get(field).is_some_and(|v| !v.is_null()) {
+            return Err(ctx.err(
+                400,
+                format!("`server.{field}` is not supported by the local cloud: only `name` and `description` can be changed"),
+            ));
+        }
+    }
+    let name = ctx.opt_str(body, "server.", "name")?;
+    if let Some(n) = name {
+        if !valid_server_name(n) {
+            return Err(ctx.err(
+                400,
+                format!(
+                    "`server.name` `{n}` is invalid: use 1-64 letters, digits, `-`, `_` or `.`"
+                ),
+            ));
+        }
+    }
+    let description = ctx.opt_str(body, "server.", "description")?;
+    if description.is_some_and(|d| d.chars().count() > 85 || d.contains(['<', '>'])) {
+        return Err(ctx.err(
+            400,
+            "`server.description` is invalid: at most 85 characters, no `<` or `>`",
+        ));
+    }
+    let (name, description) = (name.map(str::to_string), description.map(str::to_string));
+    let now = ctx.now;
+    if let Some(s) = ctx.world.servers.get_mut(&id) {
+        if let Some(n) = name {
+            s.name = n;
+        }
+        if let Some(d) = description {
+            s.description = d;
+        }
+        s.updated = now;
+    }
+    let s = server_of(ctx, &id)?;
+    let mut server = render_server(ctx, s);
+    if let Some(obj) = server.as_object_mut() {
+        obj.retain(|k, _| {
+            [
+                "id",
+                "name",
+                "status",
+                "created",
+                "updated",
+                "hostId",
+                "addresses",
+                "key_name",
+                "image",
+                "flavor",
+                "metadata",
+                "tenant_id",
+                "user_id",
+                "accessIPv4",
+                "accessIPv6",
+                "OS-DCF:diskConfig",
+                "progress",
+                "locked",
+                "description",
+                "tags",
+                "OS-EXT-SRV-ATTR:hostname",
+            ]
+            .contains(&k.as_str())
+        });
+    }
+    Reply::ok(json!({"server": server}))
+}
+
+/// A server as Nova (`/v2.1`) shows it: the fields of the ECS view, with Nova's links.
+fn render_nova_server(ctx: &Ctx, s: &Server) -> Value {
+    let mut server = render_server(ctx, s);
+    let link = format!("/v2.1/{}/servers/{}", ctx.world.project_id, s.id);
+    server["links"] = json!([{"rel": "self", "href": link}, {"rel": "bookmark", "href": link}]);
+    if let Some(sgs) = server["security_groups"].as_array_mut() {
+        for g in sgs {
+            if let Some(obj) = g.as_object_mut() {
+                obj.remove("id");
+            }
+        }
+    }
+    server
+}
+
+/// `NovaShowServer`.
+pub fn nova_show_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    match ctx.world.servers.get(&id) {
+        Some(s) => Reply::ok(json!({"server": render_nova_server(ctx, s)})),
+        None => Err(ctx.err(404, format!("Instance {id} could not be found."))),
+    }
+}
+
+/// The servers Nova lists, newest first, filtered by `name` (a substring), `status`, `flavor`,
+/// `image` and `tags` (all of them), paged by `marker` and `limit`.
+fn nova_servers<'w>(ctx: &'w Ctx) -> Result<Vec<&'w Server>, ApiError> {
+    let mut list: Vec<&Server> = ctx.world.servers.values().collect();
+    list.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    if let Some(name) = ctx.q("name") {
+        list.retain(|s| s.name.contains(name));
+    }
+    if let Some(status) = ctx.q("status") {
+        list.retain(|s| s.status == status);
+    }
+    if let Some(f) = ctx.q("flavor") {
+        list.retain(|s| s.flavor_id == f);
+    }
+    if let Some(i) = ctx.q("image") {
+        list.retain(|s| s.image_id == i);
+    }
+    if let Some(tags) = ctx.q("tags") {
+        let want: Vec<&str> = tags.split(',').collect();
+        list.retain(|s| want.iter().all(|t| s.tags.iter().any(|have| have == t)));
+    }
+    ctx.after_marker(&mut list, |s| s.id.as_str(), "a server")?;
+    if let Some(limit) = ctx.q_num("limit")? {
+        list.truncate(limit.max(1));
+    }
+    Ok(list)
+}
+
+/// `NovaListServers`: ids, names and links.
+pub fn nova_list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let pid = ctx.world.project_id.clone();
+    let servers: Vec<Value> = nova_servers(ctx)?
+        .into_iter()
+        .map(|s| {
+            let link = format!("/v2.1/{pid}/servers/{}", s.id);
+            json!({"id": s.id, "name": s.name, "links": [{"rel": "self", "href": link}, {"rel": "bookmark", "href": link}]})
+        })
+        .collect();
+    Reply::ok(json!({"servers": servers}))
+}
+
+/// `NovaListServersDetails`.
+pub fn nova_list_servers_details(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let servers: Vec<Value> = nova_servers(ctx)?
+        .into_iter()
+        .map(|s| render_nova_server(ctx, s))
+        .collect();
+    Reply::ok(json!({"servers": servers}))
+}
+
+/// `NovaDeleteServer`: as `DeleteServers` without a job; the EIP is unbound, not released, as
+/// Nova leaves floating IPs.
+pub fn nova_delete_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0).to_string();
+    let at = ctx.now + draw(ctx.latency.server_delete);
+    let Some(s) = ctx.world.servers.get_mut(&id) else {
+        return Err(ctx.err(404, format!("Instance {id} could not be found.")));
+    };
+    s.task_state = Some("deleting".into());
+    s.delete_publicip = false;
+    s.transition = Some(Transition {
+        at,
+        status: "DELETED".into(),
+        remove: true,
+    });
+    Reply::empty(204)
 }
 
 #[cfg(test)]
@@ -1528,20 +1866,116 @@ mod tests {
             "nics": [{"subnet_id": subnet.id}], "root_volume": {"volumetype": "SSD", "size": 40},
             "data_volumes": [{"volumetype": "SSD", "size": 10}, {"volumetype": "SATA", "size": 100}],
         }});
-        let created = call(&mut world, create_v1, Vec::new(), &body).unwrap_or_else(|_| panic!("create refused"));
-        let id = created.body.unwrap()["serverIds"][0].as_str().unwrap().to_string();
-        let listed = call(&mut world, list_block_devices, vec![id.clone()], &Value::Null)
-            .unwrap_or_else(|_| panic!("block_device refused"));
+        let created = call(&mut world, create_v1, Vec::new(), &body)
+            .unwrap_or_else(|_| panic!("create refused"));
+        let id = created.body.unwrap()["serverIds"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let listed = call(
+            &mut world,
+            list_block_devices,
+            vec![id.clone()],
+            &Value::Null,
+        )
+        .unwrap_or_else(|_| panic!("block_device refused"));
         let body = listed.body.unwrap();
         let list = body["volumeAttachments"].as_array().unwrap();
         let got: Vec<(String, i64, u64)> = list
             .iter()
-            .map(|v| (v["device"].as_str().unwrap().to_string(), v["bootIndex"].as_i64().unwrap(), v["size"].as_u64().unwrap()))
+            .map(|v| {
+                (
+                    v["device"].as_str().unwrap().to_string(),
+                    v["bootIndex"].as_i64().unwrap(),
+                    v["size"].as_u64().unwrap(),
+                )
+            })
             .collect();
-        assert_eq!(got, [("/dev/vda".to_string(), 0, 40), ("/dev/vdb".to_string(), -1, 10), ("/dev/vdc".to_string(), -1, 100)]);
+        assert_eq!(
+            got,
+            [
+                ("/dev/vda".to_string(), 0, 40),
+                ("/dev/vdb".to_string(), -1, 10),
+                ("/dev/vdc".to_string(), -1, 100)
+            ]
+        );
         assert!(list.iter().all(|v| v["serverId"] == json!(id)));
         assert_eq!(body["attachableQuantity"]["free_blk"], json!(21));
-        assert!(call(&mut world, list_block_devices, vec!["nope".into()], &Value::Null).is_err());
+        assert!(
+            call(
+                &mut world,
+                list_block_devices,
+                vec!["nope".into()],
+                &Value::Null
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn tag_deletes_match_the_value_when_one_is_given() {
+        let mut world = crate::world::World::fresh(crate::world::now_ms());
+        let subnet = world.subnets.values().next().unwrap().clone();
+        let image = crate::ops::ims::gold_id(&crate::ops::ims::GOLD[0]);
+        let body = json!({"server": {
+            "name": "tags", "imageRef": image, "flavorRef": "s7n.large.2", "vpcid": subnet.vpc_id,
+            "nics": [{"subnet_id": subnet.id}], "root_volume": {"volumetype": "SSD"},
+            "server_tags": [{"key": "build", "value": "b1"}],
+        }});
+        let created = call(&mut world, create_v1, Vec::new(), &body)
+            .unwrap_or_else(|_| panic!("create refused"));
+        let id = created.body.unwrap()["serverIds"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let act = |world: &mut crate::world::World, body: Value| {
+            call(world, server_tags_action, vec![id.clone()], &body)
+                .map(|r| r.status)
+                .map_err(|e| e.body)
+        };
+        assert_eq!(
+            act(
+                &mut world,
+                json!({"action": "create", "tags": [{"key": "a", "value": "1"}, {"key": "build", "value": "b2"}]})
+            ),
+            Ok(204)
+        );
+        assert_eq!(world.servers[&id].tags, ["build=b2", "a=1"]);
+        // A value that does not match keeps the tag; an empty or missing value matches any.
+        assert_eq!(
+            act(
+                &mut world,
+                json!({"action": "delete", "tags": [{"key": "a", "value": "2"}]})
+            ),
+            Ok(204)
+        );
+        assert_eq!(world.servers[&id].tags, ["build=b2", "a=1"]);
+        assert_eq!(
+            act(
+                &mut world,
+                json!({"action": "delete", "tags": [{"key": "a", "value": ""}, {"key": "build"}, {"key": "absent"}]})
+            ),
+            Ok(204)
+        );
+        assert!(world.servers[&id].tags.is_empty());
+        for bad in [
+            json!({"action": "replace", "tags": []}),
+            json!({"action": "create", "tags": [{"key": "k=v", "value": "1"}]}),
+            json!({"action": "create", "tags": [{"key": "k"}]}),
+            json!({"action": "create", "tags": [{"key": "k", "value": "v"}], "extra": 1}),
+        ] {
+            let err = act(&mut world, bad.clone()).expect_err("refused");
+            assert!(err["error"]["code"] == "Ecs.0005", "{bad}: {err}");
+        }
+        assert!(
+            call(
+                &mut world,
+                server_tags_action,
+                vec!["nope".into()],
+                &json!({"action": "create", "tags": []})
+            )
+            .is_err()
+        );
     }
 
     #[test]

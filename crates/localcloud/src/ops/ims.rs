@@ -367,7 +367,10 @@ pub fn show_job(ctx: &mut Ctx) -> Result<Reply, ApiError> {
                 Some("queued" | "saving") => status = "RUNNING",
                 Some("killed") => {
                     status = "FAIL";
-                    job_fail = Some(("IMG.0010".to_string(), "capturing the server's disk failed".to_string()));
+                    job_fail = Some((
+                        "IMG.0010".to_string(),
+                        "capturing the server's disk failed".to_string(),
+                    ));
                 }
                 _ => {}
             }
@@ -895,6 +898,30 @@ pub fn glance_delete_member(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 pub fn glance_update_image(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     update_image(ctx)?;
     show_image(ctx)
+}
+
+/// The operating systems an image can declare, by platform (`ListOsVersions`): those of the
+/// gold images, which are what the local cloud boots.
+pub fn list_os_versions(_ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let mut platforms: std::collections::BTreeMap<&str, Vec<Value>> = Default::default();
+    for g in GOLD {
+        let list = platforms.entry(g.platform).or_default();
+        let info = json!({
+            "platform": g.platform,
+            "os_version_key": g.os_version,
+            "os_version": g.os_version,
+            "os_bit": 64,
+            "os_type": "Linux",
+        });
+        if !list.contains(&info) {
+            list.push(info);
+        }
+    }
+    let body: Vec<Value> = platforms
+        .into_iter()
+        .map(|(p, v)| json!({"platform": p, "version_list": v}))
+        .collect();
+    Reply::ok(Value::Array(body))
 }
 
 #[cfg(test)]

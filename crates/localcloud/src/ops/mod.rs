@@ -165,6 +165,14 @@ impl Ctx<'_> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+    /// Every value of a query parameter that may repeat, in order.
+    pub fn q_all(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
     /// A query parameter that must be a non-negative integer, if present.
     pub fn q_num(&self, key: &str) -> Result<Option<usize>, ApiError> {
         match self.q(key) {
@@ -469,6 +477,70 @@ static ROUTES: &[Entry] = &[
     e(
         E,
         "GET",
+        "/v1/{pid}/cloudservers/tags",
+        "ListServerTags",
+        Style::Ecs,
+        ecs::list_project_server_tags,
+    ),
+    e(
+        E,
+        "GET",
+        "/v1/{pid}/cloudservers/{}/tags",
+        "ShowServerTags",
+        Style::Ecs,
+        ecs::show_server_tags,
+    ),
+    e(
+        E,
+        "POST",
+        "/v1/{pid}/cloudservers/{}/tags/action",
+        "BatchServerTagsAction",
+        Style::Ecs,
+        ecs::server_tags_action,
+    ),
+    e(
+        E,
+        "PUT",
+        "/v1/{pid}/cloudservers/{}",
+        "UpdateServer",
+        Style::Ecs,
+        ecs::update_server,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/servers",
+        "NovaListServers",
+        Style::Nova,
+        ecs::nova_list_servers,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/servers/detail",
+        "NovaListServersDetails",
+        Style::Nova,
+        ecs::nova_list_servers_details,
+    ),
+    e(
+        E,
+        "GET",
+        "/v2.1/{pid}/servers/{}",
+        "NovaShowServer",
+        Style::Nova,
+        ecs::nova_show_server,
+    ),
+    e(
+        E,
+        "DELETE",
+        "/v2.1/{pid}/servers/{}",
+        "NovaDeleteServer",
+        Style::Nova,
+        ecs::nova_delete_server,
+    ),
+    e(
+        E,
+        "GET",
         "/v1/{pid}/cloudservers/{}/os-server-password",
         "ShowServerPassword",
         Style::Ecs,
@@ -545,6 +617,22 @@ static ROUTES: &[Entry] = &[
         "CreateImage",
         Style::Ims,
         ims::create_image,
+    ),
+    e(
+        M,
+        "POST",
+        "/v2.1/cloudimages/action",
+        "CreateImageInSafeMode",
+        Style::Ims,
+        ims::create_image,
+    ),
+    e(
+        M,
+        "GET",
+        "/v1/cloudimages/os_version",
+        "ListOsVersions",
+        Style::Ims,
+        ims::list_os_versions,
     ),
     e(
         M,
@@ -737,6 +825,46 @@ static ROUTES: &[Entry] = &[
         "DeleteVpc",
         Style::Vpc,
         vpc::delete_vpc,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/vpc/vpcs",
+        "ListVpcs",
+        Style::VpcV3,
+        vpc::list_vpcs_v3,
+    ),
+    e(
+        V,
+        "POST",
+        "/v3/{pid}/vpc/vpcs",
+        "CreateVpc",
+        Style::VpcV3,
+        vpc::create_vpc_v3,
+    ),
+    e(
+        V,
+        "DELETE",
+        "/v3/{pid}/vpc/vpcs/{}",
+        "DeleteVpc",
+        Style::VpcV3,
+        vpc::delete_vpc,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/eip/publicips",
+        "ListPublicips",
+        Style::VpcV3,
+        vpc::list_eips_v3,
+    ),
+    e(
+        V,
+        "GET",
+        "/v3/{pid}/eip/publicips/{}",
+        "ShowPublicip",
+        Style::VpcV3,
+        vpc::show_eip_v3,
     ),
     e(
         V,
@@ -1041,6 +1169,13 @@ pub fn route(service: Service, method: &str, path: &str) -> Option<Route> {
 
 /// The SDK's name of the operation; the batch action path carries two operations.
 pub fn op_name(route: &Route, body: &Value) -> &'static str {
+    if route.op == "BatchServerTagsAction" {
+        match body.get("action").and_then(Value::as_str) {
+            Some("create") => return "BatchCreateServerTags",
+            Some("delete") => return "BatchDeleteServerTags",
+            _ => {}
+        }
+    }
     if route.op == "BatchServerAction" {
         if body.get("os-stop").is_some() {
             return "BatchStopServers";
@@ -1099,10 +1234,10 @@ mod tests {
             .expect("the README lists the operations");
         let list = &readme[start..];
         for entry in ROUTES.iter().filter(|e| e.style != Style::Admin) {
-            let op = if entry.op == "BatchServerAction" {
-                "BatchStopServers"
-            } else {
-                entry.op
+            let op = match entry.op {
+                "BatchServerAction" => "BatchStopServers",
+                "BatchServerTagsAction" => "BatchCreateServerTags",
+                op => op,
             };
             assert!(list.contains(&format!("`{op}`")), "README lacks `{op}`");
         }
@@ -1115,6 +1250,10 @@ mod tests {
         assert_eq!(r.project.as_deref(), Some("p1"));
         let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/limits").unwrap();
         assert_eq!(r.op, "ShowServerLimits", "limits is not a server id");
+        let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/tags").unwrap();
+        assert_eq!(r.op, "ListServerTags", "tags is not a server id");
+        let r = route(Service::Ecs, "GET", "/v2.1/p1/servers/detail").unwrap();
+        assert_eq!(r.op, "NovaListServersDetails", "detail is not a server id");
         let r = route(Service::Ecs, "GET", "/v1/p1/cloudservers/abc").unwrap();
         assert_eq!(
             (r.op, r.params.as_slice()),
@@ -1136,7 +1275,7 @@ mod tests {
             route(Service::Ecs, "GET", "/v2/cloudimages").is_none(),
             "services do not share paths"
         );
-        assert!(route(Service::Ecs, "PUT", "/v1/p/cloudservers/detail").is_none());
+        assert!(route(Service::Ecs, "PATCH", "/v1/p/cloudservers/detail").is_none());
         assert!(route(Service::Vpc, "GET", "/_admin/inventory").is_some());
     }
 

@@ -37,9 +37,12 @@ static CREATE_VPC: Shape = Shape::Obj(&[(
     },
 )]);
 
-pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    ctx.check(&CREATE_VPC)?;
+/// A new VPC from the `vpc` object of a create body (v1 and v3 take the same fields).
+fn new_vpc(ctx: &Ctx) -> Result<Vpc, ApiError> {
     let b = &ctx.body["vpc"];
+    if !b.is_object() {
+        return Err(ctx.err(400, "`vpc` is required"));
+    }
     let cidr = ctx
         .opt_str(b, "vpc.", "cidr")?
         .unwrap_or("192.168.0.0/16")
@@ -53,9 +56,8 @@ pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         ));
     }
     let name = ctx.opt_str(b, "vpc.", "name")?.unwrap_or("").to_string();
-    let id = new_id();
-    let v = Vpc {
-        id: id.clone(),
+    Ok(Vpc {
+        id: new_id(),
         name,
         cidr,
         description: ctx
@@ -70,10 +72,77 @@ pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         }),
         created: ctx.now,
         builtin: false,
-    };
+    })
+}
+
+pub fn create_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_VPC)?;
+    let v = new_vpc(ctx)?;
     let out = render_vpc(ctx, &v);
-    ctx.world.vpcs.insert(id, v);
+    ctx.world.vpcs.insert(v.id.clone(), v);
     Reply::ok(json!({"vpc": out}))
+}
+
+static CREATE_VPC_V3: Shape = Shape::Obj(&[
+    (
+        "vpc",
+        fields! { "cidr", "name", "description", "enterprise_project_id", "tags" },
+    ),
+    ("dry_run", Shape::Any),
+]);
+
+/// `CreateVpc` of VPC v3; `dry_run` checks the body and creates nothing, as the API does.
+pub fn create_vpc_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    ctx.check(&CREATE_VPC_V3)?;
+    let v = new_vpc(ctx)?;
+    if ctx.body.get("dry_run").and_then(Value::as_bool) == Some(true) {
+        return Reply::with(
+            202,
+            json!({"request_id": ctx.request_id, "error_code": "DryRunOperation", "error_msg": "the request would succeed"}),
+        );
+    }
+    let out = render_vpc_v3(ctx, &v);
+    ctx.world.vpcs.insert(v.id.clone(), v);
+    Reply::with(201, json!({"request_id": ctx.request_id, "vpc": out}))
+}
+
+/// Pages a v3 listing as the v3 APIs do: the items after `marker`, at most `limit` (default and
+/// most 2000), and the `page_info` that says where the next page starts.
+fn v3_page<T>(
+    ctx: &Ctx,
+    list: &mut Vec<T>,
+    id_of: impl Fn(&T) -> &str,
+    what: &str,
+) -> Result<Value, ApiError> {
+    ctx.after_marker(list, &id_of, what)?;
+    let limit = ctx.q_num("limit")?.unwrap_or(2000).clamp(1, 2000);
+    let more = list.len() > limit;
+    list.truncate(limit);
+    let mut page = json!({"current_count": list.len()});
+    if let Some(m) = ctx.q("marker") {
+        page["previous_marker"] = json!(m);
+    }
+    if more {
+        page["next_marker"] = json!(list.last().map(&id_of));
+    }
+    Ok(page)
+}
+
+/// `ListVpcs` of VPC v3: filters `id` and `name` (each may repeat) and `cidr`, paged by `limit`
+/// (default 2000) and `marker` with `page_info`.
+pub fn list_vpcs_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (ids, names) = (ctx.q_all("id"), ctx.q_all("name"));
+    let mut list: Vec<&Vpc> = ctx
+        .world
+        .vpcs
+        .values()
+        .filter(|v| ids.is_empty() || ids.contains(&v.id.as_str()))
+        .filter(|v| names.is_empty() || names.contains(&v.name.as_str()))
+        .filter(|v| ctx.q("cidr").is_none_or(|c| c == v.cidr))
+        .collect();
+    let page = v3_page(ctx, &mut list, |v| v.id.as_str(), "a VPC")?;
+    let vpcs: Vec<Value> = list.iter().map(|v| render_vpc_v3(ctx, v)).collect();
+    Reply::ok(json!({"request_id": ctx.request_id, "vpcs": vpcs, "page_info": page}))
 }
 
 pub fn list_vpcs(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -107,14 +176,18 @@ pub fn show_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
     Reply::ok(json!({"vpc": render_vpc(ctx, v)}))
 }
 
-pub fn show_vpc_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let v = vpc_or_404(ctx, ctx.param(0))?;
-    Reply::ok(json!({"request_id": ctx.request_id, "vpc": {
+fn render_vpc_v3(ctx: &Ctx, v: &Vpc) -> Value {
+    json!({
         "id": v.id, "name": v.name, "description": v.description, "cidr": v.cidr, "extend_cidrs": [],
         "status": if v.status == "OK" { "ACTIVE" } else { "PENDING" }, "project_id": ctx.world.project_id,
         "enterprise_project_id": "0", "tags": [], "cloud_resources": [],
         "created_at": iso(v.created), "updated_at": iso(v.created),
-    }}))
+    })
+}
+
+pub fn show_vpc_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let v = vpc_or_404(ctx, ctx.param(0))?;
+    Reply::ok(json!({"request_id": ctx.request_id, "vpc": render_vpc_v3(ctx, v)}))
 }
 
 pub fn delete_vpc(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -1092,6 +1165,72 @@ pub fn show_eip(ctx: &mut Ctx) -> Result<Reply, ApiError> {
         Some(e) => Reply::ok(json!({"publicip": render_eip(ctx, e)})),
         None => Err(no_eip(ctx, id)),
     }
+}
+
+/// An EIP as EIP v3 shows it.
+fn render_eip_v3(ctx: &Ctx, e: &Eip) -> Value {
+    let server = e
+        .port_id
+        .as_ref()
+        .and_then(|port| ctx.world.servers.values().find(|s| &s.port_id == port));
+    let vnic = e.port_id.as_ref().map(|port| {
+        json!({
+            "private_ip_address": e.private_ip, "port_id": port,
+            "device_id": server.map(|s| s.id.as_str()), "device_owner": "compute:nova",
+            "vpc_id": server.map(|s| s.vpc_id.as_str()), "instance_id": server.map(|s| s.id.as_str()),
+            "instance_type": "ECS", "mac": server.map(|s| s.mac.as_str()),
+        })
+    });
+    json!({
+        "id": e.id, "project_id": ctx.world.project_id, "ip_version": 4,
+        "public_ip_address": e.address, "network_type": e.kind, "status": e.status,
+        "description": "", "public_border_group": "center",
+        "created_at": iso(e.created), "updated_at": iso(e.created), "type": "EIP",
+        "vnic": vnic,
+        "bandwidth": {
+            "id": e.bandwidth_id, "size": e.bandwidth_size, "share_type": e.bandwidth_share_type,
+            "charge_mode": e.charge_mode, "name": e.bandwidth_name, "billing_info": "",
+        },
+        "enterprise_project_id": "0", "billing_info": "", "lock_status": "",
+        "associate_instance_type": if vnic.is_some() { "PORT" } else { "" },
+        "associate_instance_id": e.port_id,
+        "alias": e.alias, "tags": [],
+    })
+}
+
+/// `ShowPublicip` of EIP v3.
+pub fn show_eip_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.param(0);
+    match ctx.world.eips.get(id) {
+        Some(e) => {
+            Reply::ok(json!({"request_id": ctx.request_id, "publicip": render_eip_v3(ctx, e)}))
+        }
+        None => Err(no_eip(ctx, id)),
+    }
+}
+
+/// `ListPublicips` of EIP v3: filters `id`, `public_ip_address` and `alias` (each may repeat),
+/// paged by `limit` and `marker` with `page_info` and `total_count`.
+pub fn list_eips_v3(ctx: &mut Ctx) -> Result<Reply, ApiError> {
+    let (ids, addresses, aliases) = (
+        ctx.q_all("id"),
+        ctx.q_all("public_ip_address"),
+        ctx.q_all("alias"),
+    );
+    let mut list: Vec<&Eip> = ctx
+        .world
+        .eips
+        .values()
+        .filter(|e| ids.is_empty() || ids.contains(&e.id.as_str()))
+        .filter(|e| addresses.is_empty() || addresses.contains(&e.address.as_str()))
+        .filter(|e| aliases.is_empty() || e.alias.as_deref().is_some_and(|a| aliases.contains(&a)))
+        .collect();
+    let total = list.len();
+    let page = v3_page(ctx, &mut list, |e| e.id.as_str(), "an EIP")?;
+    let eips: Vec<Value> = list.iter().map(|e| render_eip_v3(ctx, e)).collect();
+    Reply::ok(
+        json!({"request_id": ctx.request_id, "publicips": eips, "page_info": page, "total_count": total}),
+    )
 }
 
 static UPDATE_EIP: Shape =
