@@ -72,6 +72,20 @@ for node in "$SB"/data-disks/vd*; do
   mount --bind "$node" "$M/dev/$n"
 done
 
+# Kernel modules: the kernel is the host's, which loads none for a sandbox. Its built-in ones are
+# listed where modprobe looks (a tmpfs on the mount point the sandbox layer gives, so an image
+# never holds the list) and indexed by the image's own depmod, so `modprobe br_netfilter`
+# succeeds when the kernel has it built in and fails when it lacks it, as on a node.
+MODS=$(cat "$SB/modules-at" 2>/dev/null || true)
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+if [ -n "$MODS" ] && [ -d "$M/$MODS" ] && [ ! -L "$M/$MODS" ]; then
+  mount -t tmpfs -o mode=755,nosuid,nodev,noexec tmpfs "$M/$MODS"
+  cp "$SB/modules.builtin" "$SB/modules.builtin.modinfo" "$M/$MODS/"
+  # Inside the root, where the image's links (/sbin/depmod -> /bin/kmod) resolve.
+  chroot "$M" /bin/sh -c 'command -v depmod >/dev/null 2>&1 || exit 0; depmod "$1"' sh "${MODS##*/}" \
+    >/dev/null 2>&1 || echo "init: depmod of the built-in module list failed"
+fi
+
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$M/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$M/tmp"
 hostname "$NAME"

@@ -11,6 +11,7 @@ mod error;
 mod forward;
 pub mod image;
 pub mod proxy;
+pub mod modules;
 mod rootfs;
 mod sandbox;
 

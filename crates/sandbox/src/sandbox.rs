@@ -63,8 +63,11 @@ fi
 use crate::rootfs::{ID_COUNT, ID_SHIFT};
 const NETNS_PREFIX: &str = "cce-sb-";
 const CGROUP_GROUP: &str = "cce-sandboxes";
-/// The folder (in the server's folder, beside its disk) of the layer holding the proxy settings.
-const PROXY_LAYER: &str = "package-proxy-layer";
+/// The folder (in the server's folder, beside its disk) of the layer of what the sandbox adds to
+/// its image for a boot: the package-proxy settings and the mount point of the kernel's module
+/// list. Servers started by earlier versions have it under `OLD_PROXY_LAYER`.
+const SANDBOX_LAYER: &str = "sandbox-layer";
+const OLD_PROXY_LAYER: &str = "package-proxy-layer";
 
 /// What a sandbox is made of.
 #[derive(Clone, Debug)]
@@ -414,7 +417,7 @@ impl Inner {
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
         }
         fs::write(dir.join("init.sh"), INIT_SCRIPT).map_err(|e| SandboxError::io(id, "write init.sh", e))?;
-        self.prepare_proxy_layer()?;
+        self.prepare_sandbox_layer()?;
         // Last, so that an error above leaves nothing attached.
         self.detach_disks();
         let attached = crate::disks::attach_all(id, dir, &self.spec.data_disks)?;
@@ -422,42 +425,76 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes (or, without a proxy, removes) the layer that points the server at its package
-    /// proxy. It sits above the image's layers and below the server's disk, outside both, so
-    /// a captured image or an export never carries it.
-    fn prepare_proxy_layer(&self) -> Result<(), SandboxError> {
+    /// Writes the layer of what the sandbox adds to its image for a boot: the files that point
+    /// the server at its package proxy (when it has one) and an empty folder where init mounts
+    /// the module list (`crate::modules`), whose contents it writes beside the disk. The layer
+    /// sits above the image's layers and below the server's disk, outside both, so a captured
+    /// image or an export never carries it.
+    fn prepare_sandbox_layer(&self) -> Result<(), SandboxError> {
         let id = &self.spec.id;
-        let layer = self.spec.dir.join(PROXY_LAYER);
-        match fs::remove_dir_all(&layer) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(SandboxError::io(id, "remove the old package-proxy layer", e)),
+        let layer = self.spec.dir.join(SANDBOX_LAYER);
+        for old in [layer.clone(), self.spec.dir.join(OLD_PROXY_LAYER)] {
+            match fs::remove_dir_all(&old) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SandboxError::io(id, "remove the old sandbox layer", e)),
+            }
         }
         let proxy = self.lock().package_proxy.clone();
         let wanted = proxy.is_some();
         self.lock().started_proxy = proxy;
-        if !wanted {
-            return Ok(());
-        }
-        for (path, content) in crate::proxy::settings_files(crate::SANDBOX_PROXY_PORT) {
-            let file = layer.join(path);
-            if let Some(parent) = file.parent() {
-                fs::create_dir_all(parent).map_err(|e| SandboxError::io(id, format!("create {}", parent.display()), e))?;
+        let modules_at = self.modules_folder();
+        let mount_point = layer.join(&modules_at);
+        fs::create_dir_all(&mount_point).map_err(|e| SandboxError::io(id, format!("create {}", mount_point.display()), e))?;
+        fs::write(self.spec.dir.join("modules-at"), modules_at.as_os_str().as_encoded_bytes()).map_err(|e| SandboxError::io(id, "write modules-at", e))?;
+        let names = crate::modules::builtin_modules(Path::new("/"), &host_release());
+        fs::write(self.spec.dir.join("modules.builtin"), crate::modules::builtin_list(&names)).map_err(|e| SandboxError::io(id, "write modules.builtin", e))?;
+        fs::write(self.spec.dir.join("modules.builtin.modinfo"), crate::modules::builtin_modinfo(&names))
+            .map_err(|e| SandboxError::io(id, "write modules.builtin.modinfo", e))?;
+        if wanted {
+            for (path, content) in crate::proxy::settings_files(crate::SANDBOX_PROXY_PORT) {
+                let file = layer.join(path);
+                if let Some(parent) = file.parent() {
+                    fs::create_dir_all(parent).map_err(|e| SandboxError::io(id, format!("create {}", parent.display()), e))?;
+                }
+                fs::write(&file, content).map_err(|e| SandboxError::io(id, format!("write {}", file.display()), e))?;
             }
-            fs::write(&file, content).map_err(|e| SandboxError::io(id, format!("write {}", file.display()), e))?;
         }
         for dir in std::iter::once(layer.clone()).chain(walk_dirs(&layer)) {
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| SandboxError::io(id, "chmod the package-proxy layer", e))?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| SandboxError::io(id, "chmod the sandbox layer", e))?;
         }
-        crate::rootfs::shift_owners(&layer).map_err(|e| SandboxError::io(id, "chown the package-proxy layer", e))
+        crate::rootfs::shift_owners(&layer).map_err(|e| SandboxError::io(id, "chown the sandbox layer", e))
     }
 
-    /// The overlay's lower layers, topmost first: the package-proxy layer if there is one, then
-    /// the image's.
+    /// Where, relative to the server's root, `modprobe` looks for this kernel's modules:
+    /// `lib/modules/<release>`, through `lib` as the image has it. On a merged-/usr system `lib`
+    /// is a link to `usr/lib`, and a real `lib` folder in a layer above would hide the link.
+    fn modules_folder(&self) -> PathBuf {
+        let upper = self.spec.dir.join("upper");
+        let mut lib = PathBuf::from("lib");
+        for layer in std::iter::once(&upper).chain(self.spec.layers.iter()) {
+            match fs::symlink_metadata(layer.join("lib")) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    if let Ok(target) = fs::read_link(layer.join("lib")) {
+                        let target = target.to_string_lossy().trim_start_matches('/').to_string();
+                        if !target.is_empty() && !target.split('/').any(|c| c == "..") {
+                            lib = PathBuf::from(target);
+                        }
+                    }
+                    break;
+                }
+                Ok(_) => break,
+                Err(_) => continue,
+            }
+        }
+        lib.join("modules").join(host_release())
+    }
+
+    /// The overlay's lower layers, topmost first: the sandbox layer, then the image's.
     fn lower_layers(&self) -> String {
-        let proxy = self.spec.dir.join(PROXY_LAYER);
-        let proxy = proxy.is_dir().then_some(proxy);
-        proxy.iter().chain(self.spec.layers.iter()).map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+        let own = self.spec.dir.join(SANDBOX_LAYER);
+        let own = own.is_dir().then_some(own);
+        own.iter().chain(self.spec.layers.iter()).map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
     }
 
     /// Binds the package proxy's listener inside this boot's network namespace.
@@ -829,4 +866,9 @@ fn has_live_launcher(cg: &Path) -> bool {
         });
         ppid.is_some_and(|pp| pp > 1 && !pids.contains(&pp))
     })
+}
+
+/// The host kernel's release (`uname -r`), which is the sandbox's too.
+fn host_release() -> String {
+    fs::read_to_string("/proc/sys/kernel/osrelease").map(|r| r.trim().to_string()).unwrap_or_default()
 }
