@@ -87,6 +87,13 @@ if [ -n "$MODS" ] && [ -d "$M/$MODS" ] && [ ! -L "$M/$MODS" ]; then
 fi
 
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$M/run"
+# Kernel filesystems a user namespace may not mount (systemd-nspawn drops the capabilities their
+# units test for): masked for this boot only, so that systemd reports "running", not "degraded".
+mkdir -p "$M/run/systemd/system"
+for u in sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
+         sys-fs-fuse-connections.mount; do
+  ln -s /dev/null "$M/run/systemd/system/$u"
+done
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$M/tmp"
 hostname "$NAME"
 

@@ -63,6 +63,9 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
     let checks = tokio::task::spawn_blocking(move || {
         assert_eq!(ssh.ok("hostname"), "cce-test-node");
         assert_eq!(ssh.ok("cat /proc/1/comm"), "systemd");
+        // Boot finishes as on a server: no unit failed (a script's usual wait for the boot).
+        let (code, out) = ssh.run("timeout 60 systemctl is-system-running --wait");
+        assert_eq!((code, out.as_str()), (0, "running"), "{}", ssh.run("systemctl --failed --no-pager").1);
         // The user data ran on first boot, before sshd let us in.
         assert_eq!(ssh.ok("cat /etc/cce-user-data-ran"), "from-user-data");
         // Root inside is not root on the host.
