@@ -135,6 +135,40 @@ fn undeclared_var_file_values_warn_unless_silenced() {
 }
 
 #[test]
+fn build_takes_packers_undeclared_var_and_plugin_flags() {
+    let d = dir(&[
+        (
+            "t.pkr.hcl",
+            "variable \"region\" {}\nsource \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n}\n",
+        ),
+        ("v.pkrvars.hcl", "region = \"r\"\nregio = \"x\"\n"),
+    ]);
+    let warning = "warning: undeclared variable \"regio\" in a var file";
+    let o = run(
+        d.path(),
+        &["build", "-warn-on-undeclared-var", "-ignore-prerelease-plugins", "-var-file", "v.pkrvars.hcl", "."],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains(warning), "{}", text(&o.stderr));
+    let o = run(d.path(), &["build", "-no-warn-undeclared-var", "-var-file=v.pkrvars.hcl", "."], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("undeclared"), "{}", text(&o.stderr));
+    let o = run(
+        d.path(),
+        &["validate", "-ignore-prerelease-plugins", "-var-file=v.pkrvars.hcl", "."],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = run(
+        d.path(),
+        &["build", "-warn-on-undeclared-var", "-no-warn-undeclared-var", "."],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}
+
+#[test]
 fn sensitive_literal_warns() {
     let d = dir(&[(
         "t.pkr.hcl",

@@ -82,6 +82,15 @@ pub struct Args {
     /// Accepted for Packer compatibility: output is never colored.
     #[arg(long = "color", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub color: Option<String>,
+    /// Warn about var-file values for variables the template does not declare (the default here).
+    #[arg(long = "warn-on-undeclared-var", conflicts_with = "no_warn_undeclared_var")]
+    pub warn_on_undeclared_var: bool,
+    /// Do not warn about var-file values for variables the template does not declare.
+    #[arg(long = "no-warn-undeclared-var")]
+    pub no_warn_undeclared_var: bool,
+    /// Accepted for Packer compatibility: no plugin is loaded, pre-release or not.
+    #[arg(long = "ignore-prerelease-plugins")]
+    pub ignore_prerelease_plugins: bool,
     /// A .pkr.hcl file or a folder holding them.
     pub path: PathBuf,
 }
@@ -127,7 +136,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         return Ok(exit::USAGE);
     }
-    let (opts, loaded) = match args.vars.load(args.path.clone()) {
+    let mut opts = match args.vars.options_or_exit(args.path.clone()) {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    opts.no_warn_undeclared_var = args.no_warn_undeclared_var;
+    let loaded = match super::validate::load_or_exit(&opts) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };

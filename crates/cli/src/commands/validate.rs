@@ -78,6 +78,9 @@ pub struct Args {
     /// Do not warn about var-file values for variables the template does not declare.
     #[arg(long = "no-warn-undeclared-var")]
     pub no_warn_undeclared_var: bool,
+    /// Accepted for Packer compatibility: no plugin is loaded, pre-release or not.
+    #[arg(long = "ignore-prerelease-plugins")]
+    pub ignore_prerelease_plugins: bool,
     /// A .pkr.hcl file or a folder holding them.
     pub path: PathBuf,
 }
