@@ -67,6 +67,20 @@ pub fn normalize(args: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
     out
 }
 
+/// The first argument, after normalizing, that looks like a Packer-style long flag (`-name`,
+/// `-name=value`) but is no flag of ours: what an "unexpected argument" error is about.
+pub fn unknown_single_dash(args: &[OsString]) -> Option<String> {
+    args.iter().skip(1).take_while(|a| *a != "--").find_map(|a| {
+        let s = a.to_str()?;
+        let rest = s.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+        let name = rest.split('=').next().unwrap_or(rest);
+        let wordlike = name.len() > 1
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        wordlike.then(|| format!("-{name}"))
+    })
+}
+
 /// Whether the long flag `name` needs a value in any command that declares it. A flag whose
 /// value is optional (`-write`, `-write=false`) never swallows the next argument.
 fn takes_value(cmd: &clap::Command, name: &str) -> bool {
@@ -112,6 +126,14 @@ mod tests {
         assert_eq!(norm(&["t", "build", "-var", "-x=1", "-zzz"]), ["t", "build", "--var", "-x=1", "-zzz"]);
         assert_eq!(norm(&["t", "build", "--", "-force"]), ["t", "build", "--", "-force"]);
         assert_eq!(norm(&["t", "build", "--var", "-force"]), ["t", "build", "--var", "-force"]);
+    }
+
+    #[test]
+    fn an_unknown_packer_style_flag_is_found_whole() {
+        let args = |v: &[&str]| normalize(v.iter().map(OsString::from).collect(), &cmd());
+        assert_eq!(unknown_single_dash(&args(&["t", "build", "-force", "-use-sequential-evaluation", "x"])), Some("-use-sequential-evaluation".into()));
+        assert_eq!(unknown_single_dash(&args(&["t", "build", "-zzz=1"])), Some("-zzz".into()));
+        assert_eq!(unknown_single_dash(&args(&["t", "build", "-var", "a=1", "-1", "--", "-later"])), None);
     }
 
     #[test]

@@ -66,9 +66,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = argv::normalize(std::env::args_os().collect(), &Cli::command());
+    let unknown = argv::unknown_single_dash(&args);
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
+            // clap reads an unknown `-name` as short flags and names only its first letter.
+            if e.kind() == clap::error::ErrorKind::UnknownArgument {
+                if let Some(flag) = unknown {
+                    eprintln!("error: unknown flag {flag}; the flags of each command are in its --help");
+                    return ExitCode::from(exit::USAGE);
+                }
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }

@@ -166,6 +166,10 @@ fn build_takes_packers_undeclared_var_and_plugin_flags() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    // A flag of no version we know is named whole, not by its first letter.
+    let o = run(d.path(), &["build", "-use-sequential-evaluation", "."], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("unknown flag -use-sequential-evaluation"), "{}", text(&o.stderr));
 }
 
 #[test]
