@@ -16,6 +16,8 @@ pub struct ServerSpec {
     pub public_key: Option<String>,
     /// Decoded `user_data`.
     pub user_data: Option<Vec<u8>>,
+    /// `adminPass`: root's password, set on the first boot.
+    pub admin_pass: Option<String>,
     /// Sizes in GB of the data volumes, in device order (`/dev/vdb`, `/dev/vdc`, …).
     pub data_volume_sizes_gb: Vec<u32>,
     /// The rules of its security groups that concern SSH (TCP 22 over IPv4, ingress).

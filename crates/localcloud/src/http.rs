@@ -129,6 +129,25 @@ pub fn throttle_body(rid: &str) -> Value {
 
 /// Appends one request to the request log. Failing to write is logged, never fatal: the log is
 /// a testing aid and must not change what the client sees.
+/// Request fields that carry a secret: their values never reach the request log.
+const SECRET_FIELDS: &[&str] = &["adminPass", "admin_pass", "password", "private_key"];
+
+fn redact_secrets(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SECRET_FIELDS.contains(&k.as_str()) && !val.is_null() {
+                    *val = Value::String("<sensitive>".into());
+                } else {
+                    redact_secrets(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_secrets),
+        _ => {}
+    }
+}
+
 fn record_request(
     log: &std::path::Path,
     service: Service,
@@ -141,6 +160,8 @@ fn record_request(
     use std::io::Write;
     let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort();
+    let mut body = body.clone();
+    redact_secrets(&mut body);
     let line = json!({
         "service": service.name(),
         "op": op,
@@ -374,6 +395,19 @@ pub(crate) async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_a_body_never_reach_the_request_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("requests.jsonl");
+        let body = json!({"server": {"name": "s", "adminPass": "Secret-Pass-1", "nics": [{"password": "p2"}]}});
+        record_request(&log, Service::Ecs, "CreateServers", "POST", "/p", &[], &body);
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(!text.contains("Secret-Pass-1") && !text.contains("p2"), "{text}");
+        let v: Value = serde_json::from_str(text.trim()).expect("json");
+        assert_eq!(v["body"]["server"]["adminPass"], "<sensitive>");
+        assert_eq!(v["body"]["server"]["name"], "s");
+    }
 
     /// Requests are served concurrently and all append to one log: every line must stay whole.
     #[test]

@@ -37,6 +37,9 @@ struct ServerRecord {
     private_ip: String,
     public_key: Option<String>,
     user_data: Option<Vec<u8>>,
+    /// Root's password for the first boot; never written to `server.json`.
+    #[serde(skip)]
+    admin_pass: Option<String>,
     /// Sizes in GB of the data disks (`/dev/vdb`, …); records written before they existed have none.
     #[serde(default)]
     data_volume_sizes_gb: Vec<u32>,
@@ -231,6 +234,7 @@ impl SandboxBackend {
             layers,
             authorized_keys: record.public_key.clone(),
             user_data: record.user_data.clone(),
+            admin_pass: record.admin_pass.clone(),
             data_disks: record
                 .data_volume_sizes_gb
                 .iter()
@@ -538,6 +542,7 @@ impl ServerBackend for SandboxBackend {
             private_ip: spec.private_ip.clone(),
             public_key: spec.public_key.clone(),
             user_data: spec.user_data.clone(),
+            admin_pass: spec.admin_pass.clone(),
             data_volume_sizes_gb: spec.data_volume_sizes_gb.clone(),
         };
         let dir = self.server_dir(&spec.id);

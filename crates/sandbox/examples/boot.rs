@@ -11,6 +11,7 @@ fn main() {
         layers: vec![rootfs],
         authorized_keys: None,
         user_data: None,
+        admin_pass: None,
         data_disks: Vec::new(),
         boot_timeout: std::time::Duration::from_secs(60),
     });

@@ -89,6 +89,12 @@ fi
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$M/run"
 # Kernel filesystems a user namespace may not mount (systemd-nspawn drops the capabilities their
 # units test for): masked for this boot only, so that systemd reports "running", not "degraded".
+# Root's password for the first boot (adminPass): on /run only, never on the disk.
+if [ -f "$SB/admin-pass" ]; then
+  mkdir -m 700 "$M/run/cce-instance"
+  cp "$SB/admin-pass" "$M/run/cce-instance/admin-pass"
+  chmod 600 "$M/run/cce-instance/admin-pass"
+fi
 mkdir -p "$M/run/systemd/system"
 for u in sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount \
          sys-fs-fuse-connections.mount; do

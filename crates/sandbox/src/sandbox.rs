@@ -53,6 +53,19 @@ dir=/var/lib/cce-instance
 id=$(cat "$dir/instance-id")
 done="$dir/done-$id"
 [ -e "$done" ] && exit 0
+# Root's password (the API's adminPass), from /run: set it and allow root's password login,
+# as cloud-init does with ssh_pwauth.
+pass=/run/cce-instance/admin-pass
+if [ -f "$pass" ]; then
+  printf 'root:%s\n' "$(cat "$pass")" | chpasswd
+  rm -f "$pass"
+  login='PermitRootLogin yes\nPasswordAuthentication yes\n'
+  if grep -qs '^Include /etc/ssh/sshd_config.d/\*.conf' /etc/ssh/sshd_config; then
+    printf "$login" > /etc/ssh/sshd_config.d/50-cce-admin-pass.conf
+  elif [ -f /etc/ssh/sshd_config ]; then
+    { printf "$login"; cat /etc/ssh/sshd_config; } > /etc/ssh/sshd_config.new && mv /etc/ssh/sshd_config.new /etc/ssh/sshd_config
+  fi
+fi
 if [ -f "$dir/user-data" ] && [ "$(head -c 2 "$dir/user-data")" = "#!" ]; then
   cp "$dir/user-data" "$dir/user-data.run" && chmod 700 "$dir/user-data.run"
   "$dir/user-data.run" >> /var/log/cce-user-data.log 2>&1
@@ -67,6 +80,9 @@ const CGROUP_GROUP: &str = "cce-sandboxes";
 /// its image for a boot: the package-proxy settings and the mount point of the kernel's module
 /// list. Servers started by earlier versions have it under `OLD_PROXY_LAYER`.
 const SANDBOX_LAYER: &str = "sandbox-layer";
+/// The file (in the server's folder) that hands the first boot root's password; init copies it
+/// to the sandbox's `/run`.
+const ADMIN_PASS_FILE: &str = "admin-pass";
 const OLD_PROXY_LAYER: &str = "package-proxy-layer";
 
 /// What a sandbox is made of.
@@ -84,6 +100,10 @@ pub struct SandboxSpec {
     /// Run once, on the first boot of this server, as cloud-init runs a script given as user
     /// data (it must start with `#!`; other content is kept in the instance folder but not run).
     pub user_data: Option<Vec<u8>>,
+    /// Root's password, set on the first boot (as cloud-init does for the API's `adminPass`),
+    /// with root's password login allowed in sshd. It reaches the sandbox through its `/run`,
+    /// never its disk, and is kept beside the disk only until the next start.
+    pub admin_pass: Option<String>,
     /// Data disks, shown inside as `/dev/vdb`, `/dev/vdc`, … in this order; their files live
     /// in the server's folder (`data-disks/`) and keep their content across stop and start.
     pub data_disks: Vec<crate::DataDisk>,
@@ -414,7 +434,20 @@ impl Inner {
                 crate::rootfs::shift_owners(&upper.join("root")).map_err(|e| SandboxError::io(id, "chown /root", e))?;
             }
             self.install_first_boot(&upper)?;
+            if let Some(pass) = &self.spec.admin_pass {
+                let file = dir.join(ADMIN_PASS_FILE);
+                fs::write(&file, pass).map_err(|e| SandboxError::io(id, "write the admin password", e))?;
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).map_err(|e| SandboxError::io(id, "chmod the admin password", e))?;
+                chown_to_sandbox(id, &file)?;
+            }
             fs::write(dir.join(".booted"), b"").map_err(|e| SandboxError::io(id, "mark first boot", e))?;
+        } else {
+            // The first boot has taken it in: it stays on the server, not beside its disk.
+            match fs::remove_file(dir.join(ADMIN_PASS_FILE)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(SandboxError::io(id, "remove the admin password", e)),
+            }
         }
         fs::write(dir.join("init.sh"), INIT_SCRIPT).map_err(|e| SandboxError::io(id, "write init.sh", e))?;
         self.prepare_sandbox_layer()?;

@@ -59,6 +59,7 @@ async fn data_disks_are_block_devices_that_keep_their_data_and_never_reach_the_h
         layers: vec![rootfs],
         authorized_keys: Some(public),
         user_data: None,
+        admin_pass: None,
         data_disks: vec![DataDisk { size_bytes: 64 * MIB }, DataDisk { size_bytes: 32 * MIB }],
         boot_timeout: Duration::from_secs(60),
     };

@@ -13,7 +13,7 @@ use cce_sandbox::SandboxSpec;
 use common::{Setup, boot, prerequisites, setup};
 
 fn spec(id: &str, dir: PathBuf, layers: Vec<PathBuf>, public: &str) -> SandboxSpec {
-    SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, data_disks: Vec::new(), boot_timeout: Duration::from_secs(60) }
+    SandboxSpec { id: id.into(), hostname: id.into(), dir, layers, authorized_keys: Some(public.into()), user_data: None, admin_pass: None, data_disks: Vec::new(), boot_timeout: Duration::from_secs(60) }
 }
 
 fn qemu(args: &[&str]) -> String {

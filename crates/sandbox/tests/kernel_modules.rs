@@ -20,6 +20,7 @@ fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
         layers: vec![base],
         authorized_keys: Some(public.into()),
         user_data: None,
+        admin_pass: None,
         data_disks: Vec::new(),
         boot_timeout: Duration::from_secs(60),
     }

@@ -47,6 +47,7 @@ async fn sandbox_boots_isolates_kernel_parameters_reboots_and_is_deleted() {
         layers: vec![rootfs],
         authorized_keys: Some(public),
         user_data: Some(b"#!/bin/sh\necho from-user-data > /etc/cce-user-data-ran\n".to_vec()),
+        admin_pass: None,
         data_disks: Vec::new(),
         boot_timeout: Duration::from_secs(60),
     };

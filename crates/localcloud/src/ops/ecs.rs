@@ -288,6 +288,37 @@ fn valid_server_name(name: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The cloud's rule for a Linux server's `adminPass`: 8-26 characters, at least three of
+/// upper case, lower case, digits and the special characters it allows, and neither `root` nor
+/// its reverse inside.
+fn check_admin_pass(pass: &str) -> Result<(), String> {
+    const SPECIAL: &str = "!@$%^-_=+[{}]:,./?~#*";
+    let n = pass.chars().count();
+    if !(8..=26).contains(&n) {
+        return Err(format!("it has {n} characters; use 8-26"));
+    }
+    if let Some(c) = pass
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !SPECIAL.contains(*c))
+    {
+        return Err(format!("`{c}` is not allowed; the special characters are {SPECIAL}"));
+    }
+    let classes = [
+        pass.chars().any(|c| c.is_ascii_uppercase()),
+        pass.chars().any(|c| c.is_ascii_lowercase()),
+        pass.chars().any(|c| c.is_ascii_digit()),
+        pass.chars().any(|c| SPECIAL.contains(c)),
+    ];
+    if classes.iter().filter(|c| **c).count() < 3 {
+        return Err("use at least three of: upper case, lower case, digits, special characters".into());
+    }
+    let lower = pass.to_ascii_lowercase();
+    if lower.contains("root") || lower.contains("toor") {
+        return Err("it must not contain the user name `root` or its reverse".into());
+    }
+    Ok(())
+}
+
 fn random_mac() -> String {
     let b: [u8; 3] = rand::random();
     format!("fa:16:3e:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2])
@@ -466,6 +497,12 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             "`server.user_data` is larger than 32 KB before encoding",
         ));
     }
+    let admin_pass = ctx.opt_str(s, p, "adminPass")?.map(str::to_string);
+    if let Some(pass) = &admin_pass {
+        if let Err(why) = check_admin_pass(pass) {
+            return Err(ctx.err(400, format!("`server.adminPass` is invalid: {why}")));
+        }
+    }
     let mut metadata = BTreeMap::new();
     if let Some(m) = s.get("metadata").and_then(Value::as_object) {
         for (k, v) in m {
@@ -599,6 +636,7 @@ fn create(ctx: &mut Ctx) -> Result<Reply, ApiError> {
             private_ip: private_ip.clone(),
             public_key: public_key.clone(),
             user_data: user_data.clone(),
+            admin_pass: admin_pass.clone(),
             data_volume_sizes_gb: data_volumes.iter().map(|(_, size)| *size).collect(),
             ssh_ingress: ctx.world.ssh_ingress(&sg_ids),
         };
