@@ -6,25 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use cce_sandbox::SandboxSpec;
-use common::{boot, prerequisites, setup, wait_second_boot};
-
-fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
-    SandboxSpec {
-        id: id.into(),
-        hostname: id.into(),
-        dir,
-        layers: vec![base],
-        authorized_keys: Some(public.into()),
-        user_data: None,
-        admin_pass: None,
-        data_disks: Vec::new(),
-        boot_timeout: Duration::from_secs(60),
-    }
-}
+use common::{boot, prerequisites, setup, spec, wait_second_boot};
 
 /// Every path under `dir`, relative to it.
 fn tree(dir: &Path) -> Vec<String> {

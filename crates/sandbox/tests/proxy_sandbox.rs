@@ -14,23 +14,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use cce_sandbox::image::{self, ExportFormat};
-use cce_sandbox::{AllowList, PackageProxy, SandboxSpec};
+use cce_sandbox::{AllowList, PackageProxy};
 use common::origin::{HELLO, hello_origin, http_origin};
-use common::{Setup, Ssh, boot, prerequisites, setup, wait_second_boot};
-
-fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
-    SandboxSpec {
-        id: id.into(),
-        hostname: id.into(),
-        dir,
-        layers: vec![base],
-        authorized_keys: Some(public.into()),
-        user_data: None,
-        admin_pass: None,
-        data_disks: Vec::new(),
-        boot_timeout: Duration::from_secs(60),
-    }
-}
+use common::{Setup, Ssh, boot, prerequisites, setup, spec, wait_second_boot};
 
 /// A raw HTTP exchange with the proxy inside the server, with bash's `/dev/tcp`.
 fn through_proxy(ssh: &Ssh, request: &str) -> String {

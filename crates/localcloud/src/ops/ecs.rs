@@ -910,15 +910,8 @@ pub(crate) fn render_server(ctx: &Ctx, s: &Server) -> Value {
 }
 
 pub fn show_server(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0).to_string();
-    match ctx.world.servers.get(&id) {
-        Some(s) => Reply::ok(json!({"server": render_server(ctx, s)})),
-        None => Err(ctx.err_code(
-            404,
-            "Ecs.0114",
-            format!("Instance[{id}] could not be found."),
-        )),
-    }
+    let s = server_of(ctx, ctx.param(0))?;
+    Reply::ok(json!({"server": render_server(ctx, s)}))
 }
 
 pub fn list_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
@@ -1174,14 +1167,7 @@ pub fn delete_servers(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 }
 
 pub fn interfaces(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0).to_string();
-    let Some(s) = ctx.world.servers.get(&id) else {
-        return Err(ctx.err_code(
-            404,
-            "Ecs.0114",
-            format!("Instance[{id}] could not be found."),
-        ));
-    };
+    let s = server_of(ctx, ctx.param(0))?;
     let neutron_subnet = ctx.world.neutron_subnet_of(s);
     Reply::ok(json!({"interfaceAttachments": [{
         "port_state": "ACTIVE",
@@ -1223,14 +1209,7 @@ pub fn limits(ctx: &mut Ctx) -> Result<Reply, ApiError> {
 /// A Linux server logged into with a keypair has no password to give: the API answers an
 /// empty one, which is what a Windows-only step reads as "not set".
 pub fn server_password(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0).to_string();
-    if !ctx.world.servers.contains_key(&id) {
-        return Err(ctx.err_code(
-            404,
-            "Ecs.0114",
-            format!("Instance[{id}] could not be found."),
-        ));
-    }
+    server_of(ctx, ctx.param(0))?;
     Reply::ok(json!({"password": ""}))
 }
 
@@ -1528,10 +1507,7 @@ fn volumes_attached(s: &Server) -> Vec<Value> {
 /// `ListServerBlockDevices` (`GET /v1/{project_id}/cloudservers/{server_id}/block_device`):
 /// the system disk and the data volumes.
 pub fn list_block_devices(ctx: &mut Ctx) -> Result<Reply, ApiError> {
-    let id = ctx.param(0).to_string();
-    let Some(s) = ctx.world.servers.get(&id) else {
-        return Err(ctx.err_code(404, "Ecs.0114", format!("server `{id}` does not exist")));
-    };
+    let s = server_of(ctx, ctx.param(0))?;
     let mut attachments = vec![json!({
         "serverId": s.id, "id": s.volume_id, "volumeId": s.volume_id, "device": "/dev/vda",
         "bootIndex": 0, "size": s.root_volume_size, "pciAddress": "0000:02:01.0", "bus": "virtio",

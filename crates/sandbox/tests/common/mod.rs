@@ -26,6 +26,21 @@ pub fn rootfs() -> PathBuf {
     cce_sandbox::ensure_debian_rootfs(&cache, &cce_sandbox::debian_mirror()).expect("base rootfs")
 }
 
+/// A sandbox named `id` (also its hostname) on the image `base`, logged into with `public`.
+pub fn spec(id: &str, dir: PathBuf, base: PathBuf, public: &str) -> SandboxSpec {
+    SandboxSpec {
+        id: id.into(),
+        hostname: id.into(),
+        dir,
+        layers: vec![base],
+        authorized_keys: Some(public.into()),
+        user_data: None,
+        admin_pass: None,
+        data_disks: Vec::new(),
+        boot_timeout: Duration::from_secs(60),
+    }
+}
+
 /// What a test booting servers starts from.
 pub struct Setup {
     /// The cached base rootfs.
