@@ -379,6 +379,9 @@ pub(crate) async fn connect(cfg: &SshConfig, budget: Duration) -> Result<Connect
             });
         }
         let per_attempt = cfg.attempt_timeout.min(deadline - now);
+        // An attempt the budget cut short fails for want of time; the error worth reporting is
+        // then the one before it (a refused password, a closed port).
+        let keep_earlier = per_attempt < cfg.attempt_timeout && attempt > 0;
         // The outer bound only guards the total budget; each phase has its own limit inside.
         match tokio::time::timeout(deadline - now, connect_once(cfg, per_attempt)).await {
             Ok(Ok(conn)) => {
@@ -389,8 +392,11 @@ pub(crate) async fn connect(cfg: &SshConfig, budget: Duration) -> Result<Connect
                 if e.handshake {
                     handshake_failures += 1;
                 }
-                last = e.message;
+                if !keep_earlier {
+                    last = e.message;
+                }
             }
+            Err(_) if keep_earlier => {}
             Err(_) => last = format!("attempt cut by ssh_timeout after {per_attempt:?}"),
         }
         attempt += 1;

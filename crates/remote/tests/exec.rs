@@ -313,3 +313,32 @@ async fn frozen_host_is_detected_by_keepalives() {
         "hang detected only after {elapsed:?}"
     );
 }
+
+/// When `ssh_timeout` cuts the last attempt short, the error reported is the one before it (what
+/// the server really did), not "no progress" of an attempt that had no time.
+#[tokio::test]
+async fn an_attempt_cut_by_the_budget_does_not_hide_the_real_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The first connection gets a banner that is no SSH; later ones are held silent.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            if i == 0 {
+                use std::io::Write as _;
+                let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            } else {
+                held.push(conn);
+            }
+        }
+    });
+    let mut cfg = loopback_config(port);
+    cfg.timeout = Duration::from_millis(1500);
+    cfg.attempt_timeout = Duration::from_secs(30);
+    cfg.handshake_attempts = 100;
+    let err = SshCommunicator::connect(cfg).await.err().unwrap();
+    let text = err.to_string();
+    assert!(matches!(err, Error::ConnectTimeout { .. }), "{text}");
+    assert!(!text.contains("no progress") && !text.contains("attempt cut"), "{text}");
+}
