@@ -46,6 +46,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Check `required_plugins` against the built-in builders (downloads nothing).
     Init(commands::init::Args),
+    /// Evaluate HCL expressions against a template's variables and locals, as `packer console`.
+    Console(commands::console::Args),
     /// Run the builds of a template: null sources, and huaweicloud-ecs on the cloud or the embedded local cloud.
     Build(commands::build::Args),
     /// Rewrite templates in Packer's canonical layout.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Init(a) => commands::init::run(a),
+        Command::Console(a) => commands::console::run(a),
         Command::Build(a) => commands::build::run(a),
         Command::Fmt(a) => commands::fmt::run(a),
         Command::Version(a) => commands::version::run(a),

@@ -3,6 +3,7 @@
 //! build plan. It never touches the network or a cloud.
 
 pub mod body;
+pub mod console;
 pub mod diag;
 pub mod duration;
 pub mod fmt;

@@ -85,6 +85,8 @@ pub struct Loaded {
     pub sensitive_values: Vec<String>,
     /// Warnings found while loading (errors make `load` return `Err`).
     pub warnings: Diagnostics,
+    /// `path.root` and `path.cwd`.
+    pub path: hcl::Map<String, hcl::Value>,
 }
 
 /// Loading failed; the diagnostics hold every error found (and the warnings), with the sources to
@@ -407,6 +409,7 @@ impl Loader<'_> {
             blocks: out_blocks,
             sensitive_values,
             warnings: Diagnostics::default(),
+            path: path_map,
         })
     }
 

@@ -4,6 +4,7 @@ pub mod base_images;
 pub mod build;
 pub mod builds;
 pub mod cleanup;
+pub mod console;
 pub mod fmt;
 pub mod init;
 pub mod inspect;
