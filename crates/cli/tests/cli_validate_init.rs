@@ -25,10 +25,11 @@ fn plugins(version: &str, source: &str) -> String {
 
 #[test]
 fn builtin_plugin_satisfies_compatible_constraints() {
-    for c in ["= 0.4.0", ">= 0.4.0", "~> 1.0"] {
+    // The line named is the one the constraint admits: 0.4.0, else the 1.x line.
+    for (c, line) in [("= 0.4.0", "version 0.4.0"), (">= 0.4.0", "version 0.4.0"), ("~> 1.0", "plugin line 1.x"), (">= 1.0.0", "plugin line 1.x")] {
         let (o, out, err) = init(&plugins(c, "github.com/huaweicloud/huaweicloud"));
         assert_eq!(o.status.code(), Some(0), "{c}: {err}");
-        assert!(out.contains(&format!("huaweicloud (github.com/huaweicloud/huaweicloud): built in, version 0.4.0 satisfies \"{c}\"")), "{out}");
+        assert!(out.contains(&format!("huaweicloud (github.com/huaweicloud/huaweicloud): built in, {line} satisfies \"{c}\"")), "{out}");
         assert!(out.contains("Nothing to download"), "{out}");
     }
 }

@@ -101,6 +101,16 @@ pub struct Satisfied {
     pub name: String,
     pub source: String,
     pub constraint: Option<String>,
+    /// The plugin line that meets the constraint: `0.4.0`, or `1.x` when it admits only that.
+    pub line: String,
+}
+
+/// The built-in plugin line a constraint admits: 0.4.0 first, else 1.x.
+fn admitted_line(version: Option<&str>) -> String {
+    let admits_04 = version
+        .and_then(|v| Constraint::parse(v).ok())
+        .is_none_or(|c| Version::parse(HUAWEICLOUD_VERSION).is_ok_and(|v| c.admits(&v)));
+    if admits_04 { HUAWEICLOUD_VERSION.to_string() } else { "1.x".to_string() }
 }
 
 fn is_huaweicloud(source: &str) -> bool {
@@ -184,7 +194,12 @@ pub fn check(req: &Requirements) -> (Vec<Satisfied>, Diagnostics) {
     for p in &req.plugins {
         match check_plugin(p) {
             Some(d) => diags.push(d),
-            None => ok.push(Satisfied { name: p.name.clone(), source: HUAWEICLOUD_SOURCE.to_string(), constraint: p.version.clone() }),
+            None => ok.push(Satisfied {
+                name: p.name.clone(),
+                source: HUAWEICLOUD_SOURCE.to_string(),
+                constraint: p.version.clone(),
+                line: admitted_line(p.version.as_deref()),
+            }),
         }
     }
     (ok, diags)

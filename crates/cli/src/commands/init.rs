@@ -46,12 +46,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     for s in &ok {
         let constraint = s.constraint.as_deref().map(|c| format!(" satisfies \"{c}\"")).unwrap_or_default();
-        println!(
-            "{} ({}): built in, version {}{constraint}",
-            s.name,
-            s.source,
-            cce_template::plugins::HUAWEICLOUD_VERSION
-        );
+        let version = if s.line == cce_template::plugins::HUAWEICLOUD_VERSION {
+            format!("version {}", s.line)
+        } else {
+            format!("plugin line {}", s.line)
+        };
+        println!("{} ({}): built in, {version}{constraint}", s.name, s.source);
     }
     println!("Nothing to download: every required plugin is built into cce-image-builder.");
     Ok(exit::OK)
