@@ -59,7 +59,12 @@ fn console(bin: &str, dir: &Path, input: &str, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("it ends")
 }
 
@@ -67,7 +72,10 @@ fn packer_available() -> bool {
     match Command::new("packer").arg("version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "packer is required under CI=true but is not installed");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "packer is required under CI=true but is not installed"
+            );
             eprintln!("skipping the comparison: packer is not installed");
             false
         }
@@ -77,15 +85,30 @@ fn packer_available() -> bool {
 #[test]
 fn piped_lines_print_the_last_result_as_packer_does() {
     let d = project(TEMPLATE);
-    let o = console(BIN, d.path(), "var.region\nupper(local.name)\n", &["t.pkr.hcl"]);
+    let o = console(
+        BIN,
+        d.path(),
+        "var.region\nupper(local.name)\n",
+        &["t.pkr.hcl"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     assert_eq!(text(&o.stdout), "NODE-RU-MOSCOW-1\n");
-    let o = console(BIN, d.path(), "local.tags\n", &["-var", "region=x", "t.pkr.hcl"]);
+    let o = console(
+        BIN,
+        d.path(),
+        "local.tags\n",
+        &["-var", "region=x", "t.pkr.hcl"],
+    );
     assert_eq!(
         text(&o.stdout),
         "{\n  \"a\" = 1\n  \"b\" = \"x\"\n  \"nested\" = [\n    \"q\\\"uote\",\n    true,\n    null,\n  ]\n}\n"
     );
-    let o = console(BIN, d.path(), "local.name\n", &["-var", "region=ru-moscow-2", "t.pkr.hcl"]);
+    let o = console(
+        BIN,
+        d.path(),
+        "local.name\n",
+        &["-var", "region=ru-moscow-2", "t.pkr.hcl"],
+    );
     assert_eq!(text(&o.stdout), "node-ru-moscow-2\n");
     // Without a template only functions are in scope.
     let o = console(BIN, d.path(), "max(1, 5, 3)\n", &[]);
@@ -97,8 +120,18 @@ fn piped_lines_print_the_last_result_as_packer_does() {
         let input = format!("{expr}\n");
         let packer = console("packer", d.path(), &input, &["t.pkr.hcl"]);
         let ours = console(BIN, d.path(), &input, &["t.pkr.hcl"]);
-        assert_eq!(packer.status.code(), Some(0), "packer on {expr}: {}", both(&packer));
-        assert_eq!(text(&ours.stdout), text(&packer.stdout), "{expr}: {}", both(&ours));
+        assert_eq!(
+            packer.status.code(),
+            Some(0),
+            "packer on {expr}: {}",
+            both(&packer)
+        );
+        assert_eq!(
+            text(&ours.stdout),
+            text(&packer.stdout),
+            "{expr}: {}",
+            both(&ours)
+        );
     }
 }
 
@@ -108,12 +141,24 @@ fn errors_stop_with_their_position_and_secrets_stay_hidden() {
     let o = console(BIN, d.path(), "1 + 1\nlocal.nope\n2\n", &["t.pkr.hcl"]);
     assert_eq!(o.status.code(), Some(1), "{}", both(&o));
     let err = text(&o.stderr);
-    assert!(err.contains("local.nope") && err.contains("<console-input>:1:1"), "{err}");
+    assert!(
+        err.contains("local.nope") && err.contains("<console-input>:1:1"),
+        "{err}"
+    );
     assert_eq!(text(&o.stdout), "");
     let o = console(BIN, d.path(), "var.secret_key\n", &["t.pkr.hcl"]);
     assert_eq!(text(&o.stdout), "<sensitive>\n");
-    let o = console(BIN, d.path(), "\"key: ${var.secret_key}\"\n", &["t.pkr.hcl"]);
-    assert!(!text(&o.stdout).contains("very-secret"), "{}", text(&o.stdout));
+    let o = console(
+        BIN,
+        d.path(),
+        "\"key: ${var.secret_key}\"\n",
+        &["t.pkr.hcl"],
+    );
+    assert!(
+        !text(&o.stdout).contains("very-secret"),
+        "{}",
+        text(&o.stdout)
+    );
     let o = console(BIN, d.path(), "1\n", &["-config-type=json", "t.pkr.hcl"]);
     assert_eq!(o.status.code(), Some(2), "{}", both(&o));
 }
@@ -131,7 +176,12 @@ fn on_a_terminal_every_line_is_answered_and_an_error_does_not_end_it() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("script runs");
-    child.stdin.take().expect("stdin").write_all(b"var.region\nnope(\n1+1\nexit\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"var.region\nnope(\n1+1\nexit\n")
+        .expect("write");
     let o = child.wait_with_output().expect("it ends");
     let out = text(&o.stdout).replace('\r', "");
     assert_eq!(o.status.code(), Some(0), "{out}");

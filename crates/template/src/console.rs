@@ -29,7 +29,11 @@ impl ConsoleScope {
             .iter()
             .map(|l| (l.name.clone(), l.value.clone().unwrap_or(Value::Null)))
             .collect();
-        ConsoleScope { vars, locals, path: loaded.path.clone() }
+        ConsoleScope {
+            vars,
+            locals,
+            path: loaded.path.clone(),
+        }
     }
 
     /// Evaluates one line; `sources` receives it (as `<console-input>`) for the diagnostics.
@@ -40,8 +44,14 @@ impl ConsoleScope {
             Ok(e) => e,
             Err(e) => {
                 let start = e.location().offset().min(line.len());
-                let span = Span { file, start, end: (start + 1).min(line.len()).max(start) };
-                diags.push(Diagnostic::error(format!("invalid expression: {}", e.message())).at(span));
+                let span = Span {
+                    file,
+                    start,
+                    end: (start + 1).min(line.len()).max(start),
+                };
+                diags.push(
+                    Diagnostic::error(format!("invalid expression: {}", e.message())).at(span),
+                );
                 return Err(diags);
             }
         };
@@ -139,7 +149,9 @@ fn quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -149,7 +161,10 @@ fn quote(s: &str) -> String {
 
 /// Every line of `text` indented by two spaces.
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -158,7 +173,9 @@ mod tests {
 
     fn eval(line: &str) -> Result<String, String> {
         let mut sources = SourceMap::default();
-        ConsoleScope::default().eval_line(line, &mut sources).map_err(|d| d.render(&sources))
+        ConsoleScope::default()
+            .eval_line(line, &mut sources)
+            .map_err(|d| d.render(&sources))
     }
 
     #[test]
@@ -170,7 +187,10 @@ mod tests {
         assert_eq!(eval("null").unwrap(), "null");
         assert_eq!(eval("[1, \"2\"]").unwrap(), "[\n  1,\n  \"2\",\n]");
         assert_eq!(eval("[]").unwrap(), "[]");
-        assert_eq!(eval("{b = \"x\", a = 1}").unwrap(), "{\n  \"a\" = 1\n  \"b\" = \"x\"\n}");
+        assert_eq!(
+            eval("{b = \"x\", a = 1}").unwrap(),
+            "{\n  \"a\" = 1\n  \"b\" = \"x\"\n}"
+        );
         assert_eq!(eval("{a = [1]}").unwrap(), "{\n  \"a\" = [\n    1,\n  ]\n}");
         assert_eq!(eval("\"a\\nb\"").unwrap(), "a\nb");
         assert_eq!(eval("[\"a\\nb\"]").unwrap(), "[\n  \"a\\nb\",\n]");
@@ -179,7 +199,11 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         assert!(eval("nope(").unwrap_err().contains("invalid expression"));
-        assert!(eval("var.x").unwrap_err().contains("var.x"), "{}", eval("var.x").unwrap_err());
+        assert!(
+            eval("var.x").unwrap_err().contains("var.x"),
+            "{}",
+            eval("var.x").unwrap_err()
+        );
         assert!(eval("no_such_function(1)").is_err());
     }
 }

@@ -28,7 +28,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.config_type != "hcl2" {
-        eprintln!("error: -config-type={} is not supported: templates are HCL2 (.pkr.hcl)", args.config_type);
+        eprintln!(
+            "error: -config-type={} is not supported: templates are HCL2 (.pkr.hcl)",
+            args.config_type
+        );
         return Ok(exit::USAGE);
     }
     let redactor = Redactor::new();
