@@ -30,6 +30,9 @@ pub const DOCUMENT_SYSCTLS: [&str; 8] = [
 
 const INIT_SCRIPT: &str = include_str!("init.sh");
 
+/// cloud-init's stand-in, for images that have none (see the script).
+const CLOUD_INIT_STANDIN: &str = include_str!("cloud-init.sh");
+
 /// Runs the user data once per instance, after the network is up, before logins, as cloud-init's
 /// `scripts-user` stage does.
 const USER_DATA_UNIT: &str = "[Unit]
@@ -49,6 +52,11 @@ WantedBy=multi-user.target
 const USER_DATA_RUNNER: &str = r##"#!/bin/sh
 # Runs /var/lib/cce-instance/user-data once for this instance id; output in /var/log/cce-user-data.log.
 set -u
+# Host keys a hygiene step removed are made again on every boot, as cloud-init makes them for a
+# new instance; keys that exist are kept.
+if command -v ssh-keygen >/dev/null 2>&1; then
+  ssh-keygen -A >/dev/null 2>&1 || true
+fi
 dir=/var/lib/cce-instance
 id=$(cat "$dir/instance-id")
 done="$dir/done-$id"
@@ -484,6 +492,14 @@ impl Inner {
         fs::write(self.spec.dir.join("modules.builtin"), crate::modules::builtin_list(&names)).map_err(|e| SandboxError::io(id, "write modules.builtin", e))?;
         fs::write(self.spec.dir.join("modules.builtin.modinfo"), crate::modules::builtin_modinfo(&names))
             .map_err(|e| SandboxError::io(id, "write modules.builtin.modinfo", e))?;
+        if !self.image_has_cloud_init() {
+            let file = layer.join("usr/bin/cloud-init");
+            if let Some(parent) = file.parent() {
+                fs::create_dir_all(parent).map_err(|e| SandboxError::io(id, format!("create {}", parent.display()), e))?;
+            }
+            fs::write(&file, CLOUD_INIT_STANDIN).map_err(|e| SandboxError::io(id, "write the cloud-init stand-in", e))?;
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).map_err(|e| SandboxError::io(id, "chmod the cloud-init stand-in", e))?;
+        }
         if wanted {
             for (path, content) in crate::proxy::settings_files(crate::SANDBOX_PROXY_PORT) {
                 let file = layer.join(path);
@@ -521,6 +537,20 @@ impl Inner {
             }
         }
         lib.join("modules").join(host_release())
+    }
+
+    /// Whether the server's disk or its image has a `cloud-init` of its own (or removed one): then
+    /// no stand-in is put in front of it. Only paths inside the layers are looked at (a link
+    /// such as `bin -> /usr/bin` would lead out of them).
+    fn image_has_cloud_init(&self) -> bool {
+        let upper = self.spec.dir.join("upper");
+        std::iter::once(&upper).chain(self.spec.layers.iter()).any(|layer| {
+            let bin_is_dir = fs::symlink_metadata(layer.join("bin")).is_ok_and(|m| m.is_dir());
+            ["usr/bin/cloud-init", "usr/local/bin/cloud-init", "bin/cloud-init"]
+                .iter()
+                .filter(|p| bin_is_dir || !p.starts_with("bin/"))
+                .any(|p| fs::symlink_metadata(layer.join(p)).is_ok())
+        })
     }
 
     /// The overlay's lower layers, topmost first: the sandbox layer, then the image's.
