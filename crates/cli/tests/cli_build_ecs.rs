@@ -589,3 +589,43 @@ build {
         "server, keypair, EIP, VPC and subnet are deleted: {all}"
     );
 }
+
+/// A template that logs in with a password of the image's own meets the local cloud's base
+/// images, which let root in only with the server's keypair: the build says so as soon as the
+/// image is chosen, and fails on the refused password, not on a timeout of unknown cause.
+#[test]
+fn a_password_login_on_a_base_image_is_warned_about_and_named_when_it_fails() {
+    if !sandboxes_ok() {
+        return;
+    }
+    let (_base, cloud, state, work) = dirs("cce-cli-ecs-pw-");
+    std::fs::write(
+        work.join("build.pkr.hcl"),
+        r#"
+source "huaweicloud-ecs" "node" {
+  image_name   = "cce-cli-password"
+  ssh_username = "root"
+  ssh_password = "Not-The-Password-1"
+  ssh_timeout  = "4s"
+}
+build {
+  sources = ["source.huaweicloud-ecs.node"]
+}
+"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(
+        &work,
+        &["build", "."],
+        &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state)],
+        Duration::from_secs(120),
+    );
+    let all = format!("{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(code, Some(1), "{all}");
+    assert!(
+        stdout.contains("Warning: the local cloud's base images let root in only with the server's keypair"),
+        "{all}"
+    );
+    assert!(stdout.contains("password rejected"), "{all}");
+    assert!(!all.contains("Not-The-Password-1"), "the password was printed: {all}");
+}

@@ -793,6 +793,22 @@ impl Runner<'_, '_> {
             }
         };
         self.say(format!("Using source image {} ({})", image.id, image.name));
+        if self.b.local_cloud && image.image_type.as_deref() == Some("gold") {
+            if let Some(ssh) = self.cfg.communicator.ssh() {
+                let own_access = !matches!(ssh.key_pair, KeyPair::Existing { .. })
+                    && (ssh.private_key_file.is_some() || ssh.password.is_some() || ssh.agent_auth);
+                if own_access {
+                    self.warn(
+                        concat!(
+                            "the local cloud's base images let root in only with the server's keypair, so ",
+                            "ssh_password, ssh_private_key_file or ssh_agent_auth without a keypair will be refused: ",
+                            "leave them out on the local cloud (a temporary keypair is made) or import an image ",
+                            "that has that access (cce-image-builder localcloud import-image)"
+                        ),
+                    );
+                }
+            }
+        }
         Ok(image)
     }
 
