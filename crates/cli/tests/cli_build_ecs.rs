@@ -606,7 +606,9 @@ source "huaweicloud-ecs" "node" {
   image_name   = "cce-cli-password"
   ssh_username = "root"
   ssh_password = "Not-The-Password-1"
-  ssh_timeout  = "4s"
+  # Two refusals end the wait; the timeout is only a backstop for a slow machine.
+  ssh_handshake_attempts = 2
+  ssh_timeout            = "90s"
 }
 build {
   sources = ["source.huaweicloud-ecs.node"]
@@ -618,7 +620,7 @@ build {
         &work,
         &["build", "."],
         &[("CCE_LOCALCLOUD_STATE", &cloud), ("XDG_STATE_HOME", &state)],
-        Duration::from_secs(120),
+        Duration::from_secs(240),
     );
     let all = format!("{stdout}\n--- stderr\n{stderr}");
     assert_eq!(code, Some(1), "{all}");
