@@ -8,13 +8,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use cce_localcloud::Service;
 use common::Client;
 use common::sandbox::{
-    SSH_CLIENT, default_network, fixed_ip, prerequisites, scratch_dir, server_body,
+    SSH_CLIENT, default_network, fixed_ip, prerequisites, scratch_dir, server_body, ssh_with,
     start_sandboxed, wait_job, wait_status,
 };
 use serde_json::json;
@@ -32,39 +31,25 @@ fn ssh_password(dir: &Path, addr: &str, password: &str, cmd: &str) -> (i32, Stri
     )
     .unwrap();
     std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let out = Command::new("ssh")
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "PreferredAuthentications=password,keyboard-interactive",
-        ])
-        .args([
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("root@{addr}"))
-        .arg(cmd)
-        .env("SSH_ASKPASS", &askpass)
-        .env("SSH_ASKPASS_REQUIRE", "force")
-        .env_remove("DISPLAY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("ssh runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-            + &String::from_utf8_lossy(&out.stderr),
+    let opts: Vec<&std::ffi::OsStr> = [
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password,keyboard-interactive",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+    ]
+    .iter()
+    .map(|o| o.as_ref())
+    .collect();
+    ssh_with(
+        addr,
+        &opts,
+        &[
+            ("SSH_ASKPASS", askpass.as_os_str()),
+            ("SSH_ASKPASS_REQUIRE", "force".as_ref()),
+        ],
+        cmd,
     )
 }
 

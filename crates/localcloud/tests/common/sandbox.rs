@@ -169,33 +169,46 @@ pub fn leftovers(ids: &[String]) -> Vec<String> {
     left
 }
 
-pub fn ssh(key: &Path, addr: &str, cmd: &str) -> (i32, String) {
-    let out = Command::new("ssh")
-        .arg("-i")
-        .arg(key)
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("root@{addr}"))
-        .arg(cmd)
-        .output()
-        .expect("ssh runs");
+/// `ssh root@addr cmd` with the real OpenSSH client: host keys neither checked nor kept,
+/// `options` (`-i key`, `-o ...`) and `env` added; the exit code and stdout (trimmed) + stderr.
+pub fn ssh_with(
+    addr: &str,
+    options: &[&std::ffi::OsStr],
+    env: &[(&str, &std::ffi::OsStr)],
+    cmd: &str,
+) -> (i32, String) {
+    let mut c = Command::new("ssh");
+    c.args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+    ])
+    .args(["-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"])
+    .args(options)
+    .arg(format!("root@{addr}"))
+    .arg(cmd)
+    .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("ssh runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).trim().to_string()
             + &String::from_utf8_lossy(&out.stderr),
     )
+}
+
+/// `ssh root@addr cmd` logged in with the private key `key`.
+pub fn ssh(key: &Path, addr: &str, cmd: &str) -> (i32, String) {
+    let opts: [&std::ffi::OsStr; 4] = [
+        "-i".as_ref(),
+        key.as_os_str(),
+        "-o".as_ref(),
+        "BatchMode=yes".as_ref(),
+    ];
+    ssh_with(addr, &opts, &[], cmd)
 }
 
 pub fn ssh_ok(key: &Path, addr: &str, cmd: &str) -> String {
